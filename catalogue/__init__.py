@@ -1,0 +1,50 @@
+"""catalogue — the public registry of Vietnam's outstanding rural industrial products."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from catalogue.config import PROJECT_ROOT, Settings
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then ``overrides`` (tests)."""
+    settings = Settings.from_env()
+    for key, value in (overrides or {}).items():
+        setattr(settings, key, value)
+    settings.finalise()
+
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings.as_flask_config())
+    app.config["SETTINGS"] = settings
+
+    from catalogue import db, i18n
+    from catalogue.extensions import babel, csrf, limiter, login_manager
+
+    db.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.RATELIMIT_STORAGE_URI)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+
+    from catalogue.views import admin, api, errors, public, verify
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(verify.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    errors.init_app(app)
+
+    from catalogue import cli, web
+
+    cli.init_app(app)
+    web.init_app(app)
+    return app

@@ -1,0 +1,13 @@
+"""Registers the ``flask --app catalogue`` commands, one module per concern."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from catalogue.commands import db, imports, search, seed, translations, users
+
+    for command in (db.db_group, seed.seed_command, search.search_group,
+                    users.user_group, imports.import_command, translations.translations_group):  # fmt: skip
+        app.cli.add_command(command)

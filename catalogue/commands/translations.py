@@ -1,0 +1,68 @@
+"""``flask translations update``: extract messages, update the vi and en catalogues.
+
+English is the source language, so the English catalogue is filled with the
+msgids themselves; Vietnamese entries left empty are listed so they get translated.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from babel.messages.pofile import read_po, write_po
+
+from catalogue.config import PROJECT_ROOT
+
+TRANSLATIONS = PROJECT_ROOT / "catalogue" / "translations"
+POT = TRANSLATIONS / "messages.pot"
+
+
+def _pybabel(*args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "-q", *args],
+        check=True, cwd=PROJECT_ROOT,
+    )
+
+
+def untranslated(locale: str) -> list[str]:
+    """Msgids with no (or a fuzzy) translation in ``locale``."""
+    path = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    return [str(m.id) for m in catalog if m.id and (not m.string or m.fuzzy)]
+
+
+def _fill_english(path: Path) -> None:
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale="en")
+    for message in catalog:
+        if message.id and not message.string:
+            message.string = message.id
+        message.flags.discard("fuzzy")
+    with path.open("wb") as fh:
+        write_po(fh, catalog, width=100)
+
+
+@click.group("translations", help="Message catalogues (Vietnamese and English).")
+def translations_group() -> None:
+    pass
+
+
+@translations_group.command("update", help="Extract messages and update the catalogues.")
+def update() -> None:
+    _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
+             "--no-location", "--sort-output", "-o", str(POT), ".")  # fmt: skip
+    for locale in ("vi", "en"):
+        po = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+        if po.exists():
+            _pybabel("update", "--no-fuzzy-matching", "-i", str(POT), "-d", str(TRANSLATIONS),
+                     "-l", locale, "--width", "100")  # fmt: skip
+        else:
+            _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", locale)
+    _fill_english(TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po")
+    missing = untranslated("vi")
+    click.echo(f"{len(missing)} Vietnamese messages to translate.")
+    for msgid in missing:
+        click.echo(f"  - {msgid}")

@@ -1,0 +1,67 @@
+"""Locale negotiation and formatting helpers.
+
+Order: an explicit ``?lang=`` on the URL, then the remembered switch (cookie),
+then ``Accept-Language``, then Vietnamese.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, redirect, request
+from flask_babel import format_date, format_decimal, get_locale
+from flask_babel import gettext as _
+
+LOCALES = ("vi", "en")
+COOKIE = "lang"
+
+
+def select_locale() -> str:
+    explicit = request.args.get("lang")
+    if explicit in LOCALES:
+        return explicit
+    remembered = request.cookies.get(COOKIE)
+    if remembered in LOCALES:
+        return remembered
+    return request.accept_languages.best_match(LOCALES) or "vi"
+
+
+def safe_next(target: str | None, fallback: str = "/") -> str:
+    """Only same-site relative paths; anything else goes to ``fallback``."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    return target
+
+
+def switch_language(code: str) -> Response:
+    """Remember the visitor's language and go back where they were."""
+    target = safe_next(request.args.get("next"))
+    response = redirect(target)
+    if code in LOCALES:
+        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+def fmt_date(value: date | datetime | None, unknown: str | None = None) -> str:
+    """A date in the visitor's locale; unknown dates say so instead of inventing one."""
+    if value is None:
+        return unknown if unknown is not None else _("unknown")
+    return format_date(value, format="medium" if str(get_locale()) == "en" else "dd/MM/yyyy")
+
+
+def fmt_number(value: int | float | None) -> str:
+    return "" if value is None else format_decimal(value)
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(fmt_date, "date")
+    app.add_template_filter(fmt_number, "number")
+    app.add_url_rule("/lang/<code>", "switch_language", switch_language)
+
+    @app.context_processor
+    def _locale_context() -> dict[str, object]:
+        return {"current_locale": str(get_locale()), "LOCALES": LOCALES}

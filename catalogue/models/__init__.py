@@ -1,0 +1,28 @@
+"""Every table module, imported so ``SQLModel.metadata`` is complete (Alembic reads it)."""
+
+from catalogue.models.accounts import User
+from catalogue.models.audit import AuditEntry, OutboxEvent
+from catalogue.models.certificates import Certificate, CertificateEvent, SelectionRound
+from catalogue.models.events import Event, Exhibit, Exhibitor
+from catalogue.models.imports import FakeReport, ImportBatch
+from catalogue.models.places import Province
+from catalogue.models.producers import Producer
+from catalogue.models.products import Photo, Product
+
+__all__ = [
+    "AuditEntry",
+    "Certificate",
+    "CertificateEvent",
+    "Event",
+    "Exhibit",
+    "Exhibitor",
+    "FakeReport",
+    "ImportBatch",
+    "OutboxEvent",
+    "Photo",
+    "Producer",
+    "Product",
+    "Province",
+    "SelectionRound",
+    "User",
+]

@@ -1,0 +1,57 @@
+"""Vietnamese text helpers shared by search, import matching and URLs.
+
+Everything entering the system is normalised to NFC first: decomposed (NFD)
+Vietnamese splits words in tokenizers and defeats accent folding.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_PREFIXES = re.compile(
+    r"^(tỉnh|tinh|thành phố|thanh pho|tp\.?|t\.p\.?)\s+",
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"\s+")
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def nfc(text: str | None) -> str:
+    """NFC-normalise and collapse whitespace; ``None`` becomes ``""``."""
+    if not text:
+        return ""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", str(text))).strip()
+
+
+def fold(text: str | None) -> str:
+    """Lower-case and strip every diacritic, mapping đ→d (``Đồng`` → ``dong``)."""
+    text = nfc(text).lower().replace("đ", "d")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def slugify(text: str | None, max_length: int = 80) -> str:
+    """ASCII slug for URLs: ``Nước mắm Phú Quốc`` → ``nuoc-mam-phu-quoc``."""
+    slug = _NON_SLUG.sub("-", fold(text)).strip("-")
+    return slug[:max_length].rstrip("-") or "x"
+
+
+def place_key(name: str | None) -> str:
+    """Matching key for a province name: folded, without "Tỉnh"/"TP." prefixes.
+
+    ``TP. Hồ Chí Minh``, ``Thành phố Hồ Chí Minh`` and ``ho chi minh`` share a key;
+    hyphens and spaces are treated alike (``Bà Rịa - Vũng Tàu`` = ``Ba Ria Vung Tau``).
+    """
+    text = nfc(name)
+    while True:
+        stripped = _PREFIXES.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    return _NON_SLUG.sub(" ", fold(text)).strip()
+
+
+def words_key(text: str | None) -> str:
+    """Folded, punctuation-free form used to match free-text labels leniently."""
+    return _NON_SLUG.sub(" ", fold(text)).strip()
