@@ -35,9 +35,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     i18n.init_app(app)
 
-    from catalogue.views import admin, api, errors, public, verify
+    from catalogue.views import admin, api, errors, public, search, verify
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

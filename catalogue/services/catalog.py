@@ -1,0 +1,189 @@
+"""Read models for public pages, search results, the API and CSV.
+
+One loader turns product ids into :class:`ProductSummary` objects in the order
+given (search returns ids; the database returns rows in that order), with a
+fixed number of queries whatever the page size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import url_for
+from sqlmodel import Session, select
+
+from catalogue.clock import today as clock_today
+from catalogue.models import Certificate, Photo, Producer, Product, Province, SelectionRound
+from catalogue.services.places import Provinces
+from catalogue.services.status import certificate_status
+from catalogue.vocab import CertificateStatus, Level, ProducerKind, ProductGroup, Region
+
+
+@dataclass
+class CertificateView:
+    cert: Certificate
+    round: SelectionRound
+    level: Level
+    region: Region | None
+    status: CertificateStatus
+    province: Province | None
+    current_province: Province | None
+
+    @property
+    def year(self) -> int:
+        return self.round.year
+
+    def sort_key(self) -> tuple[int, int, int]:
+        """Valid first, then highest level, then newest."""
+        return (0 if self.status is CertificateStatus.VALID else 1, -self.level.rank, -self.year)
+
+
+@dataclass
+class ProductSummary:
+    product: Product
+    producer: Producer | None
+    province: Province | None
+    current_province: Province | None
+    certificates: list[CertificateView] = field(default_factory=list)
+    photos: list[Photo] = field(default_factory=list)
+
+    @property
+    def best(self) -> CertificateView | None:
+        """The certificate to show first: highest valid level, else the most recent."""
+        return self.certificates[0] if self.certificates else None
+
+    @property
+    def group(self) -> ProductGroup | None:
+        return ProductGroup(self.product.group) if self.product.group else None
+
+    @property
+    def producer_kind(self) -> ProducerKind | None:
+        return ProducerKind(self.producer.kind) if self.producer and self.producer.kind else None
+
+    @property
+    def province_changed(self) -> bool:
+        return bool(self.province and self.current_province and self.province.id != self.current_province.id
+                    and self.province.short_name != self.current_province.short_name)  # fmt: skip
+
+    @property
+    def photo(self) -> Photo | None:
+        return self.photos[0] if self.photos else None
+
+
+def certificate_views(
+    session: Session,
+    certs: list[Certificate],
+    provinces: Provinces,
+    today: date | None = None,
+) -> list[CertificateView]:
+    """Wrap certificates with their round and today's derived status."""
+    day = today or clock_today()
+    round_ids = {c.round_id for c in certs}
+    rounds = {
+        r.id: r for r in session.exec(select(SelectionRound).where(SelectionRound.id.in_(round_ids))).all()  # type: ignore[union-attr]
+    } if round_ids else {}  # fmt: skip
+    views = []
+    for cert in certs:
+        round_ = rounds[cert.round_id]
+        province = provinces.get(cert.province_id)
+        views.append(CertificateView(
+            cert=cert, round=round_, level=Level(round_.level),
+            region=Region(round_.region) if round_.region else None,
+            status=certificate_status(cert, day), province=province,
+            current_province=provinces.current_of(province),
+        ))  # fmt: skip
+    return sorted(views, key=CertificateView.sort_key)
+
+
+def load_summaries(
+    session: Session,
+    product_ids: list[int],
+    provinces: Provinces | None = None,
+    today: date | None = None,
+) -> list[ProductSummary]:
+    """Summaries for ``product_ids`` in that order (unknown ids are skipped)."""
+    if not product_ids:
+        return []
+    provinces = provinces or Provinces.load(session)
+    products = {p.id: p for p in session.exec(select(Product).where(Product.id.in_(product_ids))).all()}  # type: ignore[union-attr]
+    producer_ids = {p.producer_id for p in products.values() if p.producer_id}
+    producers = {
+        p.id: p for p in session.exec(select(Producer).where(Producer.id.in_(producer_ids))).all()  # type: ignore[union-attr]
+    } if producer_ids else {}  # fmt: skip
+    certs = session.exec(select(Certificate).where(Certificate.product_id.in_(product_ids))).all()  # type: ignore[attr-defined]
+    views = certificate_views(session, list(certs), provinces, today)
+    photos = session.exec(
+        select(Photo).where(Photo.product_id.in_(product_ids)).order_by(Photo.position, Photo.id)  # type: ignore[attr-defined]
+    ).all()
+    out = []
+    for pid in product_ids:
+        product = products.get(pid)
+        if product is None:
+            continue
+        province = provinces.get(product.province_id)
+        out.append(ProductSummary(
+            product=product,
+            producer=producers.get(product.producer_id) if product.producer_id else None,
+            province=province,
+            current_province=provinces.current_of(province),
+            certificates=[v for v in views if v.cert.product_id == pid],
+            photos=[ph for ph in photos if ph.product_id == pid],
+        ))  # fmt: skip
+    return out
+
+
+def verify_url(base_url: str, code: str | None) -> str | None:
+    """The printed, never-changing verification URL of a code."""
+    return f"{base_url.rstrip('/')}/v/{code}" if code else None
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def certificate_json(view: CertificateView, base_url: str) -> dict[str, Any]:
+    cert = view.cert
+    return {
+        "number": cert.number,
+        "level": view.level.value,
+        "region": view.region.value if view.region else None,
+        "year": view.year,
+        "round": view.round.slug,
+        "decision": view.round.decision_number,
+        "issued_on": _iso(cert.issued_on),
+        "expires_on": _iso(cert.expires_on),
+        "expiry_from_policy": cert.expires_from_policy,
+        "status": view.status.value,
+        "revoked_on": _iso(cert.revoked_on),
+        "province_as_printed": view.province.short_name if view.province else None,
+        "source": cert.source,
+        "verify_url": verify_url(base_url, cert.verify_code),
+    }
+
+
+def product_json(summary: ProductSummary, base_url: str) -> dict[str, Any]:
+    """One API item (DESIGN §4); needs a request or app context for ``url_for``."""
+    p = summary.product
+    producer = summary.producer
+    return {
+        "id": p.id,
+        "name": p.name,
+        "url": url_for("public.product", slug=p.slug, _external=True),
+        "is_set": p.is_set,
+        "group": p.group,
+        "group_assigned_by_editors": p.group_assigned if p.group else None,
+        "locality": p.locality,
+        "producer": {
+            "name": producer.name,
+            "kind": producer.kind,
+            "url": url_for("public.producer", slug=producer.slug, _external=True),
+        } if producer else None,
+        "province": {
+            "as_printed": summary.province.short_name if summary.province else None,
+            "current": summary.current_province.name if summary.current_province else None,
+            "current_slug": summary.current_province.slug if summary.current_province else None,
+        },
+        "certificates": [certificate_json(v, base_url) for v in summary.certificates],
+    }  # fmt: skip
