@@ -26,7 +26,7 @@ messages: $(STAMP) ## Extract messages and update the vi/en catalogues (then tra
 	$(FLASK) translations update
 
 translations: $(STAMP) ## Compile the Vietnamese and English message catalogues
-	$(BIN)/pybabel compile -q -d catalogue/translations
+	$(BIN)/pybabel -q compile -d catalogue/translations
 
 migrate: translations ## Bring the database schema up to date
 	$(FLASK) db upgrade
