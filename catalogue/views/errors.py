@@ -1,32 +1,63 @@
-"""App-wide HTML error pages that never leak a stack trace."""
+"""App-wide error pages that never leak a stack trace.
+
+HTML for pages, JSON under ``/api/``; both in the visitor's language. A view
+that aborts with its own ``description`` gets it shown as the message.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from catalogue.db import get_session
+
+#: Titles and explanations for the codes a visitor may meet.
+_MESSAGES = {
+    400: (_l("Bad request"), _l("The request could not be understood. Please check what you entered.")),
+    403: (_l("Access denied"), _l("You do not have permission to see this page.")),
+    404: (_l("Page not found"), _l("There is no page at this address.")),
+    405: (_l("Method not allowed"), _l("This address does not accept that kind of request.")),
+    413: (_l("File too large"), _l("The file you sent is larger than allowed.")),
+    429: (
+        _l("Too many requests"),
+        _l("Too many requests from your connection. Please wait a minute and try again."),
+    ),
+}
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _texts(exc: HTTPException) -> tuple[str, str | None]:
+    title, message = _MESSAGES.get(exc.code or 500, (exc.name, None))
+    # A description set by the view (already translated) beats the generic one.
+    if exc.description and exc.description != type(exc).description:
+        return str(title), exc.description
+    return str(title), str(message) if message else None
+
+
 def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    title, message = _texts(exc)
+    headers = {"Cache-Control": "no-store"} if (exc.code or 500) >= 500 else {}
     if _wants_json():
-        return {"error": exc.name, "message": exc.description}, exc.code
-    template = "errors/404.html" if exc.code == 404 else "errors/error.html"
-    return render_template(template, error=exc), exc.code
+        return {"error": title, "message": message}, exc.code, headers
+    if exc.code == 404:
+        return render_template("errors/404.html", error=exc), 404, headers
+    return render_template("errors/error.html", error=exc, title=title, message=message), exc.code, headers
 
 
 def _server_error(exc: Exception):  # type: ignore[no-untyped-def]
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
     try:
         get_session().rollback()
     except Exception:  # noqa: BLE001, S110 - the page must render whatever the DB state
         pass
+    headers = {"Cache-Control": "no-store"}
     if _wants_json():
-        return {"error": "Internal Server Error"}, 500
-    return render_template("errors/500.html"), 500
+        return {"error": "Internal Server Error"}, 500, headers
+    return render_template("errors/500.html"), 500, headers
 
 
 def init_app(app: Flask) -> None:
