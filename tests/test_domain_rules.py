@@ -1,0 +1,250 @@
+"""Domain rules from DESIGN §2, checked through the plain service functions:
+status over dates, the expiry policy, levels by date, provinces across the 2025
+reorganisation, and the lenient readers of officials' vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+from sqlmodel import Session, SQLModel, create_engine
+
+from catalogue.models import Province
+from catalogue.seeding import seed_provinces
+from catalogue.services.places import Provinces
+from catalogue.services.rows import parse_row
+from catalogue.services.status import certificate_status, effective_expiry, policy_expiry, status_on
+from catalogue.vocab import (
+    CertificateStatus,
+    Level,
+    ProducerKind,
+    ProductGroup,
+    Region,
+    parse_group,
+    parse_level,
+    parse_producer_kind,
+    parse_region,
+)
+
+VALID, EXPIRED, REVOKED = CertificateStatus.VALID, CertificateStatus.EXPIRED, CertificateStatus.REVOKED
+
+
+@pytest.fixture(scope="module")
+def provinces() -> Iterator[Provinces]:
+    """The real province table (seed/provinces_2025.csv) in a throwaway in-memory database."""
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine, tables=[Province.__table__])  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        seed_provinces(session)
+        session.commit()
+        yield Provinces.load(session)
+    engine.dispose()
+
+
+# ----------------------------------------------------------------------------- status and expiry
+
+
+def test_valid_until_the_end_of_the_expiry_day_then_expired() -> None:
+    expiry = date(2026, 3, 31)
+    assert status_on(date(2026, 3, 31), expires_on=expiry, revoked_on=None) is VALID
+    assert status_on(date(2026, 4, 1), expires_on=expiry, revoked_on=None) is EXPIRED
+
+
+def test_revocation_wins_from_its_date_even_before_expiry() -> None:
+    kwargs = {"expires_on": date(2027, 1, 1), "revoked_on": date(2025, 9, 10)}
+    assert status_on(date(2025, 9, 9), **kwargs) is VALID
+    assert status_on(date(2025, 9, 10), **kwargs) is REVOKED
+    # Still revoked (not "expired") long after the expiry date.
+    assert status_on(date(2030, 1, 1), **kwargs) is REVOKED
+
+
+def test_no_status_before_the_issue_date() -> None:
+    assert status_on(date(2024, 1, 1), expires_on=None, revoked_on=None, issued_on=date(2024, 6, 1)) is None
+
+
+def test_status_of_a_row_is_derived_from_its_dates_each_time() -> None:
+    row = SimpleNamespace(expires_on=date(2025, 12, 31), revoked_on=None)
+    assert certificate_status(row, date(2025, 12, 31)) is VALID
+    assert certificate_status(row, date(2026, 1, 1)) is EXPIRED
+    row.revoked_on = date(2025, 6, 1)
+    assert certificate_status(row, date(2025, 12, 31)) is REVOKED
+
+
+def test_policy_counts_from_the_issue_date() -> None:
+    assert policy_expiry(date(2023, 12, 15), 2023, 3) == date(2026, 12, 15)
+
+
+def test_policy_counts_from_the_end_of_the_year_when_only_the_year_is_known() -> None:
+    assert policy_expiry(None, 2021, 3) == date(2024, 12, 31)
+    assert policy_expiry(None, 2021, 5) == date(2026, 12, 31)
+
+
+def test_policy_from_29_february_lands_on_28_february() -> None:
+    assert policy_expiry(date(2024, 2, 29), 2024, 3) == date(2027, 2, 28)
+
+
+def test_the_decisions_expiry_wins_over_the_policy() -> None:
+    assert effective_expiry(date(2025, 5, 1), date(2023, 5, 1), 2023, 3) == (date(2025, 5, 1), False)
+    assert effective_expiry(None, date(2023, 5, 1), 2023, 3) == (date(2026, 5, 1), True)
+
+
+# ----------------------------------------------------------------------------- levels by date
+
+
+@pytest.mark.parametrize(
+    ("level", "day", "exists"),
+    [
+        (Level.HUYEN, date(2025, 6, 30), True),
+        (Level.HUYEN, date(2025, 7, 1), False),
+        (Level.XA, date(2025, 6, 30), False),
+        (Level.XA, date(2025, 7, 1), True),
+        (Level.TINH, date(2010, 1, 1), True),
+        (Level.QUOC_GIA, date(2030, 1, 1), True),
+    ],
+)
+def test_district_level_ended_and_commune_level_began_on_1_july_2025(level: Level, day: date, exists: bool) -> None:
+    assert level.exists_on(day) is exists
+
+
+def _row(**changes: str) -> dict[str, str]:
+    row = {
+        "product": "Chiếu cói Kim Sơn", "producer": "HTX cói Kim Sơn", "province": "Ninh Bình",
+        "category": "thủ công mỹ nghệ", "level": "tỉnh", "year": "2024",
+        "certificate_number": "12/GCN-SCT", "issued_on": "15/05/2024",
+    }  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def _errors(provinces: Provinces, **changes: str) -> dict[str, str]:
+    rec, errors = parse_row(_row(**changes), provinces)
+    assert rec is None
+    return {e.field: e.message for e in errors}
+
+
+def test_a_clean_row_parses(provinces: Provinces) -> None:
+    rec, errors = parse_row(_row(), provinces)
+    assert errors == [] and rec is not None
+    assert rec.level is Level.TINH and rec.group is ProductGroup.THU_CONG_MY_NGHE
+    assert rec.issued_on == date(2024, 5, 15) and rec.province.short_name == "Ninh Bình"
+
+
+def test_district_level_after_30_june_2025_is_rejected(provinces: Provinces) -> None:
+    errors = _errors(provinces, level="huyện", year="2025", issued_on="15/07/2025")
+    assert "level" in errors and "15/07/2025" in errors["level"]
+
+
+def test_commune_level_before_1_july_2025_is_rejected(provinces: Provinces) -> None:
+    errors = _errors(provinces, level="cấp xã", year="2025", issued_on="01/03/2025")
+    assert "level" in errors and "01/03/2025" in errors["level"]
+
+
+def test_commune_level_in_a_year_before_the_reform_is_rejected_without_a_date(provinces: Provinces) -> None:
+    assert "level" in _errors(provinces, level="xã", year="2024", issued_on="")
+
+
+def test_an_impossible_date_is_an_error_not_a_guess(provinces: Provinces) -> None:
+    errors = _errors(provinces, issued_on="31/02/2023", year="2023")
+    assert "31/02/2023" in errors["issued_on"]
+
+
+def test_an_unknown_province_is_an_error_with_suggestions(provinces: Provinces) -> None:
+    errors = _errors(provinces, province="Quang Nom")
+    assert "Quang Nom" in errors["province"] and "Quảng Nam" in errors["province"]
+
+
+# ----------------------------------------------------------------------------- provinces
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Thành phố Hồ Chí Minh", "TP. Hồ Chí Minh", "tp hồ chí minh", "Thanh pho Ho Chi Minh", "ho chi minh", "TP.HCM"],
+)
+def test_city_names_match_with_or_without_prefix_and_diacritics(provinces: Provinces, name: str) -> None:
+    match = provinces.match_current(name)
+    assert match is not None and match.name == "Thành phố Hồ Chí Minh"
+
+
+@pytest.mark.parametrize("name", ["Tỉnh Đồng Tháp", "Đồng Tháp", "dong thap", "DONG THAP", "Tinh Dong Thap"])
+def test_province_names_match_with_or_without_prefix_and_diacritics(provinces: Provinces, name: str) -> None:
+    match = provinces.match_current(name)
+    assert match is not None and match.short_name == "Đồng Tháp" and match.is_current
+
+
+def test_a_pre_2025_name_resolves_to_the_unit_it_became_part_of(provinces: Provinces) -> None:
+    assert provinces.match_current("Kiên Giang").short_name == "An Giang"  # type: ignore[union-attr]
+    assert provinces.match_current("Quảng Nam").name == "Thành phố Đà Nẵng"  # type: ignore[union-attr]
+    assert provinces.match_current("Bà Rịa - Vũng Tàu").short_name == "Hồ Chí Minh"  # type: ignore[union-attr]
+
+
+def test_a_reused_name_means_the_old_unit_before_the_reform_and_the_new_one_after(provinces: Provinces) -> None:
+    before = provinces.match("Đà Nẵng", on=date(2024, 6, 30))
+    after = provinces.match("Đà Nẵng", on=date(2025, 8, 1))
+    assert before is not None and not before.is_current
+    assert after is not None and after.is_current
+    assert provinces.current_of(before) is after
+
+
+def test_a_current_unit_covers_its_predecessors(provinces: Provinces) -> None:
+    da_nang = provinces.match_current("Đà Nẵng")
+    assert da_nang is not None
+    members = {provinces.by_id[i].short_name for i in provinces.member_ids(da_nang)}
+    assert members == {"Đà Nẵng", "Quảng Nam"}
+    # Tiền Giang went into Đồng Tháp, not the other way round.
+    dong_thap = provinces.match_current("Đồng Tháp")
+    assert dong_thap is not None and provinces.match("Tiền Giang").id in provinces.member_ids(dong_thap)  # type: ignore[union-attr]
+
+
+def test_there_are_34_current_units_and_63_former_ones(provinces: Provinces) -> None:
+    assert len(provinces.current()) == 34
+    assert sum(1 for p in provinces.rows if not p.is_current) == 63
+
+
+def test_an_unknown_name_matches_nothing(provinces: Provinces) -> None:
+    assert provinces.match("Atlantis") is None and provinces.match("") is None
+
+
+# ----------------------------------------------------------------------------- vocabulary
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("quốc gia", (Level.QUOC_GIA, None)),
+        ("Cấp tỉnh", (Level.TINH, None)),
+        ("HUYỆN", (Level.HUYEN, None)),
+        ("khu vực phía Nam", (Level.KHU_VUC, Region.PHIA_NAM)),
+        ("khu vuc mien Trung - Tay Nguyen", (Level.KHU_VUC, Region.MIEN_TRUNG_TAY_NGUYEN)),
+        ("national", (Level.QUOC_GIA, None)),
+        ("cấp thế giới", (None, None)),
+    ],
+)
+def test_levels_are_read_leniently(text: str, expected: tuple[Level | None, Region | None]) -> None:
+    assert parse_level(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thủ công mỹ nghệ", ProductGroup.THU_CONG_MY_NGHE),
+        ("Nhóm sản phẩm thủ công mỹ nghệ", ProductGroup.THU_CONG_MY_NGHE),
+        ("chế biến nông, lâm, thủy sản và thực phẩm", ProductGroup.CHE_BIEN),
+        ("Thiết bị, máy móc, dụng cụ và phụ tùng cơ khí", ProductGroup.CO_KHI),
+        ("sản phẩm khác", ProductGroup.KHAC),
+        ("đồ chơi", None),
+    ],
+)
+def test_product_groups_are_read_leniently(text: str, expected: ProductGroup | None) -> None:
+    assert parse_group(text) is expected
+
+
+def test_producer_kinds_and_regions_are_read_leniently() -> None:
+    assert parse_producer_kind("HTX") is ProducerKind.HTX
+    assert parse_producer_kind("Hợp tác xã") is ProducerKind.HTX
+    assert parse_producer_kind("Công ty") is ProducerKind.CONG_TY
+    assert parse_producer_kind("hộ kinh doanh") is ProducerKind.HO_KINH_DOANH
+    assert parse_producer_kind("tập đoàn") is None
+    assert parse_region("Phía Bắc") is Region.PHIA_BAC
+    assert parse_region("miền Trung – Tây Nguyên") is Region.MIEN_TRUNG_TAY_NGUYEN
