@@ -104,7 +104,9 @@ def test_the_decisions_expiry_wins_over_the_policy() -> None:
         (Level.QUOC_GIA, date(2030, 1, 1), True),
     ],
 )
-def test_district_level_ended_and_commune_level_began_on_1_july_2025(level: Level, day: date, exists: bool) -> None:
+def test_district_level_ended_and_commune_level_began_on_1_july_2025(
+    level: Level, day: date, exists: bool
+) -> None:
     assert level.exists_on(day) is exists
 
 
@@ -160,7 +162,8 @@ def test_an_unknown_province_is_an_error_with_suggestions(provinces: Provinces) 
 
 @pytest.mark.parametrize(
     "name",
-    ["Thành phố Hồ Chí Minh", "TP. Hồ Chí Minh", "tp hồ chí minh", "Thanh pho Ho Chi Minh", "ho chi minh", "TP.HCM"],
+    ["Thành phố Hồ Chí Minh", "TP. Hồ Chí Minh", "tp hồ chí minh", "Thanh pho Ho Chi Minh",
+     "ho chi minh", "TP.HCM"],
 )
 def test_city_names_match_with_or_without_prefix_and_diacritics(provinces: Provinces, name: str) -> None:
     match = provinces.match_current(name)
@@ -179,7 +182,9 @@ def test_a_pre_2025_name_resolves_to_the_unit_it_became_part_of(provinces: Provi
     assert provinces.match_current("Bà Rịa - Vũng Tàu").short_name == "Hồ Chí Minh"  # type: ignore[union-attr]
 
 
-def test_a_reused_name_means_the_old_unit_before_the_reform_and_the_new_one_after(provinces: Provinces) -> None:
+def test_a_reused_name_means_the_old_unit_before_the_reform_and_the_new_one_after(
+    provinces: Provinces,
+) -> None:
     before = provinces.match("Đà Nẵng", on=date(2024, 6, 30))
     after = provinces.match("Đà Nẵng", on=date(2025, 8, 1))
     assert before is not None and not before.is_current

@@ -164,9 +164,8 @@ def event_ics(slug: str) -> Response | tuple[str, int]:
 
 @bp.get("/media/<path:key>")
 def media(key: str) -> Response:
-    """Stored photos (already resized and stripped on upload); long-lived by key."""
-    response = send_from_directory(current_app.config["MEDIA_DIR"], key, max_age=7 * 24 * 3600)
-    return response
+    """Stored photos (resized and stripped on upload); keys are content hashes, so cache long."""
+    return send_from_directory(current_app.config["MEDIA_DIR"], key, max_age=365 * 24 * 3600)
 
 
 @bp.get("/healthz")
