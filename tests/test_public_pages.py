@@ -342,3 +342,13 @@ def test_product_photos_are_lazy_sized_and_served_from_media(seeded_app: Flask) 
     assert response.status_code == 200 and "max-age=31536000" in response.headers["Cache-Control"]
     assert client.get("/media/../catalogue.sqlite3").status_code == 404
     assert client.get("/media/photos/ab/missing.webp").status_code == 404
+
+
+def test_a_page_showing_a_flashed_message_is_not_shared_by_caches(seeded_app: Flask) -> None:
+    client = seeded_app.test_client()
+    with client.session_transaction() as sess:
+        sess["_flashes"] = [("message", "Đã lưu")]
+    response = client.get("/provinces")
+    assert "Đã lưu" in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "private, no-store" and "ETag" not in response.headers
+    assert client.get("/provinces").headers["Cache-Control"] == "public, max-age=60"

@@ -17,6 +17,7 @@ from flask import (
     render_template,
     request,
     send_from_directory,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -47,6 +48,10 @@ def _provinces() -> Provinces:
 @bp.after_request
 def _cacheable(response: Response) -> Response:
     if response.status_code == 200 and request.endpoint != "public.healthz":
+        if session.modified:
+            # A flashed message was shown (the session cookie changes): never share this copy.
+            response.headers.setdefault("Cache-Control", "private, no-store")
+            return response
         response.headers.setdefault("Cache-Control", CACHE_CONTROL)
         response.vary.update({"Accept-Language", "Cookie"})
         if not response.direct_passthrough:
@@ -175,4 +180,10 @@ def healthz() -> tuple[str, int, dict[str, str]]:
         get_session().exec(text("SELECT 1"))  # type: ignore[call-overload]
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         return "database unavailable", 503, {"Content-Type": "text/plain"}
+    from catalogue.search import query as search_query
+
+    try:
+        search_query.snapshot().searcher.doc_count()
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        return "search index unavailable", 503, {"Content-Type": "text/plain"}
     return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
