@@ -43,6 +43,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     errors.init_app(app)
+    from catalogue import media
+
+    media.init_app(app)  # /media/<key>, unless the public blueprint serves it
 
     from catalogue import cli, web
 

@@ -1,10 +1,48 @@
-"""``flask user create`` (filled in by the officials' workspace)."""
+"""``flask user create``: officials' accounts from the command line (the first ministry account)."""
 
 from __future__ import annotations
 
 import click
 
+from catalogue.db import session_scope
+from catalogue.services import accounts
+from catalogue.services.permissions import SYSTEM
+from catalogue.services.places import Provinces
+
 
 @click.group("user", help="Officials' accounts.")
 def user_group() -> None:
     pass
+
+
+@user_group.command("create", help="Create an official's account.")
+@click.option("--email", required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 10 characters (prompted when left out).",
+)
+@click.option("--role", type=click.Choice(["ministry", "province"]), required=True)
+@click.option("--province", "province_name", help="Current province of a provincial official.")
+@click.option("--name", default=None, help="Display name.")
+def create(email: str, password: str, role: str, province_name: str | None, name: str | None) -> None:
+    with session_scope() as session:
+        province = None
+        if province_name:
+            provinces = Provinces.load(session)
+            province = provinces.match_current(province_name)
+            if province is None:
+                hints = ", ".join(provinces.suggest(province_name))
+                raise click.ClickException(
+                    f"Unknown province {province_name!r}." + (f" Did you mean: {hints}?" if hints else "")
+                )
+        try:
+            user = accounts.create_user(
+                session, actor=SYSTEM, email=email, password=password, role=role, province=province, name=name
+            )
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        where = f" for {province.name}" if province else ""
+        click.echo(f"Created {user.role} account {user.email}{where}.")

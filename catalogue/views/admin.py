@@ -1,7 +1,996 @@
-"""Blueprint "admin" (see DESIGN §3)."""
+"""Blueprint "admin": the officials' workspace (DESIGN §1, third path).
+
+Views stay thin: they check the form, call one service, commit once, and say
+what happened. Every route wears :func:`catalogue.auth.guard` (tests walk the
+URL map to prove it); object-level rules (province, level) are enforced by the
+services through :mod:`catalogue.services.permissions`.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import io
+import zipfile
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from sqlmodel import Session, col, or_, select
+
+from catalogue import auth, media
+from catalogue.auth import actor, guard
+from catalogue.clock import VIETNAM
+from catalogue.db import get_session
+from catalogue.extensions import limiter
+from catalogue.forms import (
+    AuditFilterForm,
+    CertificateForm,
+    ConfirmForm,
+    EventForm,
+    ExhibitorForm,
+    LoginForm,
+    NewCertificateForm,
+    PasswordForm,
+    PhotoForm,
+    ProducerForm,
+    ProductForm,
+    PublishForm,
+    ReinstateForm,
+    RevokeForm,
+    RoundForm,
+    UploadForm,
+    UserForm,
+    ZipForm,
+)
+from catalogue.i18n import safe_next
+from catalogue.models import (
+    AuditEntry,
+    Certificate,
+    CertificateEvent,
+    Event,
+    Exhibit,
+    Exhibitor,
+    ImportBatch,
+    Photo,
+    Producer,
+    Product,
+    Province,
+    SelectionRound,
+    User,
+)
+from catalogue.services import accounts, editing, importing, permissions, publishing
+from catalogue.services.places import Provinces
+from catalogue.text import fold, nfc
+from catalogue.vocab import Level, ProducerKind, ProductGroup, Region
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.record_once
+def _wire(state: Any) -> None:
+    auth.init_app(state.app)
+
+
+def _session() -> Session:
+    return get_session()
+
+
+def _me() -> User:
+    user = actor()
+    assert user is not None  # guard() ran first
+    return user
+
+
+def _get(model: type, obj_id: int) -> Any:
+    obj = _session().get(model, obj_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def _provinces() -> Provinces:
+    return Provinces.load(_session())
+
+
+def _province_choices(blank: str | None = None, scope: int | None = None) -> list[tuple[int, str]]:
+    rows = [(p.id, p.short_name) for p in _provinces().current() if scope is None or p.id == scope]
+    return ([(0, blank)] if blank is not None else []) + rows  # type: ignore[list-item]
+
+
+def _form_errors(form: Any) -> None:
+    for field_errors in form.errors.values():
+        for message in field_errors:
+            flash(str(message), "error")
+
+
+@bp.context_processor
+def _workspace_helpers() -> dict[str, Any]:
+    return {"confirm_form": ConfirmForm, "thumb_key": lambda key: media.variant_key(key, "sm")}
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(_exc: CSRFError) -> tuple[str, int]:
+    return render_template(
+        "admin/message.html",
+        title=_("The form has expired"),
+        message=_(
+            "For your safety the form could not be accepted (its security token is missing or too old). "
+            "Go back, reload the page and try again."
+        ),
+        status=400,
+    ), 400
+
+
+@bp.errorhandler(403)
+def _forbidden(exc: Any) -> tuple[str, int]:
+    return render_template(
+        "admin/message.html", title=_("Not allowed"), message=getattr(exc, "description", None), status=403
+    ), 403
+
+
+# ----------------------------------------------------------------------------- signing in
+
+
+def _login_email_key() -> str:
+    return "login:" + fold(request.form.get("email", ""))[:254]
+
+
+def _too_many() -> str:
+    return _("Too many sign-in attempts. Wait a few minutes and try again.")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"], error_message=_too_many)
+@limiter.limit("30 per hour", methods=["POST"], key_func=_login_email_key, error_message=_too_many)
+def login() -> Any:
+    form = LoginForm()
+    target = safe_next(request.values.get("next"), url_for("admin.index"))
+    if form.validate_on_submit():
+        user = accounts.authenticate(_session(), form.email.data or "", form.password.data or "")
+        if user is not None:
+            _session().commit()
+            login_user(auth.Official(user))
+            return redirect(target)
+        flash(_("Wrong e-mail or password, or the account is deactivated."), "error")
+    return render_template("admin/login.html", form=form, next=target)
+
+
+@bp.post("/logout")
+@guard()
+def logout() -> Any:
+    logout_user()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@guard()
+def index() -> str:
+    me = _me()
+    batches = importing.visible_batches(_session(), actor=me, limit=10)
+    province = _session().get(Province, me.province_id) if me.province_id else None
+    return render_template(
+        "admin/index.html",
+        batches=batches,
+        province=province,
+        levels=importing.levels_label(me),
+        can=permissions.can,
+        me=me,
+    )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@guard("change_password")
+def password() -> Any:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.change_password(
+                _session(), actor=_me(), current=form.current.data or "", new=form.new.data or ""
+            )
+        except accounts.AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            _session().commit()
+            login_user(auth.Official(user))  # this session carries the new version
+            flash(_("Password changed. Your other sessions have been signed out."), "info")
+            return redirect(url_for("admin.index"))
+    _form_errors(form)
+    return render_template(
+        "admin/form.html", form=form, title=_("Change password"), submit=_("Change password")
+    )
+
+
+# ----------------------------------------------------------------------------- accounts
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@guard("manage_users")
+def users() -> Any:
+    form = UserForm()
+    form.province_id.choices = _province_choices(blank="—")
+    if form.validate_on_submit():
+        province = _session().get(Province, form.province_id.data) if form.province_id.data else None
+        try:
+            user = accounts.create_user(
+                _session(),
+                actor=_me(),
+                email=form.email.data or "",
+                password=form.password.data or "",
+                role=form.role.data or "",
+                province=province,
+                name=form.name.data,
+            )
+        except accounts.AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            _session().commit()
+            flash(_("Account %(email)s created.", email=user.email), "info")
+            return redirect(url_for("admin.users"))
+    _form_errors(form)
+    rows = accounts.list_users(_session(), actor=_me())
+    provinces = _provinces()
+    return render_template(
+        "admin/users.html", form=form, users=rows, provinces=provinces, confirm=ConfirmForm()
+    )
+
+
+@bp.post("/users/<int:user_id>/active")
+@guard("manage_users")
+def user_active(user_id: int) -> Any:
+    if ConfirmForm().validate_on_submit():
+        user = _get(User, user_id)
+        try:
+            accounts.set_active(_session(), actor=_me(), user=user, active=request.form.get("active") == "1")
+        except accounts.AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            _session().commit()
+            flash(_("Account %(email)s updated.", email=user.email), "info")
+    return redirect(url_for("admin.users"))
+
+
+# ----------------------------------------------------------------------------- imports
+
+
+@bp.route("/imports", methods=["GET", "POST"])
+@guard("import")
+def imports() -> Any:
+    form = UploadForm()
+    me = _me()
+    report = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read(importing.MAX_FILE_BYTES + 1)
+        batch, report = importing.stage_batch(
+            _session(), actor=me, filename=upload.filename or "upload", data=data
+        )
+        if batch is not None:
+            _session().commit()
+            return redirect(url_for("admin.batch", batch_id=batch.id))
+    _form_errors(form)
+    batches = importing.visible_batches(_session(), actor=me)
+    return render_template(
+        "admin/imports.html", form=form, report=report, batches=batches, levels=importing.levels_label(me)
+    ), 400 if report else 200
+
+
+@bp.get("/imports/template.xlsx")
+@guard("import")
+def import_template() -> Response:
+    data = importing.template_xlsx(_provinces())
+    response = Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = 'attachment; filename="mau-danh-sach-san-pham-cnnt.xlsx"'
+    return response
+
+
+def _batch(batch_id: int) -> ImportBatch:
+    batch = _get(ImportBatch, batch_id)
+    permissions.require(_me(), "view_batch", province=batch.province_id)
+    return batch
+
+
+@bp.get("/imports/<int:batch_id>")
+@guard("import")
+def batch(batch_id: int) -> str:
+    batch = _batch(batch_id)
+    me = _me()
+    report = importing.check_batch(_session(), actor=me, batch=batch) if batch.state == "pending" else None
+    certificates = (
+        publishing.batch_certificates(_session(), actor=me, batch=batch) if batch.state == "published" else []
+    )
+    products = (
+        {
+            p.id: p
+            for p in _session()
+            .exec(select(Product).where(col(Product.id).in_({c.product_id for c in certificates})))
+            .all()
+        }
+        if certificates
+        else {}
+    )
+    publish_form = PublishForm(decision_number=batch.decision_number)
+    return render_template(
+        "admin/batch.html",
+        batch=batch,
+        report=report,
+        publish_form=publish_form,
+        confirm=ConfirmForm(),
+        zip_form=ZipForm(),
+        certificates=certificates,
+        products=products,
+        twin=importing.published_twin(_session(), batch),
+        column_label=importing.column_label,
+        rounds=_rounds_of(certificates),
+        label_url=_label_url,
+    )
+
+
+def _rounds_of(certificates: list[Certificate]) -> list[SelectionRound]:
+    ids = {c.round_id for c in certificates}
+    if not ids:
+        return []
+    return list(_session().exec(select(SelectionRound).where(col(SelectionRound.id).in_(ids))).all())
+
+
+def _label_url(endpoint: str, **values: Any) -> str | None:
+    """A link into the verification pages (QR labels) when that blueprint offers it."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+@bp.post("/imports/<int:batch_id>/publish")
+@guard("import")
+def publish(batch_id: int) -> Any:
+    batch = _batch(batch_id)
+    form = PublishForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return redirect(url_for("admin.batch", batch_id=batch_id))
+    session = _session()
+    try:
+        result = publishing.publish_batch(
+            session,
+            actor=_me(),
+            batch=batch,
+            decision_number=form.decision_number.data,
+            decision_date=form.decision_date.data,
+        )
+        session.commit()
+    except publishing.PublishError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.batch", batch_id=batch_id))
+    except Exception:
+        session.rollback()
+        current_app.logger.exception("publishing batch %s failed", batch_id)
+        flash(
+            _("Publishing failed because of a server error; nothing was published. Try again later."), "error"
+        )
+        return redirect(url_for("admin.batch", batch_id=batch_id))
+    flash(
+        _(
+            "Published: %(new)d new, %(updated)d updated, %(same)d unchanged.",
+            new=result.created,
+            updated=result.updated,
+            same=result.unchanged,
+        ),
+        "info",
+    )
+    return redirect(url_for("admin.batch", batch_id=batch_id))
+
+
+@bp.post("/imports/<int:batch_id>/discard")
+@guard("import")
+def discard(batch_id: int) -> Any:
+    batch = _batch(batch_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            publishing.discard_batch(_session(), actor=_me(), batch=batch)
+            _session().commit()
+            flash(_("The upload was discarded."), "info")
+        except publishing.PublishError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("admin.imports"))
+
+
+@bp.post("/imports/<int:batch_id>/photos")
+@guard("import")
+def batch_photos(batch_id: int) -> Any:
+    batch = _batch(batch_id)
+    form = ZipForm()
+    if form.validate_on_submit():
+        try:
+            report = publishing.attach_batch_photos(
+                _session(), actor=_me(), batch=batch, data=form.file.data.read(media.MAX_ZIP_BYTES + 1)
+            )
+            _session().commit()
+        except (publishing.PublishError, media.PhotoRejected) as exc:
+            _session().rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("%(n)d photos attached.", n=len(report.attached)), "info")
+            for name, reason in report.rejected:
+                flash(f"{name}: {reason}", "error")
+            if report.unmatched_files:
+                flash(
+                    _(
+                        "Files matching no row of the “Ảnh” column: %(names)s",
+                        names=", ".join(report.unmatched_files),
+                    ),
+                    "error",
+                )
+            if report.missing:
+                flash(
+                    _(
+                        "Photos named in the file but not in the zip: %(names)s",
+                        names=", ".join(report.missing),
+                    ),
+                    "error",
+                )
+    _form_errors(form)
+    return redirect(url_for("admin.batch", batch_id=batch_id))
+
+
+@bp.get("/imports/<int:batch_id>/qr.zip")
+@guard("import")
+def batch_qr(batch_id: int) -> Response:
+    """Every QR code of a published batch as PNG files named by certificate number."""
+    from catalogue import qr
+    from catalogue.services.catalog import verify_url
+
+    batch = _batch(batch_id)
+    base = current_app.config["PUBLIC_BASE_URL"]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for cert in publishing.batch_certificates(_session(), actor=_me(), batch=batch):
+            url = verify_url(base, cert.verify_code)
+            if url:
+                name = "".join(
+                    c if c.isalnum() or c in "-_" else "_" for c in (cert.number or cert.verify_code or "")
+                )
+                archive.writestr(f"{name}-{cert.verify_code}.png", qr.render_png(url))
+    response = Response(out.getvalue(), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="qr-batch-{batch.id}.zip"'
+    return response
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def _scope() -> int | None:
+    return permissions.province_scope(_me())
+
+
+@bp.get("/records")
+@guard()
+def records() -> str:
+    session = _session()
+    q = nfc(request.args.get("q", ""))[:100]
+    provinces = _provinces()
+    query = select(Product).order_by(col(Product.updated_at).desc()).limit(100)
+    scope = _scope()
+    if scope is not None:
+        current = provinces.get(scope)
+        query = query.where(col(Product.province_id).in_(provinces.member_ids(current)))  # type: ignore[arg-type]
+    if q:
+        query = query.where(
+            or_(col(Product.slug).contains(fold(q).replace(" ", "-")), col(Product.name).contains(q))
+        )
+    products = list(session.exec(query).all())
+    producers = {
+        p.id: p
+        for p in session.exec(
+            select(Producer).where(col(Producer.id).in_({p.producer_id for p in products if p.producer_id}))
+        ).all()
+    }
+    return render_template(
+        "admin/records.html", products=products, producers=producers, q=q, provinces=provinces
+    )
+
+
+def _choices_kind() -> list[tuple[str, str]]:
+    return [("", "—")] + [(k.value, k.label) for k in ProducerKind]
+
+
+def _blank_to_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (None if v in ("", 0) and k.endswith(("_id", "kind", "group", "region")) else v)
+        for k, v in data.items()
+    }
+
+
+def _form_values(form: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return _blank_to_none({n: getattr(form, n).data for n in names if hasattr(form, n)})
+
+
+@bp.route("/producers/new", methods=["GET", "POST"])
+@bp.route("/producers/<int:producer_id>", methods=["GET", "POST"])
+@guard()
+def producer(producer_id: int | None = None) -> Any:
+    obj = _get(Producer, producer_id) if producer_id else None
+    me = _me()
+    if obj is not None:
+        permissions.require(
+            me,
+            "edit_producer",
+            province=_session().get(Province, obj.province_id) if obj.province_id else None,
+        )
+    form = ProducerForm(obj=obj)
+    form.kind.choices = _choices_kind()
+    form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
+    if form.validate_on_submit():
+        try:
+            saved = editing.save_producer(
+                _session(), actor=me, producer=obj, values=_form_values(form, editing.PRODUCER_FIELDS)
+            )
+            _session().commit()
+        except publishing.PublishError as exc:
+            _session().rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("Saved."), "info")
+            return redirect(url_for("admin.producer", producer_id=saved.id))
+    _form_errors(form)
+    products = (
+        list(_session().exec(select(Product).where(Product.producer_id == obj.id)).all()) if obj else []
+    )
+    return render_template(
+        "admin/form.html",
+        form=form,
+        obj=obj,
+        products=products,
+        title=obj.name if obj else _("New producer"),
+        submit=_("Save"),
+        public_url=url_for("public.producer", slug=obj.slug) if obj else None,
+    )
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+@bp.route("/products/<int:product_id>", methods=["GET", "POST"])
+@guard()
+def product(product_id: int | None = None) -> Any:
+    session = _session()
+    obj = _get(Product, product_id) if product_id else None
+    me = _me()
+    if obj is not None:
+        permissions.require(
+            me, "edit_product", province=session.get(Province, obj.province_id) if obj.province_id else None
+        )
+    form = ProductForm(obj=obj)
+    form.group.choices = [("", "—")] + [(g.value, g.label) for g in ProductGroup]
+    form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
+    if form.validate_on_submit():
+        try:
+            saved = editing.save_product(
+                session, actor=me, product=obj, values=_form_values(form, editing.PRODUCT_FIELDS)
+            )
+            session.commit()
+        except publishing.PublishError as exc:
+            session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("Saved."), "info")
+            return redirect(url_for("admin.product", product_id=saved.id))
+    _form_errors(form)
+    certificates: list[tuple[Certificate, SelectionRound]] = []
+    photos: list[Photo] = []
+    if obj is not None:
+        certificates = list(
+            session.exec(
+                select(Certificate, SelectionRound)
+                .join(SelectionRound, SelectionRound.id == Certificate.round_id)
+                .where(Certificate.product_id == obj.id)
+            ).all()
+        )  # type: ignore[arg-type]
+        photos = list(
+            session.exec(select(Photo).where(Photo.product_id == obj.id).order_by(Photo.position)).all()
+        )
+    return render_template(
+        "admin/product.html",
+        form=form,
+        obj=obj,
+        certificates=certificates,
+        photos=photos,
+        photo_form=PhotoForm(),
+        confirm=ConfirmForm(),
+        label_url=_label_url,
+        title=obj.name if obj else _("New product"),
+    )
+
+
+@bp.post("/products/<int:product_id>/photos")
+@guard()
+def product_photo(product_id: int) -> Any:
+    obj = _get(Product, product_id)
+    form = PhotoForm()
+    if form.validate_on_submit():
+        try:
+            publishing.add_photo(
+                _session(),
+                actor=_me(),
+                product=obj,
+                data=form.file.data.read(media.MAX_PHOTO_BYTES + 1),
+                alt=form.alt.data,
+            )
+            _session().commit()
+            flash(_("Photo added."), "info")
+        except media.PhotoRejected as exc:
+            _session().rollback()
+            flash(str(exc), "error")
+    _form_errors(form)
+    return redirect(url_for("admin.product", product_id=product_id))
+
+
+@bp.post("/photos/<int:photo_id>/delete")
+@guard()
+def photo_delete(photo_id: int) -> Any:
+    photo = _get(Photo, photo_id)
+    product_id = photo.product_id
+    if ConfirmForm().validate_on_submit():
+        publishing.remove_photo(_session(), actor=_me(), photo=photo)
+        _session().commit()
+        flash(_("Photo removed."), "info")
+    return redirect(url_for("admin.product", product_id=product_id))
+
+
+def _level_choices(me: User) -> list[tuple[str, str]]:
+    return [(lvl.value, lvl.label) for lvl in importing.levels_label(me)]
+
+
+def _region_choices() -> list[tuple[str, str]]:
+    return [("", "—")] + [(r.value, r.label) for r in Region]
+
+
+@bp.route("/products/<int:product_id>/certificates/new", methods=["GET", "POST"])
+@guard()
+def certificate_new(product_id: int) -> Any:
+    obj = _get(Product, product_id)
+    me = _me()
+    permissions.require(
+        me, "edit_product", province=_session().get(Province, obj.province_id) if obj.province_id else None
+    )
+    form = NewCertificateForm()
+    form.level.choices = _level_choices(me)
+    form.region.choices = _region_choices()
+    if form.validate_on_submit():
+        try:
+            level = Level(form.level.data)
+        except ValueError:
+            abort(400)
+        try:
+            cert = publishing.add_certificate(
+                _session(),
+                actor=me,
+                product=obj,
+                level=level,
+                year=form.year.data or 0,
+                number=form.number.data or "",
+                region=Region(form.region.data) if form.region.data else None,
+                issued_on=form.issued_on.data,
+                expires_on=form.expires_on.data,
+                decision_number=form.decision_number.data,
+                decision_date=form.decision_date.data,
+            )
+            _session().commit()
+        except publishing.PublishError as exc:
+            _session().rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("Certificate added."), "info")
+            return redirect(url_for("admin.certificate", cert_id=cert.id))
+    _form_errors(form)
+    return render_template(
+        "admin/form.html",
+        form=form,
+        title=_("New certificate for %(name)s", name=obj.name),
+        submit=_("Publish certificate"),
+    )
+
+
+def _certificate(cert_id: int, action: str) -> tuple[Certificate, SelectionRound]:
+    session = _session()
+    cert = _get(Certificate, cert_id)
+    round_ = session.get(SelectionRound, cert.round_id)
+    permissions.require(
+        _me(),
+        action,
+        level=round_.level if round_ else None,
+        province=session.get(Province, cert.province_id) if cert.province_id else None,
+    )
+    return cert, round_  # type: ignore[return-value]
+
+
+@bp.route("/certificates/<int:cert_id>", methods=["GET", "POST"])
+@guard()
+def certificate(cert_id: int) -> Any:
+    cert, round_ = _certificate(cert_id, "correct_certificate")
+    session = _session()
+    form = CertificateForm(obj=cert)
+    if request.method == "GET" and cert.expires_from_policy:
+        form.expires_on.data = None
+    if form.validate_on_submit():
+        values = {n: getattr(form, n).data for n in publishing.CORRECTABLE}
+        try:
+            changes = publishing.correct_certificate(
+                session, actor=_me(), certificate=cert, values=values, reason=form.reason.data
+            )
+            session.commit()
+        except publishing.PublishError as exc:
+            session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("Corrected.") if changes else _("Nothing changed."), "info")
+            return redirect(url_for("admin.certificate", cert_id=cert.id))
+    _form_errors(form)
+    product = session.get(Product, cert.product_id)
+    events = list(
+        session.exec(
+            select(CertificateEvent)
+            .where(CertificateEvent.certificate_id == cert.id)
+            .order_by(col(CertificateEvent.recorded_at))
+        ).all()
+    )
+    return render_template(
+        "admin/certificate.html",
+        form=form,
+        cert=cert,
+        round=round_,
+        product=product,
+        events=events,
+        provenance=publishing.provenance_for(session, cert),
+        revoke_form=RevokeForm(),
+        reinstate_form=ReinstateForm(),
+        label_url=_label_url,
+    )
+
+
+@bp.post("/certificates/<int:cert_id>/revoke")
+@guard()
+def revoke(cert_id: int) -> Any:
+    cert, _round = _certificate(cert_id, "revoke")
+    form = RevokeForm()
+    if form.validate_on_submit():
+        try:
+            publishing.revoke_certificate(
+                _session(),
+                actor=_me(),
+                certificate=cert,
+                reason=form.reason.data or "",
+                reference=form.reference.data or "",
+                on=form.on.data,
+            )
+            _session().commit()
+            flash(_("The certificate is revoked."), "info")
+        except publishing.PublishError as exc:
+            _session().rollback()
+            flash(str(exc), "error")
+    _form_errors(form)
+    return redirect(url_for("admin.certificate", cert_id=cert_id))
+
+
+@bp.post("/certificates/<int:cert_id>/reinstate")
+@guard()
+def reinstate(cert_id: int) -> Any:
+    cert, _round = _certificate(cert_id, "revoke")
+    form = ReinstateForm()
+    if form.validate_on_submit():
+        try:
+            publishing.reinstate_certificate(
+                _session(), actor=_me(), certificate=cert, reason=form.reason.data or ""
+            )
+            _session().commit()
+            flash(_("The revocation is withdrawn."), "info")
+        except publishing.PublishError as exc:
+            _session().rollback()
+            flash(str(exc), "error")
+    _form_errors(form)
+    return redirect(url_for("admin.certificate", cert_id=cert_id))
+
+
+@bp.get("/rounds")
+@guard()
+def rounds() -> str:
+    query = select(SelectionRound).order_by(col(SelectionRound.year).desc(), SelectionRound.slug).limit(300)
+    scope = _scope()
+    provinces = _provinces()
+    if scope is not None:
+        query = query.where(col(SelectionRound.province_id).in_(provinces.member_ids(provinces.get(scope))))  # type: ignore[arg-type]
+    return render_template(
+        "admin/rounds.html", rounds=_session().exec(query).all(), provinces=provinces, label_url=_label_url
+    )
+
+
+@bp.route("/rounds/new", methods=["GET", "POST"])
+@bp.route("/rounds/<int:round_id>", methods=["GET", "POST"])
+@guard()
+def round_(round_id: int | None = None) -> Any:
+    session = _session()
+    obj = _get(SelectionRound, round_id) if round_id else None
+    me = _me()
+    if obj is not None:
+        permissions.require(
+            me,
+            "edit_round",
+            level=obj.level,
+            province=session.get(Province, obj.province_id) if obj.province_id else None,
+        )
+    form = RoundForm(obj=obj)
+    form.level.choices = _level_choices(me)
+    form.region.choices = _region_choices()
+    form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
+    if form.validate_on_submit():
+        try:
+            saved = editing.save_round(
+                session, actor=me, round_=obj, values=_form_values(form, editing.ROUND_FIELDS)
+            )
+            session.commit()
+        except publishing.PublishError as exc:
+            session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("Saved."), "info")
+            return redirect(url_for("admin.round_", round_id=saved.id))
+    _form_errors(form)
+    return render_template(
+        "admin/form.html",
+        form=form,
+        obj=obj,
+        submit=_("Save"),
+        title=obj.slug if obj else _("New selection round"),
+        public_url=url_for("public.round_", slug=obj.slug) if obj else None,
+    )
+
+
+# ----------------------------------------------------------------------------- fairs and showrooms
+
+
+@bp.get("/events")
+@guard("manage_events")
+def events() -> str:
+    rows = _session().exec(select(Event).order_by(col(Event.start_date).desc())).all()
+    return render_template("admin/events.html", events=rows)
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@bp.route("/events/<int:event_id>", methods=["GET", "POST"])
+@guard("manage_events")
+def event(event_id: int | None = None) -> Any:
+    session = _session()
+    obj = _get(Event, event_id) if event_id else None
+    form = EventForm(obj=obj)
+    form.province_id.choices = _province_choices(blank="—")
+    if form.validate_on_submit():
+        try:
+            saved = editing.save_event(
+                session, actor=_me(), event=obj, values=_form_values(form, editing.EVENT_FIELDS)
+            )
+            session.commit()
+        except publishing.PublishError as exc:
+            session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("Saved."), "info")
+            return redirect(url_for("admin.event", event_id=saved.id))
+    _form_errors(form)
+    exhibitors: list[tuple[Exhibitor, Producer | None, list[Product]]] = []
+    if obj is not None:
+        for ex in session.exec(select(Exhibitor).where(Exhibitor.event_id == obj.id)).all():
+            shown = session.exec(
+                select(Product)
+                .join(Exhibit, Exhibit.product_id == Product.id)
+                .where(Exhibit.exhibitor_id == ex.id)
+            ).all()
+            exhibitors.append((ex, session.get(Producer, ex.producer_id), list(shown)))
+    return render_template(
+        "admin/event.html",
+        form=form,
+        obj=obj,
+        exhibitors=exhibitors,
+        exhibitor_form=ExhibitorForm(),
+        confirm=ConfirmForm(),
+        title=obj.name if obj else _("New fair or showroom"),
+    )
+
+
+@bp.post("/events/<int:event_id>/exhibitors")
+@guard("manage_events")
+def exhibitor_add(event_id: int) -> Any:
+    session = _session()
+    obj = _get(Event, event_id)
+    form = ExhibitorForm()
+    if form.validate_on_submit():
+        producer_row = session.get(Producer, form.producer_id.data)
+        raw_ids = [p.strip() for p in (form.product_ids.data or "").split(",") if p.strip()]
+        if producer_row is None or not all(p.isdigit() for p in raw_ids):
+            flash(_("Unknown producer or product number."), "error")
+            return redirect(url_for("admin.event", event_id=event_id))
+        if raw_ids:
+            shown = [session.get(Product, int(p)) for p in raw_ids]
+            if any(p is None for p in shown):
+                flash(_("Unknown producer or product number."), "error")
+                return redirect(url_for("admin.event", event_id=event_id))
+        else:
+            shown = list(session.exec(select(Product).where(Product.producer_id == producer_row.id)).all())
+        try:
+            editing.add_exhibitor(
+                session, actor=_me(), event=obj, producer=producer_row, booth=form.booth.data, products=shown
+            )  # type: ignore[arg-type]
+            session.commit()
+            flash(_("Exhibitor added."), "info")
+        except publishing.PublishError as exc:
+            session.rollback()
+            flash(str(exc), "error")
+    _form_errors(form)
+    return redirect(url_for("admin.event", event_id=event_id))
+
+
+@bp.post("/exhibitors/<int:exhibitor_id>/delete")
+@guard("manage_events")
+def exhibitor_delete(exhibitor_id: int) -> Any:
+    ex = _get(Exhibitor, exhibitor_id)
+    event_id = ex.event_id
+    if ConfirmForm().validate_on_submit():
+        editing.remove_exhibitor(_session(), actor=_me(), exhibitor=ex)
+        _session().commit()
+        flash(_("Exhibitor removed."), "info")
+    return redirect(url_for("admin.event", event_id=event_id))
+
+
+# ----------------------------------------------------------------------------- audit
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=VIETNAM)
+
+
+@bp.get("/audit")
+@guard("view_audit")
+def audit_log() -> str:
+    session = _session()
+    form = AuditFilterForm(request.args)
+    scope = _scope()
+    form.province_id.choices = _province_choices(
+        blank=_("All provinces") if scope is None else None, scope=scope
+    )
+    form.validate()
+    query = select(AuditEntry).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+    province_id = scope if scope is not None else (form.province_id.data or None)
+    if province_id:
+        query = query.where(AuditEntry.province_id == province_id)
+    if form.person.data:
+        query = query.where(col(AuditEntry.actor_label).contains(form.person.data.strip().lower()))
+    if form.start.data and not form.start.errors:
+        query = query.where(AuditEntry.at >= _day_start(form.start.data))
+    if form.end.data and not form.end.errors:
+        query = query.where(AuditEntry.at < _day_start(form.end.data + timedelta(days=1)))
+    page = request.args.get("page", "1")
+    page_no = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
+    entries = list(session.exec(query.offset((page_no - 1) * 100).limit(101)).all())
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        entries=entries[:100],
+        more=len(entries) > 100,
+        page=page_no,
+        provinces=_provinces(),
+    )

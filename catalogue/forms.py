@@ -1,0 +1,181 @@
+"""Flask-WTF forms of the officials' workspace (every one carries a CSRF token).
+
+Forms only shape and check input; the rules live in the services.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+
+from catalogue.services.accounts import MIN_PASSWORD
+
+
+def _date(label: str, required: bool = False) -> DateField:
+    return DateField(label, validators=[DataRequired()] if required else [Optional()], format="%Y-%m-%d")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class ConfirmForm(FlaskForm):
+    """A button-only form (sign out, publish, deactivate): the CSRF token is the point."""
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
+    repeat = PasswordField(
+        _l("New password again"), validators=[DataRequired(), EqualTo("new", _l("The two passwords differ."))]
+    )
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            ("province", _l("Provincial official (Sở Công Thương)")),
+            ("ministry", _l("Ministry official")),
+        ],
+    )
+    province_id = SelectField(_l("Province (provincial officials)"), coerce=int, validate_choice=False)
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("Spreadsheet (XLSX or CSV)"), validators=[FileRequired()])
+
+
+class PublishForm(FlaskForm):
+    decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=100)])
+    decision_date = _date(_l("Decision date"))
+
+
+class ZipForm(FlaskForm):
+    file = FileField(_l("Zip file of photos"), validators=[FileRequired()])
+
+
+class PhotoForm(FlaskForm):
+    file = FileField(_l("Photo (JPEG, PNG or WebP)"), validators=[FileRequired()])
+    alt = StringField(_l("What the photo shows"), validators=[Optional(), Length(max=300)])
+
+
+class ProducerForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=300)])
+    kind = SelectField(_l("Kind"), validate_choice=False)
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=500)])
+    commune = StringField(_l("Commune"), validators=[Optional(), Length(max=200)])
+    province_id = SelectField(_l("Province"), coerce=int, validate_choice=False)
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])
+    website = StringField(_l("Website"), validators=[Optional(), Length(max=300)])
+    contacts_public = BooleanField(_l("Show phone, e-mail and website publicly"))
+    source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
+
+
+class ProductForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=400)])
+    group = SelectField(_l("Product group"), validate_choice=False)
+    is_set = BooleanField(_l("This is a product set (bộ sản phẩm)"))
+    components = TextAreaField(_l("Components of the set, one per line"), validators=[Optional()])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    producer_id = IntegerField(_l("Producer number (see the producers list)"), validators=[Optional()])
+    locality = StringField(
+        _l("Locality (commune/district as printed)"), validators=[Optional(), Length(max=300)]
+    )
+    province_id = SelectField(_l("Province"), coerce=int, validate_choice=False)
+
+
+class CertificateForm(FlaskForm):
+    number = StringField(_l("Certificate number"), validators=[DataRequired(), Length(max=100)])
+    issued_on = _date(_l("Issue date"))
+    expires_on = _date(_l("Expiry date (empty: by policy)"))
+    prize = StringField(_l("Prize"), validators=[Optional(), Length(max=100)])
+    source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
+    reason = StringField(_l("Reason for the correction"), validators=[Optional(), Length(max=500)])
+
+
+class NewCertificateForm(FlaskForm):
+    level = SelectField(_l("Level"), validate_choice=False)
+    region = SelectField(_l("Region (regional level only)"), validate_choice=False)
+    year = IntegerField(_l("Year of selection"), validators=[DataRequired(), NumberRange(2000, 2100)])
+    number = StringField(_l("Certificate number"), validators=[DataRequired(), Length(max=100)])
+    issued_on = _date(_l("Issue date"))
+    expires_on = _date(_l("Expiry date (empty: by policy)"))
+    decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=100)])
+    decision_date = _date(_l("Decision date"))
+
+
+class RevokeForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
+    reference = StringField(
+        _l("Reference (revocation decision)"), validators=[DataRequired(), Length(max=200)]
+    )
+    on = _date(_l("Revoked on (empty: today)"))
+
+
+class ReinstateForm(FlaskForm):
+    reason = StringField(_l("Why the revocation is withdrawn"), validators=[DataRequired(), Length(max=500)])
+
+
+class RoundForm(FlaskForm):
+    level = SelectField(_l("Level"), validate_choice=False)
+    region = SelectField(_l("Region (regional level only)"), validate_choice=False)
+    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
+    province_id = SelectField(_l("Province (local rounds)"), coerce=int, validate_choice=False)
+    locality = StringField(_l("District or commune (as printed)"), validators=[Optional(), Length(max=200)])
+    edition = StringField(_l("Edition"), validators=[Optional(), Length(max=50)])
+    organiser = StringField(_l("Organiser"), validators=[Optional(), Length(max=300)])
+    issuing_authority = StringField(_l("Issuing authority"), validators=[Optional(), Length(max=300)])
+    decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=100)])
+    decision_date = _date(_l("Decision date"))
+    source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
+
+
+class EventForm(FlaskForm):
+    kind = SelectField(_l("Kind"), choices=[("fair", _l("Trade fair")), ("showroom", _l("Showroom"))])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=400)])
+    start_date = _date(_l("First day"))
+    end_date = _date(_l("Last day"))
+    opening_hours = StringField(_l("Opening hours (showrooms)"), validators=[Optional(), Length(max=300)])
+    venue = StringField(_l("Venue"), validators=[Optional(), Length(max=400)])
+    province_id = SelectField(_l("Province"), coerce=int, validate_choice=False)
+    organiser = StringField(_l("Organiser"), validators=[Optional(), Length(max=400)])
+    booths = StringField(_l("Number of booths"), validators=[Optional(), Length(max=20)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
+
+
+class ExhibitorForm(FlaskForm):
+    producer_id = IntegerField(_l("Producer number"), validators=[DataRequired()])
+    booth = StringField(_l("Booth"), validators=[Optional(), Length(max=50)])
+    product_ids = StringField(
+        _l("Product numbers shown, separated by commas (empty: all the producer's)"),
+        validators=[Optional(), Length(max=500)],
+    )
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    person = StringField(_l("Person (e-mail)"), validators=[Optional(), Length(max=254)])
+    province_id = SelectField(_l("Province"), coerce=int, validate_choice=False)
+    start = _date(_l("From"))
+    end = _date(_l("To"))

@@ -1,0 +1,167 @@
+"""Officials' accounts: creation, sign-in checks, password changes, deactivation.
+
+Passwords are hashed with Argon2id (memory-hard, DESIGN §6). Changing a
+password bumps ``session_version`` so every other signed-in session ends.
+"""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import lazy_gettext as _l
+from sqlmodel import Session, select
+
+from catalogue.clock import utcnow
+from catalogue.models import Province, User
+from catalogue.services import audit
+from catalogue.services.permissions import MINISTRY, PROVINCE, ROLES, Actor, audit_actor, require
+
+MIN_PASSWORD = 10
+_HASHER = PasswordHasher()
+# Verified against when the e-mail is unknown, so both paths cost the same time.
+_DUMMY_HASH = _HASHER.hash("not-a-real-password-just-timing")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be done; the message is for the user."""
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def check_password_rules(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(str(_l("Use a password of at least %(n)d characters.", n=MIN_PASSWORD)))
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == normalise_email(email))).first()
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    email: str,
+    password: str,
+    role: str,
+    province: Province | None = None,
+    name: str | None = None,
+) -> User:
+    """Create an official's account; a provincial official needs a current province."""
+    require(actor, "manage_users")
+    email = normalise_email(email)
+    if not _EMAIL.match(email):
+        raise AccountError(str(_l("“%(email)s” is not an e-mail address.", email=email)))
+    if role not in ROLES:
+        raise AccountError(str(_l("The role must be “ministry” or “province”.")))
+    if role == PROVINCE and (province is None or not province.is_current):
+        raise AccountError(str(_l("A provincial official needs one of the 34 current provinces.")))
+    if role == MINISTRY:
+        province = None
+    check_password_rules(password)
+    if find_user(session, email) is not None:
+        raise AccountError(str(_l("An account with the e-mail %(email)s already exists.", email=email)))
+    user = User(
+        email=email,
+        name=(name or "").strip() or None,
+        password_hash=hash_password(password),
+        role=role,
+        province_id=province.id if province else None,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="create",
+        entity_type="user",
+        entity_id=user.id,
+        province_id=user.province_id,
+        summary=email,
+        changes={"email": [None, email], "role": [None, role], "province_id": [None, user.province_id]},
+    )
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active account for these credentials, or None (same cost either way)."""
+    user = find_user(session, email)
+    try:
+        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.is_active:
+        return None
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def change_password(session: Session, *, actor: Actor, current: str, new: str) -> User:
+    """Change the actor's own password and end their other sessions."""
+    require(actor, "change_password")
+    assert isinstance(actor, User)
+    try:
+        _HASHER.verify(actor.password_hash, current or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        raise AccountError(str(_l("The current password is not correct."))) from None
+    check_password_rules(new)
+    actor.password_hash = hash_password(new)
+    actor.session_version += 1
+    session.add(actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="change_password",
+        entity_type="user",
+        entity_id=actor.id,
+        province_id=actor.province_id,
+        summary=actor.email,
+    )
+    return actor
+
+
+def set_active(session: Session, *, actor: Actor, user: User, active: bool) -> User:
+    """Deactivate (or reactivate) an account; deactivation ends its sessions at once."""
+    require(actor, "manage_users")
+    if isinstance(actor, User) and actor.id == user.id and not active:
+        raise AccountError(str(_l("You cannot deactivate your own account.")))
+    if user.is_active == active:
+        return user
+    user.is_active = active
+    user.session_version += 1
+    session.add(user)
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="activate" if active else "deactivate",
+        entity_type="user",
+        entity_id=user.id,
+        province_id=user.province_id,
+        summary=user.email,
+        changes={"is_active": [not active, active]},
+    )
+    return user
+
+
+def list_users(session: Session, *, actor: Actor) -> list[User]:
+    require(actor, "manage_users")
+    return list(session.exec(select(User).order_by(User.role, User.email)).all())
+
+
+def office_name(user: User | None, province: Province | None) -> str:
+    """The office shown publicly as publisher of a batch (a proper name, not translated)."""
+    if user is not None and user.role == PROVINCE and province is not None:
+        prefix = "thành phố" if province.kind == "thanh_pho" else "tỉnh"
+        return f"Sở Công Thương {prefix} {province.short_name}"
+    return "Cục Công Thương địa phương — Bộ Công Thương"

@@ -1,0 +1,607 @@
+"""Publishing and correcting certified records: batches, certificates, revocations, photos.
+
+Every function checks :mod:`~catalogue.services.permissions` first, writes the
+change with an audit entry (before/after) and a search-outbox row in the
+caller's transaction, and flushes; the caller commits once. A batch is
+published through :func:`catalogue.services.records.upsert_record` row by row
+inside that single transaction, so any failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlmodel import Session, func, select
+
+from catalogue import media
+from catalogue.clock import today, utcnow
+from catalogue.models import (
+    Certificate,
+    CertificateEvent,
+    ImportBatch,
+    Photo,
+    Product,
+    Province,
+    SelectionRound,
+)
+from catalogue.services import audit, importing, permissions
+from catalogue.services.permissions import Actor, audit_actor, require
+from catalogue.services.places import Provinces
+from catalogue.services.records import RecordInput, WriteContext, upsert_record
+from catalogue.services.status import effective_expiry
+from catalogue.text import nfc
+from catalogue.vocab import Level
+
+
+class PublishError(ValueError):
+    """The change cannot be made as asked; the message is for the official."""
+
+
+class BatchRejected(PublishError):
+    """A batch with problems: nothing was published."""
+
+    def __init__(self, report: importing.ImportReport) -> None:
+        super().__init__(str(_l("The batch has problems; nothing was published.")))
+        self.report = report
+
+
+@dataclass
+class PublishResult:
+    batch: ImportBatch
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    product_ids: list[int] = field(default_factory=list)
+
+
+def write_context(
+    session: Session, actor: Actor, batch_id: int | None = None, config: Mapping[str, Any] | None = None
+) -> WriteContext:
+    cfg = config if config is not None else current_app.config
+    return WriteContext(
+        provinces=Provinces.load(session),
+        validity_years=int(cfg["CERTIFICATE_VALIDITY_YEARS"]),
+        verify_keys=dict(cfg["VERIFY_KEYS"]),
+        verify_key_id=str(cfg["VERIFY_CURRENT_KEY_ID"]),
+        actor=actor if not isinstance(actor, permissions.SystemActor) else None,
+        actor_label=permissions.actor_label(actor),
+        batch_id=batch_id,
+    )
+
+
+def _current_province_id(session: Session, province_id: int | None) -> int | None:
+    province = session.get(Province, province_id) if province_id else None
+    if province is None:
+        return None
+    return province.successor_id if province.valid_to is not None and province.successor_id else province.id
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def publish_batch(
+    session: Session,
+    *,
+    actor: Actor,
+    batch: ImportBatch,
+    decision_number: str | None = None,
+    decision_date: date | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> PublishResult:
+    """Publish every row of a pending batch, or raise and publish nothing.
+
+    The dry run is repeated first (the database may have changed since the
+    upload); the decision number and date given here fill rows that lack them.
+    """
+    require(actor, "view_batch", province=batch.province_id)
+    if batch.state != "pending":
+        raise PublishError(
+            str(_l("This batch is %(state)s; only a pending batch can be published.", state=batch.state))
+        )
+    report = importing.check_batch(session, actor=actor, batch=batch)
+    if not report.ok:
+        raise BatchRejected(report)
+    decision_number = nfc(decision_number) or None
+    ctx = write_context(session, actor, batch.id, config)
+    result = PublishResult(batch=batch)
+    for row in report.rows:
+        rec = row.record
+        assert rec is not None
+        require(actor, "publish", province=rec.province, level=rec.level)
+        if decision_number and not rec.decision_number:
+            rec.decision_number = decision_number
+        if decision_date and not rec.decision_date and rec.decision_number == decision_number:
+            rec.decision_date = decision_date
+        outcome = upsert_record(session, rec, ctx)
+        if outcome.created:
+            result.created += 1
+        elif outcome.changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+        if outcome.product.id is not None and outcome.product.id not in result.product_ids:
+            result.product_ids.append(outcome.product.id)
+    before = {
+        "state": batch.state,
+        "decision_number": batch.decision_number,
+        "decision_date": batch.decision_date,
+    }
+    batch.state = "published"
+    batch.published_at = utcnow()
+    batch.decision_number = decision_number or batch.decision_number
+    batch.decision_date = decision_date or batch.decision_date
+    session.add(batch)
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="publish",
+        entity_type="import_batch",
+        entity_id=batch.id,
+        province_id=batch.province_id,
+        summary=str(
+            _l(
+                "%(file)s: %(new)d new, %(updated)d updated, %(same)d unchanged",
+                file=batch.filename,
+                new=result.created,
+                updated=result.updated,
+                same=result.unchanged,
+            )
+        ),
+        changes=audit.diff(
+            before,
+            {
+                "state": batch.state,
+                "decision_number": batch.decision_number,
+                "decision_date": batch.decision_date,
+            },
+        ),
+    )
+    session.flush()
+    return result
+
+
+def discard_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> None:
+    require(actor, "view_batch", province=batch.province_id)
+    if batch.state != "pending":
+        raise PublishError(str(_l("Only a pending batch can be discarded.")))
+    batch.state = "discarded"
+    session.add(batch)
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="discard",
+        entity_type="import_batch",
+        entity_id=batch.id,
+        province_id=batch.province_id,
+        summary=batch.filename,
+        changes={"state": ["pending", "discarded"]},
+    )
+
+
+def batch_certificates(session: Session, *, actor: Actor, batch: ImportBatch) -> list[Certificate]:
+    """Certificates a published batch wrote or last republished."""
+    require(actor, "view_batch", province=batch.province_id)
+    return list(
+        session.exec(
+            select(Certificate).where(Certificate.batch_id == batch.id).order_by(Certificate.id)
+        ).all()
+    )
+
+
+def provenance_for(session: Session, certificate: Certificate) -> dict[str, Any] | None:
+    """Which batch published a certificate, by which office, when, from which decision and file.
+
+    None when the record did not come from a workspace batch (seed data cites its source instead).
+    """
+    if certificate.batch_id is None:
+        return None
+    batch = session.get(ImportBatch, certificate.batch_id)
+    if batch is None or batch.state != "published":
+        return None
+    return {
+        "batch_id": batch.id,
+        "office": batch.office,
+        "published_at": batch.published_at,
+        "decision_number": batch.decision_number,
+        "decision_date": batch.decision_date,
+        "filename": batch.filename,
+        "file_sha256": batch.file_sha256,
+    }
+
+
+# ----------------------------------------------------------------------------- certificates
+
+
+def _level_of(session: Session, certificate: Certificate) -> str:
+    round_ = session.get(SelectionRound, certificate.round_id)
+    assert round_ is not None
+    return round_.level
+
+
+def _require_certificate(
+    session: Session, actor: Actor, action: str, certificate: Certificate
+) -> SelectionRound:
+    round_ = session.get(SelectionRound, certificate.round_id)
+    assert round_ is not None
+    require(
+        actor,
+        action,
+        province=session.get(Province, certificate.province_id) if certificate.province_id else None,
+        level=round_.level,
+    )
+    return round_
+
+
+CORRECTABLE = ("number", "issued_on", "expires_on", "prize", "source")
+
+
+def correct_certificate(
+    session: Session,
+    *,
+    actor: Actor,
+    certificate: Certificate,
+    values: Mapping[str, Any],
+    reason: str | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, list[Any]]:
+    """Correct a certificate's printed facts; recorded as a "corrected" event with before/after."""
+    round_ = _require_certificate(session, actor, "correct_certificate", certificate)
+    cfg = config if config is not None else current_app.config
+    new = {k: (nfc(v) or None if isinstance(v, str) else v) for k, v in values.items() if k in CORRECTABLE}
+    if new.get("number") and new["number"] != certificate.number:
+        clash = session.exec(
+            select(Certificate.id)
+            .join(SelectionRound, SelectionRound.id == Certificate.round_id)
+            .where(
+                Certificate.number == new["number"],
+                SelectionRound.level == round_.level,
+                Certificate.id != certificate.id,
+            )
+        ).first()
+        if clash is not None:
+            raise PublishError(
+                str(_l("Another certificate of this level already has the number %(n)s.", n=new["number"]))
+            )
+    issued = new.get("issued_on", certificate.issued_on)
+    if "expires_on" in new or "issued_on" in new:
+        given = (
+            new.get("expires_on")
+            if "expires_on" in new
+            else (None if certificate.expires_from_policy else certificate.expires_on)
+        )
+        expiry, from_policy = effective_expiry(
+            given, issued, round_.year, int(cfg["CERTIFICATE_VALIDITY_YEARS"])
+        )
+        if issued and expiry <= issued:
+            raise PublishError(str(_l("The expiry date must come after the issue date.")))
+        new["expires_on"], new["expires_from_policy"] = expiry, from_policy
+    before = {k: getattr(certificate, k) for k in new}
+    changes = audit.diff(before, new)
+    if not changes:
+        return {}
+    for key in changes:
+        setattr(certificate, key, new[key])
+    certificate.updated_at = utcnow()
+    session.add(certificate)
+    session.add(
+        CertificateEvent(
+            certificate_id=certificate.id,
+            kind="corrected",
+            actor_id=_actor_id(actor),  # type: ignore[arg-type]
+            reason=nfc(reason) or None,
+            changes=changes,
+        )
+    )
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="correct",
+        entity_type="certificate",
+        entity_id=certificate.id,
+        changes=changes,
+        summary=certificate.number,
+        province_id=_current_province_id(session, certificate.province_id),
+    )
+    audit.enqueue_reindex(session, certificate.product_id)
+    session.flush()
+    return changes
+
+
+def _actor_id(actor: Actor) -> int | None:
+    return getattr(actor, "id", None)
+
+
+def revoke_certificate(
+    session: Session,
+    *,
+    actor: Actor,
+    certificate: Certificate,
+    reason: str,
+    reference: str,
+    on: date | None = None,
+) -> CertificateEvent:
+    """Revoke with a reason and the reference of the revoking decision; shown on every page at once."""
+    _require_certificate(session, actor, "revoke", certificate)
+    reason, reference = nfc(reason), nfc(reference)
+    if not reason or not reference:
+        raise PublishError(str(_l("Give both the reason and the reference of the revocation decision.")))
+    if certificate.revoked_on is not None:
+        raise PublishError(str(_l("This certificate is already revoked.")))
+    on = on or today()
+    before = {
+        "revoked_on": None,
+        "revoked_reason": certificate.revoked_reason,
+        "revoked_reference": certificate.revoked_reference,
+    }
+    certificate.revoked_on, certificate.revoked_reason = on, reason
+    certificate.revoked_reference = reference[:200]
+    certificate.updated_at = utcnow()
+    session.add(certificate)
+    event = CertificateEvent(
+        certificate_id=certificate.id,
+        kind="revoked",
+        effective_on=on,  # type: ignore[arg-type]
+        actor_id=_actor_id(actor),
+        reason=reason,
+        reference=reference[:200],
+    )
+    session.add(event)
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="revoke",
+        entity_type="certificate",
+        entity_id=certificate.id,
+        summary=f"{certificate.number or ''} — {reason}"[:500],
+        changes=audit.diff(
+            before, {"revoked_on": on, "revoked_reason": reason, "revoked_reference": reference}
+        ),
+        province_id=_current_province_id(session, certificate.province_id),
+    )
+    audit.enqueue_reindex(session, certificate.product_id)
+    session.flush()
+    return event
+
+
+def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certificate, reason: str) -> None:
+    """Undo a revocation made in error; the history keeps both events."""
+    _require_certificate(session, actor, "revoke", certificate)
+    if certificate.revoked_on is None:
+        raise PublishError(str(_l("This certificate is not revoked.")))
+    if not nfc(reason):
+        raise PublishError(str(_l("Say why the revocation is withdrawn.")))
+    before = {
+        "revoked_on": certificate.revoked_on,
+        "revoked_reason": certificate.revoked_reason,
+        "revoked_reference": certificate.revoked_reference,
+    }
+    certificate.revoked_on = certificate.revoked_reason = certificate.revoked_reference = None
+    session.add(certificate)
+    session.add(
+        CertificateEvent(
+            certificate_id=certificate.id,
+            kind="reinstated",
+            effective_on=today(),  # type: ignore[arg-type]
+            actor_id=_actor_id(actor),
+            reason=nfc(reason),
+        )
+    )
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="reinstate",
+        entity_type="certificate",
+        entity_id=certificate.id,
+        summary=nfc(reason)[:500],
+        changes=audit.diff(before, dict.fromkeys(before)),
+        province_id=_current_province_id(session, certificate.province_id),
+    )
+    audit.enqueue_reindex(session, certificate.product_id)
+    session.flush()
+
+
+def add_certificate(
+    session: Session,
+    *,
+    actor: Actor,
+    product: Product,
+    level: Level,
+    year: int,
+    number: str,
+    region: Any = None,
+    issued_on: date | None = None,
+    expires_on: date | None = None,
+    decision_number: str | None = None,
+    decision_date: date | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Certificate:
+    """A new certificate for an existing product, through the same write path as imports."""
+    from catalogue.models import Producer
+
+    province = session.get(Province, product.province_id) if product.province_id else None
+    require(actor, "publish", province=province, level=level)
+    if province is None:
+        raise PublishError(str(_l("Give the product a province first.")))
+    if issued_on is not None and not level.exists_on(issued_on):
+        raise PublishError(
+            str(
+                _l(
+                    "The level “%(level)s” did not exist on %(day)s.",
+                    level=level.label,
+                    day=issued_on.strftime("%d/%m/%Y"),
+                )
+            )
+        )
+    if level is Level.KHU_VUC and region is None:
+        raise PublishError(str(_l("A regional certificate needs its region.")))
+    producer = session.get(Producer, product.producer_id) if product.producer_id else None
+    exists = session.exec(
+        select(Certificate.id)
+        .join(SelectionRound, SelectionRound.id == Certificate.round_id)
+        .where(Certificate.number == nfc(number), SelectionRound.level == level.value)
+    ).first()
+    if exists is not None:
+        raise PublishError(
+            str(_l("Another certificate of this level already has the number %(n)s.", n=nfc(number)))
+        )
+    rec = RecordInput(
+        product=product.name,
+        province=province,
+        level=level,
+        year=year,
+        producer=producer.name if producer else None,
+        locality=product.locality,
+        region=region if level is Level.KHU_VUC else None,
+        certificate_number=nfc(number),
+        issued_on=issued_on,
+        expires_on=expires_on,
+        decision_number=nfc(decision_number) or None,
+        decision_date=decision_date,
+        group=None,
+    )
+    outcome = upsert_record(session, rec, write_context(session, actor, None, config))
+    return outcome.certificate
+
+
+# ----------------------------------------------------------------------------- photos
+
+
+def _require_product(session: Session, actor: Actor, product: Product) -> None:
+    require(
+        actor,
+        "edit_product",
+        province=session.get(Province, product.province_id) if product.province_id else None,
+    )
+
+
+def add_photo(
+    session: Session,
+    *,
+    actor: Actor,
+    product: Product,
+    data: bytes,
+    alt: str | None = None,
+    media_dir: Any = None,
+) -> Photo:
+    """Verify, strip and store a photo for a product (see :mod:`catalogue.media`)."""
+    _require_product(session, actor, product)
+    stored = media.ingest(data, media_dir or current_app.config["MEDIA_DIR"])
+    position = session.exec(
+        select(func.count()).select_from(Photo).where(Photo.product_id == product.id)
+    ).one()
+    photo = Photo(
+        product_id=product.id,
+        file_key=stored.file_key,
+        width=stored.width,  # type: ignore[arg-type]
+        height=stored.height,
+        alt=nfc(alt)[:300] or None,
+        position=int(position),
+    )
+    session.add(photo)
+    session.flush()
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="add_photo",
+        entity_type="photo",
+        entity_id=photo.id,
+        summary=product.name,
+        changes={"file_key": [None, photo.file_key], "product_id": [None, product.id]},
+        province_id=_current_province_id(session, product.province_id),
+    )
+    audit.enqueue_reindex(session, product.id)  # type: ignore[arg-type]
+    return photo
+
+
+def remove_photo(session: Session, *, actor: Actor, photo: Photo, media_dir: Any = None) -> None:
+    product = session.get(Product, photo.product_id)
+    assert product is not None
+    _require_product(session, actor, product)
+    key = photo.file_key
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="remove_photo",
+        entity_type="photo",
+        entity_id=photo.id,
+        summary=product.name,
+        changes={"file_key": [key, None]},
+        province_id=_current_province_id(session, product.province_id),
+    )
+    session.delete(photo)
+    audit.enqueue_reindex(session, product.id)  # type: ignore[arg-type]
+    session.flush()
+    still_used = session.exec(select(Photo.id).where(Photo.file_key == key)).first()
+    if still_used is None:
+        media.remove_files(media_dir or current_app.config["MEDIA_DIR"], key)
+
+
+@dataclass
+class ZipReport:
+    attached: list[tuple[str, str]] = field(default_factory=list)  # (file, product name)
+    unmatched_files: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # names in the `Ảnh` column not in the zip
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+
+def attach_batch_photos(
+    session: Session, *, actor: Actor, batch: ImportBatch, data: bytes, media_dir: Any = None
+) -> ZipReport:
+    """Attach a zip of photos to a published batch's products, matched by the `Ảnh` column."""
+    require(actor, "view_batch", province=batch.province_id)
+    if batch.state != "published":
+        raise PublishError(str(_l("Publish the batch first, then add its photos.")))
+    files = media.zip_images(data)
+    wanted: dict[str, list[dict[str, Any]]] = {}
+    for row in batch.rows or []:
+        name = row["values"].get("photo")
+        if name:
+            wanted.setdefault(media.photo_name_key(str(name)), []).append(row["values"])
+    report = ZipReport()
+    certificates = {(c.number, c.round_id): c for c in batch_certificates(session, actor=actor, batch=batch)}
+    rounds = (
+        {
+            r.id: r.level
+            for r in session.exec(
+                select(SelectionRound).where(SelectionRound.id.in_({rid for _, rid in certificates}))
+            ).all()
+        }
+        if certificates
+        else {}
+    )  # type: ignore[union-attr]
+    by_number = {(nfc(number or ""), rounds[rid]): cert for (number, rid), cert in certificates.items()}
+    from catalogue.vocab import parse_level
+
+    for key, (name, content) in sorted(files.items()):
+        rows = wanted.get(key)
+        if not rows:
+            report.unmatched_files.append(name)
+            continue
+        for values in rows:
+            level, _ = parse_level(str(values.get("level") or ""))
+            cert = by_number.get(
+                (nfc(str(values.get("certificate_number") or "")), level.value if level else "")
+            )
+            product = session.get(Product, cert.product_id) if cert else None
+            if product is None:
+                report.rejected.append((name, str(_l("No published product for this row."))))
+                continue
+            if not content:
+                report.rejected.append((name, str(_l("Only JPEG, PNG and WebP photos are accepted."))))
+                break
+            try:
+                add_photo(session, actor=actor, product=product, data=content, media_dir=media_dir)
+            except media.PhotoRejected as exc:
+                report.rejected.append((name, str(exc)))
+                break
+            report.attached.append((name, product.name))
+    present = set(files)
+    report.missing = sorted(
+        {str(v.get("photo")) for key, rows in wanted.items() if key not in present for v in rows}
+    )
+    return report
