@@ -41,6 +41,9 @@ class Settings:
     VERIFY_CURRENT_KEY_ID: str = "a"
     RATELIMIT_ENABLED: bool = True
     RATELIMIT_STORAGE_URI: str = "memory://"
+    # Per-client limits on the verification endpoints (Flask-Limiter syntax).
+    VERIFY_RATE_LIMIT: str = "60 per minute;600 per hour"
+    VERIFY_REPORT_RATE_LIMIT: str = "5 per minute;20 per day"
     MAX_CONTENT_LENGTH: int = 32 * 1024 * 1024
     SESSION_COOKIE_SECURE: bool = False
 
@@ -86,6 +89,8 @@ class Settings:
             s.VERIFY_KEYS = {k.strip(): v.strip() for k, v in pairs}
         s.VERIFY_CURRENT_KEY_ID = env.get("VERIFY_CURRENT_KEY_ID", s.VERIFY_CURRENT_KEY_ID)
         s.RATELIMIT_ENABLED = _bool(env.get("RATELIMIT_ENABLED"), s.RATELIMIT_ENABLED)
+        s.VERIFY_RATE_LIMIT = env.get("VERIFY_RATE_LIMIT", s.VERIFY_RATE_LIMIT)
+        s.VERIFY_REPORT_RATE_LIMIT = env.get("VERIFY_REPORT_RATE_LIMIT", s.VERIFY_REPORT_RATE_LIMIT)
         if env.get("REDIS_URL"):
             s.RATELIMIT_STORAGE_URI = env["REDIS_URL"]
         s.SESSION_COOKIE_SECURE = _bool(

@@ -1,7 +1,618 @@
-"""Blueprint "verify" (see DESIGN §3)."""
+"""Blueprint "verify": what a shopper sees after scanning the QR on a package.
+
+Stable public contract (DESIGN §4): ``/v/<code>`` never changes meaning.
+
+Endpoints (officials' workspace links to the label and QR ones):
+
+- ``verify.result``            ``GET /v/<code>``  (``?as_of=YYYY-MM-DD``)
+- ``verify.qr_svg``            ``GET /v/<code>/qr.svg``
+- ``verify.qr_png``            ``GET /v/<code>/qr.png?size=`` (64–2048 px)
+- ``verify.report``            ``GET|POST /v/<code>/report`` — report a suspected fake
+- ``verify.label_certificate`` ``GET /v/<code>/label`` (anyone holding the code) or
+  ``GET /labels/certificates/<int:cert_id>`` (officials)
+- ``verify.label_round``       ``GET /labels/rounds/<slug>`` (officials)
+- ``verify.lookup``            ``GET /verify?number=`` or ``?code=``
+- ``verify.api_code``          ``GET /api/v1/verify/<code>``
+- ``verify.api_number``        ``GET /api/v1/verify?number=``
+
+Caching vs counting: the page is ``private, no-cache`` with a weak ETag that
+leaves the count out. Every scan from a new device is a full GET and is counted
+exactly once; a browser revalidating the page it already holds gets a 304 and is
+not counted again. QR images and labels are never counted.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from time import monotonic
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    request,
+    url_for,
+)
+from flask_babel import format_decimal, get_locale, get_translations
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileSize
+from markupsafe import Markup
+from sqlalchemy import Connection
+from werkzeug.exceptions import TooManyRequests
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from catalogue import qr
+from catalogue.clock import VIETNAM
+from catalogue.clock import today as clock_today
+from catalogue.db import get_engine, get_session
+from catalogue.extensions import limiter, login_manager
+from catalogue.i18n import fmt_date
+from catalogue.services import verification as svc
+from catalogue.services.catalog import verify_url
+from catalogue.services.codes import parse_code
+from catalogue.services.places import Provinces
 
 bp = Blueprint("verify", __name__)
+
+#: Pages that show a verdict: must reach the app on every view (see module docstring).
+PAGE_CACHE = "private, no-cache"
+#: QR images never change for a code.
+IMMUTABLE = "public, max-age=31536000, immutable"
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _verify_limit() -> str:
+    return current_app.config["VERIFY_RATE_LIMIT"]
+
+
+def _report_limit() -> str:
+    return current_app.config["VERIFY_REPORT_RATE_LIMIT"]
+
+
+def _code(raw: str | None) -> str | None:
+    """Canonical code or None; pure computation, no database work."""
+    return parse_code(raw, current_app.config["VERIFY_KEYS"])
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]
+
+
+def _domain() -> str:
+    return urlsplit(_base_url()).hostname or _base_url()
+
+
+def _photo_url(key: str | None) -> str | None:
+    return url_for("public.media", key=key) if key else None
+
+
+def _render(template: str, **context: Any) -> str:
+    """Render without the app's context processors.
+
+    The scan page is the hottest path: Flask-Login's processor would load the
+    user, and others build links this page does not need. The few globals our
+    templates use are passed explicitly.
+    """
+    context.update(request=request, config=current_app.config, current_locale=str(get_locale()))
+    return current_app.jinja_env.get_template(template).render(context)
+
+
+def _not_found() -> Response:
+    return _not_recognised("")
+
+
+def _not_recognised(raw: str) -> Response:
+    """HTTP 404, but a normal, helpful page (never an error page)."""
+    html = _render(
+        "verify/unknown.html", raw=raw[:40], domain=_domain(),
+        report_url=url_for("verify.report", code=raw[:40]) if raw.strip() else None,
+    )  # fmt: skip
+    response = Response(html, 404)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _parse_as_of(raw: str | None) -> tuple[date | None, str | None]:
+    """``(day, error)`` for ``?as_of=``; error is a translated sentence."""
+    if raw is None or raw == "":
+        return None, None
+    try:
+        if not _ISO_DAY.match(raw):
+            raise ValueError(raw)
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return None, str(_l("Enter the date as year-month-day, for example 2025-03-14."))
+    if day > clock_today():
+        return None, str(_l("That date is in the future: choose the day you bought the product."))
+    return day, None
+
+
+def _page_headers(response: Response, tag: str) -> Response:
+    response.headers["Cache-Control"] = PAGE_CACHE
+    response.set_etag(tag, weak=True)
+    response.vary.update({"Accept-Language", "Cookie"})
+    return response
+
+
+# ----------------------------------------------------------------------------- the page
+#
+# The hot path (a plain scan) runs one counting UPDATE … RETURNING, then fills
+# the count into the page's HTML, rendered once per (certificate version,
+# language, day) and kept per worker for PAGE_TTL seconds. A revocation or
+# correction bumps the certificate's ``updated_at`` (returned by the UPDATE), so
+# it shows at once; an edit of the product or producer shows within PAGE_TTL.
+
+PAGE_TTL = 60.0
+_PAGE_CACHE_MAX = 4096
+_COUNT_SLOT, _WARN_SLOT = "\x00count\x00", "\x00warn\x00"
+
+
+@dataclass(frozen=True)
+class _Page:
+    born: float
+    check: svc.CertificateCheck
+    etag: str
+    head: str
+    middle: str
+    tail: str
+
+
+_PAGES: dict[tuple[Any, ...], _Page] = {}
+_DATES: dict[tuple[str, date], str] = {}
+
+
+def _count_html(count: int, first: datetime | None, locale: str) -> Markup:
+    """"12 times since 3 Mar 2026", straight from the catalogue (no Jinja on the hot path)."""
+    t = get_translations()
+    text = t.ngettext("%(num)s time", "%(num)s times", count) % {"num": format_decimal(count)}
+    if first is not None:
+        day = first.astimezone(VIETNAM).date()
+        shown = _DATES.get((locale, day))
+        if shown is None:
+            shown = _DATES.setdefault((locale, day), fmt_date(day))
+        text += " " + t.gettext("since %(date)s") % {"date": shown}
+    return Markup.escape(text)
+
+
+def _warn_html(count: int) -> Markup:
+    if count <= svc.SUSPICIOUS_CHECKS:
+        return Markup("")
+    message = get_translations().gettext(
+        "This code has been checked unusually often. One package is normally checked only a few "
+        "times: the code may have been copied onto other packages. Compare the photo, name and "
+        "producer above with what you hold."
+    )
+    return Markup('<p class="warn" role="note">%s</p>') % message
+
+
+def _result_context(check: svc.CertificateCheck, today: date) -> dict[str, Any]:
+    return {
+        "c": check, "status": check.status(today), "today": today, "domain": _domain(),
+        "photo_url": _photo_url(check.photo_key), "canonical": verify_url(_base_url(), check.code),
+        "policy_years": current_app.config["CERTIFICATE_VALIDITY_YEARS"],
+    }  # fmt: skip
+
+
+def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str, today: date) -> _Page | None:
+    key = (counted.id, counted.updated_at, locale, today, _base_url())
+    page = _PAGES.get(key)
+    now = monotonic()
+    if page is not None and now - page.born < PAGE_TTL:
+        return page
+    check = svc.find_by_code(conn, code)
+    if check is None:  # deleted between the two statements
+        return None
+    html = _render("verify/result.html", **_result_context(check, today), as_of=None, as_of_error=None,
+                   as_of_raw="", count_html=Markup(_COUNT_SLOT), warn_html=Markup(_WARN_SLOT))  # fmt: skip
+    head, _, rest = html.partition(_COUNT_SLOT)
+    middle, _, tail = rest.partition(_WARN_SLOT)
+    if len(_PAGES) >= _PAGE_CACHE_MAX:
+        _PAGES.clear()
+    page = _PAGES[key] = _Page(now, check, svc.etag(check, locale, today, None, None), head, middle, tail)
+    return page
+
+
+@bp.get("/v/<code>")
+@limiter.limit(_verify_limit)
+def result(code: str) -> Response:
+    canonical = _code(code)
+    if canonical is None:
+        return _not_recognised(code)
+    as_of, as_of_error = _parse_as_of(request.args.get("as_of"))
+    today = clock_today()
+    locale = str(get_locale())
+    if as_of is not None or as_of_error or request.method != "GET" or request.if_none_match:
+        return _result_uncounted_first(code, canonical, as_of, as_of_error, locale, today)
+    with get_engine().connect() as conn:
+        counted = svc.count_check(conn, canonical)
+        if counted is None:
+            return _not_recognised(code)
+        conn.commit()
+        page = _cached_page(conn, counted, canonical, locale, today)
+    if page is None:
+        return _not_recognised(code)
+    html = "".join((page.head, _count_html(counted.check_count, counted.first_checked_at, locale),
+                    page.middle, _warn_html(counted.check_count), page.tail))  # fmt: skip
+    return _page_headers(Response(html), page.etag)
+
+
+def _result_uncounted_first(
+    raw: str, code: str, as_of: date | None, as_of_error: str | None, locale: str, today: date
+) -> Response:
+    """Revalidations, ``?as_of`` questions and HEAD: look first, count only a plain
+    GET whose validator no longer matches (the browser does not hold this page)."""
+    with get_engine().connect() as conn:
+        check = svc.find_by_code(conn, code)
+        if check is None:
+            return _not_recognised(raw)
+        tag = svc.etag(check, locale, today, as_of, as_of_error)
+        if request.if_none_match.contains_weak(tag):
+            return _page_headers(Response(status=304), tag)
+        as_of_answer = None
+        if as_of is not None:
+            as_of_answer = svc.status_as_of(check, as_of, svc.history(conn, check.id))
+        elif as_of_error is None and request.method == "GET":
+            counted = svc.count_check(conn, code)
+            conn.commit()
+            if counted is not None:
+                check = check.with_count(counted)
+    show_count = as_of is None and as_of_error is None
+    html = _render(
+        "verify/result.html", **_result_context(check, today), as_of=as_of_answer, as_of_error=as_of_error,
+        as_of_raw=request.args.get("as_of", "")[:20],
+        count_html=_count_html(check.check_count, check.first_checked_at, locale) if show_count else None,
+        warn_html=_warn_html(check.check_count) if show_count else Markup(""),
+    )  # fmt: skip
+    return _page_headers(Response(html, 400 if as_of_error else 200), tag)
+
+
+# ----------------------------------------------------------------------------- QR images
+
+
+def _qr(code: str, fmt: str, size: int = qr.PNG_DEFAULT) -> Response:
+    canonical = _code(code)
+    if canonical is None:
+        return _image_not_found()
+    with get_engine().connect() as conn:
+        if not svc.code_exists(conn, canonical):
+            return _image_not_found()
+    data = qr.cached(current_app.config["MEDIA_DIR"], verify_url(_base_url(), canonical), fmt, size)  # type: ignore[arg-type]
+    response = Response(data, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.add_etag()
+    response.make_conditional(request)
+    return response
+
+
+def _image_not_found() -> Response:
+    return Response("Not found\n", 404, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/v/<code>/qr.svg")
+@limiter.limit(_verify_limit)
+def qr_svg(code: str) -> Response:
+    return _qr(code, "svg")
+
+
+@bp.get("/v/<code>/qr.png")
+@limiter.limit(_verify_limit)
+def qr_png(code: str) -> Response:
+    raw = request.args.get("size", "")
+    size = int(raw) if raw.isdigit() and len(raw) < 6 else qr.PNG_DEFAULT
+    return _qr(code, "png", qr.clamp_size(size))
+
+
+# ----------------------------------------------------------------------------- lookup
+
+
+@bp.get("/verify")
+@limiter.limit(_verify_limit)
+def lookup() -> Response | str | tuple[str, int]:
+    """Type the certificate number (or the code) printed next to the QR.
+
+    A number lookup shows the verdict but never the verification code, so
+    numbers (which are guessable) cannot be used to harvest printable codes;
+    it is not counted as a scan of the code.
+    """
+    raw_code = request.args.get("code", "").strip()
+    number = " ".join(request.args.get("number", "").split())[:100]
+    if raw_code:
+        canonical = _code(raw_code)
+        if canonical is not None:
+            return redirect(url_for("verify.result", code=canonical))
+        return _render(
+            "verify/lookup.html", number=number, code=raw_code[:40], results=None, code_error=True,
+        ), 404  # fmt: skip
+    results = None
+    if number:
+        with get_engine().connect() as conn:
+            results = svc.find_by_number(conn, number)
+    today = clock_today()
+    html = _render(
+        "verify/lookup.html", number=number, code="", results=results, code_error=False, today=today,
+        statuses={c.id: c.status(today) for c in results or []},
+    )  # fmt: skip
+    return html, (404 if results == [] else 200)
+
+
+# ----------------------------------------------------------------------------- fake reports
+
+
+class FakeReportForm(FlaskForm):
+    what = TextAreaField(
+        _l("What looks wrong?"),
+        validators=[DataRequired(_l("Please say what looks wrong.")), Length(max=2000)],
+    )
+    where = StringField(_l("Where did you see or buy it? (shop, market, website)"),
+                        validators=[Optional(), Length(max=500)])  # fmt: skip
+    province = SelectField(_l("Province (for the officials who will follow up)"), validators=[Optional()])
+    photo = FileField(
+        _l("Photo of the label (optional, JPEG, PNG or WebP, up to 8 MB)"),
+        validators=[FileSize(svc.REPORT_PHOTO_MAX_BYTES, message=_l("The photo is larger than 8 MB."))],
+    )
+
+
+@bp.route("/v/<code>/report", methods=["GET", "POST"])
+@limiter.limit(_verify_limit, methods=["GET"])
+@limiter.limit(_report_limit, methods=["POST"])
+def report(code: str) -> Response | str | tuple[str, int]:
+    """Report a suspected fake; stored for the officials of the certificate's province."""
+    canonical = _code(code)
+    check = None
+    if canonical is not None:
+        with get_engine().connect() as conn:
+            check = svc.find_by_code(conn, canonical)
+    session = get_session()
+    form = FakeReportForm()
+    if check is None:
+        form.province.choices = [("", "—")] + [
+            (str(p.id), p.short_name) for p in Provinces.load(session).current()
+        ]
+    else:
+        del form.province
+    photo_error = None
+    if form.validate_on_submit():
+        photo_key = None
+        upload = form.photo.data
+        if upload:
+            try:
+                photo_key = svc.store_report_photo(
+                    upload.read(svc.REPORT_PHOTO_MAX_BYTES + 1),
+                    current_app.config["CATALOGUE_DATA_DIR"] / "reports",
+                )
+            except svc.PhotoRejected as exc:
+                photo_error = str(exc.args[0])
+        if photo_error is None:
+            province_raw = form.province.data if check is None else None
+            svc.report_fake(
+                session, what=form.what.data, where=form.where.data,
+                code=canonical or code, check=check,
+                province_id=int(province_raw) if province_raw and province_raw.isdigit() else None,
+                photo_key=photo_key,
+            )  # fmt: skip
+            session.commit()
+            return redirect(url_for("verify.report_thanks", code=canonical or code[:40]))
+    status = 400 if request.method == "POST" else 200
+    html = _render("verify/report.html", form=form, c=check, code=(canonical or code)[:40],
+                           photo_error=photo_error)  # fmt: skip
+    return html, status
+
+
+@bp.get("/v/<code>/report/thanks")
+def report_thanks(code: str) -> str:
+    canonical = _code(code)
+    return _render("verify/report_thanks.html", code=canonical, domain=_domain())
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def _label_scope() -> set[int] | None | Response:
+    """Current province ids the signed-in official may print labels for (None =
+    every province), or the sign-in redirect. Scope rules live in services.permissions."""
+    from catalogue.auth import actor
+    from catalogue.services import permissions
+
+    has_login = getattr(login_manager, "_user_callback", None) is not None
+    user = actor() if has_login else None
+    if user is None:
+        return login_manager.unauthorized()  # type: ignore[no-any-return]
+    permissions.require(user, "use_workspace")
+    scope = permissions.province_scope(user)
+    return None if scope is None else {scope}
+
+
+def permissions_forbidden() -> Exception:
+    from catalogue.services.permissions import Forbidden
+
+    return Forbidden()
+
+
+def _labels_page(checks: list[svc.CertificateCheck], title: str) -> Response:
+    media_dir = current_app.config["MEDIA_DIR"]
+    labels = [
+        {"c": c, "url": verify_url(_base_url(), c.code),
+         "svg": qr.cached(media_dir, verify_url(_base_url(), c.code), "svg").decode()}  # type: ignore[arg-type]
+        for c in checks
+    ]  # fmt: skip
+    html = _render("verify/labels.html", labels=labels, title=title)
+    response = Response(html)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/v/<code>/label")
+@bp.get("/labels/certificates/<int:cert_id>")
+def label_certificate(code: str | None = None, cert_id: int | None = None) -> Response:
+    """A printable label for one certificate.
+
+    By code it is open to anyone (holding the code already reveals nothing);
+    by id only to an official of the certificate's province, since ids are guessable.
+    """
+    with get_engine().connect() as conn:
+        if code is not None:
+            canonical = _code(code)
+            check = svc.find_by_code(conn, canonical) if canonical else None
+        else:
+            allowed = _label_scope()
+            if isinstance(allowed, Response):
+                return allowed
+            check = svc.find_by_id(conn, cert_id)  # type: ignore[arg-type]
+            if check is not None and allowed is not None and check.current_province_id not in allowed:
+                raise permissions_forbidden()
+    if check is None:
+        return _not_found()
+    return _labels_page([check], check.product_name)
+
+
+@bp.get("/labels/rounds/<slug>")
+def label_round(slug: str) -> Response:
+    """Labels for every certificate of a selection round (a provincial official
+    gets those of their province)."""
+    allowed = _label_scope()
+    if isinstance(allowed, Response):
+        return allowed
+    with get_engine().connect() as conn:
+        checks = svc.round_certificates(conn, slug, allowed)
+    if not checks:
+        return _not_found()
+    return _labels_page(checks, slug)
+
+
+# ----------------------------------------------------------------------------- JSON API
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def check_json(c: svc.CertificateCheck, today: date, *, with_code: bool) -> dict[str, Any]:
+    """The API shape of one certificate check (shared by code and number look-ups)."""
+    data: dict[str, Any] = {
+        "status": c.status(today).value,
+        "certificate": {
+            "number": c.number, "level": c.level, "region": c.region, "year": c.year,
+            "round": c.round_slug, "decision": c.decision_number, "issued_on": _iso(c.issued_on),
+            "expires_on": _iso(c.expires_on), "expiry_from_policy": c.expires_from_policy,
+            "revoked_on": _iso(c.revoked_on), "revoked_reason": c.revoked_reason,
+            "revoked_reference": c.revoked_reference,
+        },
+        "product": {
+            "name": c.product_name, "locality": c.locality,
+            "url": url_for("public.product", slug=c.product_slug, _external=True),
+            "photo": url_for("public.media", key=c.photo_key, _external=True) if c.photo_key else None,
+        },
+        "producer": {
+            "name": c.producer_name,
+            "url": url_for("public.producer", slug=c.producer_slug, _external=True),
+        } if c.producer_name else None,
+        "province": {"as_printed": c.province_printed, "current": c.current_province_name},
+    }  # fmt: skip
+    if with_code:
+        data["code"] = c.code
+        data["verify_url"] = verify_url(_base_url(), c.code)
+        data["check_count"] = c.check_count
+        data["first_checked_at"] = _iso(c.first_checked_at)
+    return data
+
+
+def _api_unknown() -> Response:
+    response = jsonify({"status": "unknown"})
+    response.status_code = 404
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/api/v1/verify/<code>")
+@limiter.limit(_verify_limit)
+def api_code(code: str) -> Response:
+    """Same answer as the page; an API check is counted like a scan."""
+    canonical = _code(code)
+    if canonical is None:
+        return _api_unknown()
+    as_of, as_of_error = _parse_as_of(request.args.get("as_of"))
+    if as_of_error:
+        response = jsonify({"error": "bad_request", "message": as_of_error})
+        response.status_code = 400
+        return response
+    today = clock_today()
+    with get_engine().connect() as conn:
+        check = svc.find_by_code(conn, canonical)
+        if check is None:
+            return _api_unknown()
+        tag = svc.etag(check, "api", today, as_of)
+        if request.if_none_match.contains_weak(tag):
+            return _page_headers(Response(status=304), tag)
+        answer = _count_or_history(conn, check, as_of)
+    if isinstance(answer, svc.AsOf):
+        data = check_json(check, today, with_code=True)
+        data["as_of"] = {
+            "date": answer.day.isoformat(),
+            "status": answer.status.value if answer.status else "not_yet_issued",
+            "issue_day_unknown": answer.issue_day_unknown,
+        }
+    else:
+        data = check_json(answer, today, with_code=True)
+    response = jsonify(data)
+    response.headers["Cache-Control"] = PAGE_CACHE
+    response.set_etag(tag, weak=True)
+    return response
+
+
+def _count_or_history(
+    conn: Connection, check: svc.CertificateCheck, as_of: date | None
+) -> svc.CertificateCheck | svc.AsOf:
+    if as_of is not None:
+        return svc.status_as_of(check, as_of, svc.history(conn, check.id))
+    if request.method != "GET":
+        return check
+    counted = svc.count_check(conn, check.code)
+    conn.commit()
+    return check.with_count(counted) if counted is not None else check
+
+
+@bp.get("/api/v1/verify")
+@limiter.limit(_verify_limit)
+def api_number() -> Response:
+    """Look up by printed certificate number; never reveals the verification code."""
+    number = " ".join(request.args.get("number", "").split())
+    if not number or len(number) > 100:
+        response = jsonify({"error": "bad_request",
+                            "message": "Give ?number= (the certificate number, up to 100 characters)."})
+        response.status_code = 400
+        return response
+    with get_engine().connect() as conn:
+        results = svc.find_by_number(conn, number)
+    if not results:
+        response = jsonify({"status": "unknown", "items": []})
+        response.status_code = 404
+        return response
+    today = clock_today()
+    response = jsonify({"items": [check_json(c, today, with_code=False) for c in results]})
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+# ----------------------------------------------------------------------------- rate limit
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many(exc: TooManyRequests) -> Response:
+    retry = exc.retry_after if hasattr(exc, "retry_after") else None
+    if request.path.startswith("/api/"):
+        response = jsonify({"status": "rate_limited", "error": "too_many_requests",
+                            "message": "Too many checks from your address; try again in a minute."})
+    else:
+        response = Response(_render("verify/rate_limited.html", domain=_domain()))
+    response.status_code = 429
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Retry-After", str(retry or 60))
+    return response

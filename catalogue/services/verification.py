@@ -1,0 +1,436 @@
+"""Consumer verification: look a certificate up by its printed code or number,
+count checks, and answer "was it valid on that day" from its history.
+
+The scan path (``/v/<code>``) is the hottest in the app, so it avoids the ORM:
+the code is checked with its HMAC before any database work
+(:func:`catalogue.services.codes.parse_code`), then one Core ``SELECT`` joins
+every column the page shows and one atomic ``UPDATE … SET check_count =
+check_count + 1`` counts the check. Status is derived from dates at read time
+(:mod:`catalogue.services.status`), never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import warnings
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from catalogue.clock import utcnow
+from catalogue.models import (
+    Certificate,
+    CertificateEvent,
+    FakeReport,
+    Photo,
+    Producer,
+    Product,
+    Province,
+    SelectionRound,
+    User,
+)
+from catalogue.services import audit
+from catalogue.services.places import Provinces
+from catalogue.services.status import status_on
+from catalogue.vocab import CertificateStatus, Level, Region
+
+#: A count above this on the page gets the "copied code?" warning (one package is
+#: checked a handful of times by its buyers; hundreds means the code is reused).
+SUSPICIOUS_CHECKS = 50
+
+_c = Certificate.__table__  # type: ignore[attr-defined]
+_r = SelectionRound.__table__  # type: ignore[attr-defined]
+_p = Product.__table__  # type: ignore[attr-defined]
+_pr = Producer.__table__  # type: ignore[attr-defined]
+_prov = aliased(Province.__table__)  # type: ignore[attr-defined]
+_cur = aliased(Province.__table__)  # type: ignore[attr-defined]
+_ph = Photo.__table__  # type: ignore[attr-defined]
+
+_first_photo = (
+    select(_ph.c.file_key)
+    .where(_ph.c.product_id == _p.c.id)
+    .order_by(_ph.c.position, _ph.c.id)
+    .limit(1)
+    .correlate(_p)
+    .scalar_subquery()
+)
+
+#: Everything the verification page and API show, in one statement.
+_LOOKUP = (
+    select(
+        _c.c.id, _c.c.verify_code, _c.c.number, _c.c.issued_on, _c.c.expires_on,
+        _c.c.expires_from_policy, _c.c.revoked_on, _c.c.revoked_reason, _c.c.revoked_reference,
+        _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at,
+        _c.c.prize, _c.c.source,
+        _r.c.slug.label("round_slug"), _r.c.level, _r.c.region, _r.c.year, _r.c.edition,
+        _r.c.decision_number, _r.c.decision_date, _r.c.issuing_authority,
+        _p.c.id.label("product_id"), _p.c.name.label("product_name"),
+        _p.c.slug.label("product_slug"), _p.c.locality,
+        _pr.c.name.label("producer_name"), _pr.c.slug.label("producer_slug"),
+        _prov.c.short_name.label("province_printed"),
+        _cur.c.id.label("current_province_id"), _cur.c.name.label("current_province_name"),
+        _cur.c.short_name.label("current_province_short"),
+        _first_photo.label("photo_key"),
+    )  # fmt: skip
+    .select_from(_c)
+    .join(_r, _r.c.id == _c.c.round_id)
+    .join(_p, _p.c.id == _c.c.product_id)
+    .outerjoin(_pr, _pr.c.id == _p.c.producer_id)
+    .outerjoin(_prov, _prov.c.id == _c.c.province_id)
+    # A current unit is its own successor; a pre-2025 unit points at the current one.
+    .outerjoin(_cur, _cur.c.id == func.coalesce(_prov.c.successor_id, _prov.c.id))
+)
+
+@dataclass(frozen=True)
+class CertificateCheck:
+    """One certificate as the verification page, API and labels show it."""
+
+    id: int
+    code: str
+    number: str | None
+    issued_on: date | None
+    expires_on: date | None
+    expires_from_policy: bool
+    revoked_on: date | None
+    revoked_reason: str | None
+    revoked_reference: str | None
+    check_count: int
+    first_checked_at: datetime | None
+    last_checked_at: datetime | None
+    updated_at: datetime | None
+    prize: str | None
+    source: str | None
+    round_slug: str
+    level: str
+    region: str | None
+    year: int
+    edition: str | None
+    decision_number: str | None
+    decision_date: date | None
+    issuing_authority: str | None
+    product_id: int
+    product_name: str
+    product_slug: str
+    locality: str | None
+    producer_name: str | None
+    producer_slug: str | None
+    province_printed: str | None
+    current_province_id: int | None
+    current_province_name: str | None
+    current_province_short: str | None
+    photo_key: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> CertificateCheck:
+        data = dict(row._mapping)
+        data["code"] = data.pop("verify_code")
+        return cls(**data)
+
+    @property
+    def level_enum(self) -> Level:
+        return Level(self.level)
+
+    @property
+    def region_enum(self) -> Region | None:
+        return Region(self.region) if self.region else None
+
+    @property
+    def province_changed(self) -> bool:
+        """True when the printed province is now part of another unit."""
+        return bool(
+            self.province_printed and self.current_province_short
+            and self.province_printed != self.current_province_short
+        )  # fmt: skip
+
+    @property
+    def suspicious(self) -> bool:
+        return self.check_count > SUSPICIOUS_CHECKS
+
+    def status(self, day: date) -> CertificateStatus:
+        """Status on ``day`` from the current record (revocation date and expiry)."""
+        return status_on(day, expires_on=self.expires_on, revoked_on=self.revoked_on) or (
+            CertificateStatus.VALID
+        )
+
+    def with_count(self, counted: Counted) -> CertificateCheck:
+        return replace(self, check_count=counted.check_count, first_checked_at=counted.first_checked_at,
+                       last_checked_at=counted.last_checked_at)  # fmt: skip
+
+
+def find_by_code(conn: Connection, code: str) -> CertificateCheck | None:
+    """The certificate a (parsed, canonical) code names; one SELECT."""
+    row = conn.execute(_LOOKUP.where(_c.c.verify_code == code)).first()
+    return CertificateCheck.from_row(row) if row is not None else None
+
+
+def find_by_number(conn: Connection, number: str, limit: int = 10) -> list[CertificateCheck]:
+    """Certificates whose printed number matches, ignoring case and surrounding spaces.
+
+    Numbers are free text and may repeat across levels or years, so this can
+    return several; the caller lets the person choose.
+    """
+    wanted = " ".join(number.split())
+    if not wanted:
+        return []
+    query = _LOOKUP.where(func.lower(_c.c.number) == wanted.lower())
+    rows = conn.execute(query.order_by(_r.c.year.desc(), _c.c.id).limit(limit)).all()
+    return [CertificateCheck.from_row(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the counting ``UPDATE`` returns: enough to find a cached page."""
+
+    id: int
+    check_count: int
+    first_checked_at: datetime | None
+    last_checked_at: datetime | None
+    updated_at: datetime | None
+
+
+# Plain SQL with typed parameters and columns: the statement is fixed, so no
+# per-request compilation; works on SQLite (≥ 3.35) and PostgreSQL alike.
+_COUNT_BY_CODE = (
+    text(
+        "UPDATE certificate SET check_count = check_count + 1, "
+        "first_checked_at = COALESCE(first_checked_at, :now), last_checked_at = :now "
+        "WHERE verify_code = :code "
+        "RETURNING id, check_count, first_checked_at, last_checked_at, updated_at"
+    )
+    .bindparams(
+        bindparam("now", type_=_c.c.last_checked_at.type), bindparam("code", type_=_c.c.verify_code.type)
+    )
+    .columns(_c.c.id, _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at)
+)
+
+
+def count_check(conn: Connection, code: str, now: datetime | None = None) -> Counted | None:
+    """Count one check of ``code`` atomically; None when no certificate has that code.
+
+    A single ``UPDATE … SET check_count = check_count + 1 … RETURNING`` so
+    concurrent workers never lose a count and the count shown is this check's.
+    The caller commits.
+    """
+    row = conn.execute(_COUNT_BY_CODE, {"now": now or utcnow(), "code": code}).first()
+    return Counted(*row) if row is not None else None
+
+
+def code_exists(conn: Connection, code: str) -> bool:
+    return conn.execute(select(_c.c.id).where(_c.c.verify_code == code)).first() is not None
+
+
+def etag(check: CertificateCheck, *parts: object) -> str:
+    """A validator over what the page shows apart from the count.
+
+    The count is left out on purpose: a browser revalidating a page it already
+    holds gets 304 and is not counted again (see README, "Caching and counting").
+    """
+    key = "|".join(
+        str(x) for x in (
+            check.id, check.updated_at, check.revoked_on, check.expires_on, check.photo_key,
+            check.product_name, check.producer_name, check.current_province_name, *parts,
+        )
+    )  # fmt: skip
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+# ----------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The answer to "was it valid on ``day``?"."""
+
+    day: date
+    #: None when the certificate had not been issued yet on ``day``.
+    status: CertificateStatus | None
+    #: True when only the year of issue is known and ``day`` falls in that year,
+    #: so whether it was already issued that day cannot be told.
+    issue_day_unknown: bool = False
+    revoked_on: date | None = None
+    revoked_reason: str | None = None
+
+
+def history(conn: Connection, cert_id: int) -> list[Any]:
+    """The certificate's events (issued, corrected, revoked, reinstated) in order."""
+    ev = CertificateEvent.__table__  # type: ignore[attr-defined]
+    return list(conn.execute(
+        select(ev.c.kind, ev.c.effective_on, ev.c.reason, ev.c.reference, ev.c.recorded_at)
+        .where(ev.c.certificate_id == cert_id)
+        .order_by(ev.c.recorded_at, ev.c.id)
+    ).all())  # fmt: skip
+
+
+def status_as_of(check: CertificateCheck, day: date, events: list[Any]) -> AsOf:
+    """Status on ``day`` from the certificate's history.
+
+    Revocations and reinstatements are replayed from the events by the day they
+    took effect, so a certificate revoked later was still valid before; the
+    current ``revoked_on`` covers records revoked without an event. Expiry is
+    the current (possibly corrected) expiry date.
+    """
+    if check.issued_on is not None and day < check.issued_on:
+        return AsOf(day, None)
+    if check.issued_on is None and day < date(check.year, 1, 1):
+        return AsOf(day, None)
+    revoked_on, reason = None, None
+    changes = sorted(
+        (e for e in events if e.kind in ("revoked", "reinstated") and e.effective_on is not None),
+        key=lambda e: e.effective_on,
+    )
+    for event in changes:
+        if event.effective_on > day:
+            break
+        revoked_on, reason = (event.effective_on, event.reason) if event.kind == "revoked" else (None, None)
+    if not changes and check.revoked_on is not None and day >= check.revoked_on:
+        revoked_on, reason = check.revoked_on, check.revoked_reason
+    status = status_on(day, expires_on=check.expires_on, revoked_on=revoked_on)
+    unknown = check.issued_on is None and day.year == check.year and status is CertificateStatus.VALID
+    return AsOf(day, status, issue_day_unknown=unknown, revoked_on=revoked_on, revoked_reason=reason)
+
+
+def revoke_certificate(
+    session: Session,
+    cert: Certificate,
+    *,
+    on: date,
+    reason: str,
+    reference: str | None = None,
+    actor: User | None = None,
+    provinces: Provinces | None = None,
+) -> None:
+    """Revoke a certificate from ``on``: mirror the dates on the row, add a
+    ``revoked`` event, an audit entry and a search-outbox row. Flushes, never commits.
+
+    Permission checks belong to the caller (the officials' workspace).
+    """
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValueError("A revocation needs a reason.")
+    before = {"revoked_on": cert.revoked_on, "revoked_reason": cert.revoked_reason,
+              "revoked_reference": cert.revoked_reference}  # fmt: skip
+    cert.revoked_on, cert.revoked_reason, cert.revoked_reference = on, reason, reference
+    cert.updated_at = utcnow()
+    session.add(cert)
+    session.add(CertificateEvent(
+        certificate_id=cert.id, kind="revoked", effective_on=on,  # type: ignore[arg-type]
+        actor_id=actor.id if actor else None, reason=reason, reference=reference,
+    ))  # fmt: skip
+    province_id = None
+    if provinces is not None and cert.province_id is not None:
+        current = provinces.current_of(provinces.get(cert.province_id))
+        province_id = current.id if current else None
+    audit.record(
+        session, actor=actor, action="revoke", entity_type="certificate", entity_id=cert.id,
+        changes=audit.diff(before, {"revoked_on": on, "revoked_reason": reason,
+                                    "revoked_reference": reference}),
+        province_id=province_id, summary=reason,
+    )  # fmt: skip
+    audit.enqueue_reindex(session, cert.product_id)
+    session.flush()
+
+
+# ----------------------------------------------------------------------------- fake reports
+
+#: Accepted photo formats and limits for a report (a phone photo is 2–6 MB).
+REPORT_PHOTO_MAX_BYTES = 8 * 1024 * 1024
+REPORT_PHOTO_MAX_PIXELS = 40_000_000
+REPORT_PHOTO_EDGE = 1600
+_REPORT_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+class PhotoRejected(ValueError):
+    """The uploaded file is not an acceptable photo; ``args[0]`` says why (translated lazily)."""
+
+
+def store_report_photo(data: bytes, reports_dir: Path) -> str:
+    """Check a report photo with Pillow and store a re-encoded, EXIF-free JPEG copy.
+
+    Files go under ``CATALOGUE_DATA_DIR/reports`` — not under the public media
+    directory — because a report may show a person or an address. Returns the key.
+    """
+    if len(data) > REPORT_PHOTO_MAX_BYTES:
+        raise PhotoRejected(_l("The photo is larger than 8 MB."))
+    with warnings.catch_warnings():
+        # A declared canvas beyond Pillow's limit is refused, not merely warned about.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        clean = _decode_photo(data)
+    clean.thumbnail((REPORT_PHOTO_EDGE, REPORT_PHOTO_EDGE))
+    key = f"{utcnow():%Y%m}/{secrets.token_hex(12)}.jpg"
+    path = Path(reports_dir) / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean.save(path, format="JPEG", quality=85)  # no exif= argument: metadata is dropped
+    return key
+
+
+def _decode_photo(data: bytes) -> Image.Image:
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            fmt = probe.format
+            width, height = probe.size
+            probe.verify()
+        if fmt not in _REPORT_FORMATS:
+            raise PhotoRejected(_l("The photo must be a JPEG, PNG or WebP image."))
+        # Checked before decoding the pixels: a tiny file can declare a huge canvas.
+        if width * height > REPORT_PHOTO_MAX_PIXELS:
+            raise PhotoRejected(_l("The photo has too many pixels."))
+        with Image.open(io.BytesIO(data)) as img:
+            img.draft("RGB", (REPORT_PHOTO_EDGE, REPORT_PHOTO_EDGE))
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise PhotoRejected(_l("The file is not a readable image.")) from exc
+
+
+def report_fake(
+    session: Session,
+    *,
+    what: str,
+    where: str | None,
+    code: str | None,
+    check: CertificateCheck | None,
+    province_id: int | None = None,
+    photo_key: str | None = None,
+) -> FakeReport:
+    """Store a consumer's report for the officials of the certificate's current province.
+
+    For an unrecognised code there is no certificate; the reporter may name the
+    province instead. Flushes, never commits.
+    """
+    report = FakeReport(
+        certificate_id=check.id if check else None,
+        code=(code or "")[:60] or None,
+        province_id=check.current_province_id if check and check.current_province_id else province_id,
+        what=what.strip()[:2000],
+        where=(where or "").strip()[:500] or None,
+        photo_key=photo_key,
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
+def round_certificates(
+    conn: Connection, round_slug: str, province_ids: set[int] | None = None
+) -> list[CertificateCheck]:
+    """Every certificate of a selection round (for its label sheet), optionally
+    only those whose current province is in ``province_ids``."""
+    query = _LOOKUP.where(_r.c.slug == round_slug)
+    if province_ids is not None:
+        query = query.where(_cur.c.id.in_(province_ids))
+    rows = conn.execute(query.order_by(_c.c.number, _p.c.name, _c.c.id)).all()
+    return [CertificateCheck.from_row(r) for r in rows]
+
+
+def find_by_id(conn: Connection, cert_id: int) -> CertificateCheck | None:
+    row = conn.execute(_LOOKUP.where(_c.c.id == cert_id)).first()
+    return CertificateCheck.from_row(row) if row is not None else None
