@@ -48,7 +48,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     media.init_app(app)  # /media/<key>, unless the public blueprint serves it
 
     from catalogue import cli, web
+    from catalogue.search import sync
 
+    sync.init_app(app)
     cli.init_app(app)
     web.init_app(app)
     return app

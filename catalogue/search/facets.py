@@ -1,0 +1,243 @@
+"""Filters and facet counts over an in-memory table of the index's documents.
+
+Whoosh's ``groupedby`` facets collect and sort every match and dominate query
+time at 100,000 products (LIBRARIES.md). Instead each process keeps, per index
+segment, numpy arrays of what filters need (read once from the stored ``meta``
+field; segments are immutable, so only new segments are read after a refresh),
+and a query turns its matching document numbers into boolean masks.
+
+Semantics (per certificate, as a buyer reads a filter):
+
+* a product matches when its text matches, its group and current province
+  pass, and **one of its certificates** passes every certificate filter
+  (level, region, year, status) at once;
+* each facet's counts apply every *other* filter, so choosing a province keeps
+  the other provinces listed with their counts; counts are of products.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+from whoosh.searching import Searcher
+
+from catalogue.vocab import CertificateStatus, Level, ProductGroup, Region
+
+LEVELS: list[str] = [v.value for v in Level]
+REGIONS: list[str] = ["", *(v.value for v in Region)]
+GROUPS: list[str] = ["", *(v.value for v in ProductGroup)]
+STATUSES: list[str] = [v.value for v in CertificateStatus]
+_VALID, _EXPIRED, _REVOKED = (STATUSES.index(s) for s in ("valid", "expired", "revoked"))
+
+#: Province slugs get small integer codes, stable for the life of the process.
+_PROVINCE_CODES: dict[str, int] = {"": 0}
+PROVINCES: list[str] = [""]
+
+
+def province_code(slug: str) -> int:
+    code = _PROVINCE_CODES.get(slug)
+    if code is None:
+        code = _PROVINCE_CODES[slug] = len(PROVINCES)
+        PROVINCES.append(slug)
+    return code
+
+
+@dataclass
+class _Segment:
+    """Arrays for one segment, indexed by the segment's own document numbers."""
+
+    pid: np.ndarray
+    group: np.ndarray
+    province: np.ndarray
+    newest: np.ndarray
+    cert_doc: np.ndarray
+    level: np.ndarray
+    region: np.ndarray
+    year: np.ndarray
+    expires: np.ndarray
+    revoked: np.ndarray
+
+    @classmethod
+    def read(cls, reader) -> _Segment:  # type: ignore[no-untyped-def]
+        n = reader.doc_count_all()
+        pid = np.zeros(n, np.int64)
+        group = np.zeros(n, np.int8)
+        province = np.zeros(n, np.int16)
+        newest = np.zeros(n, np.int16)
+        cd: list[int] = []
+        lv: list[int] = []
+        rg: list[int] = []
+        yr: list[int] = []
+        ex: list[int] = []
+        rv: list[int] = []
+        for docnum in range(n):
+            meta = json.loads(reader.stored_fields(docnum).get("meta") or "{}")
+            if not meta:
+                continue
+            pid[docnum] = meta["pid"]
+            group[docnum] = GROUPS.index(meta["group"]) if meta["group"] in GROUPS else 0
+            province[docnum] = province_code(meta["province"])
+            newest[docnum] = meta["newest"]
+            for level, region, year, expires, revoked in meta["certs"]:
+                cd.append(docnum)
+                lv.append(LEVELS.index(level))
+                rg.append(REGIONS.index(region) if region in REGIONS else 0)
+                yr.append(year)
+                ex.append(expires)
+                rv.append(revoked)
+        return cls(pid, group, province, newest, np.array(cd, np.int64), np.array(lv, np.int8),
+                   np.array(rg, np.int8), np.array(yr, np.int16), np.array(ex, np.int32),
+                   np.array(rv, np.int32))  # fmt: skip
+
+
+def _leaves(searcher: Searcher) -> list[tuple[object, int]]:
+    if searcher.is_atomic():
+        return [(searcher.reader(), 0)]
+    return [(s.reader(), offset) for s, offset in searcher.subsearchers]
+
+
+@dataclass
+class DocTable:
+    """All documents of one searcher: doc arrays by global docnum, cert arrays flat."""
+
+    size: int
+    live: np.ndarray
+    pid: np.ndarray
+    group: np.ndarray
+    province: np.ndarray
+    newest: np.ndarray
+    cert_doc: np.ndarray
+    level: np.ndarray
+    region: np.ndarray
+    year: np.ndarray
+    expires: np.ndarray
+    revoked: np.ndarray
+    segments: dict[tuple[str, int], _Segment] = field(default_factory=dict)
+    _status_cache: tuple[int, np.ndarray] | None = None
+
+    @classmethod
+    def build(cls, searcher: Searcher, previous: DocTable | None = None) -> DocTable:
+        """Concatenate per-segment arrays, reusing segments already read."""
+        cache = previous.segments if previous else {}
+        segments: dict[tuple[str, int], _Segment] = {}
+        parts: list[tuple[_Segment, int]] = []
+        size = searcher.doc_count_all()
+        live = np.ones(size, bool)
+        for reader, offset in _leaves(searcher):
+            seg = reader.segment()  # type: ignore[attr-defined]
+            key = (seg.segid, reader.doc_count_all())  # type: ignore[attr-defined]
+            part = cache.get(key) or _Segment.read(reader)
+            segments[key] = part
+            parts.append((part, offset))
+            if reader.has_deletions():  # type: ignore[attr-defined]
+                dead = np.fromiter(seg.deleted_docs(), np.int64)
+                live[dead + offset] = False
+        def cat(name: str, dtype: type) -> np.ndarray:  # noqa: E306
+            arrays = [getattr(p, name) for p, _ in parts]
+            return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+
+        cert_doc = (np.concatenate([p.cert_doc + off for p, off in parts]) if parts
+                    else np.zeros(0, np.int64))  # fmt: skip
+        return cls(size=size, live=live, pid=cat("pid", np.int64), group=cat("group", np.int8),
+                   province=cat("province", np.int16), newest=cat("newest", np.int16),
+                   cert_doc=cert_doc, level=cat("level", np.int8), region=cat("region", np.int8),
+                   year=cat("year", np.int16), expires=cat("expires", np.int32),
+                   revoked=cat("revoked", np.int32), segments=segments)  # fmt: skip
+
+    def status_on(self, day: date) -> np.ndarray:
+        """Each certificate's status code on ``day`` (same rule as services.status)."""
+        today = day.toordinal()
+        if self._status_cache and self._status_cache[0] == today:
+            return self._status_cache[1]
+        status = np.full(len(self.cert_doc), _VALID, np.int8)
+        status[(self.expires > 0) & (self.expires < today)] = _EXPIRED
+        status[(self.revoked > 0) & (self.revoked <= today)] = _REVOKED
+        self._status_cache = (today, status)
+        return status
+
+
+@dataclass
+class Filters:
+    """Filter values as codes; an empty tuple means "any"."""
+
+    groups: tuple[str, ...] = ()
+    provinces: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+
+FACETS = ("group", "province", "region", "level", "year", "status")
+
+
+@dataclass
+class Counted:
+    docs: np.ndarray
+    facets: dict[str, list[tuple[str, int]]]
+
+
+def _isin(values: np.ndarray, wanted: list[int]) -> np.ndarray:
+    return np.isin(values, np.array(wanted, dtype=values.dtype))
+
+
+def filter_and_count(table: DocTable, matched: np.ndarray, filters: Filters, day: date,
+                     with_facets: bool = True) -> Counted:
+    """Documents passing every filter (in docnum order) and each facet's counts.
+
+    ``matched`` is a boolean mask of the documents the text query matches.
+    """
+    status = table.status_on(day)
+    doc_masks: dict[str, np.ndarray] = {}
+    if filters.groups:
+        doc_masks["group"] = _isin(table.group, [GROUPS.index(g) for g in filters.groups if g in GROUPS])
+    if filters.provinces:
+        doc_masks["province"] = _isin(table.province, [province_code(p) for p in filters.provinces])
+    cert_values = {"level": table.level, "region": table.region, "year": table.year, "status": status}
+    cert_masks: dict[str, np.ndarray] = {}
+    if filters.levels:
+        cert_masks["level"] = _isin(table.level, [LEVELS.index(v) for v in filters.levels])
+    if filters.regions:
+        cert_masks["region"] = _isin(table.region, [REGIONS.index(v) for v in filters.regions])
+    if filters.years:
+        cert_masks["year"] = _isin(table.year, list(filters.years))
+    if filters.statuses:
+        cert_masks["status"] = _isin(status, [STATUSES.index(v) for v in filters.statuses])
+
+    def all_of(masks: dict[str, np.ndarray], base: np.ndarray, skip: str | None = None) -> np.ndarray:
+        out = base.copy()
+        for name, mask in masks.items():
+            if name != skip:
+                out &= mask
+        return out
+
+    ones_c = np.ones(len(table.cert_doc), bool)
+
+    def docs_with(cert_mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(table.size, bool)
+        out[table.cert_doc[cert_mask]] = True
+        return out
+
+    has_cert = docs_with(all_of(cert_masks, ones_c)) if cert_masks else np.ones(table.size, bool)
+    products = all_of(doc_masks, matched)
+    final = products & has_cert
+    facets: dict[str, list[tuple[str, int]]] = {}
+    if with_facets:
+        for name, values, labels in (("group", table.group, GROUPS), ("province", table.province, PROVINCES)):
+            base = all_of(doc_masks, matched, skip=name) & has_cert
+            counts = np.bincount(values[base].astype(np.int64), minlength=len(labels))
+            facets[name] = [(labels[i], int(c)) for i, c in enumerate(counts) if c and labels[i]]
+        for name, values in cert_values.items():
+            cmask = all_of(cert_masks, products[table.cert_doc], skip=name)
+            v = values[cmask].astype(np.int64)
+            pairs = np.unique(table.cert_doc[cmask] * 65536 + v)
+            counts = np.bincount(pairs % 65536, minlength=1)
+            if name == "year":
+                facets[name] = [(str(i), int(c)) for i, c in enumerate(counts) if c]
+            else:
+                labels = {"level": LEVELS, "region": REGIONS, "status": STATUSES}[name]
+                facets[name] = [(labels[i], int(c)) for i, c in enumerate(counts) if c and labels[i]]
+    return Counted(docs=np.flatnonzero(final), facets=facets)

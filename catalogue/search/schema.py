@@ -1,0 +1,114 @@
+"""The index schema and the one function that turns a product into a document.
+
+Two text field pairs: ``name_*`` (product name, weighted) and ``body_*``
+(everything else a buyer may type), each as *exact* (accents kept) and
+*folded* (accents removed, ``đ``→``d``). ``meta`` stores what filters and
+facets need (group, current province, and per certificate: level, region,
+year, expiry and revocation dates) so status is computed at query time and
+nothing needs reindexing when a certificate expires.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask_babel import force_locale
+from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+
+from catalogue.search.analysis import exact_analyzer, folded_analyzer
+from catalogue.services.catalog import ProductSummary
+from catalogue.services.places import Provinces
+from catalogue.text import fold, nfc
+from catalogue.vocab import Level, ProductGroup, Region
+
+#: Bump when documents change shape; an index of another version is rebuilt.
+SCHEMA_VERSION = 1
+
+#: Official Vietnamese names, indexed whatever the compiled catalogues hold.
+GROUP_VI = {
+    ProductGroup.THU_CONG_MY_NGHE: "Thủ công mỹ nghệ",
+    ProductGroup.CHE_BIEN: "Chế biến nông, lâm, thủy sản và thực phẩm",
+    ProductGroup.CO_KHI: "Thiết bị, máy móc, dụng cụ và phụ tùng cơ khí",
+    ProductGroup.KHAC: "Sản phẩm khác",
+}
+LEVEL_VI = {
+    Level.XA: "cấp xã", Level.HUYEN: "cấp huyện", Level.TINH: "cấp tỉnh",
+    Level.KHU_VUC: "cấp khu vực", Level.QUOC_GIA: "cấp quốc gia",
+}  # fmt: skip
+REGION_VI = {
+    Region.PHIA_BAC: "phía Bắc",
+    Region.MIEN_TRUNG_TAY_NGUYEN: "miền Trung – Tây Nguyên",
+    Region.PHIA_NAM: "phía Nam",
+}
+
+
+def build_schema() -> Schema:
+    exact, folded = exact_analyzer(), folded_analyzer()
+    return Schema(
+        id=ID(stored=True, unique=True),
+        name_exact=TEXT(analyzer=exact, field_boost=2.0),
+        name_fold=TEXT(analyzer=folded, field_boost=2.0, spelling=True),
+        body_exact=TEXT(analyzer=exact),
+        body_fold=TEXT(analyzer=folded),
+        # Sort keys as columns, read without loading stored fields.
+        name_key=ID(sortable=True),
+        newest=NUMERIC(sortable=True, bits=32),
+        meta=STORED(),
+    )
+
+
+def _ordinal(day: date | None) -> int:
+    return day.toordinal() if day else 0
+
+
+def _english(label_of: Any) -> str:
+    with force_locale("en"):
+        return str(label_of.label)
+
+
+def document_for(summary: ProductSummary, provinces: Provinces) -> dict[str, Any]:
+    """The search document of one product (built from database rows only)."""
+    p = summary.product
+    current = summary.current_province
+    body: list[str] = [p.components or "", p.description or "", p.locality or ""]
+    if summary.producer:
+        body += [summary.producer.name, summary.producer.commune or ""]
+    # Province as printed, its current unit and that unit's former names, so an
+    # old name ("Kiên Giang") finds products now listed under the new unit.
+    places = [summary.province, current, *(provinces.predecessors(current) if current else [])]
+    body += [pl.short_name for pl in places if pl is not None]
+    if summary.group:
+        body += [GROUP_VI[summary.group], _english(summary.group)]
+    certs = []
+    for view in summary.certificates:
+        # Region: the round's for regional certificates, else the current province's.
+        home = view.current_province or current
+        region = view.region or (Region(home.region) if home and home.region else None)
+        body += [LEVEL_VI[view.level], _english(view.level), str(view.year), view.cert.number or ""]
+        if view.region:
+            body += [REGION_VI[view.region], _english(view.region)]
+        certs.append([
+            view.level.value, region.value if region else "", view.year,
+            _ordinal(view.cert.expires_on), _ordinal(view.cert.revoked_on),
+        ])  # fmt: skip
+    body_text = nfc(" ".join(part for part in body if part))
+    name = nfc(p.name)
+    meta = {
+        "pid": p.id,
+        "group": p.group or "",
+        "province": current.slug if current else "",
+        "newest": max((c[2] for c in certs), default=0),
+        "certs": certs,
+    }
+    return {
+        "id": str(p.id),
+        "name_exact": name,
+        "name_fold": name,
+        "body_exact": body_text,
+        "body_fold": body_text,
+        "name_key": fold(name)[:200],
+        "newest": meta["newest"],
+        "meta": json.dumps(meta, separators=(",", ":")),
+    }
