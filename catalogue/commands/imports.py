@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 from flask_babel import force_locale
 
 from catalogue.db import session_scope
@@ -32,6 +33,7 @@ from catalogue.services.rows import parse_date
     show_default=True,
     help="Language of the messages.",
 )
+@with_appcontext
 def import_command(
     path: Path, email: str, dry_run: bool, decision: str | None, decision_date: str | None, lang: str
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 
 from catalogue.db import session_scope
 from catalogue.services import accounts
@@ -27,6 +28,7 @@ def user_group() -> None:
 @click.option("--role", type=click.Choice(["ministry", "province"]), required=True)
 @click.option("--province", "province_name", help="Current province of a provincial official.")
 @click.option("--name", default=None, help="Display name.")
+@with_appcontext
 def create(email: str, password: str, role: str, province_name: str | None, name: str | None) -> None:
     with session_scope() as session:
         province = None
