@@ -128,6 +128,8 @@ class DocTable:
         live = np.ones(size, bool)
         for reader, offset in _leaves(searcher):
             seg = reader.segment()  # type: ignore[attr-defined]
+            if seg is None:  # an empty index
+                continue
             key = (seg.segid, reader.doc_count_all())  # type: ignore[attr-defined]
             part = cache.get(key) or _Segment.read(reader)
             segments[key] = part

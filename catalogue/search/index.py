@@ -299,19 +299,21 @@ class Reader:
             else:
                 assert self._searcher is not None
                 if not self._searcher.up_to_date():
-                    self._searcher = self._searcher.refresh()
+                    # Not Searcher.refresh(): it reuses readers of segments whose
+                    # deletions changed and keeps serving the deleted documents.
+                    assert self._ix is not None
+                    # The old searcher is left to the garbage collector: another
+                    # thread may still be reading from it.
+                    self._searcher = self._ix.searcher()
                     self._table = DocTable.build(self._searcher, previous=self._table)
             assert self._searcher is not None and self._table is not None
             return Snapshot(self._searcher, self._table)
 
     def _open(self, engine: Engine) -> None:
         ix = ensure_index(self.root, engine)
-        old = self._searcher
         self._ix, self._name = ix, Path(ix.storage.folder).name
-        self._searcher = ix.searcher()
+        self._searcher = ix.searcher()  # a replaced searcher is left to the garbage collector
         self._table = DocTable.build(self._searcher)
-        if old is not None:
-            old.close()
 
     def reset(self) -> None:
         """Forget the open searcher (after an error that suggests corruption)."""

@@ -286,6 +286,9 @@ def _reader() -> Reader:
 
 def snapshot() -> Snapshot:
     """The process's searcher; an unreadable index is rebuilt once, then retried."""
+    from catalogue.search import sync
+
+    sync.ensure_started()  # first use in this app: drain what a crashed process left pending
     reader = _reader()
     try:
         return reader.snapshot(_engine())

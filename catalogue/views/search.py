@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from catalogue.db import get_session
-from catalogue.search import sync
 from catalogue.search.query import SearchError, SearchParams, SearchResult, run
 from catalogue.services.catalog import ProductSummary, load_summaries, product_json, verify_url
 from catalogue.services.places import Provinces
@@ -76,7 +75,6 @@ def api_products() -> Any:
     session = get_session()
     provinces = Provinces.load(session)
     params = _search(provinces)
-    sync.ensure_started()
     result = run(params)
     base = current_app.config["PUBLIC_BASE_URL"]
     items = [product_json(s, base) for s in load_summaries(session, result.ids, provinces)]
@@ -121,7 +119,6 @@ def api_products_csv() -> Response:
     session = get_session()
     provinces = Provinces.load(session)
     params = _search(provinces)
-    sync.ensure_started()
     result = run(params, limit=CSV_LIMIT)
     base = current_app.config["PUBLIC_BASE_URL"]
     buffer = io.StringIO()
@@ -191,7 +188,6 @@ def search() -> Any:
     except SearchError as exc:
         q = request.args.get("q", "")[:200]
         return render_template("search/search.html", error=str(exc), result=None, q=q), 400
-    sync.ensure_started()
     result = run(params)
     summaries = load_summaries(session, result.ids, provinces)
     facets = [(name, FACET_TITLES[name], _facet_items(name, result, provinces)) for name in result.facets]

@@ -1,0 +1,145 @@
+"""The search page, /api/v1/products and its CSV: one search, clear errors, no 500s."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from catalogue.db import get_session
+from tests.test_search_sync import publish
+
+
+@pytest.fixture
+def client(seeded_app: Flask) -> FlaskClient:
+    return seeded_app.test_client()
+
+
+def test_api_shape_and_items(client: FlaskClient) -> None:
+    data = client.get("/api/v1/products?q=gom+bat+trang&status=all").get_json()
+    assert set(data) == {"total", "items", "facets", "page", "per_page", "suggestion"}
+    data = client.get("/api/v1/products?q=nuoc+mam+phu+quoc").get_json()
+    item = data["items"][0]
+    assert item["name"].startswith("Nước mắm truyền thống Phú Quốc")
+    assert item["url"].startswith("http://") and "/products/nuoc-mam-truyen-thong-phu-quoc" in item["url"]
+    assert item["province"]["current_slug"] == "an-giang" and item["province"]["as_printed"] == "Kiên Giang"
+    cert = item["certificates"][0]
+    assert {"number", "level", "year", "expires_on", "status", "verify_url"} <= set(cert)
+    assert set(data["facets"]) == {"group", "province", "region", "level", "year", "status"}
+    assert all({"value", "label", "count"} == set(f) for f in data["facets"]["province"])
+
+
+def test_api_da_nang_includes_the_quang_nam_2021_national_products(client: FlaskClient) -> None:
+    data = client.get("/api/v1/products?province=Da%20Nang&status=all&per_page=100").get_json()
+    names = {i["name"] for i in data["items"]}
+    assert {"Bánh chưng Bà Ba Hội", "Khay trà tiến Vua", "Giá treo và bảo chúng nhỏ"} <= names
+    assert data["total"] == len(data["items"])
+
+
+@pytest.mark.parametrize(("query", "needle"), [
+    ("page=abc", "page number"),
+    ("page=0", "page number"),
+    ("page=-3", "page number"),
+    ("per_page=101", "per_page"),
+    ("per_page=x", "per_page"),
+    ("q=" + "a" * 1000, "too long"),
+    ("province=Atlantis", "Unknown province"),
+    ("province=Ha%20Noj", "Hà Nội"),  # a close name is suggested
+    ("group=weapons", "Unknown product group"),
+    ("level=galactic", "Unknown level"),
+    ("region=mars", "Unknown region"),
+    ("year=20x4", "not a year"),
+    ("status=maybe", "Unknown status"),
+    ("sort=random", "Unknown sort"),
+])  # fmt: skip
+def test_bad_api_input_is_a_clear_400(client: FlaskClient, query: str, needle: str) -> None:
+    response = client.get("/api/v1/products?" + query)
+    assert response.status_code == 400
+    assert needle in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("query", ["page=abc", "q=" + "b" * 1000, "province=Atlantis", "year=1"])
+def test_bad_page_input_is_a_400_page_with_the_message(client: FlaskClient, query: str) -> None:
+    response = client.get("/search?" + query)
+    assert response.status_code == 400
+    assert 'class="flash flash-error"' in response.get_data(as_text=True)
+
+
+def test_bad_input_message_in_vietnamese(client: FlaskClient) -> None:
+    response = client.get("/api/v1/products?page=abc", headers={"Accept-Language": "vi"})
+    assert response.status_code == 400 and response.get_json()["message"]
+
+
+def test_page_past_the_end_is_empty_not_an_error(client: FlaskClient) -> None:
+    data = client.get("/api/v1/products?page=999").get_json()
+    assert data["items"] == [] and data["total"] > 0
+    page = client.get("/search?page=999&lang=en")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "There are no results on this page." in html and 'href="/search">Go to the first page' in html
+
+
+def test_search_page_shows_facets_results_and_highlights(client: FlaskClient) -> None:
+    html = client.get("/search?q=nuoc+mam&lang=en").get_data(as_text=True)
+    assert "<mark>Nước</mark> <mark>mắm</mark>" in html
+    assert "Product group" in html and "Province" in html and "Status" in html
+    assert 'class="n"' in html  # counts beside facet values
+    assert "/api/v1/products.csv?q=nuoc+mam" in html
+    assert 'class="badge badge-valid"' in html
+
+
+def test_active_filter_is_shown_and_removable(client: FlaskClient) -> None:
+    html = client.get("/search?q=nuoc+mam&province=an-giang&lang=en").get_data(as_text=True)
+    assert 'class="chip" href="/search?q=nuoc+mam"' in html
+    assert "An Giang" in html
+
+
+def test_empty_state_offers_the_suggestion(client: FlaskClient) -> None:
+    html = client.get("/search?q=b%C3%A1nh+ch%C6%B0g&lang=en").get_data(as_text=True)
+    assert "No products match your search." in html
+    assert "Did you mean" in html and "bánh chưng" in html
+    assert "/search?q=b%C3%A1nh+ch%C6%B0ng" in html
+
+
+def test_search_page_in_vietnamese(client: FlaskClient) -> None:
+    response = client.get("/search?q=tra", headers={"Accept-Language": "vi"})
+    assert response.status_code == 200
+    assert '<html lang="vi">' in response.get_data(as_text=True)
+
+
+def test_search_page_pagination_links(client: FlaskClient) -> None:
+    html = client.get("/search?status=all&lang=en").get_data(as_text=True)
+    assert 'rel="next" href="/search?status=all&amp;page=2"' in html
+    assert "Page 1 of 4" in html
+
+
+def test_csv_matches_the_search_and_has_every_row(client: FlaskClient) -> None:
+    api = client.get("/api/v1/products?q=nuoc+mam&status=all").get_json()
+    response = client.get("/api/v1/products.csv?q=nuoc+mam&status=all")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][0] == "product"
+    assert len(rows) - 1 == api["total"]
+
+
+def test_csv_neutralises_formula_injection(seeded_app: Flask) -> None:
+    with seeded_app.test_request_context():
+        session = get_session()
+        publish(session, '=HYPERLINK("http://evil.example","zzcsv")', "CSV-1")
+        session.commit()
+    body = seeded_app.test_client().get("/api/v1/products.csv?q=zzcsv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+    assert rows[1][0].startswith("'=HYPERLINK")
+
+
+def test_publish_is_searchable_through_the_api_at_once(seeded_app: Flask) -> None:
+    client = seeded_app.test_client()
+    assert client.get("/api/v1/products?q=zzfresh").get_json()["total"] == 0
+    with seeded_app.test_request_context():
+        session = get_session()
+        publish(session, "Chả mực zzfresh", "FRESH-1")
+        session.commit()
+    assert client.get("/api/v1/products?q=zzfresh").get_json()["total"] == 1

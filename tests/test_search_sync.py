@@ -1,0 +1,200 @@
+"""The index follows the database: outbox durability, rebuilds, corruption, concurrent drains."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+from sqlmodel import Session, select
+
+from catalogue import create_app
+from catalogue.config import PROJECT_ROOT
+from catalogue.db import get_engine, get_session, make_engine
+from catalogue.models import OutboxEvent, Product
+from catalogue.search.index import current_name, pending_count
+from catalogue.search.query import SearchParams, run
+from catalogue.services.places import Provinces
+from catalogue.services.records import RecordInput, WriteContext, upsert_record
+from catalogue.vocab import Level, ProductGroup
+from tests.conftest import VERIFY_KEYS, base_overrides
+
+
+def publish(session: Session, name: str, number: str, province: str = "Huế") -> int:
+    """Write one certified product through the real write path (no commit)."""
+    provinces = Provinces.load(session)
+    ctx = WriteContext(provinces=provinces, validity_years=3, verify_keys=dict(VERIFY_KEYS), verify_key_id="a")
+    result = upsert_record(session, RecordInput(
+        product=name, producer="HTX thử nghiệm", province=provinces.match_current(province),  # type: ignore[arg-type]
+        level=Level.TINH, year=2026, group=ProductGroup.KHAC, certificate_number=number,
+    ), ctx)  # fmt: skip
+    return result.product.id  # type: ignore[return-value]
+
+
+def total(app: Flask, q: str = "", **kwargs: object) -> int:
+    with app.test_request_context():
+        return run(SearchParams(q=q, statuses=(), **kwargs)).total  # type: ignore[arg-type]
+
+
+def data_dir(app: Flask) -> Path:
+    return Path(app.config["CATALOGUE_DATA_DIR"])
+
+
+def test_commit_in_a_request_is_searchable_when_the_request_ends(seeded_app: Flask) -> None:
+    assert total(seeded_app, "zzqx") == 0
+    with seeded_app.test_request_context():
+        session = get_session()
+        publish(session, "Mứt gừng zzqx", "T-1")
+        session.commit()
+    assert pending_count(get_engine(seeded_app.config["SQLALCHEMY_URL"])) == 0
+    assert total(seeded_app, "mut gung zzqx") == 1
+
+
+def test_outbox_survives_a_crash_before_indexing(seeded_app: Flask) -> None:
+    """Commit without any drain (as if the worker died), then start a new app: nothing is lost."""
+    assert total(seeded_app) == 75  # the index exists and is current
+    engine = make_engine(seeded_app.config["SQLALCHEMY_URL"])
+    with Session(engine) as session:  # no app context: nobody drains
+        publish(session, "Bánh đậu xanh sống sót", "T-2")
+        session.commit()
+    engine.dispose()
+    assert pending_count(get_engine(seeded_app.config["SQLALCHEMY_URL"])) > 0
+    restarted = create_app(base_overrides(data_dir(seeded_app)))
+    assert total(restarted, "banh dau xanh song sot") == 1
+    assert pending_count(get_engine(restarted.config["SQLALCHEMY_URL"])) == 0
+
+
+def test_edit_replaces_the_document_and_counts_stay_right(seeded_app: Flask) -> None:
+    before = total(seeded_app)
+    with seeded_app.app_context():
+        session = get_session()
+        product = session.exec(select(Product).where(Product.name == "Gọi hè")).one()
+        product.name = "Gọi hè gỗ mít"
+        from catalogue.services.audit import enqueue_reindex
+
+        enqueue_reindex(session, product.id)  # type: ignore[arg-type]
+        session.commit()
+    assert total(seeded_app, "go mit") == 1
+    assert total(seeded_app) == before  # the replaced document is not counted twice
+    with seeded_app.test_request_context():
+        facets = run(SearchParams(statuses=())).facets
+    assert sum(c for _, c in facets["group"]) <= before
+
+
+def test_deleted_index_directory_is_rebuilt_with_nothing_lost(seeded_app: Flask) -> None:
+    import shutil
+
+    everything = total(seeded_app)
+    kien_giang = total(seeded_app, "kien giang")
+    shutil.rmtree(seeded_app.config["INDEX_DIR"])
+    assert total(seeded_app) == everything == 75
+    assert total(seeded_app, "kien giang") == kien_giang
+
+
+def test_corrupt_index_is_rebuilt_not_fatal(seeded_app: Flask) -> None:
+    total(seeded_app)
+    root = Path(seeded_app.config["INDEX_DIR"])
+    live = root / str(current_name(root))
+    for path in live.iterdir():
+        if path.suffix in (".toc", ".seg", ".trm", ".pst"):
+            path.write_bytes(b"garbage")
+    fresh = create_app(base_overrides(data_dir(seeded_app)))  # a new process opening the damaged index
+    assert total(fresh, "nuoc mam") > 0
+    assert fresh.test_client().get("/healthz").status_code == 200
+
+
+def test_pointer_to_missing_build_is_rebuilt(seeded_app: Flask) -> None:
+    root = Path(seeded_app.config["INDEX_DIR"])
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "CURRENT").write_text("gen-does-not-exist\n")
+    assert total(seeded_app) == 75
+    assert current_name(root) != "gen-does-not-exist"
+
+
+def test_rebuild_command_swaps_in_a_fresh_directory(seeded_app: Flask) -> None:
+    total(seeded_app)
+    root = Path(seeded_app.config["INDEX_DIR"])
+    before = current_name(root)
+    result = seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "Indexed 75 products" in result.output
+    after = current_name(root)
+    assert after != before and (root / str(after)).is_dir()
+    assert total(seeded_app, "nuoc mam") > 0  # the reader follows the swap
+
+
+def test_rebuild_applies_pending_rows(seeded_app: Flask) -> None:
+    engine = make_engine(seeded_app.config["SQLALCHEMY_URL"])
+    with Session(engine) as session:
+        publish(session, "Kẹo dừa chờ xử lý", "T-3")
+        session.commit()
+    engine.dispose()
+    result = seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert pending_count(get_engine(seeded_app.config["SQLALCHEMY_URL"])) == 0
+    assert total(seeded_app, "keo dua cho xu ly") == 1
+
+
+def test_status_command_reports_documents_and_pending(seeded_app: Flask) -> None:
+    total(seeded_app)
+    engine = make_engine(seeded_app.config["SQLALCHEMY_URL"])
+    with Session(engine) as session:
+        publish(session, "Rượu cần đang chờ", "T-4")
+        session.commit()
+    engine.dispose()
+    out = seeded_app.test_cli_runner().invoke(args=["search", "status"]).output
+    assert "documents: 75" in out
+    assert "pending outbox rows: 1" in out and "oldest" in out
+    drained = seeded_app.test_cli_runner().invoke(args=["search", "drain"]).output
+    assert "Applied 1 outbox rows" in drained
+    assert "pending outbox rows: 0" in seeded_app.test_cli_runner().invoke(args=["search", "status"]).output
+
+
+_DRAINER = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from catalogue.db import make_engine
+    from catalogue.search.index import drain
+    root, url = Path(sys.argv[1]), sys.argv[2]
+    print(json.dumps({"done": drain(root, make_engine(url), timeout=60)}))
+""")
+
+
+def test_two_processes_draining_at_once_use_one_writer(seeded_app: Flask) -> None:
+    total(seeded_app)
+    url = seeded_app.config["SQLALCHEMY_URL"]
+    engine = make_engine(url)
+    with Session(engine) as session:
+        for i in range(30):
+            publish(session, f"Sản phẩm song song {i} qqpar", f"PAR-{i}")
+        session.commit()
+        pending = len(session.exec(select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))).all())  # type: ignore[union-attr]
+    engine.dispose()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-W", "error", "-c", _DRAINER, seeded_app.config["INDEX_DIR"], url],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+             for _ in range(2)]  # fmt: skip
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+    done = [json.loads(out.strip().splitlines()[-1])["done"] for out, _ in outputs]
+    assert sum(done) == pending  # every row applied exactly once, by whichever process held the lock
+    assert pending_count(get_engine(url)) == 0
+    assert total(seeded_app, "qqpar") == 30
+    assert total(seeded_app) == 75 + 30
+
+
+def test_healthz_checks_the_index(seeded_app: Flask) -> None:
+    response = seeded_app.test_client().get("/healthz")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "ok"
+
+
+def test_empty_database_gives_an_empty_index(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    data = app.test_client().get("/api/v1/products").get_json()
+    assert data["total"] == 0 and data["items"] == []
