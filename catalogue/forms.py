@@ -5,6 +5,9 @@ Forms only shape and check input; the rules live in the services.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -18,9 +21,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from catalogue.services.accounts import MIN_PASSWORD
+
+
+def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
+    """Select options as WTForms wants them (plain tuples are deprecated)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _date(label: str, required: bool = False) -> DateField:
@@ -49,10 +58,12 @@ class UserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
     role = SelectField(
         _l("Role"),
-        choices=[
-            ("province", _l("Provincial official (Sở Công Thương)")),
-            ("ministry", _l("Ministry official")),
-        ],
+        choices=choices(
+            [
+                ("province", _l("Provincial official (Sở Công Thương)")),
+                ("ministry", _l("Ministry official")),
+            ]
+        ),
     )
     province_id = SelectField(_l("Province (provincial officials)"), coerce=int, validate_choice=False)
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)])
@@ -149,7 +160,9 @@ class RoundForm(FlaskForm):
 
 
 class EventForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=[("fair", _l("Trade fair")), ("showroom", _l("Showroom"))])
+    kind = SelectField(
+        _l("Kind"), choices=choices([("fair", _l("Trade fair")), ("showroom", _l("Showroom"))])
+    )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=400)])
     start_date = _date(_l("First day"))
     end_date = _date(_l("Last day"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
+from flask_babel import force_locale
 
 from catalogue.db import session_scope
 from catalogue.services import accounts
@@ -28,8 +29,16 @@ def user_group() -> None:
 @click.option("--role", type=click.Choice(["ministry", "province"]), required=True)
 @click.option("--province", "province_name", help="Current province of a provincial official.")
 @click.option("--name", default=None, help="Display name.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @with_appcontext
-def create(email: str, password: str, role: str, province_name: str | None, name: str | None) -> None:
+def create(
+    email: str, password: str, role: str, province_name: str | None, name: str | None, lang: str
+) -> None:
+    with force_locale(lang):
+        _create(email, password, role, province_name, name)
+
+
+def _create(email: str, password: str, role: str, province_name: str | None, name: str | None) -> None:
     with session_scope() as session:
         province = None
         if province_name:

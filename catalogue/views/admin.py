@@ -53,6 +53,7 @@ from catalogue.forms import (
     UploadForm,
     UserForm,
     ZipForm,
+    choices,
 )
 from catalogue.i18n import safe_next
 from catalogue.models import (
@@ -104,9 +105,9 @@ def _provinces() -> Provinces:
     return Provinces.load(_session())
 
 
-def _province_choices(blank: str | None = None, scope: int | None = None) -> list[tuple[int, str]]:
+def _province_choices(blank: str | None = None, scope: int | None = None) -> list[Any]:
     rows = [(p.id, p.short_name) for p in _provinces().current() if scope is None or p.id == scope]
-    return ([(0, blank)] if blank is not None else []) + rows  # type: ignore[list-item]
+    return choices(([(0, blank)] if blank is not None else []) + rows)  # type: ignore[list-item]
 
 
 def _form_errors(form: Any) -> None:
@@ -536,7 +537,7 @@ def producer(producer_id: int | None = None) -> Any:
             province=_session().get(Province, obj.province_id) if obj.province_id else None,
         )
     form = ProducerForm(obj=obj)
-    form.kind.choices = _choices_kind()
+    form.kind.choices = choices(_choices_kind())
     form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
     if form.validate_on_submit():
         try:
@@ -577,7 +578,7 @@ def product(product_id: int | None = None) -> Any:
             me, "edit_product", province=session.get(Province, obj.province_id) if obj.province_id else None
         )
     form = ProductForm(obj=obj)
-    form.group.choices = [("", "—")] + [(g.value, g.label) for g in ProductGroup]
+    form.group.choices = choices([("", "—")] + [(g.value, g.label) for g in ProductGroup])
     form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
     if form.validate_on_submit():
         try:
@@ -670,8 +671,8 @@ def certificate_new(product_id: int) -> Any:
         me, "edit_product", province=_session().get(Province, obj.province_id) if obj.province_id else None
     )
     form = NewCertificateForm()
-    form.level.choices = _level_choices(me)
-    form.region.choices = _region_choices()
+    form.level.choices = choices(_level_choices(me))
+    form.region.choices = choices(_region_choices())
     if form.validate_on_submit():
         try:
             level = Level(form.level.data)
@@ -835,8 +836,8 @@ def round_(round_id: int | None = None) -> Any:
             province=session.get(Province, obj.province_id) if obj.province_id else None,
         )
     form = RoundForm(obj=obj)
-    form.level.choices = _level_choices(me)
-    form.region.choices = _region_choices()
+    form.level.choices = choices(_level_choices(me))
+    form.region.choices = choices(_region_choices())
     form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
     if form.validate_on_submit():
         try:
