@@ -304,6 +304,11 @@ _SPEC: dict[str, Any] = {
                     "total": {"type": "integer"},
                     "page": {"type": "integer"},
                     "per_page": {"type": "integer"},
+                    "suggestion": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "A spelling to try when the words matched nothing.",
+                    },
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Product"}},
                     "facets": {
                         "type": "object",
