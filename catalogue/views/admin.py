@@ -623,6 +623,9 @@ def product(product_id: int | None = None) -> Any:
 @guard()
 def product_photo(product_id: int) -> Any:
     obj = _get(Product, product_id)
+    permissions.require(
+        _me(), "edit_product", province=_session().get(Province, obj.province_id) if obj.province_id else None
+    )
     form = PhotoForm()
     if form.validate_on_submit():
         try:

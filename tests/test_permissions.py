@@ -1,0 +1,279 @@
+"""Roles enforced on the server, in one module: the permission matrix, every /admin
+route walked from the URL map, and every mutating service called by the wrong person."""
+
+from __future__ import annotations
+
+import inspect
+import io
+from typing import Any
+
+import pytest
+from flask import Flask
+from PIL import Image
+from sqlmodel import Session, select
+
+from catalogue.db import get_engine
+from catalogue.models import Certificate, Event, ImportBatch, Photo, Producer, Product, Province, SelectionRound, User
+from catalogue.services import accounts, editing, importing, permissions, publishing
+from catalogue.services.permissions import SYSTEM, Forbidden, can
+from catalogue.vocab import Level
+from tests.fixtures.workspace import PASSWORD, csrf_token, login, make_user, row, xlsx_bytes
+
+# ----------------------------------------------------------------------------- the matrix
+
+
+def _user(role: str, province_id: int | None, active: bool = True) -> User:
+    return User(id=1, email="x@y.vn", password_hash="-", role=role, province_id=province_id, is_active=active)
+
+
+LAO_CAI = Province(id=10, slug="lao-cai", name="Tỉnh Lào Cai", short_name="Lào Cai", kind="tinh")
+HUE = Province(id=20, slug="hue", name="Thành phố Huế", short_name="Huế", kind="thanh_pho")
+YEN_BAI = Province(id=11, slug="yen-bai-truoc-2025", name="Tỉnh Yên Bái", short_name="Yên Bái", kind="tinh",
+                   valid_to=__import__("datetime").date(2025, 6, 30), successor_id=10)  # fmt: skip
+MINISTRY, LC_OFFICIAL = _user("ministry", None), _user("province", 10)
+
+
+@pytest.mark.parametrize("level", list(Level))
+@pytest.mark.parametrize("where", [LAO_CAI, HUE, YEN_BAI])
+@pytest.mark.parametrize("action", sorted(permissions.RECORD_ACTIONS))
+def test_record_actions_by_role_province_and_level(level: Level, where: Province, action: str) -> None:
+    ministry_may = level in (Level.KHU_VUC, Level.QUOC_GIA)
+    province_may = level in (Level.TINH, Level.HUYEN, Level.XA) and where in (LAO_CAI, YEN_BAI)
+    assert can(MINISTRY, action, province=where, level=level) is ministry_may
+    assert can(LC_OFFICIAL, action, province=where, level=level) is province_may
+
+
+@pytest.mark.parametrize("action", sorted(permissions.MINISTRY_ACTIONS))
+def test_ministry_only_actions(action: str) -> None:
+    assert can(MINISTRY, action) and not can(LC_OFFICIAL, action)
+
+
+@pytest.mark.parametrize("action", sorted(permissions.PLACE_ACTIONS))
+def test_place_actions_follow_the_current_province(action: str) -> None:
+    assert can(LC_OFFICIAL, action, province=LAO_CAI) and can(LC_OFFICIAL, action, province=YEN_BAI)
+    assert not can(LC_OFFICIAL, action, province=HUE) and not can(LC_OFFICIAL, action, province=None)
+    assert can(MINISTRY, action, province=HUE)
+
+
+@pytest.mark.parametrize("action", sorted(permissions.ACTIONS))
+def test_nobody_without_an_active_account(action: str) -> None:
+    for user in (None, _user("ministry", None, active=False), _user("province", 10, active=False),
+                 _user("guest", None)):  # fmt: skip
+        assert not can(user, action, province=LAO_CAI, level=Level.TINH)
+    assert can(SYSTEM, action, province=HUE, level=Level.TINH)
+
+
+def test_unknown_action_is_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        can(MINISTRY, "delete_everything")
+
+
+# ----------------------------------------------------------------------------- a small world
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "green").save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def world(seeded_app: Flask) -> dict[str, Any]:
+    """Huế's published batch (with a photo), a national certificate, an exhibitor, three officials."""
+    ids: dict[str, Any] = {}
+    ids["ministry"] = make_user(seeded_app, "cuc@moit.gov.vn", "ministry")
+    ids["laocai"] = make_user(seeded_app, "lc@so.gov.vn", "province", "Lào Cai")
+    ids["hue"] = make_user(seeded_app, "hue@so.gov.vn", "province", "Huế")
+    with seeded_app.test_request_context("/?lang=en"), Session(get_engine()) as s:
+        hue = s.get(User, ids["hue"])
+        batch, _ = importing.stage_batch(s, actor=hue, filename="hue.xlsx",
+                                         data=xlsx_bytes([row(1, province="Huế", photo="a.png")]))  # fmt: skip
+        publishing.publish_batch(s, actor=hue, batch=batch)
+        cert = s.exec(select(Certificate).where(Certificate.batch_id == batch.id)).one()
+        product = s.get(Product, cert.product_id)
+        photo = publishing.add_photo(s, actor=hue, product=product, data=_png())
+        ministry = s.get(User, ids["ministry"])
+        event = s.exec(select(Event)).first()
+        exhibitor = editing.add_exhibitor(s, actor=ministry, event=event, producer=s.get(Producer, product.producer_id),
+                                          booth="A1", products=[product])  # fmt: skip
+        pending, _ = importing.stage_batch(s, actor=hue, filename="next.xlsx",
+                                           data=xlsx_bytes([row(2, province="Huế")]))  # fmt: skip
+        s.commit()
+        ids.update(batch_id=batch.id, pending_id=pending.id, cert_id=cert.id, product_id=product.id,
+                   producer_id=product.producer_id, round_id=cert.round_id, photo_id=photo.id,
+                   event_id=event.id, exhibitor_id=exhibitor.id, user_id=ids["hue"])  # fmt: skip
+    return ids
+
+
+# ----------------------------------------------------------------------------- every /admin route
+
+#: Endpoints any signed-in official may open; their content is scoped by the services.
+OPEN_TO_OFFICIALS = {
+    "admin.index", "admin.logout", "admin.password", "admin.imports", "admin.import_template", "admin.records",
+    "admin.rounds", "admin.audit_log", "admin.producer", "admin.product", "admin.round_",
+}  # fmt: skip
+
+
+def _admin_rules(app: Flask) -> list[Any]:
+    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "admin.login"]
+
+
+def _url(rule: Any, ids: dict[str, Any]) -> str:
+    return rule.rule.replace("<int:", "<").format if False else _fill(rule.rule, ids)
+
+
+def _fill(path: str, ids: dict[str, Any]) -> str:
+    import re
+
+    return re.sub(r"<(?:int:)?([a-z_]+)>", lambda m: str(ids[m.group(1)]), path)
+
+
+def test_every_admin_view_is_guarded(seeded_app: Flask) -> None:
+    for rule in _admin_rules(seeded_app):
+        view = seeded_app.view_functions[rule.endpoint]
+        assert getattr(view, "guarded_by", None), f"{rule.endpoint} has no guard"
+
+
+def test_anonymous_is_sent_to_sign_in_everywhere(seeded_app: Flask, world: dict[str, Any]) -> None:
+    client = seeded_app.test_client()
+    token = csrf_token(client)
+    for rule in _admin_rules(seeded_app):
+        url = _fill(rule.rule, world)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, data={"csrf_token": token})
+            assert response.status_code == 302, (method, url, response.status_code)
+            assert response.headers["Location"].startswith("/admin/login"), url
+
+
+def test_provincial_official_is_refused_other_provinces_and_ministry_work(
+    seeded_app: Flask, world: dict[str, Any]
+) -> None:
+    client = seeded_app.test_client()
+    login(client, "lc@so.gov.vn")
+    token = csrf_token(client, "/admin/")
+    checked = 0
+    for rule in _admin_rules(seeded_app):
+        has_ids = bool(rule.arguments)
+        if rule.endpoint in OPEN_TO_OFFICIALS and not has_ids:
+            assert client.get(rule.rule).status_code in (200, 302) if "GET" in rule.methods else True
+            continue
+        url = _fill(rule.rule, world)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, data={"csrf_token": token, "reason": "x", "reference": "y",
+                                                             "active": "0", "name": "Tampered"})  # fmt: skip
+            assert response.status_code == 403, (method, url, response.status_code)
+            checked += 1
+    assert checked >= 20
+    with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
+        assert s.get(Certificate, world["cert_id"]).revoked_on is None
+        assert s.get(Product, world["product_id"]).name != "Tampered"
+        assert s.get(ImportBatch, world["pending_id"]).state == "pending"
+        assert s.get(User, world["hue"]).is_active
+        assert s.get(Photo, world["photo_id"]) is not None
+
+
+def test_the_owner_and_the_ministry_are_let_in(seeded_app: Flask, world: dict[str, Any]) -> None:
+    hue = seeded_app.test_client()
+    login(hue, "hue@so.gov.vn")
+    for path in ("/admin/imports/{batch_id}", "/admin/certificates/{cert_id}", "/admin/products/{product_id}",
+                 "/admin/producers/{producer_id}", "/admin/rounds/{round_id}"):  # fmt: skip
+        assert hue.get(path.format(**world)).status_code == 200, path
+    ministry = seeded_app.test_client()
+    login(ministry, "cuc@moit.gov.vn")
+    for path in ("/admin/users", "/admin/events", "/admin/events/{event_id}", "/admin/imports/{batch_id}",
+                 "/admin/products/{product_id}", "/admin/audit"):  # fmt: skip
+        assert ministry.get(path.format(**world)).status_code == 200, path
+    # …but a provincial certificate is the province's to correct, not the ministry's.
+    assert ministry.get("/admin/certificates/{cert_id}".format(**world)).status_code == 403
+
+
+def test_batches_are_listed_only_for_their_province(seeded_app: Flask, world: dict[str, Any]) -> None:
+    client = seeded_app.test_client()
+    login(client, "lc@so.gov.vn")
+    assert "hue.xlsx" not in client.get("/admin/imports").get_data(as_text=True)
+    client = seeded_app.test_client()
+    login(client, "hue@so.gov.vn")
+    assert "hue.xlsx" in client.get("/admin/imports").get_data(as_text=True)
+
+
+# ----------------------------------------------------------------------------- every mutating service
+
+SERVICE_MODULES = (publishing, editing, accounts, importing)
+
+
+def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
+    """How to call each service that takes an ``actor``; the test fails if one is missing here."""
+    get = s.get
+    cert, product, batch = get(Certificate, w["cert_id"]), get(Product, w["product_id"]), get(ImportBatch, w["batch_id"])
+    return {
+        "publish_batch": lambda a: publishing.publish_batch(s, actor=a, batch=get(ImportBatch, w["pending_id"])),
+        "discard_batch": lambda a: publishing.discard_batch(s, actor=a, batch=get(ImportBatch, w["pending_id"])),
+        "batch_certificates": lambda a: publishing.batch_certificates(s, actor=a, batch=batch),
+        "correct_certificate": lambda a: publishing.correct_certificate(s, actor=a, certificate=cert,
+                                                                         values={"number": "X"}),  # fmt: skip
+        "revoke_certificate": lambda a: publishing.revoke_certificate(s, actor=a, certificate=cert, reason="r",
+                                                                       reference="f"),  # fmt: skip
+        "reinstate_certificate": lambda a: publishing.reinstate_certificate(s, actor=a, certificate=cert, reason="r"),
+        "add_certificate": lambda a: publishing.add_certificate(s, actor=a, product=product, level=Level.TINH,
+                                                                year=2025, number="NEW-1"),  # fmt: skip
+        "add_photo": lambda a: publishing.add_photo(s, actor=a, product=product, data=_png()),
+        "remove_photo": lambda a: publishing.remove_photo(s, actor=a, photo=get(Photo, w["photo_id"])),
+        "attach_batch_photos": lambda a: publishing.attach_batch_photos(s, actor=a, batch=batch, data=b"PK"),
+        "save_producer": lambda a: editing.save_producer(s, actor=a, producer=get(Producer, w["producer_id"]),
+                                                         values={"name": "Tampered"}),  # fmt: skip
+        "save_product": lambda a: editing.save_product(s, actor=a, product=product, values={"name": "Tampered"}),
+        "save_round": lambda a: editing.save_round(s, actor=a, round_=get(SelectionRound, w["round_id"]),
+                                                   values={"edition": "X"}),  # fmt: skip
+        "save_event": lambda a: editing.save_event(s, actor=a, event=None, values={"name": "Hội chợ"}),
+        "add_exhibitor": lambda a: editing.add_exhibitor(s, actor=a, event=get(Event, w["event_id"]),
+                                                         producer=get(Producer, w["producer_id"]), booth="B",
+                                                         products=[]),  # fmt: skip
+        "remove_exhibitor": lambda a: editing.remove_exhibitor(
+            s, actor=a, exhibitor=get(__import__("catalogue.models", fromlist=["Exhibitor"]).Exhibitor,
+                                      w["exhibitor_id"])),  # fmt: skip
+        "create_user": lambda a: accounts.create_user(s, actor=a, email="n@so.gov.vn", password=PASSWORD,
+                                                      role="ministry"),  # fmt: skip
+        "change_password": lambda a: accounts.change_password(s, actor=a, current=PASSWORD, new="x" * 12),
+        "set_active": lambda a: accounts.set_active(s, actor=a, user=get(User, w["hue"]), active=False),
+        "list_users": lambda a: accounts.list_users(s, actor=a),
+        "check_table": lambda a: importing.check_table(s, actor=a, table=importing.batch_table(batch)),
+        "check_file": lambda a: importing.check_file(s, actor=a, filename="x.csv", data=b"x"),
+        "stage_batch": lambda a: importing.stage_batch(s, actor=a, filename="x.csv", data=b"x"),
+        "check_batch": lambda a: importing.check_batch(s, actor=a, batch=batch),
+        "visible_batches": lambda a: importing.visible_batches(s, actor=a),
+    }
+
+
+def _actor_services() -> set[str]:
+    names = set()
+    for module in SERVICE_MODULES:
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            param = inspect.signature(fn).parameters.get("actor")
+            if param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY:
+                names.add(name)
+    return names
+
+
+def test_every_service_with_an_actor_is_walked(seeded_app: Flask, world: dict[str, Any]) -> None:
+    with seeded_app.test_request_context("/?lang=en"), Session(get_engine()) as s:
+        assert _actor_services() == set(_service_calls(s, world))
+
+
+#: What a Lào Cai official may still call (their own scope; the object here is Huế's or the list is scoped).
+SCOPED_FOR_LAO_CAI = {"change_password", "check_table", "check_file", "stage_batch", "visible_batches"}
+
+
+def test_every_service_refuses_anonymous_and_the_wrong_official(seeded_app: Flask, world: dict[str, Any]) -> None:
+    with seeded_app.test_request_context("/?lang=en"), Session(get_engine(), expire_on_commit=False) as s:
+        calls = _service_calls(s, world)
+        lao_cai = s.get(User, world["laocai"])
+        for name, call in calls.items():
+            with pytest.raises(Forbidden):
+                call(None)
+            s.rollback()
+            if name not in SCOPED_FOR_LAO_CAI:
+                with pytest.raises(Forbidden):
+                    call(lao_cai)
+                s.rollback()
