@@ -214,8 +214,8 @@ def main() -> int:
     ratio = page_rps / bare_rps
     size = len(html) + len(css)
     generator = "wrk" if use_wrk else "python threads"
-    print(f"generator: {generator}, {args.connections} connections, {args.rounds} × {args.duration} s rounds, "
-          f"gunicorn 2 sync workers, SQLite")  # fmt: skip
+    print(f"generator: {generator}, {args.connections} connections, "
+          f"{args.rounds} × {args.duration} s rounds, gunicorn 2 sync workers, SQLite")  # fmt: skip
     print(f"{'endpoint':<26}{'req/s (median)':>16}{'p95 ms':>10}   rounds req/s")
     for path, (rps, p95) in (("/healthz", (bare_rps, bare_p95)), ("/v/<code>", (page_rps, page_p95))):
         key = "/healthz" if path == "/healthz" else page

@@ -94,9 +94,9 @@ def cached(media_dir: Path, url: str, fmt: str, size: int = PNG_DEFAULT) -> byte
     Files are written to a temporary name and renamed, so concurrent workers
     never serve a half-written image.
     """
-    variant = "svg" if fmt == "svg" else f"{clamp_size(size)}.png"
+    name = "qr.svg" if fmt == "svg" else f"qr-{clamp_size(size)}.png"
     digest = hashlib.sha256(f"{_RENDER_VERSION}|{url}".encode()).hexdigest()[:24]
-    path = Path(media_dir) / "qr" / f"{digest}-{variant}"
+    path = Path(media_dir) / "qr" / f"{digest}-{name}"
     try:
         return path.read_bytes()
     except FileNotFoundError:

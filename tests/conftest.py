@@ -171,3 +171,43 @@ def live_server(seeded_app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+# ----------------------------------------------------------------------------- verification
+
+
+@pytest.fixture
+def seeded_codes(seeded_app: Flask) -> list[str]:
+    """Every seeded certificate's verification code, in id order."""
+    with seeded_app.app_context(), get_engine().connect() as conn:
+        return list(conn.execute(text("SELECT verify_code FROM certificate ORDER BY id")).scalars())
+
+
+@pytest.fixture
+def make_certificate(seeded_app: Flask) -> Callable[..., str]:
+    """Create a certificate with known facts through the real write path; returns its code.
+
+    ``make_certificate(number="12/GCN", issued_on=date(2024, 3, 1), expires_on=..., year=2024)``
+    """
+    from catalogue.services.places import Provinces
+    from catalogue.services.records import RecordInput, WriteContext, upsert_record
+    from catalogue.vocab import Level, ProductGroup
+
+    def factory(**facts: Any) -> str:
+        with seeded_app.app_context(), Session(get_engine(), expire_on_commit=False) as session:
+            provinces = Provinces.load(session)
+            province = provinces.match(facts.pop("province", "Lào Cai"))
+            assert province is not None
+            record = RecordInput(
+                product=facts.pop("product", "Chè Shan tuyết kiểm thử"),
+                producer=facts.pop("producer", "HTX Kiểm thử"),
+                province=province, level=facts.pop("level", Level.TINH),
+                group=ProductGroup.CHE_BIEN, **facts,
+            )  # fmt: skip
+            ctx = WriteContext(provinces=provinces, validity_years=3, verify_keys=dict(VERIFY_KEYS),
+                               verify_key_id="a", actor_label="test")  # fmt: skip
+            result = upsert_record(session, record, ctx)
+            session.commit()
+            return str(result.certificate.verify_code)
+
+    return factory

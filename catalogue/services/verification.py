@@ -36,10 +36,7 @@ from catalogue.models import (
     Product,
     Province,
     SelectionRound,
-    User,
 )
-from catalogue.services import audit
-from catalogue.services.places import Provinces
 from catalogue.services.status import status_on
 from catalogue.vocab import CertificateStatus, Level, Region
 
@@ -195,6 +192,8 @@ class Counted:
     first_checked_at: datetime | None
     last_checked_at: datetime | None
     updated_at: datetime | None
+    revoked_on: date | None
+    expires_on: date | None
 
 
 # Plain SQL with typed parameters and columns: the statement is fixed, so no
@@ -204,12 +203,15 @@ _COUNT_BY_CODE = (
         "UPDATE certificate SET check_count = check_count + 1, "
         "first_checked_at = COALESCE(first_checked_at, :now), last_checked_at = :now "
         "WHERE verify_code = :code "
-        "RETURNING id, check_count, first_checked_at, last_checked_at, updated_at"
+        "RETURNING id, check_count, first_checked_at, last_checked_at, updated_at, revoked_on, expires_on"
     )
     .bindparams(
         bindparam("now", type_=_c.c.last_checked_at.type), bindparam("code", type_=_c.c.verify_code.type)
     )
-    .columns(_c.c.id, _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at)
+    .columns(
+        _c.c.id, _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at,
+        _c.c.revoked_on, _c.c.expires_on,
+    )  # fmt: skip
 )
 
 
@@ -273,70 +275,29 @@ def history(conn: Connection, cert_id: int) -> list[Any]:
 def status_as_of(check: CertificateCheck, day: date, events: list[Any]) -> AsOf:
     """Status on ``day`` from the certificate's history.
 
-    Revocations and reinstatements are replayed from the events by the day they
-    took effect, so a certificate revoked later was still valid before; the
-    current ``revoked_on`` covers records revoked without an event. Expiry is
-    the current (possibly corrected) expiry date.
+    Revocations are replayed from the events by the day they took effect, so a
+    certificate revoked later was still valid before. A ``reinstated`` event
+    withdraws the revocation before it (one made in error), so it never
+    applied. A revoked row without events (older data) falls back to
+    ``revoked_on``. Expiry is the current, possibly corrected, expiry date.
     """
     if check.issued_on is not None and day < check.issued_on:
         return AsOf(day, None)
     if check.issued_on is None and day < date(check.year, 1, 1):
         return AsOf(day, None)
-    revoked_on, reason = None, None
-    changes = sorted(
-        (e for e in events if e.kind in ("revoked", "reinstated") and e.effective_on is not None),
-        key=lambda e: e.effective_on,
-    )
-    for event in changes:
-        if event.effective_on > day:
-            break
-        revoked_on, reason = (event.effective_on, event.reason) if event.kind == "revoked" else (None, None)
-    if not changes and check.revoked_on is not None and day >= check.revoked_on:
-        revoked_on, reason = check.revoked_on, check.revoked_reason
+    revocations: list[tuple[date, str | None]] = []
+    for event in events:
+        if event.kind == "revoked" and event.effective_on is not None:
+            revocations.append((event.effective_on, event.reason))
+        elif event.kind == "reinstated" and revocations:
+            revocations.pop()
+    if not revocations and check.revoked_on is not None and not any(e.kind == "revoked" for e in events):
+        revocations.append((check.revoked_on, check.revoked_reason))
+    applied = [r for r in revocations if r[0] <= day]
+    revoked_on, reason = min(applied) if applied else (None, None)
     status = status_on(day, expires_on=check.expires_on, revoked_on=revoked_on)
     unknown = check.issued_on is None and day.year == check.year and status is CertificateStatus.VALID
     return AsOf(day, status, issue_day_unknown=unknown, revoked_on=revoked_on, revoked_reason=reason)
-
-
-def revoke_certificate(
-    session: Session,
-    cert: Certificate,
-    *,
-    on: date,
-    reason: str,
-    reference: str | None = None,
-    actor: User | None = None,
-    provinces: Provinces | None = None,
-) -> None:
-    """Revoke a certificate from ``on``: mirror the dates on the row, add a
-    ``revoked`` event, an audit entry and a search-outbox row. Flushes, never commits.
-
-    Permission checks belong to the caller (the officials' workspace).
-    """
-    reason = " ".join(reason.split())
-    if not reason:
-        raise ValueError("A revocation needs a reason.")
-    before = {"revoked_on": cert.revoked_on, "revoked_reason": cert.revoked_reason,
-              "revoked_reference": cert.revoked_reference}  # fmt: skip
-    cert.revoked_on, cert.revoked_reason, cert.revoked_reference = on, reason, reference
-    cert.updated_at = utcnow()
-    session.add(cert)
-    session.add(CertificateEvent(
-        certificate_id=cert.id, kind="revoked", effective_on=on,  # type: ignore[arg-type]
-        actor_id=actor.id if actor else None, reason=reason, reference=reference,
-    ))  # fmt: skip
-    province_id = None
-    if provinces is not None and cert.province_id is not None:
-        current = provinces.current_of(provinces.get(cert.province_id))
-        province_id = current.id if current else None
-    audit.record(
-        session, actor=actor, action="revoke", entity_type="certificate", entity_id=cert.id,
-        changes=audit.diff(before, {"revoked_on": on, "revoked_reason": reason,
-                                    "revoked_reference": reference}),
-        province_id=province_id, summary=reason,
-    )  # fmt: skip
-    audit.enqueue_reindex(session, cert.product_id)
-    session.flush()
 
 
 # ----------------------------------------------------------------------------- fake reports
@@ -363,6 +324,8 @@ def store_report_photo(data: bytes, reports_dir: Path) -> str:
     with warnings.catch_warnings():
         # A declared canvas beyond Pillow's limit is refused, not merely warned about.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Broken EXIF only draws a warning; the metadata is dropped below anyway.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
         clean = _decode_photo(data)
     clean.thumbnail((REPORT_PHOTO_EDGE, REPORT_PHOTO_EDGE))
     key = f"{utcnow():%Y%m}/{secrets.token_hex(12)}.jpg"

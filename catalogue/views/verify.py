@@ -50,11 +50,13 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from catalogue import qr
+from catalogue.auth import actor
 from catalogue.clock import VIETNAM
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
 from catalogue.extensions import limiter, login_manager
 from catalogue.i18n import fmt_date
+from catalogue.services import permissions
 from catalogue.services import verification as svc
 from catalogue.services.catalog import verify_url
 from catalogue.services.codes import parse_code
@@ -75,6 +77,11 @@ def _verify_limit() -> str:
 
 def _report_limit() -> str:
     return current_app.config["VERIFY_REPORT_RATE_LIMIT"]
+
+
+#: One per-client budget shared by every look-up (page, API, lookup form), so
+#: spreading requests over endpoints does not multiply it.
+verify_limit = limiter.shared_limit(_verify_limit, scope="verify")
 
 
 def _code(raw: str | None) -> str | None:
@@ -146,9 +153,10 @@ def _page_headers(response: Response, tag: str) -> Response:
 #
 # The hot path (a plain scan) runs one counting UPDATE … RETURNING, then fills
 # the count into the page's HTML, rendered once per (certificate version,
-# language, day) and kept per worker for PAGE_TTL seconds. A revocation or
-# correction bumps the certificate's ``updated_at`` (returned by the UPDATE), so
-# it shows at once; an edit of the product or producer shows within PAGE_TTL.
+# language, day) and kept per worker for PAGE_TTL seconds. The UPDATE returns
+# the certificate's ``updated_at``, ``revoked_on`` and ``expires_on``, so a
+# revocation, reinstatement or correction shows at once; an edit of the product
+# or producer (other tables) shows within PAGE_TTL.
 
 PAGE_TTL = 60.0
 _PAGE_CACHE_MAX = 4096
@@ -202,7 +210,7 @@ def _result_context(check: svc.CertificateCheck, today: date) -> dict[str, Any]:
 
 
 def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str, today: date) -> _Page | None:
-    key = (counted.id, counted.updated_at, locale, today, _base_url())
+    key = (counted.id, counted.updated_at, counted.revoked_on, counted.expires_on, locale, today, _base_url())
     page = _PAGES.get(key)
     now = monotonic()
     if page is not None and now - page.born < PAGE_TTL:
@@ -221,7 +229,7 @@ def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str,
 
 
 @bp.get("/v/<code>")
-@limiter.limit(_verify_limit)
+@verify_limit
 def result(code: str) -> Response:
     canonical = _code(code)
     if canonical is None:
@@ -297,7 +305,7 @@ def _image_not_found() -> Response:
 
 
 @bp.get("/v/<code>/qr.svg")
-@limiter.limit(_verify_limit)
+@limiter.limit(_verify_limit)  # images have their own bucket: a designer fetches several sizes
 def qr_svg(code: str) -> Response:
     return _qr(code, "svg")
 
@@ -314,7 +322,7 @@ def qr_png(code: str) -> Response:
 
 
 @bp.get("/verify")
-@limiter.limit(_verify_limit)
+@verify_limit
 def lookup() -> Response | str | tuple[str, int]:
     """Type the certificate number (or the code) printed next to the QR.
 
@@ -361,7 +369,7 @@ class FakeReportForm(FlaskForm):
 
 
 @bp.route("/v/<code>/report", methods=["GET", "POST"])
-@limiter.limit(_verify_limit, methods=["GET"])
+@limiter.shared_limit(_verify_limit, scope="verify", methods=["GET"])
 @limiter.limit(_report_limit, methods=["POST"])
 def report(code: str) -> Response | str | tuple[str, int]:
     """Report a suspected fake; stored for the officials of the certificate's province."""
@@ -417,23 +425,13 @@ def report_thanks(code: str) -> str:
 
 def _label_scope() -> set[int] | None | Response:
     """Current province ids the signed-in official may print labels for (None =
-    every province), or the sign-in redirect. Scope rules live in services.permissions."""
-    from catalogue.auth import actor
-    from catalogue.services import permissions
-
-    has_login = getattr(login_manager, "_user_callback", None) is not None
-    user = actor() if has_login else None
+    every province), or the sign-in redirect. The rules live in services.permissions."""
+    user = actor()
     if user is None:
         return login_manager.unauthorized()  # type: ignore[no-any-return]
     permissions.require(user, "use_workspace")
     scope = permissions.province_scope(user)
     return None if scope is None else {scope}
-
-
-def permissions_forbidden() -> Exception:
-    from catalogue.services.permissions import Forbidden
-
-    return Forbidden()
 
 
 def _labels_page(checks: list[svc.CertificateCheck], title: str) -> Response:
@@ -467,7 +465,7 @@ def label_certificate(code: str | None = None, cert_id: int | None = None) -> Re
                 return allowed
             check = svc.find_by_id(conn, cert_id)  # type: ignore[arg-type]
             if check is not None and allowed is not None and check.current_province_id not in allowed:
-                raise permissions_forbidden()
+                raise permissions.Forbidden()
     if check is None:
         return _not_found()
     return _labels_page([check], check.product_name)
@@ -532,7 +530,7 @@ def _api_unknown() -> Response:
 
 
 @bp.get("/api/v1/verify/<code>")
-@limiter.limit(_verify_limit)
+@verify_limit
 def api_code(code: str) -> Response:
     """Same answer as the page; an API check is counted like a scan."""
     canonical = _code(code)
@@ -580,7 +578,7 @@ def _count_or_history(
 
 
 @bp.get("/api/v1/verify")
-@limiter.limit(_verify_limit)
+@verify_limit
 def api_number() -> Response:
     """Look up by printed certificate number; never reveals the verification code."""
     number = " ".join(request.args.get("number", "").split())
