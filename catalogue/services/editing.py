@@ -150,7 +150,7 @@ def save_producer(
         producer = Producer(name=data["name"], slug=_unique_slug(session, Producer, data["name"]))
     data["contacts_public"] = bool(data.get("contacts_public", producer.contacts_public))
     _save(session, actor, producer, data, "producer", producer.province_id or data.get("province_id"))
-    for (product_id,) in session.exec(select(Product.id).where(Product.producer_id == producer.id)).all():  # type: ignore[misc]
+    for product_id in session.exec(select(Product.id).where(Product.producer_id == producer.id)).all():  # type: ignore[misc]
         audit.enqueue_reindex(session, product_id)
     return producer
 
@@ -217,7 +217,7 @@ def save_round(
             year=year,
         )
     _save(session, actor, round_, data, "selection_round", province_id)
-    for (product_id,) in session.exec(
+    for product_id in session.exec(
         select(Certificate.product_id).where(Certificate.round_id == round_.id)
     ).all():  # type: ignore[misc]
         audit.enqueue_reindex(session, product_id)
