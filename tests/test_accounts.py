@@ -51,8 +51,11 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(app: Flask) -> N
     wrong = login(client, "a@so.gov.vn", "not the password")
     unknown = login(client, "nobody@so.gov.vn", "not the password")
     assert wrong.status_code == unknown.status_code == 200
-    assert "Wrong e-mail or password" in login(client, "x@y.vn?lang=en", "zzzzzzzzzzzz").get_data(as_text=True) \
-        or "Wrong e-mail" in client.get("/admin/login?lang=en").get_data(as_text=True) or wrong.status_code == 200
+    assert (
+        "Wrong e-mail or password" in login(client, "x@y.vn?lang=en", "zzzzzzzzzzzz").get_data(as_text=True)
+        or "Wrong e-mail" in client.get("/admin/login?lang=en").get_data(as_text=True)
+        or wrong.status_code == 200
+    )
     assert client.get("/admin/").status_code == 302
 
 
@@ -75,12 +78,17 @@ def test_every_workspace_form_refuses_a_post_without_token(app: Flask) -> None:
 
 def test_next_redirects_only_within_the_site(app: Flask) -> None:
     make_user(app, "a@so.gov.vn", "ministry")
-    for target, expected in (("/admin/audit", "/admin/audit"), ("https://evil.example/", "/admin/"),
-                             ("//evil.example/x", "/admin/")):  # fmt: skip
+    for target, expected in (
+        ("/admin/audit", "/admin/audit"),
+        ("https://evil.example/", "/admin/"),
+        ("//evil.example/x", "/admin/"),
+    ):
         client = app.test_client()
         token = csrf_token(client)
-        response = client.post("/admin/login", data={"csrf_token": token, "email": "a@so.gov.vn",
-                                                     "password": PASSWORD, "next": target})  # fmt: skip
+        response = client.post(
+            "/admin/login",
+            data={"csrf_token": token, "email": "a@so.gov.vn", "password": PASSWORD, "next": target},
+        )
         assert response.headers["Location"] == expected
 
 
@@ -95,8 +103,12 @@ def test_password_change_ends_other_sessions(app: Flask) -> None:
     laptop, phone = app.test_client(), app.test_client()
     login(laptop, "a@so.gov.vn")
     login(phone, "a@so.gov.vn")
-    response = post(laptop, "/admin/password", {"current": PASSWORD, "new": "a much newer secret",
-                                                "repeat": "a much newer secret"}, token_from="/admin/password")  # fmt: skip
+    response = post(
+        laptop,
+        "/admin/password",
+        {"current": PASSWORD, "new": "a much newer secret", "repeat": "a much newer secret"},
+        token_from="/admin/password",
+    )
     assert response.status_code == 302
     assert laptop.get("/admin/").status_code == 200  # this session continues
     assert phone.get("/admin/").status_code == 302  # the other one is over
@@ -108,9 +120,12 @@ def test_password_change_needs_the_current_password(app: Flask) -> None:
     make_user(app, "a@so.gov.vn", "province", "Huế")
     client = app.test_client()
     login(client, "a@so.gov.vn")
-    page = post(client, "/admin/password?lang=en", {"current": "wrong", "new": "a much newer secret",
-                                                    "repeat": "a much newer secret"},
-                token_from="/admin/password").get_data(as_text=True)  # fmt: skip
+    page = post(
+        client,
+        "/admin/password?lang=en",
+        {"current": "wrong", "new": "a much newer secret", "repeat": "a much newer secret"},
+        token_from="/admin/password",
+    ).get_data(as_text=True)
     assert "The current password is not correct." in page
     assert _user(app, "a@so.gov.vn").session_version == 0
 
@@ -143,9 +158,18 @@ def test_ministry_creates_and_deactivates_accounts(app: Flask) -> None:
         from tests.fixtures.workspace import province
 
         hue_id = province(s, "Huế").id
-    response = post(client, "/admin/users", {"email": "hue@so.gov.vn", "role": "province", "province_id": hue_id,
-                                             "password": "initial password", "name": "Sở CT Huế"},
-                    token_from="/admin/users")  # fmt: skip
+    response = post(
+        client,
+        "/admin/users",
+        {
+            "email": "hue@so.gov.vn",
+            "role": "province",
+            "province_id": hue_id,
+            "password": "initial password",
+            "name": "Sở CT Huế",
+        },
+        token_from="/admin/users",
+    )
     assert response.status_code == 302
     other = app.test_client()
     assert login(other, "hue@so.gov.vn", "initial password").status_code == 302
@@ -155,8 +179,11 @@ def test_ministry_creates_and_deactivates_accounts(app: Flask) -> None:
     assert other.get("/admin/").status_code == 302  # signed out at once
     assert login(app.test_client(), "hue@so.gov.vn", "initial password").status_code == 200  # cannot sign in
     with Session(get_engine(app.config["SQLALCHEMY_URL"])) as s:
-        actions = s.exec(select(AuditEntry.action).where(AuditEntry.entity_type == "user",
-                                                         AuditEntry.actor_label == "cuc@moit.gov.vn")).all()  # fmt: skip
+        actions = s.exec(
+            select(AuditEntry.action).where(
+                AuditEntry.entity_type == "user", AuditEntry.actor_label == "cuc@moit.gov.vn"
+            )
+        ).all()
     assert sorted(actions) == ["create", "deactivate"]
 
 
@@ -181,13 +208,49 @@ def test_account_rules(app: Flask) -> None:
 
 def test_cli_user_create(app: Flask) -> None:
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["user", "create", "--email", "hue@so.gov.vn", "--password", PASSWORD,
-                                 "--role", "province", "--province", "Thua Thien Hue"])  # fmt: skip
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "--email",
+            "hue@so.gov.vn",
+            "--password",
+            PASSWORD,
+            "--role",
+            "province",
+            "--province",
+            "Thua Thien Hue",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Thành phố Huế" in result.output  # the old name maps to the current unit
-    result = runner.invoke(args=["user", "create", "--email", "x@so.gov.vn", "--password", PASSWORD,
-                                 "--role", "province", "--province", "Lao Kai"])  # fmt: skip
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "--email",
+            "x@so.gov.vn",
+            "--password",
+            PASSWORD,
+            "--role",
+            "province",
+            "--province",
+            "Lao Kai",
+        ]
+    )
     assert result.exit_code != 0 and "Did you mean" in result.output
-    result = runner.invoke(args=["user", "create", "--email", "hue@so.gov.vn", "--password", PASSWORD,
-                                 "--role", "ministry", "--lang", "en"])  # fmt: skip
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "--email",
+            "hue@so.gov.vn",
+            "--password",
+            PASSWORD,
+            "--role",
+            "ministry",
+            "--lang",
+            "en",
+        ]
+    )
     assert result.exit_code != 0 and "already exists" in result.output

@@ -11,7 +11,16 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from catalogue.db import get_engine
-from catalogue.models import AuditEntry, Certificate, CertificateEvent, Event, Exhibit, Producer, Product, User
+from catalogue.models import (
+    AuditEntry,
+    Certificate,
+    CertificateEvent,
+    Event,
+    Exhibit,
+    Producer,
+    Product,
+    User,
+)
 from catalogue.services import importing, publishing
 from tests.fixtures.workspace import login, make_user, post, province, row, xlsx_bytes
 
@@ -26,8 +35,12 @@ def setup(seeded_app: Flask) -> dict[str, Any]:
     make_user(seeded_app, "cuc@moit.gov.vn", "ministry")
     with seeded_app.test_request_context("/?lang=en"), Session(get_engine()) as s:
         user = s.exec(select(User).where(User.email == "hue@so.gov.vn")).one()
-        batch, _ = importing.stage_batch(s, actor=user, filename="hue.xlsx",
-                                         data=xlsx_bytes([row(1, province="Huế"), row(2, province="Huế")]))  # fmt: skip
+        batch, _ = importing.stage_batch(
+            s,
+            actor=user,
+            filename="hue.xlsx",
+            data=xlsx_bytes([row(1, province="Huế"), row(2, province="Huế")]),
+        )
         publishing.publish_batch(s, actor=user, batch=batch)
         s.commit()
         cert = s.exec(select(Certificate).where(Certificate.number == "TEST-00001/GCN-SCT")).one()
@@ -36,8 +49,13 @@ def setup(seeded_app: Flask) -> dict[str, Any]:
     login(client, "hue@so.gov.vn")
     ministry = seeded_app.test_client()
     login(ministry, "cuc@moit.gov.vn")
-    return {"client": client, "ministry": ministry, "cert_id": cert.id, "product_id": cert.product_id,
-            "hue_id": hue_id}  # fmt: skip
+    return {
+        "client": client,
+        "ministry": ministry,
+        "cert_id": cert.id,
+        "product_id": cert.product_id,
+        "hue_id": hue_id,
+    }
 
 
 def _audit(app: Flask, **where: Any) -> list[AuditEntry]:
@@ -51,16 +69,29 @@ def _audit(app: Flask, **where: Any) -> list[AuditEntry]:
 def test_correction_is_a_certificate_event_with_before_and_after(seeded_app: Flask, setup: dict) -> None:
     client, cert_id = setup["client"], setup["cert_id"]
     url = f"/admin/certificates/{cert_id}"
-    response = post(client, url, {"number": "TEST-00001/GCN-SCT-A", "issued_on": "2025-08-16", "expires_on": "",
-                                  "prize": "", "source": "", "reason": "typo in the decision list"},
-                    token_from=url)  # fmt: skip
+    response = post(
+        client,
+        url,
+        {
+            "number": "TEST-00001/GCN-SCT-A",
+            "issued_on": "2025-08-16",
+            "expires_on": "",
+            "prize": "",
+            "source": "",
+            "reason": "typo in the decision list",
+        },
+        token_from=url,
+    )
     assert response.status_code == 302
     with _db(seeded_app) as s:
         cert = s.get(Certificate, cert_id)
         assert cert.number == "TEST-00001/GCN-SCT-A" and str(cert.issued_on) == "2025-08-16"
         assert cert.expires_from_policy and str(cert.expires_on) == "2028-08-16"
-        event = s.exec(select(CertificateEvent).where(CertificateEvent.certificate_id == cert_id,
-                                                      CertificateEvent.kind == "corrected")).one()  # fmt: skip
+        event = s.exec(
+            select(CertificateEvent).where(
+                CertificateEvent.certificate_id == cert_id, CertificateEvent.kind == "corrected"
+            )
+        ).one()
         assert event.reason == "typo in the decision list"
         assert event.changes["number"] == ["TEST-00001/GCN-SCT", "TEST-00001/GCN-SCT-A"]
     entry = _audit(seeded_app, action="correct")[-1]
@@ -72,24 +103,41 @@ def test_correction_is_a_certificate_event_with_before_and_after(seeded_app: Fla
 
 def test_correction_cannot_take_another_certificates_number(seeded_app: Flask, setup: dict) -> None:
     url = f"/admin/certificates/{setup['cert_id']}"
-    response = post(setup["client"], url + "?lang=en", {"number": "TEST-00002/GCN-SCT"}, token_from=url,
-                    follow_redirects=True)  # fmt: skip
+    response = post(
+        setup["client"],
+        url + "?lang=en",
+        {"number": "TEST-00002/GCN-SCT"},
+        token_from=url,
+        follow_redirects=True,
+    )
     assert "already has the number TEST-00002/GCN-SCT" in response.get_data(as_text=True)
 
 
 def test_revocation_with_reason_and_reference_shows_publicly(seeded_app: Flask, setup: dict) -> None:
     client, cert_id = setup["client"], setup["cert_id"]
     url = f"/admin/certificates/{cert_id}"
-    response = post(client, url + "/revoke?lang=en", {"reason": "", "reference": ""}, token_from=url,
-                    follow_redirects=True)  # fmt: skip
+    response = post(
+        client,
+        url + "/revoke?lang=en",
+        {"reason": "", "reference": ""},
+        token_from=url,
+        follow_redirects=True,
+    )
     assert "This field is required." in response.get_data(as_text=True)
-    post(client, url + "/revoke", {"reason": "Sản phẩm không còn đạt tiêu chí", "reference": "77/QĐ-SCT",
-                                   "on": "2025-10-01"}, token_from=url)  # fmt: skip
+    post(
+        client,
+        url + "/revoke",
+        {"reason": "Sản phẩm không còn đạt tiêu chí", "reference": "77/QĐ-SCT", "on": "2025-10-01"},
+        token_from=url,
+    )
     with _db(seeded_app) as s:
         cert = s.get(Certificate, cert_id)
         assert str(cert.revoked_on) == "2025-10-01" and cert.revoked_reference == "77/QĐ-SCT"
-        event = s.exec(select(CertificateEvent).where(CertificateEvent.certificate_id == cert_id,
-                                                      CertificateEvent.kind == "revoked")).one()  # fmt: skip
+        event = s.exec(
+            select(CertificateEvent).where(
+                CertificateEvent.certificate_id == cert_id, CertificateEvent.kind == "revoked"
+            )
+        ).one()
         assert event.reason == "Sản phẩm không còn đạt tiêu chí"
         slug = s.get(Product, cert.product_id).slug
     assert _audit(seeded_app, action="revoke")[-1].changes["revoked_reference"] == [None, "77/QĐ-SCT"]
@@ -105,17 +153,34 @@ def test_revocation_with_reason_and_reference_shows_publicly(seeded_app: Flask, 
 
 def test_producer_create_and_edit_with_public_contacts(seeded_app: Flask, setup: dict) -> None:
     client = setup["client"]
-    response = post(client, "/admin/producers/new", {"name": "HTX Gốm Phước Tích", "kind": "htx",
-                                                     "province_id": setup["hue_id"], "phone": "0234 000 000",
-                                                     "contacts_public": "y"},
-                    token_from="/admin/producers/new")  # fmt: skip
+    response = post(
+        client,
+        "/admin/producers/new",
+        {
+            "name": "HTX Gốm Phước Tích",
+            "kind": "htx",
+            "province_id": setup["hue_id"],
+            "phone": "0234 000 000",
+            "contacts_public": "y",
+        },
+        token_from="/admin/producers/new",
+    )
     assert response.status_code == 302
     with _db(seeded_app) as s:
         producer = s.exec(select(Producer).where(Producer.name == "HTX Gốm Phước Tích")).one()
         assert producer.contacts_public and producer.kind == "htx"
     url = f"/admin/producers/{producer.id}"
-    post(client, url, {"name": "HTX Gốm Phước Tích", "kind": "htx", "province_id": setup["hue_id"],
-                       "phone": "0234 111 111"}, token_from=url)  # fmt: skip
+    post(
+        client,
+        url,
+        {
+            "name": "HTX Gốm Phước Tích",
+            "kind": "htx",
+            "province_id": setup["hue_id"],
+            "phone": "0234 111 111",
+        },
+        token_from=url,
+    )
     entry = _audit(seeded_app, entity_type="producer", entity_id=producer.id, action="update")[-1]
     assert entry.changes["phone"] == ["0234 000 000", "0234 111 111"]
     assert entry.changes["contacts_public"] == [True, False]
@@ -130,38 +195,72 @@ def test_product_edit_is_audited_and_queued_for_search(seeded_app: Flask, setup:
     url = f"/admin/products/{setup['product_id']}"
     with _db(seeded_app) as s:
         queued = len(s.exec(select(OutboxEvent).where(OutboxEvent.product_id == setup["product_id"])).all())
-    post(setup["client"], url, {"name": "Chè Shan tuyết Huế", "group": "che_bien_nong_lam_thuy_san_thuc_pham",
-                                "province_id": setup["hue_id"], "description": "Mô tả"}, token_from=url)  # fmt: skip
+    post(
+        setup["client"],
+        url,
+        {
+            "name": "Chè Shan tuyết Huế",
+            "group": "che_bien_nong_lam_thuy_san_thuc_pham",
+            "province_id": setup["hue_id"],
+            "description": "Mô tả",
+        },
+        token_from=url,
+    )
     with _db(seeded_app) as s:
         assert s.get(Product, setup["product_id"]).name == "Chè Shan tuyết Huế"
-        assert len(s.exec(select(OutboxEvent).where(OutboxEvent.product_id == setup["product_id"])).all()) > queued
+        assert (
+            len(s.exec(select(OutboxEvent).where(OutboxEvent.product_id == setup["product_id"])).all())
+            > queued
+        )
     entry = _audit(seeded_app, entity_type="product", action="update")[-1]
     assert entry.changes["name"] == ["Chè Shan tuyết thử nghiệm 1", "Chè Shan tuyết Huế"]
 
 
 def test_new_certificate_for_a_product_and_level_rules(seeded_app: Flask, setup: dict) -> None:
     url = f"/admin/products/{setup['product_id']}/certificates/new"
-    response = post(setup["client"], url + "?lang=en", {"level": "huyen", "year": 2025, "number": "H-1",
-                                                        "issued_on": "2025-09-01"},
-                    token_from=url, follow_redirects=True)  # fmt: skip
+    response = post(
+        setup["client"],
+        url + "?lang=en",
+        {"level": "huyen", "year": 2025, "number": "H-1", "issued_on": "2025-09-01"},
+        token_from=url,
+        follow_redirects=True,
+    )
     assert "did not exist on 01/09/2025" in response.get_data(as_text=True)
-    response = post(setup["client"], url, {"level": "tinh", "year": 2026, "number": "T-2026-1"}, token_from=url)
+    response = post(
+        setup["client"], url, {"level": "tinh", "year": 2026, "number": "T-2026-1"}, token_from=url
+    )
     assert response.status_code == 302
     # The ministry level is not offered to a provincial official and is refused if forced.
-    assert post(setup["client"], url, {"level": "quoc_gia", "year": 2026, "number": "Q-1"},
-                token_from=url).status_code == 403  # fmt: skip
+    assert (
+        post(
+            setup["client"], url, {"level": "quoc_gia", "year": 2026, "number": "Q-1"}, token_from=url
+        ).status_code
+        == 403
+    )
     with _db(seeded_app) as s:
-        assert s.exec(select(Certificate).where(Certificate.number == "T-2026-1")).one().product_id == \
-            setup["product_id"]  # fmt: skip
+        assert (
+            s.exec(select(Certificate).where(Certificate.number == "T-2026-1")).one().product_id
+            == setup["product_id"]
+        )
 
 
 def test_round_edit(seeded_app: Flask, setup: dict) -> None:
     with _db(seeded_app) as s:
         round_id = s.get(Certificate, setup["cert_id"]).round_id
     url = f"/admin/rounds/{round_id}"
-    response = post(setup["client"], url, {"level": "tinh", "year": 2025, "province_id": setup["hue_id"],
-                                           "edition": "lần thứ III", "decision_number": "123/QĐ-UBND",
-                                           "decision_date": "2025-08-01"}, token_from=url)  # fmt: skip
+    response = post(
+        setup["client"],
+        url,
+        {
+            "level": "tinh",
+            "year": 2025,
+            "province_id": setup["hue_id"],
+            "edition": "lần thứ III",
+            "decision_number": "123/QĐ-UBND",
+            "decision_date": "2025-08-01",
+        },
+        token_from=url,
+    )
     assert response.status_code == 302
     entry = _audit(seeded_app, entity_type="selection_round")[-1]
     assert entry.changes["edition"] == [None, "lần thứ III"]
@@ -169,26 +268,44 @@ def test_round_edit(seeded_app: Flask, setup: dict) -> None:
 
 def test_ministry_manages_fairs_and_exhibitors(seeded_app: Flask, setup: dict) -> None:
     ministry = setup["ministry"]
-    response = post(ministry, "/admin/events/new", {"kind": "fair", "name": "Hội chợ CNNT tiêu biểu thử nghiệm",
-                                                    "start_date": "2025-11-01", "end_date": "2025-11-05",
-                                                    "province_id": setup["hue_id"]},
-                    token_from="/admin/events/new")  # fmt: skip
+    response = post(
+        ministry,
+        "/admin/events/new",
+        {
+            "kind": "fair",
+            "name": "Hội chợ CNNT tiêu biểu thử nghiệm",
+            "start_date": "2025-11-01",
+            "end_date": "2025-11-05",
+            "province_id": setup["hue_id"],
+        },
+        token_from="/admin/events/new",
+    )
     assert response.status_code == 302
     with _db(seeded_app) as s:
         event = s.exec(select(Event).where(Event.name == "Hội chợ CNNT tiêu biểu thử nghiệm")).one()
         producer_id = s.get(Product, setup["product_id"]).producer_id
     url = f"/admin/events/{event.id}"
-    post(ministry, url + "/exhibitors", {"producer_id": producer_id, "booth": "B12",
-                                         "product_ids": str(setup["product_id"])}, token_from=url)  # fmt: skip
+    post(
+        ministry,
+        url + "/exhibitors",
+        {"producer_id": producer_id, "booth": "B12", "product_ids": str(setup["product_id"])},
+        token_from=url,
+    )
     with _db(seeded_app) as s:
         shown = s.exec(select(Exhibit.product_id)).all()
     assert setup["product_id"] in shown
     public = seeded_app.test_client().get(f"/events/{event.slug}").get_data(as_text=True)
     assert "B12" in public
-    bad = post(ministry, url + "/exhibitors?lang=en", {"producer_id": 999999}, token_from=url, follow_redirects=True)
+    bad = post(
+        ministry, url + "/exhibitors?lang=en", {"producer_id": 999999}, token_from=url, follow_redirects=True
+    )
     assert "Unknown producer" in bad.get_data(as_text=True)
-    response = post(ministry, url + "?lang=en", {"kind": "fair", "name": "X", "start_date": "2025-11-05",
-                                                 "end_date": "2025-11-01"}, token_from=url)  # fmt: skip
+    response = post(
+        ministry,
+        url + "?lang=en",
+        {"kind": "fair", "name": "X", "start_date": "2025-11-05", "end_date": "2025-11-01"},
+        token_from=url,
+    )
     assert "The last day comes before the first day." in response.get_data(as_text=True)
     assert [e.action for e in _audit(seeded_app, entity_type="event")] == ["create", "add_exhibitor"]
 
@@ -210,5 +327,7 @@ def test_audit_page_filters_by_person_province_and_date(seeded_app: Flask, setup
 def test_every_workspace_change_left_an_audit_entry(seeded_app: Flask, setup: dict) -> None:
     with _db(seeded_app) as s:
         certs = s.exec(select(Certificate.id).where(Certificate.number.startswith("TEST-"))).all()
-        audited = set(s.exec(select(AuditEntry.entity_id).where(AuditEntry.entity_type == "certificate")).all())
+        audited = set(
+            s.exec(select(AuditEntry.entity_id).where(AuditEntry.entity_type == "certificate")).all()
+        )
     assert set(certs) <= audited

@@ -16,9 +16,13 @@ from tests.fixtures.workspace import PASSWORD, csv_text, province, row, xlsx_byt
 
 def _user(session: Session, email: str, role: str, where: str | None = None) -> User:
     user = accounts.create_user(
-        session, actor=SYSTEM, email=email, password=PASSWORD, role=role,
+        session,
+        actor=SYSTEM,
+        email=email,
+        password=PASSWORD,
+        role=role,
         province=province(session, where) if where else None,
-    )  # fmt: skip
+    )
     session.commit()
     return user
 
@@ -45,7 +49,8 @@ def _errors(report: importing.ImportReport, index: int = 0) -> dict[str, str]:
 
 def _counts(session: Session) -> tuple[int, int, int, int]:
     return tuple(  # type: ignore[return-value]
-        session.exec(select(func.count()).select_from(m)).one() for m in (Product, Certificate, ImportBatch, AuditEntry)
+        session.exec(select(func.count()).select_from(m)).one()
+        for m in (Product, Certificate, ImportBatch, AuditEntry)
     )
 
 
@@ -117,13 +122,15 @@ def test_template_example_row_is_refused(db_session: Session, lao_cai: User) -> 
 
 def test_messages_follow_the_officials_language(db_session: Session, lao_cai: User) -> None:
     with force_locale("vi"):
-        report, _ = importing.check_file(db_session, actor=lao_cai, filename="t.xlsx",
-                                         data=xlsx_bytes([row(1, province="Lao Kai")]))
+        report, _ = importing.check_file(
+            db_session, actor=lao_cai, filename="t.xlsx", data=xlsx_bytes([row(1, province="Lao Kai")])
+        )
         line = report.problems()[0]
     assert "Tỉnh/Thành phố:" in line
     with force_locale("en"):
-        report, _ = importing.check_file(db_session, actor=lao_cai, filename="t.xlsx",
-                                         data=xlsx_bytes([row(1, province="Lao Kai")]))
+        report, _ = importing.check_file(
+            db_session, actor=lao_cai, filename="t.xlsx", data=xlsx_bytes([row(1, province="Lao Kai")])
+        )
         line = report.problems()[0]
     assert line.startswith("Row 2, Tỉnh/Thành phố (province): Unknown province")
 
@@ -142,8 +149,9 @@ def test_certificate_of_another_province_cannot_be_overwritten(db_session: Sessi
     from catalogue.services import publishing
 
     with force_locale("en"):
-        batch, _ = importing.stage_batch(db_session, actor=hue, filename="hue.csv",
-                                         data=csv_text([row(7, province="Huế")]).encode())  # fmt: skip
+        batch, _ = importing.stage_batch(
+            db_session, actor=hue, filename="hue.csv", data=csv_text([row(7, province="Huế")]).encode()
+        )
         publishing.publish_batch(db_session, actor=hue, batch=batch, config=_config())
     db_session.commit()
     errors = _errors(_check(db_session, lao_cai, [row(7)]))

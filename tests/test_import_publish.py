@@ -44,10 +44,16 @@ def _upload_and_publish(client: FlaskClient, data: bytes, filename: str = "qd.xl
     return batch_url
 
 
-def test_publish_creates_records_with_audit_outbox_and_provenance(seeded_app: Flask, official: FlaskClient) -> None:
+def test_publish_creates_records_with_audit_outbox_and_provenance(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
     products_before = _count(seeded_app, Product)
-    batch_url = _upload_and_publish(official, xlsx_bytes([row(1), row(2, decision="")]),
-                                    decision_number="45/QĐ-UBND", decision_date="2025-08-10")  # fmt: skip
+    batch_url = _upload_and_publish(
+        official,
+        xlsx_bytes([row(1), row(2, decision="")]),
+        decision_number="45/QĐ-UBND",
+        decision_date="2025-08-10",
+    )
     page = official.get(batch_url).get_data(as_text=True)
     assert "TEST-00001/GCN-SCT" in page
     assert _count(seeded_app, Product) == products_before + 2
@@ -59,17 +65,27 @@ def test_publish_creates_records_with_audit_outbox_and_provenance(seeded_app: Fl
         certs = s.exec(select(Certificate).where(Certificate.batch_id == batch.id)).all()
         assert len(certs) == 2 and all(c.verify_code for c in certs)
         provenance = provenance_for(s, certs[0])
-        assert provenance and provenance["office"] == batch.office and provenance["file_sha256"] == batch.file_sha256
+        assert (
+            provenance
+            and provenance["office"] == batch.office
+            and provenance["file_sha256"] == batch.file_sha256
+        )
         product_ids = {c.product_id for c in certs}
         outbox = s.exec(select(OutboxEvent.product_id).where(OutboxEvent.product_id.in_(product_ids))).all()
         assert set(outbox) == product_ids
-        actions = s.exec(select(AuditEntry.action, AuditEntry.entity_type).where(
-            AuditEntry.actor_label == "laocai@so.gov.vn")).all()  # fmt: skip
+        actions = s.exec(
+            select(AuditEntry.action, AuditEntry.entity_type).where(
+                AuditEntry.actor_label == "laocai@so.gov.vn"
+            )
+        ).all()
         assert ("upload", "import_batch") in actions and ("publish", "import_batch") in actions
         assert actions.count(("create", "certificate")) == 2
         # The row without its own decision number took the one given when publishing.
-        events = s.exec(select(CertificateEvent.reference).where(
-            CertificateEvent.certificate_id.in_([c.id for c in certs]))).all()  # fmt: skip
+        events = s.exec(
+            select(CertificateEvent.reference).where(
+                CertificateEvent.certificate_id.in_([c.id for c in certs])
+            )
+        ).all()
         assert sorted(events) == ["123/QĐ-UBND", "45/QĐ-UBND"]
 
 
@@ -96,7 +112,9 @@ def test_reimport_updates_and_never_duplicates(seeded_app: Flask, official: Flas
     assert "Published" in official.get(batch_url + "?lang=en").get_data(as_text=True)
 
 
-def test_same_file_twice_is_flagged_and_still_changes_nothing(seeded_app: Flask, official: FlaskClient) -> None:
+def test_same_file_twice_is_flagged_and_still_changes_nothing(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
     data = xlsx_bytes([row(1)])
     _upload_and_publish(official, data)
     response = upload(official, data, "qd.xlsx")
@@ -130,16 +148,26 @@ def _inject_failure(app: Flask, number: str) -> None:
     """A real database error when the certificate ``number`` is inserted (a trigger)."""
     with get_engine(app.config["SQLALCHEMY_URL"]).begin() as conn:
         if IS_PG:
-            conn.execute(text(
-                "CREATE OR REPLACE FUNCTION h4_boom() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.number = '" + number + "' THEN RAISE EXCEPTION 'injected failure'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"))  # fmt: skip
-            conn.execute(text("CREATE TRIGGER h4_boom BEFORE INSERT ON certificate "
-                              "FOR EACH ROW EXECUTE FUNCTION h4_boom()"))  # fmt: skip
+            conn.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION h4_boom() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.number = '" + number + "' THEN RAISE EXCEPTION 'injected failure'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER h4_boom BEFORE INSERT ON certificate "
+                    "FOR EACH ROW EXECUTE FUNCTION h4_boom()"
+                )
+            )
         else:
-            conn.execute(text(
-                f"CREATE TRIGGER h4_boom BEFORE INSERT ON certificate WHEN NEW.number = '{number}' "
-                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"))  # fmt: skip
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER h4_boom BEFORE INSERT ON certificate WHEN NEW.number = '{number}' "
+                    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+                )
+            )
 
 
 def _drop_failure(app: Flask) -> None:
@@ -189,8 +217,9 @@ def _write(tmp_path: Path, rows: list[dict], name: str = "qd.xlsx") -> Path:
 def test_cli_dry_run_good_file_writes_nothing(seeded_app: Flask, tmp_path: Path) -> None:
     make_user(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
     before = _count(seeded_app, Certificate)
-    result = seeded_app.test_cli_runner().invoke(args=[
-        "import", str(_write(tmp_path, [row(1), row(2)])), "--dry-run", "--as", "laocai@so.gov.vn"])  # fmt: skip
+    result = seeded_app.test_cli_runner().invoke(
+        args=["import", str(_write(tmp_path, [row(1), row(2)])), "--dry-run", "--as", "laocai@so.gov.vn"]
+    )
     assert result.exit_code == 0, result.output
     assert "2 new" in result.output and "nothing was written" in result.output
     assert _count(seeded_app, Certificate) == before
@@ -201,8 +230,9 @@ def test_cli_bad_file_exits_non_zero_listing_every_problem(seeded_app: Flask, tm
     make_user(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
     before = _count(seeded_app, Certificate)
     path = _write(tmp_path, [row(1), row(2, province="Huế"), row(3, year=""), row(1)])
-    result = seeded_app.test_cli_runner().invoke(args=["import", str(path), "--as", "laocai@so.gov.vn",
-                                                        "--lang", "en"])  # fmt: skip
+    result = seeded_app.test_cli_runner().invoke(
+        args=["import", str(path), "--as", "laocai@so.gov.vn", "--lang", "en"]
+    )
     assert result.exit_code == 1
     assert "Row 3, Tỉnh/Thành phố (province): Huế is outside your province" in result.output
     assert "Row 4, Năm (year): This value is required." in result.output
@@ -213,11 +243,26 @@ def test_cli_bad_file_exits_non_zero_listing_every_problem(seeded_app: Flask, tm
 
 def test_cli_publishes_with_the_same_rules(seeded_app: Flask, tmp_path: Path) -> None:
     make_user(seeded_app, "cuc@moit.gov.vn", "ministry")
-    path = _write(tmp_path, [row(1, level="quốc gia", province="Huế"), row(2, level="khu vực", region="miền Trung",
-                                                                         province="Huế")])  # fmt: skip
+    path = _write(
+        tmp_path,
+        [
+            row(1, level="quốc gia", province="Huế"),
+            row(2, level="khu vực", region="miền Trung", province="Huế"),
+        ],
+    )
     runner = seeded_app.test_cli_runner()
-    result = runner.invoke(args=["import", str(path), "--as", "cuc@moit.gov.vn", "--decision", "9/QĐ-BCT",
-                                 "--decision-date", "01/09/2025"])  # fmt: skip
+    result = runner.invoke(
+        args=[
+            "import",
+            str(path),
+            "--as",
+            "cuc@moit.gov.vn",
+            "--decision",
+            "9/QĐ-BCT",
+            "--decision-date",
+            "01/09/2025",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "2 new" in result.output
     again = runner.invoke(args=["import", str(path), "--as", "cuc@moit.gov.vn"])
@@ -225,14 +270,18 @@ def test_cli_publishes_with_the_same_rules(seeded_app: Flask, tmp_path: Path) ->
     assert again.exit_code == 0 and "Published batch #2: 0 new, 2 updated" in again.output
     assert _count(seeded_app, Certificate, Certificate.number.startswith("TEST-")) == 2
     with _session(seeded_app) as s:
-        changes = s.exec(select(AuditEntry.changes).where(AuditEntry.action == "update",
-                                                          AuditEntry.entity_type == "certificate")).all()
+        changes = s.exec(
+            select(AuditEntry.changes).where(
+                AuditEntry.action == "update", AuditEntry.entity_type == "certificate"
+            )
+        ).all()
         assert changes and all(set(c) == {"batch_id"} for c in changes)
 
 
 def test_cli_unknown_account_is_refused(seeded_app: Flask, tmp_path: Path) -> None:
-    result = seeded_app.test_cli_runner().invoke(args=["import", str(_write(tmp_path, [row(1)])),
-                                                       "--as", "nobody@example.vn"])  # fmt: skip
+    result = seeded_app.test_cli_runner().invoke(
+        args=["import", str(_write(tmp_path, [row(1)])), "--as", "nobody@example.vn"]
+    )
     assert result.exit_code != 0 and "No active account" in result.output
 
 

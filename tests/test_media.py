@@ -109,8 +109,11 @@ def hue(seeded_app: Flask) -> dict:
     login(client, "hue@so.gov.vn")
     with seeded_app.test_request_context("/?lang=en"), Session(get_engine()) as s:
         user = s.exec(select(User).where(User.email == "hue@so.gov.vn")).one()
-        rows = [row(1, province="Huế", photo="Ảnh 1.JPG"), row(2, province="Huế", photo="anh-2.png"),
-                row(3, province="Huế", photo="thieu.jpg")]  # fmt: skip
+        rows = [
+            row(1, province="Huế", photo="Ảnh 1.JPG"),
+            row(2, province="Huế", photo="anh-2.png"),
+            row(3, province="Huế", photo="thieu.jpg"),
+        ]
         batch, _ = importing.stage_batch(s, actor=user, filename="hue.xlsx", data=xlsx_bytes(rows))
         publishing.publish_batch(s, actor=user, batch=batch)
         s.commit()
@@ -133,18 +136,33 @@ def _png(color: str = "red") -> bytes:
 
 def test_zip_photos_are_matched_by_the_photo_column(seeded_app: Flask, hue: dict) -> None:
     client, batch_id = hue["client"], hue["batch_id"]
-    data = _zip({"anh/ảnh 1.jpg": _jpeg_with_exif((640, 480)), "anh-2.png": _png(), "la.png": _png("blue"),
-                 "ghi-chu.txt": b"hello", "__MACOSX/._anh-2.png": b"junk"})  # fmt: skip
-    response = post(client, f"/admin/imports/{batch_id}/photos?lang=en",
-                    {"file": (io.BytesIO(data), "anh.zip")}, token_from=f"/admin/imports/{batch_id}",
-                    content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    data = _zip(
+        {
+            "anh/ảnh 1.jpg": _jpeg_with_exif((640, 480)),
+            "anh-2.png": _png(),
+            "la.png": _png("blue"),
+            "ghi-chu.txt": b"hello",
+            "__MACOSX/._anh-2.png": b"junk",
+        }
+    )
+    response = post(
+        client,
+        f"/admin/imports/{batch_id}/photos?lang=en",
+        {"file": (io.BytesIO(data), "anh.zip")},
+        token_from=f"/admin/imports/{batch_id}",
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     page = response.get_data(as_text=True)
     assert "2 photos attached." in page
     assert "la.png" in page and "ghi-chu.txt" in page  # reported, not attached
     assert "thieu.jpg" in page  # named in the file but missing from the zip
     with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
         photos = s.exec(select(Photo, Product.name).join(Product, Product.id == Photo.product_id)).all()
-        assert sorted(name for _, name in photos) == ["Chè Shan tuyết thử nghiệm 1", "Chè Shan tuyết thử nghiệm 2"]
+        assert sorted(name for _, name in photos) == [
+            "Chè Shan tuyết thử nghiệm 1",
+            "Chè Shan tuyết thử nghiệm 2",
+        ]
         key = photos[0][0].file_key
     served = seeded_app.test_client().get(f"/media/{key}")
     assert served.status_code == 200 and served.mimetype == "image/webp"
@@ -156,11 +174,22 @@ def test_single_photo_upload_and_removal_are_audited(seeded_app: Flask, hue: dic
     with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
         product = s.exec(select(Product).where(Product.name == "Chè Shan tuyết thử nghiệm 3")).one()
     url = f"/admin/products/{product.id}"
-    response = post(client, url + "/photos?lang=en", {"file": (io.BytesIO(b"not an image"), "x.jpg"), "alt": ""},
-                    token_from=url, content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    response = post(
+        client,
+        url + "/photos?lang=en",
+        {"file": (io.BytesIO(b"not an image"), "x.jpg"), "alt": ""},
+        token_from=url,
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "not a readable JPEG, PNG or WebP image" in response.get_data(as_text=True)
-    post(client, url + "/photos", {"file": (io.BytesIO(_png()), "p.png"), "alt": "Hộp chè"}, token_from=url,
-         content_type="multipart/form-data")  # fmt: skip
+    post(
+        client,
+        url + "/photos",
+        {"file": (io.BytesIO(_png()), "p.png"), "alt": "Hộp chè"},
+        token_from=url,
+        content_type="multipart/form-data",
+    )
     from catalogue.models import AuditEntry
 
     with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:

@@ -13,7 +13,17 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from catalogue.db import get_engine
-from catalogue.models import Certificate, Event, ImportBatch, Photo, Producer, Product, Province, SelectionRound, User
+from catalogue.models import (
+    Certificate,
+    Event,
+    ImportBatch,
+    Photo,
+    Producer,
+    Product,
+    Province,
+    SelectionRound,
+    User,
+)
 from catalogue.services import accounts, editing, importing, permissions, publishing
 from catalogue.services.permissions import SYSTEM, Forbidden, can
 from catalogue.vocab import Level
@@ -28,8 +38,15 @@ def _user(role: str, province_id: int | None, active: bool = True) -> User:
 
 LAO_CAI = Province(id=10, slug="lao-cai", name="Tỉnh Lào Cai", short_name="Lào Cai", kind="tinh")
 HUE = Province(id=20, slug="hue", name="Thành phố Huế", short_name="Huế", kind="thanh_pho")
-YEN_BAI = Province(id=11, slug="yen-bai-truoc-2025", name="Tỉnh Yên Bái", short_name="Yên Bái", kind="tinh",
-                   valid_to=__import__("datetime").date(2025, 6, 30), successor_id=10)  # fmt: skip
+YEN_BAI = Province(
+    id=11,
+    slug="yen-bai-truoc-2025",
+    name="Tỉnh Yên Bái",
+    short_name="Yên Bái",
+    kind="tinh",
+    valid_to=__import__("datetime").date(2025, 6, 30),
+    successor_id=10,
+)
 MINISTRY, LC_OFFICIAL = _user("ministry", None), _user("province", 10)
 
 
@@ -57,8 +74,12 @@ def test_place_actions_follow_the_current_province(action: str) -> None:
 
 @pytest.mark.parametrize("action", sorted(permissions.ACTIONS))
 def test_nobody_without_an_active_account(action: str) -> None:
-    for user in (None, _user("ministry", None, active=False), _user("province", 10, active=False),
-                 _user("guest", None)):  # fmt: skip
+    for user in (
+        None,
+        _user("ministry", None, active=False),
+        _user("province", 10, active=False),
+        _user("guest", None),
+    ):
         assert not can(user, action, province=LAO_CAI, level=Level.TINH)
     assert can(SYSTEM, action, province=HUE, level=Level.TINH)
 
@@ -86,22 +107,39 @@ def world(seeded_app: Flask) -> dict[str, Any]:
     ids["hue"] = make_user(seeded_app, "hue@so.gov.vn", "province", "Huế")
     with seeded_app.test_request_context("/?lang=en"), Session(get_engine()) as s:
         hue = s.get(User, ids["hue"])
-        batch, _ = importing.stage_batch(s, actor=hue, filename="hue.xlsx",
-                                         data=xlsx_bytes([row(1, province="Huế", photo="a.png")]))  # fmt: skip
+        batch, _ = importing.stage_batch(
+            s, actor=hue, filename="hue.xlsx", data=xlsx_bytes([row(1, province="Huế", photo="a.png")])
+        )
         publishing.publish_batch(s, actor=hue, batch=batch)
         cert = s.exec(select(Certificate).where(Certificate.batch_id == batch.id)).one()
         product = s.get(Product, cert.product_id)
         photo = publishing.add_photo(s, actor=hue, product=product, data=_png())
         ministry = s.get(User, ids["ministry"])
         event = s.exec(select(Event)).first()
-        exhibitor = editing.add_exhibitor(s, actor=ministry, event=event, producer=s.get(Producer, product.producer_id),
-                                          booth="A1", products=[product])  # fmt: skip
-        pending, _ = importing.stage_batch(s, actor=hue, filename="next.xlsx",
-                                           data=xlsx_bytes([row(2, province="Huế")]))  # fmt: skip
+        exhibitor = editing.add_exhibitor(
+            s,
+            actor=ministry,
+            event=event,
+            producer=s.get(Producer, product.producer_id),
+            booth="A1",
+            products=[product],
+        )
+        pending, _ = importing.stage_batch(
+            s, actor=hue, filename="next.xlsx", data=xlsx_bytes([row(2, province="Huế")])
+        )
         s.commit()
-        ids.update(batch_id=batch.id, pending_id=pending.id, cert_id=cert.id, product_id=product.id,
-                   producer_id=product.producer_id, round_id=cert.round_id, photo_id=photo.id,
-                   event_id=event.id, exhibitor_id=exhibitor.id, user_id=ids["hue"])  # fmt: skip
+        ids.update(
+            batch_id=batch.id,
+            pending_id=pending.id,
+            cert_id=cert.id,
+            product_id=product.id,
+            producer_id=product.producer_id,
+            round_id=cert.round_id,
+            photo_id=photo.id,
+            event_id=event.id,
+            exhibitor_id=exhibitor.id,
+            user_id=ids["hue"],
+        )
     return ids
 
 
@@ -109,13 +147,24 @@ def world(seeded_app: Flask) -> dict[str, Any]:
 
 #: Endpoints any signed-in official may open; their content is scoped by the services.
 OPEN_TO_OFFICIALS = {
-    "admin.index", "admin.logout", "admin.password", "admin.imports", "admin.import_template", "admin.records",
-    "admin.rounds", "admin.audit_log", "admin.producer", "admin.product", "admin.round_",
-}  # fmt: skip
+    "admin.index",
+    "admin.logout",
+    "admin.password",
+    "admin.imports",
+    "admin.import_template",
+    "admin.records",
+    "admin.rounds",
+    "admin.audit_log",
+    "admin.producer",
+    "admin.product",
+    "admin.round_",
+}
 
 
 def _admin_rules(app: Flask) -> list[Any]:
-    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "admin.login"]
+    return [
+        r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "admin.login"
+    ]
 
 
 def _url(rule: Any, ids: dict[str, Any]) -> str:
@@ -159,8 +208,17 @@ def test_provincial_official_is_refused_other_provinces_and_ministry_work(
             continue
         url = _fill(rule.rule, world)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = client.open(url, method=method, data={"csrf_token": token, "reason": "x", "reference": "y",
-                                                             "active": "0", "name": "Tampered"})  # fmt: skip
+            response = client.open(
+                url,
+                method=method,
+                data={
+                    "csrf_token": token,
+                    "reason": "x",
+                    "reference": "y",
+                    "active": "0",
+                    "name": "Tampered",
+                },
+            )
             assert response.status_code == 403, (method, url, response.status_code)
             checked += 1
     assert checked >= 20
@@ -175,13 +233,24 @@ def test_provincial_official_is_refused_other_provinces_and_ministry_work(
 def test_the_owner_and_the_ministry_are_let_in(seeded_app: Flask, world: dict[str, Any]) -> None:
     hue = seeded_app.test_client()
     login(hue, "hue@so.gov.vn")
-    for path in ("/admin/imports/{batch_id}", "/admin/certificates/{cert_id}", "/admin/products/{product_id}",
-                 "/admin/producers/{producer_id}", "/admin/rounds/{round_id}"):  # fmt: skip
+    for path in (
+        "/admin/imports/{batch_id}",
+        "/admin/certificates/{cert_id}",
+        "/admin/products/{product_id}",
+        "/admin/producers/{producer_id}",
+        "/admin/rounds/{round_id}",
+    ):
         assert hue.get(path.format(**world)).status_code == 200, path
     ministry = seeded_app.test_client()
     login(ministry, "cuc@moit.gov.vn")
-    for path in ("/admin/users", "/admin/events", "/admin/events/{event_id}", "/admin/imports/{batch_id}",
-                 "/admin/products/{product_id}", "/admin/audit"):  # fmt: skip
+    for path in (
+        "/admin/users",
+        "/admin/events",
+        "/admin/events/{event_id}",
+        "/admin/imports/{batch_id}",
+        "/admin/products/{product_id}",
+        "/admin/audit",
+    ):
         assert ministry.get(path.format(**world)).status_code == 200, path
     # …but a provincial certificate is the province's to correct, not the ministry's.
     assert ministry.get("/admin/certificates/{cert_id}".format(**world)).status_code == 403
@@ -204,35 +273,62 @@ SERVICE_MODULES = (publishing, editing, accounts, importing)
 def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
     """How to call each service that takes an ``actor``; the test fails if one is missing here."""
     get = s.get
-    cert, product, batch = get(Certificate, w["cert_id"]), get(Product, w["product_id"]), get(ImportBatch, w["batch_id"])
+    cert, product, batch = (
+        get(Certificate, w["cert_id"]),
+        get(Product, w["product_id"]),
+        get(ImportBatch, w["batch_id"]),
+    )
     return {
-        "publish_batch": lambda a: publishing.publish_batch(s, actor=a, batch=get(ImportBatch, w["pending_id"])),
-        "discard_batch": lambda a: publishing.discard_batch(s, actor=a, batch=get(ImportBatch, w["pending_id"])),
+        "publish_batch": lambda a: publishing.publish_batch(
+            s, actor=a, batch=get(ImportBatch, w["pending_id"])
+        ),
+        "discard_batch": lambda a: publishing.discard_batch(
+            s, actor=a, batch=get(ImportBatch, w["pending_id"])
+        ),
         "batch_certificates": lambda a: publishing.batch_certificates(s, actor=a, batch=batch),
-        "correct_certificate": lambda a: publishing.correct_certificate(s, actor=a, certificate=cert,
-                                                                         values={"number": "X"}),  # fmt: skip
-        "revoke_certificate": lambda a: publishing.revoke_certificate(s, actor=a, certificate=cert, reason="r",
-                                                                       reference="f"),  # fmt: skip
-        "reinstate_certificate": lambda a: publishing.reinstate_certificate(s, actor=a, certificate=cert, reason="r"),
-        "add_certificate": lambda a: publishing.add_certificate(s, actor=a, product=product, level=Level.TINH,
-                                                                year=2025, number="NEW-1"),  # fmt: skip
+        "correct_certificate": lambda a: publishing.correct_certificate(
+            s, actor=a, certificate=cert, values={"number": "X"}
+        ),
+        "revoke_certificate": lambda a: publishing.revoke_certificate(
+            s, actor=a, certificate=cert, reason="r", reference="f"
+        ),
+        "reinstate_certificate": lambda a: publishing.reinstate_certificate(
+            s, actor=a, certificate=cert, reason="r"
+        ),
+        "add_certificate": lambda a: publishing.add_certificate(
+            s, actor=a, product=product, level=Level.TINH, year=2025, number="NEW-1"
+        ),
         "add_photo": lambda a: publishing.add_photo(s, actor=a, product=product, data=_png()),
         "remove_photo": lambda a: publishing.remove_photo(s, actor=a, photo=get(Photo, w["photo_id"])),
         "attach_batch_photos": lambda a: publishing.attach_batch_photos(s, actor=a, batch=batch, data=b"PK"),
-        "save_producer": lambda a: editing.save_producer(s, actor=a, producer=get(Producer, w["producer_id"]),
-                                                         values={"name": "Tampered"}),  # fmt: skip
-        "save_product": lambda a: editing.save_product(s, actor=a, product=product, values={"name": "Tampered"}),
-        "save_round": lambda a: editing.save_round(s, actor=a, round_=get(SelectionRound, w["round_id"]),
-                                                   values={"edition": "X"}),  # fmt: skip
+        "save_producer": lambda a: editing.save_producer(
+            s, actor=a, producer=get(Producer, w["producer_id"]), values={"name": "Tampered"}
+        ),
+        "save_product": lambda a: editing.save_product(
+            s, actor=a, product=product, values={"name": "Tampered"}
+        ),
+        "save_round": lambda a: editing.save_round(
+            s, actor=a, round_=get(SelectionRound, w["round_id"]), values={"edition": "X"}
+        ),
         "save_event": lambda a: editing.save_event(s, actor=a, event=None, values={"name": "Hội chợ"}),
-        "add_exhibitor": lambda a: editing.add_exhibitor(s, actor=a, event=get(Event, w["event_id"]),
-                                                         producer=get(Producer, w["producer_id"]), booth="B",
-                                                         products=[]),  # fmt: skip
+        "add_exhibitor": lambda a: editing.add_exhibitor(
+            s,
+            actor=a,
+            event=get(Event, w["event_id"]),
+            producer=get(Producer, w["producer_id"]),
+            booth="B",
+            products=[],
+        ),
         "remove_exhibitor": lambda a: editing.remove_exhibitor(
-            s, actor=a, exhibitor=get(__import__("catalogue.models", fromlist=["Exhibitor"]).Exhibitor,
-                                      w["exhibitor_id"])),  # fmt: skip
-        "create_user": lambda a: accounts.create_user(s, actor=a, email="n@so.gov.vn", password=PASSWORD,
-                                                      role="ministry"),  # fmt: skip
+            s,
+            actor=a,
+            exhibitor=get(
+                __import__("catalogue.models", fromlist=["Exhibitor"]).Exhibitor, w["exhibitor_id"]
+            ),
+        ),
+        "create_user": lambda a: accounts.create_user(
+            s, actor=a, email="n@so.gov.vn", password=PASSWORD, role="ministry"
+        ),
         "change_password": lambda a: accounts.change_password(s, actor=a, current=PASSWORD, new="x" * 12),
         "set_active": lambda a: accounts.set_active(s, actor=a, user=get(User, w["hue"]), active=False),
         "list_users": lambda a: accounts.list_users(s, actor=a),
@@ -265,7 +361,9 @@ def test_every_service_with_an_actor_is_walked(seeded_app: Flask, world: dict[st
 SCOPED_FOR_LAO_CAI = {"change_password", "check_table", "check_file", "stage_batch", "visible_batches"}
 
 
-def test_every_service_refuses_anonymous_and_the_wrong_official(seeded_app: Flask, world: dict[str, Any]) -> None:
+def test_every_service_refuses_anonymous_and_the_wrong_official(
+    seeded_app: Flask, world: dict[str, Any]
+) -> None:
     with seeded_app.test_request_context("/?lang=en"), Session(get_engine(), expire_on_commit=False) as s:
         calls = _service_calls(s, world)
         lao_cai = s.get(User, world["laocai"])
