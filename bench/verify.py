@@ -6,7 +6,8 @@ is at most 20 KB.
 
 What it does:
 
-1. builds a fresh data dir under ``bench/data/verify`` (migrate + real seed data);
+1. builds a fresh data dir under ``bench/data/verify`` (migrate, real seed data,
+   search index — ``/healthz`` checks both the database and the index);
 2. starts gunicorn with 2 sync workers on a free loopback port
    (``CATALOGUE_ENV=development``, ``RATELIMIT_ENABLED=false`` so the limiter is
    not what is measured);
@@ -79,6 +80,7 @@ def prepare(env: dict[str, str]) -> str:
     flask = [str(BIN / "flask"), "--app", "catalogue"]
     subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([*flask, "seed"], env=env, check=True, capture_output=True)
+    subprocess.run([*flask, "search", "rebuild"], env=env, check=True, capture_output=True)  # /healthz asks it
     with sqlite3.connect(DATA / "catalogue.sqlite3") as db:
         row = db.execute(
             "SELECT verify_code FROM certificate WHERE revoked_on IS NULL "

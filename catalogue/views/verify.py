@@ -85,8 +85,20 @@ verify_limit = limiter.shared_limit(_verify_limit, scope="verify")
 
 
 def _code(raw: str | None) -> str | None:
-    """Canonical code or None; pure computation, no database work."""
-    return parse_code(raw, current_app.config["VERIFY_KEYS"])
+    """Canonical code or None; pure computation, no database work.
+
+    Correctly signed codes are remembered per app (a printed code is scanned
+    again and again); rejected ones are not, so forgeries cannot fill the cache.
+    """
+    known: dict[str, str] = current_app.extensions.setdefault("verify_codes", {})
+    canonical = known.get(raw) if raw else None
+    if canonical is None:
+        canonical = parse_code(raw, current_app.config["VERIFY_KEYS"])
+        if canonical is not None and raw:
+            if len(known) >= 8192:
+                known.clear()
+            known[raw] = canonical
+    return canonical
 
 
 def _base_url() -> str:
@@ -171,34 +183,44 @@ class _Page:
     head: str
     middle: str
     tail: str
+    #: The language's catalogue and warning, so a hit needs no Babel look-ups.
+    translations: Any
+    warning: str
 
 
 _PAGES: dict[tuple[Any, ...], _Page] = {}
 _DATES: dict[tuple[str, date], str] = {}
 
 
-def _count_html(count: int, first: datetime | None, locale: str) -> Markup:
+def _count_html(count: int, first: datetime | None, locale: str, translations: Any) -> str:
     """"12 times since 3 Mar 2026", straight from the catalogue (no Jinja on the hot path)."""
-    t = get_translations()
-    text = t.ngettext("%(num)s time", "%(num)s times", count) % {"num": format_decimal(count)}
+    # Below 1,000 every locale writes the number the same way.
+    num = str(count) if count < 1000 else format_decimal(count)
+    text = translations.ngettext("%(num)s time", "%(num)s times", count) % {"num": num}
     if first is not None:
         day = first.astimezone(VIETNAM).date()
         shown = _DATES.get((locale, day))
         if shown is None:
             shown = _DATES.setdefault((locale, day), fmt_date(day))
-        text += " " + t.gettext("since %(date)s") % {"date": shown}
-    return Markup.escape(text)
+        text += " " + translations.gettext("since %(date)s") % {"date": shown}
+    return str(Markup.escape(text))  # plain str: concatenated with the cached page text
 
 
-def _warn_html(count: int) -> Markup:
-    if count <= svc.SUSPICIOUS_CHECKS:
-        return Markup("")
-    message = get_translations().gettext(
+def _warn_html(translations: Any) -> str:
+    message = translations.gettext(
         "This code has been checked unusually often. One package is normally checked only a few "
         "times: the code may have been copied onto other packages. Compare the photo, name and "
         "producer above with what you hold."
     )
-    return Markup('<p class="warn" role="note">%s</p>') % message
+    return str(Markup('<p class="warn" role="note">%s</p>') % message)
+
+
+def _count_parts(
+    count: int, first: datetime | None, locale: str, translations: Any, warning: str
+) -> tuple[str, str]:
+    """The "Checked" cell and, for a suspicious count, the copied-code warning."""
+    return (_count_html(count, first, locale, translations),
+            warning if count > svc.SUSPICIOUS_CHECKS else "")  # fmt: skip
 
 
 def _result_context(check: svc.CertificateCheck, today: date) -> dict[str, Any]:
@@ -224,7 +246,11 @@ def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str,
     middle, _, tail = rest.partition(_WARN_SLOT)
     if len(_PAGES) >= _PAGE_CACHE_MAX:
         _PAGES.clear()
-    page = _PAGES[key] = _Page(now, check, svc.etag(check, locale, today, None, None), head, middle, tail)
+    translations = get_translations()
+    page = _PAGES[key] = _Page(
+        now, check, svc.etag(check, locale, today, None, None), head, middle, tail,
+        translations, _warn_html(translations),
+    )  # fmt: skip
     return page
 
 
@@ -247,9 +273,9 @@ def result(code: str) -> Response:
         page = _cached_page(conn, counted, canonical, locale, today)
     if page is None:
         return _not_recognised(code)
-    html = "".join((page.head, _count_html(counted.check_count, counted.first_checked_at, locale),
-                    page.middle, _warn_html(counted.check_count), page.tail))  # fmt: skip
-    return _page_headers(Response(html), page.etag)
+    count, warning = _count_parts(counted.check_count, counted.first_checked_at, locale,
+                                  page.translations, page.warning)  # fmt: skip
+    return _page_headers(Response(page.head + count + page.middle + warning + page.tail), page.etag)
 
 
 def _result_uncounted_first(
@@ -272,12 +298,15 @@ def _result_uncounted_first(
             conn.commit()
             if counted is not None:
                 check = check.with_count(counted)
-    show_count = as_of is None and as_of_error is None
+    count, warning = None, ""
+    if as_of is None and as_of_error is None:
+        translations = get_translations()
+        count, warning = _count_parts(check.check_count, check.first_checked_at, locale, translations,
+                                      _warn_html(translations))  # fmt: skip
     html = _render(
         "verify/result.html", **_result_context(check, today), as_of=as_of_answer, as_of_error=as_of_error,
-        as_of_raw=request.args.get("as_of", "")[:20],
-        count_html=_count_html(check.check_count, check.first_checked_at, locale) if show_count else None,
-        warn_html=_warn_html(check.check_count) if show_count else Markup(""),
+        as_of_raw=request.args.get("as_of", "")[:20], count_html=Markup(count) if count is not None else None,
+        warn_html=Markup(warning),
     )  # fmt: skip
     return _page_headers(Response(html, 400 if as_of_error else 200), tag)
 
