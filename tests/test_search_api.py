@@ -56,7 +56,7 @@ def test_api_da_nang_includes_the_quang_nam_2021_national_products(client: Flask
     ("sort=random", "Unknown sort"),
 ])  # fmt: skip
 def test_bad_api_input_is_a_clear_400(client: FlaskClient, query: str, needle: str) -> None:
-    response = client.get("/api/v1/products?" + query)
+    response = client.get("/api/v1/products?" + query, headers={"Accept-Language": "en"})
     assert response.status_code == 400
     assert needle in response.get_json()["message"]
 

@@ -28,7 +28,8 @@ from tests.conftest import VERIFY_KEYS, base_overrides
 def publish(session: Session, name: str, number: str, province: str = "Huế") -> int:
     """Write one certified product through the real write path (no commit)."""
     provinces = Provinces.load(session)
-    ctx = WriteContext(provinces=provinces, validity_years=3, verify_keys=dict(VERIFY_KEYS), verify_key_id="a")
+    ctx = WriteContext(provinces=provinces, validity_years=3, verify_keys=dict(VERIFY_KEYS),
+                       verify_key_id="a")
     result = upsert_record(session, RecordInput(
         product=name, producer="HTX thử nghiệm", province=provinces.match_current(province),  # type: ignore[arg-type]
         level=Level.TINH, year=2026, group=ProductGroup.KHAC, certificate_number=number,
@@ -170,23 +171,24 @@ def test_two_processes_draining_at_once_use_one_writer(seeded_app: Flask) -> Non
     url = seeded_app.config["SQLALCHEMY_URL"]
     engine = make_engine(url)
     with Session(engine) as session:
-        for i in range(30):
+        for i in range(120):
             publish(session, f"Sản phẩm song song {i} qqpar", f"PAR-{i}")
         session.commit()
-        pending = len(session.exec(select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))).all())  # type: ignore[union-attr]
+        unprocessed = select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr]
+        pending = len(session.exec(unprocessed).all())
     engine.dispose()
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-W", "error", "-c", _DRAINER, seeded_app.config["INDEX_DIR"], url],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    command = [sys.executable, "-W", "error", "-c", _DRAINER, str(seeded_app.config["INDEX_DIR"]), url]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
              for _ in range(2)]  # fmt: skip
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     done = [json.loads(out.strip().splitlines()[-1])["done"] for out, _ in outputs]
     assert sum(done) == pending  # every row applied exactly once, by whichever process held the lock
     assert pending_count(get_engine(url)) == 0
-    assert total(seeded_app, "qqpar") == 30
-    assert total(seeded_app) == 75 + 30
+    assert total(seeded_app, "qqpar") == 120
+    assert total(seeded_app) == 75 + 120
 
 
 def test_healthz_checks_the_index(seeded_app: Flask) -> None:

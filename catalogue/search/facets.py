@@ -53,6 +53,9 @@ class _Segment:
     group: np.ndarray
     province: np.ndarray
     newest: np.ndarray
+    name_len: np.ndarray
+    body_len: np.ndarray
+    keys: list[str]
     cert_doc: np.ndarray
     level: np.ndarray
     region: np.ndarray
@@ -67,6 +70,9 @@ class _Segment:
         group = np.zeros(n, np.int8)
         province = np.zeros(n, np.int16)
         newest = np.zeros(n, np.int16)
+        name_len = np.ones(n, np.float32)
+        body_len = np.ones(n, np.float32)
+        keys = [""] * n
         cd: list[int] = []
         lv: list[int] = []
         rg: list[int] = []
@@ -81,6 +87,9 @@ class _Segment:
             group[docnum] = GROUPS.index(meta["group"]) if meta["group"] in GROUPS else 0
             province[docnum] = province_code(meta["province"])
             newest[docnum] = meta["newest"]
+            name_len[docnum] = meta["nl"]
+            body_len[docnum] = meta["bl"]
+            keys[docnum] = meta["k"]
             for level, region, year, expires, revoked in meta["certs"]:
                 cd.append(docnum)
                 lv.append(LEVELS.index(level))
@@ -88,7 +97,8 @@ class _Segment:
                 yr.append(year)
                 ex.append(expires)
                 rv.append(revoked)
-        return cls(pid, group, province, newest, np.array(cd, np.int64), np.array(lv, np.int8),
+        return cls(pid, group, province, newest, name_len, body_len, keys, np.array(cd, np.int64),
+                   np.array(lv, np.int8),
                    np.array(rg, np.int8), np.array(yr, np.int16), np.array(ex, np.int32),
                    np.array(rv, np.int32))  # fmt: skip
 
@@ -109,6 +119,9 @@ class DocTable:
     group: np.ndarray
     province: np.ndarray
     newest: np.ndarray
+    name_len: np.ndarray
+    body_len: np.ndarray
+    keys: list[str]
     cert_doc: np.ndarray
     level: np.ndarray
     region: np.ndarray
@@ -117,6 +130,7 @@ class DocTable:
     revoked: np.ndarray
     segments: dict[tuple[str, int], _Segment] = field(default_factory=dict)
     _status_cache: tuple[int, np.ndarray] | None = None
+    _name_rank: np.ndarray | None = None
 
     @classmethod
     def build(cls, searcher: Searcher, previous: DocTable | None = None) -> DocTable:
@@ -145,9 +159,20 @@ class DocTable:
                     else np.zeros(0, np.int64))  # fmt: skip
         return cls(size=size, live=live, pid=cat("pid", np.int64), group=cat("group", np.int8),
                    province=cat("province", np.int16), newest=cat("newest", np.int16),
+                   name_len=cat("name_len", np.float32), body_len=cat("body_len", np.float32),
+                   keys=[k for p, _ in parts for k in p.keys],
                    cert_doc=cert_doc, level=cat("level", np.int8), region=cat("region", np.int8),
                    year=cat("year", np.int16), expires=cat("expires", np.int32),
                    revoked=cat("revoked", np.int32), segments=segments)  # fmt: skip
+
+    def name_rank(self) -> np.ndarray:
+        """Each document's position in name order (computed on first use)."""
+        if self._name_rank is None:
+            order = sorted(range(self.size), key=self.keys.__getitem__)
+            rank = np.empty(self.size, np.int64)
+            rank[np.array(order, np.int64)] = np.arange(self.size)
+            self._name_rank = rank
+        return self._name_rank
 
     def status_on(self, day: date) -> np.ndarray:
         """Each certificate's status code on ``day`` (same rule as services.status)."""

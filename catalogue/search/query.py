@@ -19,10 +19,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import Engine
-from whoosh import query as wq
 
 from catalogue.clock import today as clock_today
 from catalogue.search.analysis import exact_tokens, folded_tokens
+from catalogue.search.engine import Scorer
 from catalogue.search.facets import FACETS, Filters, filter_and_count
 from catalogue.search.index import Reader, Snapshot, reader_for
 from catalogue.services.places import Provinces
@@ -32,8 +32,6 @@ from catalogue.vocab import CertificateStatus, parse_group, parse_level, parse_r
 MAX_QUERY = 200
 MAX_PAGE = 10_000
 SORTS = ("relevance", "newest", "name")
-#: Exact-accent matches weigh this much more than accent-folded ones.
-EXACT_BOOST = 3.0
 #: Below this many results a spelling suggestion is offered.
 SUGGEST_BELOW = 3
 
@@ -182,54 +180,62 @@ _PART = re.compile(r'"([^"]*)"?|(\S+)')
 
 @dataclass
 class ParsedQuery:
-    query: wq.Query | None
-    words: list[tuple[str, str]] = field(default_factory=list)  # (exact, folded) plain words
-    prefixes: list[str] = field(default_factory=list)           # folded prefixes
-    phrases: list[list[str]] = field(default_factory=list)      # folded phrase words
+    #: ("word", exact, folded) | ("prefix", folded) | ("phrase", [exact...], [folded...])
+    clauses: list[tuple] = field(default_factory=list)  # type: ignore[type-arg]
+
+    @property
+    def words(self) -> list[tuple[str, str]]:
+        return [(c[1], c[2]) for c in self.clauses if c[0] == "word"]
+
+    @property
+    def prefixes(self) -> list[str]:
+        return [c[1] for c in self.clauses if c[0] == "prefix"]
+
+    @property
+    def phrases(self) -> list[list[str]]:
+        return [c[2] for c in self.clauses if c[0] == "phrase"]
 
     def terms(self) -> set[str]:
         return {f for _, f in self.words} | {w for p in self.phrases for w in p}
 
 
-def _word_clause(exact: str, folded: str) -> wq.Query:
-    return wq.Or([
-        wq.Term("name_fold", folded), wq.Term("body_fold", folded),
-        wq.Term("name_exact", exact, boost=EXACT_BOOST), wq.Term("body_exact", exact, boost=EXACT_BOOST),
-    ])  # fmt: skip
-
-
 def parse(text: str) -> ParsedQuery:
-    """Turn what a buyer typed into a Whoosh query; never raises on odd syntax."""
-    text = nfc(text)
-    parsed = ParsedQuery(query=None)
-    clauses: list[wq.Query] = []
-    for match in _PART.finditer(text):
-        phrase, word = match.groups()
+    """Split what a buyer typed into words, phrases and prefixes; never raises on odd syntax."""
+    parsed = ParsedQuery()
+    for found in _PART.finditer(nfc(text)):
+        phrase, word = found.groups()
         if phrase is not None:
             exact, folded = exact_tokens(phrase), folded_tokens(phrase)
             if len(folded) == 1:
-                parsed.words.append((exact[0], folded[0]))
-                clauses.append(_word_clause(exact[0], folded[0]))
+                parsed.clauses.append(("word", exact[0], folded[0]))
             elif folded:
-                parsed.phrases.append(folded)
-                clauses.append(wq.Or([
-                    wq.Phrase("name_fold", folded), wq.Phrase("body_fold", folded),
-                    wq.Phrase("name_exact", exact, boost=EXACT_BOOST),
-                    wq.Phrase("body_exact", exact, boost=EXACT_BOOST),
-                ]))  # fmt: skip
+                parsed.clauses.append(("phrase", exact, folded))
             continue
-        is_prefix = word.rstrip().endswith("*")
+        is_prefix = word.endswith("*")
         exact, folded = exact_tokens(word), folded_tokens(word)
         for i, (e, f) in enumerate(zip(exact, folded, strict=True)):
             if is_prefix and i == len(folded) - 1 and len(f) >= 2:
-                parsed.prefixes.append(f)
-                clauses.append(wq.Or([wq.Prefix("name_fold", f), wq.Prefix("body_fold", f)]))
+                parsed.clauses.append(("prefix", f))
             else:
-                parsed.words.append((e, f))
-                clauses.append(_word_clause(e, f))
-    if clauses:
-        parsed.query = clauses[0] if len(clauses) == 1 else wq.And(clauses)
+                parsed.clauses.append(("word", e, f))
     return parsed
+
+
+def match(scorer: Scorer, parsed: ParsedQuery) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, score): documents matching every clause, and their relevance."""
+    table = scorer.table
+    mask = table.live.copy()
+    score = np.zeros(table.size, np.float32)
+    for clause in parsed.clauses:
+        if clause[0] == "word":
+            m, sc = scorer.word(clause[1], clause[2])
+        elif clause[0] == "prefix":
+            m, sc = scorer.prefix(clause[1])
+        else:
+            m, sc = scorer.phrase(clause[1], clause[2])
+        mask &= m
+        score += sc
+    return mask, score
 
 
 # ----------------------------------------------------------------------------- running
@@ -308,44 +314,39 @@ def run(params: SearchParams, *, today: date | None = None, limit: int | None = 
     day = today or clock_today()
     parsed = parse(params.q)
     snap = snapshot()
-    searcher, table = snap.searcher, snap.table
-    if parsed.query is None:
-        matched = table.live.copy()
-    else:
-        docnums = np.fromiter(searcher.docs_for_query(parsed.query), np.int64)
-        matched = np.zeros(table.size, bool)
-        matched[docnums] = True
-        matched &= table.live
+    scorer = Scorer(snap.searcher, snap.table)
+    table = snap.table
+    matched, score = match(scorer, parsed)
     counted = filter_and_count(table, matched, params.filters(), day)
-    total = len(counted.docs)
+    docs = counted.docs
+    total = len(docs)
     start = 0 if limit else (params.page - 1) * params.per_page
     stop = limit if limit else start + params.per_page
     ids: list[int] = []
     if start < total:
-        sort = params.sort if parsed.query is not None or params.sort != "relevance" else "newest"
-        if sort == "newest":
-            docs = counted.docs
-            order = np.lexsort((-table.pid[docs], -table.newest[docs].astype(np.int64)))
-            ids = [int(x) for x in table.pid[docs[order[start:stop]]]]
-        else:
-            allow = None if total == int(matched.sum()) else set(counted.docs.tolist())
-            q = parsed.query if parsed.query is not None else wq.Every()
-            kwargs = {"sortedby": "name_key"} if sort == "name" else {}
-            hits = searcher.search(q, filter=allow, limit=stop, **kwargs)
-            ids = [int(table.pid[hit.docnum]) for hit in hits[start:stop]]
-    suggestion = suggest(searcher, parsed) if total < SUGGEST_BELOW and parsed.words else None
+        sort = params.sort if parsed.clauses or params.sort != "relevance" else "newest"
+        newest = -table.newest[docs].astype(np.int64)
+        if sort == "name":
+            order = np.argsort(table.name_rank()[docs], kind="stable")
+        elif sort == "newest":
+            order = np.lexsort((-table.pid[docs], newest))
+        else:  # relevance, then newest
+            order = np.lexsort((-table.pid[docs], newest, -score[docs]))
+        ids = [int(x) for x in table.pid[docs[order[start:stop]]]]
+    suggestion = suggest(scorer, parsed) if total < SUGGEST_BELOW and parsed.words else None
     facets = {name: counted.facets.get(name, []) for name in FACETS}
     return SearchResult(params=params, ids=ids, total=total, facets=facets, suggestion=suggestion,
                         terms=parsed.terms(), prefixes=parsed.prefixes)  # fmt: skip
 
 
-def suggest(searcher, parsed: ParsedQuery) -> str | None:  # type: ignore[no-untyped-def]
+def suggest(scorer: Scorer, parsed: ParsedQuery) -> str | None:
     """"Did you mean …?": each unknown word replaced by the closest indexed word.
 
     Accented words are corrected against the accented vocabulary (``bánh chưg`` →
     ``bánh chưng``), unaccented ones against the folded one. Among equally close
     candidates the one that finds most products together with the other words wins.
     """
+    searcher = scorer.searcher
     words = list(parsed.words)
     changed = False
     for i, (exact, folded) in enumerate(words):
@@ -357,18 +358,18 @@ def suggest(searcher, parsed: ParsedQuery) -> str | None:  # type: ignore[no-unt
         candidates = _candidates(searcher, fields, word)
         if not candidates:
             continue
-        others = [_word_clause(e, f) for j, (e, f) in enumerate(words) if j != i]
+        others = [("word", e, f) for j, (e, f) in enumerate(words) if j != i]
 
-        def hits(candidate: str) -> int:
-            clause = _word_clause(candidate, fold(candidate))
-            return sum(1 for _ in searcher.docs_for_query(wq.And([*others, clause]) if others else clause))
+        def hits(candidate: str, others: list[tuple[str, str, str]] = others) -> int:
+            with_candidate = ParsedQuery([*others, ("word", candidate, fold(candidate))])
+            return int(match(scorer, with_candidate)[0].sum())
 
         best = max(candidates, key=lambda c: (hits(c), candidates[c]))
         words[i] = (best, fold(best))
         changed = True
     if not changed:
         return None
-    return " ".join(e if e != f else f for e, f in words)
+    return " ".join(e for e, _ in words)
 
 
 def _candidates(searcher, fields: tuple[str, ...], word: str) -> dict[str, int]:  # type: ignore[no-untyped-def]

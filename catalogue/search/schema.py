@@ -11,20 +11,21 @@ nothing needs reindexing when a certificate expires.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
 from flask_babel import force_locale
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 
-from catalogue.search.analysis import exact_analyzer, folded_analyzer
+from catalogue.search.analysis import TOKEN_PATTERN, exact_analyzer, folded_analyzer
 from catalogue.services.catalog import ProductSummary
 from catalogue.services.places import Provinces
 from catalogue.text import fold, nfc
 from catalogue.vocab import Level, ProductGroup, Region
 
 #: Bump when documents change shape; an index of another version is rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 #: Official Vietnamese names, indexed whatever the compiled catalogues hold.
 GROUP_VI = {
@@ -48,9 +49,10 @@ def build_schema() -> Schema:
     exact, folded = exact_analyzer(), folded_analyzer()
     return Schema(
         id=ID(stored=True, unique=True),
-        name_exact=TEXT(analyzer=exact, field_boost=2.0),
+        # Exact fields only boost ranking: no positions (phrases use the folded ones).
+        name_exact=TEXT(analyzer=exact, field_boost=2.0, phrase=False),
         name_fold=TEXT(analyzer=folded, field_boost=2.0, spelling=True),
-        body_exact=TEXT(analyzer=exact),
+        body_exact=TEXT(analyzer=exact, phrase=False),
         body_fold=TEXT(analyzer=folded),
         # Sort keys as columns, read without loading stored fields.
         name_key=ID(sortable=True),
@@ -59,13 +61,20 @@ def build_schema() -> Schema:
     )
 
 
+_TOKEN = re.compile(TOKEN_PATTERN)
+_ENGLISH: dict[object, str] = {}
+
+
 def _ordinal(day: date | None) -> int:
     return day.toordinal() if day else 0
 
 
-def _english(label_of: Any) -> str:
-    with force_locale("en"):
-        return str(label_of.label)
+def _english(member: Any) -> str:
+    """English label of a vocabulary member (cached: msgids are English)."""
+    if member not in _ENGLISH:
+        with force_locale("en"):
+            _ENGLISH[member] = str(member.label)
+    return _ENGLISH[member]
 
 
 def document_for(summary: ProductSummary, provinces: Provinces) -> dict[str, Any]:
@@ -101,6 +110,10 @@ def document_for(summary: ProductSummary, provinces: Provinces) -> dict[str, Any
         "province": current.slug if current else "",
         "newest": max((c[2] for c in certs), default=0),
         "certs": certs,
+        # Token counts (BM25 length normalisation) and the sort key for "name".
+        "nl": len(_TOKEN.findall(name)),
+        "bl": len(_TOKEN.findall(body_text)),
+        "k": fold(name)[:200],
     }
     return {
         "id": str(p.id),
