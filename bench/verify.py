@@ -122,6 +122,19 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[
         conn.close()
 
 
+def _worker_cpu(master: int) -> float:
+    """CPU seconds used so far by gunicorn's workers (user + system, from /proc)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 # ----------------------------------------------------------------------------- load generators
 
 
@@ -201,9 +214,14 @@ def main() -> int:
         for path in ("/healthz", page):  # warm up both workers
             load(port, path, 1, args.connections)
         results: dict[str, list[tuple[float, float]]] = {"/healthz": [], page: []}
+        cpu: dict[str, list[float]] = {"/healthz": [], page: []}
         for _ in range(args.rounds):
             for path in ("/healthz", page):
-                results[path].append(load(port, path, args.duration, args.connections))
+                before = _worker_cpu(server.pid)
+                rps, p95 = load(port, path, args.duration, args.connections)
+                results[path].append((rps, p95))
+                # Server CPU per request hardly depends on what else the machine runs.
+                cpu[path].append((_worker_cpu(server.pid) - before) / (rps * args.duration) * 1000)
         _, counted = fetch(port, f"/api/v1/verify/{code}")
     finally:
         server.terminate()
@@ -231,6 +249,9 @@ def main() -> int:
     print(f"ratio /v/<code> ÷ /healthz: {ratio:.2f} median of paired rounds "
           f"({', '.join(f'{r:.2f}' for r in pairs)}); of medians {page_rps / bare_rps:.2f} "
           f"(target ≥ {RATIO_TARGET})")  # fmt: skip
+    bare_cpu, page_cpu = statistics.median(cpu["/healthz"]), statistics.median(cpu[page])
+    print(f"server CPU per request: /healthz {bare_cpu:.3f} ms, /v/<code> {page_cpu:.3f} ms "
+          f"(ratio {bare_cpu / page_cpu:.2f})")  # fmt: skip
     print(f"page bytes: HTML {len(html)} + CSS {len(css)} = {size} (budget {SIZE_BUDGET})")
     print(f"check_count after the run: {_count(counted)}")
     ok = ratio >= RATIO_TARGET and size <= SIZE_BUDGET

@@ -327,3 +327,15 @@ def test_too_many_checks_get_a_friendly_429(make_app: Callable[..., Flask]) -> N
     # Another client is not affected.
     other = app.test_client()
     assert other.get(f"/v/{code}", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
+
+
+def test_api_answer_follows_the_published_openapi_schemas(
+    seeded_client: FlaskClient, seeded_codes: list[str]
+) -> None:
+    spec = seeded_client.get("/api/v1/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    data = seeded_client.get(f"/api/v1/verify/{seeded_codes[0]}").get_json()
+    assert set(schemas["Verification"]["required"]) <= set(data)
+    assert set(schemas["Certificate"]["required"]) <= set(data["certificate"])
+    assert data["status"] in schemas["Status"]["enum"]
+    assert "/api/v1/verify/{code}" in spec["paths"]

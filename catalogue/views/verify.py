@@ -544,14 +544,17 @@ def _iso(value: Any) -> str | None:
 
 def check_json(c: svc.CertificateCheck, today: date, *, with_code: bool) -> dict[str, Any]:
     """The API shape of one certificate check (shared by code and number look-ups)."""
+    status = c.status(today).value
     data: dict[str, Any] = {
-        "status": c.status(today).value,
+        "status": status,
+        # Same field names as the products API's certificates (services.catalog.certificate_json).
         "certificate": {
-            "number": c.number, "level": c.level, "region": c.region, "year": c.year,
+            "number": c.number, "level": c.level, "region": c.region, "year": c.year, "status": status,
             "round": c.round_slug, "decision": c.decision_number, "issued_on": _iso(c.issued_on),
             "expires_on": _iso(c.expires_on), "expiry_from_policy": c.expires_from_policy,
             "revoked_on": _iso(c.revoked_on), "revoked_reason": c.revoked_reason,
-            "revoked_reference": c.revoked_reference,
+            "revoked_reference": c.revoked_reference, "province_as_printed": c.province_printed,
+            "source": c.source,
         },
         "product": {
             "name": c.product_name, "locality": c.locality,
@@ -566,7 +569,7 @@ def check_json(c: svc.CertificateCheck, today: date, *, with_code: bool) -> dict
     }  # fmt: skip
     if with_code:
         data["code"] = c.code
-        data["verify_url"] = verify_url(_base_url(), c.code)
+        data["verify_url"] = data["certificate"]["verify_url"] = verify_url(_base_url(), c.code)
         data["check_count"] = c.check_count
         data["first_checked_at"] = _iso(c.first_checked_at)
     return data
