@@ -143,3 +143,31 @@ def test_publish_is_searchable_through_the_api_at_once(seeded_app: Flask) -> Non
         publish(session, "Chả mực zzfresh", "FRESH-1")
         session.commit()
     assert client.get("/api/v1/products?q=zzfresh").get_json()["total"] == 1
+
+
+def test_exact_accents_rank_first(seeded_app: Flask) -> None:
+    with seeded_app.test_request_context():
+        session = get_session()
+        publish(session, "Đường thốt nốt Tri Tôn", "RANK-1", province="An Giang")
+        publish(session, "Dương xỉ sấy khô", "RANK-2", province="An Giang")
+        publish(session, "Dường như mật ong", "RANK-3", province="An Giang")
+        session.commit()
+    client = seeded_app.test_client()
+
+    def first(q: str) -> list[str]:
+        return [i["name"] for i in client.get("/api/v1/products", query_string={"q": q}).get_json()["items"]]
+
+    assert first("đường")[0] == "Đường thốt nốt Tri Tôn"
+    assert first("dương")[0] == "Dương xỉ sấy khô"
+    assert first("Dường")[0] == "Dường như mật ong"
+    assert {"Đường thốt nốt Tri Tôn", "Dương xỉ sấy khô", "Dường như mật ong"} <= set(first("duong"))
+
+
+def test_certificate_number_is_searchable(seeded_app: Flask) -> None:
+    with seeded_app.test_request_context():
+        session = get_session()
+        publish(session, "Bánh tráng phơi sương", "123/QĐ-UBND")
+        session.commit()
+    items = seeded_app.test_client().get("/api/v1/products?q=123/QĐ-UBND").get_json()["items"]
+    assert [i["name"] for i in items] == ["Bánh tráng phơi sương"]
+    assert items[0]["certificates"][0]["number"] == "123/QĐ-UBND"

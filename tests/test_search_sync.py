@@ -97,16 +97,37 @@ def test_deleted_index_directory_is_rebuilt_with_nothing_lost(seeded_app: Flask)
     assert total(seeded_app, "kien giang") == kien_giang
 
 
+_SEARCHER = textwrap.dedent("""
+    import json, sys
+    from catalogue import create_app
+    from catalogue.search.query import SearchParams, run
+    app = create_app({"ENV": "test", "CATALOGUE_DATA_DIR": sys.argv[1], "DATABASE_URL": sys.argv[2],
+                      "SECRET_KEY": "x", "VERIFY_KEYS": {"a": "k"}, "RATELIMIT_ENABLED": False})
+    with app.test_request_context():
+        print(json.dumps({"total": run(SearchParams(q="nuoc mam", statuses=())).total}))
+    print(app.test_client().get("/healthz").status_code)
+""")
+
+
 def test_corrupt_index_is_rebuilt_not_fatal(seeded_app: Flask) -> None:
-    total(seeded_app)
+    expected = total(seeded_app, "nuoc mam")
     root = Path(seeded_app.config["INDEX_DIR"])
     live = root / str(current_name(root))
+    damaged = 0
     for path in live.iterdir():
         if path.suffix in (".toc", ".seg", ".trm", ".pst"):
             path.write_bytes(b"garbage")
-    fresh = create_app(base_overrides(data_dir(seeded_app)))  # a new process opening the damaged index
-    assert total(fresh, "nuoc mam") > 0
-    assert fresh.test_client().get("/healthz").status_code == 200
+            damaged += 1
+    assert damaged
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    url = os.environ.get("DATABASE_URL", "")
+    done = subprocess.run([sys.executable, "-W", "error", "-c", _SEARCHER, str(data_dir(seeded_app)), url],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert json.loads(lines[-2])["total"] == expected > 0  # a new process rebuilt it from the database
+    assert lines[-1] == "200"
+    assert current_name(root) != live.name
 
 
 def test_pointer_to_missing_build_is_rebuilt(seeded_app: Flask) -> None:

@@ -7,8 +7,12 @@ treated as a separator, so stray syntax never causes an error.
 
 from __future__ import annotations
 
+import logging
 import math
+import pickle
 import re
+import struct
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -28,6 +32,8 @@ from catalogue.search.index import Reader, Snapshot, reader_for
 from catalogue.services.places import Provinces
 from catalogue.text import fold, nfc
 from catalogue.vocab import CertificateStatus, parse_group, parse_level, parse_region
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY = 200
 MAX_PAGE = 10_000
@@ -290,27 +296,45 @@ def _reader() -> Reader:
     return reader_for(Path(current_app.config["INDEX_DIR"]))
 
 
+#: What damaged index files raise while being read.
+CORRUPTION = (OSError, EOFError, zlib.error, pickle.UnpicklingError, struct.error)
+
+
+def _rebuild_damaged() -> None:
+    from catalogue.search.index import rebuild
+
+    reader = _reader()
+    reader.reset()
+    log.warning("search index damaged: rebuilding from the database")
+    rebuild(reader.root, _engine())
+
+
 def snapshot() -> Snapshot:
     """The process's searcher; an unreadable index is rebuilt once, then retried."""
     from catalogue.search import sync
 
     sync.ensure_started()  # first use in this app: drain what a crashed process left pending
-    reader = _reader()
     try:
-        return reader.snapshot(_engine())
+        return _reader().snapshot(_engine())
     except Exception:  # noqa: BLE001 - corrupt index files: rebuild from the DB
-        reader.reset()
-        from catalogue.search.index import rebuild
-
-        rebuild(reader.root, _engine())
-        return reader.snapshot(_engine())
+        _rebuild_damaged()
+        return _reader().snapshot(_engine())
 
 
 def run(params: SearchParams, *, today: date | None = None, limit: int | None = None) -> SearchResult:
     """Search: ids of the requested page in result order, total, facets and a suggestion.
 
     ``limit`` (CSV export) returns up to that many ids from the first result instead of a page.
+    Index files found damaged while reading are rebuilt from the database, then the search retried.
     """
+    try:
+        return _run(params, today, limit)
+    except CORRUPTION:
+        _rebuild_damaged()
+        return _run(params, today, limit)
+
+
+def _run(params: SearchParams, today: date | None, limit: int | None) -> SearchResult:
     day = today or clock_today()
     parsed = parse(params.q)
     snap = snapshot()
