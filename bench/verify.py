@@ -20,7 +20,8 @@ What it does:
 Every ``/v/<code>`` request is a full check: it counts (one ``UPDATE``), exactly as
 a scan does. Exit status 1 when the ratio or the size budget is missed.
 
-Usage: ``python bench/verify.py [--duration 5] [--rounds 5] [--connections 8] [--generator wrk|python]``
+Usage: ``python bench/verify.py [--duration 5] [--rounds 5] [--connections 8] [--generator wrk|python]
+[--database-url postgresql+psycopg2://…]``
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +63,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env(port: int) -> dict[str, str]:
+def _env(port: int, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    if database_url:
+        env["DATABASE_URL"] = database_url
     env.update(
         CATALOGUE_ENV="development",
         CATALOGUE_DATA_DIR=str(DATA),
@@ -75,19 +78,37 @@ def _env(port: int) -> dict[str, str]:
 
 
 def prepare(env: dict[str, str]) -> str:
-    """A fresh data dir with the real seed data; returns a currently valid code."""
+    """A fresh data dir with the real seed data; returns a currently valid code.
+
+    With ``--database-url`` the records go to that (throwaway) database instead of SQLite.
+    """
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import text
+
+    from catalogue.db import make_engine
+
+    if env.get("DATABASE_URL"):
+        # Codes are signed with this data dir's fresh development key: start from an empty schema.
+        wipe = make_engine(env["DATABASE_URL"])
+        with wipe.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        wipe.dispose()
     flask = [str(BIN / "flask"), "--app", "catalogue"]
     subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([*flask, "seed"], env=env, check=True, capture_output=True)
     # /healthz checks the search index too.
     subprocess.run([*flask, "search", "rebuild"], env=env, check=True, capture_output=True)
-    with sqlite3.connect(DATA / "catalogue.sqlite3") as db:
-        row = db.execute(
-            "SELECT verify_code FROM certificate WHERE revoked_on IS NULL "
-            "AND expires_on >= date('now') ORDER BY id LIMIT 1"
-        ).fetchone()
+    engine = make_engine(env.get("DATABASE_URL") or f"sqlite:///{DATA / 'catalogue.sqlite3'}")
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT verify_code FROM certificate WHERE revoked_on IS NULL "
+                 "AND expires_on >= :today ORDER BY id LIMIT 1"),
+            {"today": date.today()},
+        ).first()  # fmt: skip
+    engine.dispose()
     if row is None:
         raise SystemExit("no valid certificate in the seed data")
     return str(row[0])
@@ -196,12 +217,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per endpoint (alternating)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--database-url", default="",
+                        help="a throwaway PostgreSQL database (WIPED, then migrated and seeded)")
     args = parser.parse_args()
 
     use_wrk = args.generator == "wrk" or (args.generator == "auto" and shutil.which("wrk"))
     load = run_wrk if use_wrk else run_threads
     port = _free_port()
-    env = _env(port)
+    env = _env(port, args.database_url)
     code = prepare(env)
     server = start_server(env, port)
     try:
@@ -239,8 +262,9 @@ def main() -> int:
     ratio = statistics.median(pairs)
     size = len(html) + len(css)
     generator = "wrk" if use_wrk else "python threads"
+    database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"generator: {generator}, {args.connections} connections, "
-          f"{args.rounds} × {args.duration} s rounds, gunicorn 2 sync workers, SQLite")  # fmt: skip
+          f"{args.rounds} × {args.duration} s rounds, gunicorn 2 sync workers, {database}")  # fmt: skip
     print(f"{'endpoint':<26}{'req/s (median)':>16}{'p95 ms':>10}   rounds req/s")
     for path, (rps, p95) in (("/healthz", (bare_rps, bare_p95)), ("/v/<code>", (page_rps, page_p95))):
         key = "/healthz" if path == "/healthz" else page
