@@ -53,6 +53,8 @@ bench-search: translations ## Search benchmark (synthetic data, separate data di
 	$(BIN)/python bench/search.py
 
 bench-verify: translations ## Verification page benchmark under gunicorn
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
+		|| echo "wrk not installable here: the benchmark falls back to Python threads"
 	$(BIN)/python bench/verify.py
 
 clean: ## Remove the environment and local data

@@ -184,7 +184,7 @@ def _page_headers(response: Response, tag: str) -> Response:
 #
 # The hot path (a plain scan) runs one counting UPDATE … RETURNING, then fills
 # the count into the page's HTML, rendered once per (certificate version,
-# language, day) and kept per worker for PAGE_TTL seconds. The UPDATE returns
+# language, day) and kept per app in each worker for PAGE_TTL seconds. The UPDATE returns
 # the certificate's ``updated_at``, ``revoked_on`` and ``expires_on``, so a
 # revocation, reinstatement or correction shows at once; an edit of the product
 # or producer (other tables) shows within PAGE_TTL.
@@ -207,7 +207,6 @@ class _Page:
     warning: str
 
 
-_PAGES: dict[tuple[Any, ...], _Page] = {}
 _DATES: dict[tuple[str, date], str] = {}
 
 
@@ -251,8 +250,9 @@ def _result_context(check: svc.CertificateCheck, today: date) -> dict[str, Any]:
 
 
 def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str, today: date) -> _Page | None:
-    key = (counted.id, counted.updated_at, counted.revoked_on, counted.expires_on, locale, today, _base_url())
-    page = _PAGES.get(key)
+    pages: dict[tuple[Any, ...], _Page] = current_app.extensions.setdefault("verify_pages", {})
+    key = (counted.id, counted.updated_at, counted.revoked_on, counted.expires_on, locale, today)
+    page = pages.get(key)
     now = monotonic()
     if page is not None and now - page.born < PAGE_TTL:
         return page
@@ -263,10 +263,10 @@ def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str,
                    as_of_raw="", count_html=Markup(_COUNT_SLOT), warn_html=Markup(_WARN_SLOT))  # fmt: skip
     head, _, rest = html.partition(_COUNT_SLOT)
     middle, _, tail = rest.partition(_WARN_SLOT)
-    if len(_PAGES) >= _PAGE_CACHE_MAX:
-        _PAGES.clear()
+    if len(pages) >= _PAGE_CACHE_MAX:
+        pages.clear()
     translations = get_translations()
-    page = _PAGES[key] = _Page(
+    page = pages[key] = _Page(
         now, check, svc.etag(check, locale, today, None, None), head, middle, tail,
         translations, _warn_html(translations),
     )  # fmt: skip
