@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     jsonify,
     redirect,
@@ -141,10 +142,6 @@ def _render(template: str, **context: Any) -> str:
     """
     context.update(request=request, config=current_app.config, current_locale=str(get_locale()))
     return current_app.jinja_env.get_template(template).render(context)
-
-
-def _not_found() -> Response:
-    return _not_recognised("")
 
 
 def _not_recognised(raw: str) -> Response:
@@ -460,7 +457,7 @@ def report(code: str) -> Response | str | tuple[str, int]:
             return redirect(url_for("verify.report_thanks", code=canonical or code[:40]))
     status = 400 if request.method == "POST" else 200
     html = _render("verify/report.html", form=form, c=check, code=(canonical or code)[:40],
-                           photo_error=photo_error)  # fmt: skip
+                   photo_error=photo_error)  # fmt: skip
     return html, status
 
 
@@ -517,7 +514,7 @@ def label_certificate(code: str | None = None, cert_id: int | None = None) -> Re
             if check is not None and allowed is not None and check.current_province_id not in allowed:
                 raise permissions.Forbidden()
     if check is None:
-        return _not_found()
+        abort(404)
     return _labels_page([check], check.product_name)
 
 
@@ -531,8 +528,9 @@ def label_round(slug: str) -> Response:
     with get_engine().connect() as conn:
         checks = svc.round_certificates(conn, slug, allowed)
     if not checks:
-        return _not_found()
-    return _labels_page(checks, slug)
+        abort(404)
+    first = checks[0]
+    return _labels_page(checks, f"{first.level_enum.label} {first.year} ({slug})")
 
 
 # ----------------------------------------------------------------------------- JSON API
