@@ -57,6 +57,11 @@ def setup(seeded_app: Flask) -> dict[str, Any]:
     }
 
 
+def _province_id(app: Flask, name: str) -> int:
+    with _db(app) as s:
+        return province(s, name).id  # type: ignore[return-value]
+
+
 def _audit(app: Flask, **where: Any) -> list[AuditEntry]:
     with _db(app) as s:
         query = select(AuditEntry).order_by(AuditEntry.id)
@@ -184,7 +189,7 @@ def test_producer_create_and_edit_with_public_contacts(seeded_app: Flask, setup:
     assert entry.changes["phone"] == ["0234 000 000", "0234 111 111"]
     assert entry.changes["contacts_public"] == [True, False]
     # A provincial official cannot move a producer into another province.
-    other = province(_db(seeded_app), "Lào Cai").id
+    other = _province_id(seeded_app, "Lào Cai")
     assert post(client, url, {"name": "X", "province_id": other}, token_from=url).status_code == 403
 
 
@@ -318,7 +323,7 @@ def test_audit_page_filters_by_person_province_and_date(seeded_app: Flask, setup
     page = ministry.get("/admin/audit?start=2000-01-01&end=2000-12-31&lang=en").get_data(as_text=True)
     assert "No entries." in page
     # A provincial official sees only their own province, whatever the URL asks.
-    lao_cai = province(_db(seeded_app), "Lào Cai").id
+    lao_cai = _province_id(seeded_app, "Lào Cai")
     page = client.get(f"/admin/audit?province_id={lao_cai}&lang=en").get_data(as_text=True)
     assert "hue@so.gov.vn" in page
 

@@ -182,7 +182,7 @@ def test_failure_in_the_middle_of_a_batch_writes_nothing(seeded_app: Flask, offi
     audit_after_upload = _count(seeded_app, AuditEntry)
     _inject_failure(seeded_app, "TEST-00005/GCN-SCT")
     try:
-        response = post(official, batch_url + "/publish", {}, token_from=batch_url)
+        response = post(official, batch_url + "/publish?lang=en", {}, token_from=batch_url)
         assert response.status_code == 302
         page = official.get(batch_url + "?lang=en").get_data(as_text=True)
         assert "nothing was published" in page
