@@ -339,3 +339,29 @@ def test_api_answer_follows_the_published_openapi_schemas(
     assert set(schemas["Certificate"]["required"]) <= set(data["certificate"])
     assert data["status"] in schemas["Status"]["enum"]
     assert "/api/v1/verify/{code}" in spec["paths"]
+
+
+def test_concurrent_checks_are_all_counted(
+    seeded_app: Flask, live_server: str, seeded_codes: list[str]
+) -> None:
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    code, host = seeded_codes[8], urlsplit(live_server)
+    statuses: list[int] = []
+
+    def scan(times: int) -> None:
+        for _ in range(times):
+            conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+            conn.request("GET", f"/v/{code}")
+            statuses.append(conn.getresponse().status)
+            conn.close()
+
+    threads = [threading.Thread(target=scan, args=(15,)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 90
+    assert _count(seeded_app, code) == 90
