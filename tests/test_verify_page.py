@@ -233,7 +233,7 @@ def test_a_fake_report_is_stored_for_the_current_provinces_officials(seeded_app:
     assert report.province_id == dong_thap  # Tiền Giang is now part of Đồng Tháp
     stored = seeded_app.config["CATALOGUE_DATA_DIR"] / "reports" / str(report.photo_key)
     with Image.open(stored) as img:
-        assert img.format == "JPEG" and not img.getexif()
+        assert img.format == "WEBP" and not img.getexif()
     assert not (seeded_app.config["MEDIA_DIR"] / "reports").exists()  # never public
 
 
@@ -248,7 +248,7 @@ def test_a_report_needs_csrf_and_a_description_and_a_real_photo(
     not_image = client.post(path, data={
         "csrf_token": _token(client, path), "what": "Giả", "photo": (io.BytesIO(b"%PDF-1.4 ..."), "a.jpg"),
     }, content_type="multipart/form-data", headers=EN)  # fmt: skip
-    assert not_image.status_code == 400 and "not a readable image" in not_image.get_data(as_text=True)
+    assert not_image.status_code == 400 and "not a readable" in not_image.get_data(as_text=True)
     assert _reports(seeded_app) == []
 
 
@@ -365,3 +365,25 @@ def test_concurrent_checks_are_all_counted(
         t.join()
     assert statuses == [200] * 90
     assert _count(seeded_app, code) == 90
+
+
+def test_an_uploaded_photo_is_sent_at_phone_size(seeded_app: Flask, seeded_codes: list[str]) -> None:
+    from catalogue import media
+
+    code = seeded_codes[9]
+    stored = media.ingest(_jpeg((1200, 900)), seeded_app.config["MEDIA_DIR"])
+    with seeded_app.app_context(), get_engine().begin() as conn:
+        (product_id,) = conn.execute(
+            text("SELECT product_id FROM certificate WHERE verify_code = :c"), {"c": code}
+        ).one()
+        conn.execute(
+            text("INSERT INTO photo (product_id, file_key, position, created_at) "
+                 "VALUES (:p, :k, 0, CURRENT_TIMESTAMP)"),
+            {"p": product_id, "k": stored.file_key},
+        )  # fmt: skip
+    client = seeded_app.test_client()
+    html = client.get(f"/v/{code}").get_data(as_text=True)
+    small = re.search(r'<img class="photo" src="([^"]+)" srcset="[^"]+ 400w, [^"]+ 800w"', html)
+    assert small is not None and small.group(1).endswith("-sm.webp")
+    image = client.get(small.group(1))
+    assert image.status_code == 200 and Image.open(io.BytesIO(image.data)).width == 400

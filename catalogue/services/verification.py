@@ -12,17 +12,11 @@ check_count + 1`` counts the check. Status is derived from dates at read time
 from __future__ import annotations
 
 import hashlib
-import io
-import secrets
-import warnings
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from pathlib import Path
 from time import monotonic, sleep
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
@@ -350,58 +344,6 @@ def status_as_of(check: CertificateCheck, day: date, events: list[Any]) -> AsOf:
 
 
 # ----------------------------------------------------------------------------- fake reports
-
-#: Accepted photo formats and limits for a report (a phone photo is 2–6 MB).
-REPORT_PHOTO_MAX_BYTES = 8 * 1024 * 1024
-REPORT_PHOTO_MAX_PIXELS = 40_000_000
-REPORT_PHOTO_EDGE = 1600
-_REPORT_FORMATS = {"JPEG", "PNG", "WEBP"}
-
-
-class PhotoRejected(ValueError):
-    """The uploaded file is not an acceptable photo; ``args[0]`` says why (translated lazily)."""
-
-
-def store_report_photo(data: bytes, reports_dir: Path) -> str:
-    """Check a report photo with Pillow and store a re-encoded, EXIF-free JPEG copy.
-
-    Files go under ``CATALOGUE_DATA_DIR/reports`` — not under the public media
-    directory — because a report may show a person or an address. Returns the key.
-    """
-    if len(data) > REPORT_PHOTO_MAX_BYTES:
-        raise PhotoRejected(_l("The photo is larger than 8 MB."))
-    with warnings.catch_warnings():
-        # A declared canvas beyond Pillow's limit is refused, not merely warned about.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        # Broken EXIF only draws a warning; the metadata is dropped below anyway.
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
-        clean = _decode_photo(data)
-    clean.thumbnail((REPORT_PHOTO_EDGE, REPORT_PHOTO_EDGE))
-    key = f"{utcnow():%Y%m}/{secrets.token_hex(12)}.jpg"
-    path = Path(reports_dir) / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean.save(path, format="JPEG", quality=85)  # no exif= argument: metadata is dropped
-    return key
-
-
-def _decode_photo(data: bytes) -> Image.Image:
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            fmt = probe.format
-            width, height = probe.size
-            probe.verify()
-        if fmt not in _REPORT_FORMATS:
-            raise PhotoRejected(_l("The photo must be a JPEG, PNG or WebP image."))
-        # Checked before decoding the pixels: a tiny file can declare a huge canvas.
-        if width * height > REPORT_PHOTO_MAX_PIXELS:
-            raise PhotoRejected(_l("The photo has too many pixels."))
-        with Image.open(io.BytesIO(data)) as img:
-            img.draft("RGB", (REPORT_PHOTO_EDGE, REPORT_PHOTO_EDGE))
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
-        raise PhotoRejected(_l("The file is not a readable image.")) from exc
-
 
 def report_fake(
     session: Session,

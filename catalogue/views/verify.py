@@ -52,7 +52,7 @@ from werkzeug.exceptions import TooManyRequests
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from catalogue import qr
+from catalogue import media, qr
 from catalogue.auth import actor
 from catalogue.clock import VIETNAM
 from catalogue.clock import today as clock_today
@@ -129,8 +129,17 @@ def _domain() -> str:
     return urlsplit(_base_url()).hostname or _base_url()
 
 
-def _photo_url(key: str | None) -> str | None:
-    return url_for("public.media", key=key) if key else None
+def _photo(key: str | None) -> dict[str, str | None] | None:
+    """The product photo at phone size: the 400 px variant when the photo went
+    through :func:`catalogue.media.ingest` (800 px for dense screens)."""
+    if not key:
+        return None
+    shown = url_for("public.media", key=key)
+    if not key.endswith(f"-{media.DISPLAY}.webp"):
+        return {"src": shown, "srcset": None}
+    small = url_for("public.media", key=media.variant_key(key, "sm"))
+    srcset = f"{small} {media.VARIANTS['sm']}w, {shown} {media.VARIANTS[media.DISPLAY]}w"
+    return {"src": small, "srcset": srcset}
 
 
 def _render(template: str, **context: Any) -> str:
@@ -241,7 +250,7 @@ def _count_parts(
 def _result_context(check: svc.CertificateCheck, today: date) -> dict[str, Any]:
     return {
         "c": check, "status": check.status(today), "today": today, "domain": _domain(),
-        "photo_url": _photo_url(check.photo_key), "canonical": verify_url(_base_url(), check.code),
+        "photo": _photo(check.photo_key), "canonical": verify_url(_base_url(), check.code),
         "policy_years": current_app.config["CERTIFICATE_VALIDITY_YEARS"],
     }  # fmt: skip
 
@@ -410,8 +419,8 @@ class FakeReportForm(FlaskForm):
                         validators=[Optional(), Length(max=500)])  # fmt: skip
     province = SelectField(_l("Province (for the officials who will follow up)"), validators=[Optional()])
     photo = FileField(
-        _l("Photo of the label (optional, JPEG, PNG or WebP, up to 8 MB)"),
-        validators=[FileSize(svc.REPORT_PHOTO_MAX_BYTES, message=_l("The photo is larger than 8 MB."))],
+        _l("Photo of the label (optional, JPEG, PNG or WebP, up to 12 MB)"),
+        validators=[FileSize(media.MAX_PHOTO_BYTES, message=_l("The photo is larger than 12 MB."))],
     )
 
 
@@ -439,12 +448,13 @@ def report(code: str) -> Response | str | tuple[str, int]:
         upload = form.photo.data
         if upload:
             try:
-                photo_key = svc.store_report_photo(
-                    upload.read(svc.REPORT_PHOTO_MAX_BYTES + 1),
-                    current_app.config["CATALOGUE_DATA_DIR"] / "reports",
-                )
-            except svc.PhotoRejected as exc:
-                photo_error = str(exc.args[0])
+                # Checked, EXIF-stripped and resized like product photos, but kept under
+                # CATALOGUE_DATA_DIR/reports, outside the public media directory: a
+                # report's photo may show a person or an address.
+                reports_dir = current_app.config["CATALOGUE_DATA_DIR"] / "reports"
+                photo_key = media.ingest(upload.read(media.MAX_PHOTO_BYTES + 1), reports_dir).file_key
+            except media.PhotoRejected as exc:
+                photo_error = str(exc)
         if photo_error is None:
             province_raw = form.province.data if check is None else None
             svc.report_fake(
