@@ -73,7 +73,7 @@ MIX = [
     ("prefix", "dong tr*", {}),
     ("with filters", "tra", {"province": "Lâm Đồng", "level": "tinh"}),
     ("browse, all statuses", "", {"status": "all"}),
-    ("rare word", "duong xi", {"year": "2022"}),
+    ("rare word + year, all statuses", "duong xi", {"year": "2022", "status": "all"}),
 ]
 
 
@@ -205,32 +205,32 @@ def fts_search(con: sqlite3.Connection, q: str, extra: dict[str, str], slug_of: 
     if extra.get("status") != "all":
         conds["status"] = ("(c.revoked IS NULL OR c.revoked > ?) AND c.expires >= ?", [today, today])
     match = fts_query(q)
-    source = ("(SELECT rowid AS pid FROM docs WHERE docs MATCH ?) m JOIN certs c ON c.pid = m.pid" if match
-              else "certs c")  # fmt: skip
+    if match:  # the matching ids and their bm25 once; every count then filters certs by them
+        con.execute("DROP TABLE IF EXISTS temp.m")
+        con.execute("CREATE TEMP TABLE m (pid INTEGER PRIMARY KEY, score REAL)")
+        con.execute("INSERT INTO m SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH ?", [match])
+    in_match = "c.pid IN (SELECT pid FROM m)" if match else "1"
 
     def where(skip: str | None) -> tuple[str, list[object]]:
         parts = [(sql, args) for name, (sql, args) in conds.items() if name != skip]
-        sql = " AND ".join(s for s, _ in parts) or "1"
+        sql = " AND ".join([in_match, *(s for s, _ in parts)])
         return sql, [a for _, args in parts for a in args]
 
     sql, args = where(None)
-    head = [match] if match else []
-    total = con.execute(f"SELECT count(DISTINCT c.pid) FROM {source} WHERE {sql}", head + args).fetchone()[0]
+    total = con.execute(f"SELECT count(DISTINCT c.pid) FROM certs c WHERE {sql}", args).fetchone()[0]
     if match:
-        con.execute(f"SELECT rowid FROM docs WHERE docs MATCH ? AND rowid IN "
-                    f"(SELECT c.pid FROM {source} WHERE {sql})"
-                    " ORDER BY bm25(docs) LIMIT 20", [match] + head + args).fetchall()  # fmt: skip
+        con.execute(f"SELECT m.pid FROM m WHERE EXISTS (SELECT 1 FROM certs c WHERE c.pid = m.pid AND {sql}) "
+                    "ORDER BY m.score LIMIT 20", args).fetchall()  # fmt: skip
     else:
-        con.execute(f"SELECT c.pid FROM {source} WHERE {sql} GROUP BY c.pid ORDER BY max(c.year) DESC "
-                    "LIMIT 20",
-                    args).fetchall()  # fmt: skip
+        con.execute(f"SELECT c.pid FROM certs c WHERE {sql} GROUP BY c.pid ORDER BY max(c.year) DESC "
+                    "LIMIT 20", args).fetchall()  # fmt: skip
     status_expr = (f"CASE WHEN c.revoked IS NOT NULL AND c.revoked <= '{today}' THEN 'revoked' "
                    f"WHEN c.expires < '{today}' THEN 'expired' ELSE 'valid' END")  # fmt: skip
     for facet, column in (("group", "c.grp"), ("province", "c.province"), ("region", "c.region"),
                           ("level", "c.level"), ("year", "c.year"), ("status", status_expr)):  # fmt: skip
         sql, args = where(facet)
-        con.execute(f"SELECT {column}, count(DISTINCT c.pid) FROM {source} WHERE {sql} GROUP BY 1",
-                    head + args).fetchall()  # fmt: skip
+        con.execute(f"SELECT {column}, count(DISTINCT c.pid) FROM certs c WHERE {sql} GROUP BY 1",
+                    args).fetchall()  # fmt: skip
     return total
 
 
@@ -242,7 +242,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000, help="synthetic products (default 100000)")
     ap.add_argument("--repeat", type=int, default=30, help="runs of each query in the mix")
     ap.add_argument("--keep", action="store_true", help="reuse generated data if present")
+    ap.add_argument("--skip-build", action="store_true", help="with --keep: query the existing index")
+    ap.add_argument("--procs", type=int, default=1, help="indexing processes for the build")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress when redirected
     data = ROOT / "bench" / "data" / f"search-{args.n}"
     if data.exists() and not args.keep:
         shutil.rmtree(data)
@@ -262,11 +265,12 @@ def main() -> None:
             generate(engine, args.n)
             print(f"generated {args.n} synthetic products in {time.perf_counter() - t0:.1f} s")
         root = Path(app.config["INDEX_DIR"])
-        report = rebuild(root, engine)
-        build_rate = report.documents / report.seconds
-        size = sum(f.stat().st_size for f in (root / report.name).iterdir()) / 1e6
-        print(f"whoosh build: {report.documents} docs in {report.seconds:.1f} s = {build_rate:.0f} docs/s, "
-              f"{size:.0f} MB")  # fmt: skip
+        if not args.skip_build:
+            report = rebuild(root, engine, procs=args.procs)
+            build_rate = report.documents / report.seconds
+            size = sum(f.stat().st_size for f in (root / report.name).iterdir()) / 1e6
+            print(f"whoosh build (procs={args.procs}): {report.documents} docs in {report.seconds:.1f} s = "
+                  f"{build_rate:.0f} docs/s, {size:.0f} MB")  # fmt: skip
         fts_path = data / "fts5.sqlite3"
         fts_seconds = build_fts(db_path, fts_path)
         print(f"fts5 build:   {fts_seconds:.1f} s = {args.n / fts_seconds:.0f} docs/s, "

@@ -131,6 +131,7 @@ class DocTable:
     segments: dict[tuple[str, int], _Segment] = field(default_factory=dict)
     _status_cache: tuple[int, np.ndarray] | None = None
     _name_rank: np.ndarray | None = None
+    _years: np.ndarray | None = None
 
     @classmethod
     def build(cls, searcher: Searcher, previous: DocTable | None = None) -> DocTable:
@@ -173,6 +174,12 @@ class DocTable:
             rank[np.array(order, np.int64)] = np.arange(self.size)
             self._name_rank = rank
         return self._name_rank
+
+    def years(self) -> np.ndarray:
+        """Distinct certificate years, sorted (computed once per table)."""
+        if self._years is None:
+            self._years = np.unique(self.year)
+        return self._years
 
     def status_on(self, day: date) -> np.ndarray:
         """Each certificate's status code on ``day`` (same rule as services.status)."""
@@ -257,14 +264,17 @@ def filter_and_count(table: DocTable, matched: np.ndarray, filters: Filters, day
             base = all_of(doc_masks, matched, skip=name) & has_cert
             counts = np.bincount(values[base].astype(np.int64), minlength=len(labels))
             facets[name] = [(labels[i], int(c)) for i, c in enumerate(counts) if c and labels[i]]
-        for name, values in cert_values.items():
+        years = table.years()
+        codes = {"level": (table.level, LEVELS), "region": (table.region, REGIONS),
+                 "status": (status, STATUSES),
+                 "year": (np.searchsorted(years, table.year), [str(y) for y in years])}  # fmt: skip
+        for name in cert_values:
+            values, labels = codes[name]
             cmask = all_of(cert_masks, products[table.cert_doc], skip=name)
-            v = values[cmask].astype(np.int64)
-            pairs = np.unique(table.cert_doc[cmask] * 65536 + v)
-            counts = np.bincount(pairs % 65536, minlength=1)
-            if name == "year":
-                facets[name] = [(str(i), int(c)) for i, c in enumerate(counts) if c]
-            else:
-                labels = {"level": LEVELS, "region": REGIONS, "status": STATUSES}[name]
-                facets[name] = [(labels[i], int(c)) for i, c in enumerate(counts) if c and labels[i]]
+            # A product counts once per value however many certificates carry it:
+            # mark (value, product) in a small boolean matrix and count rows.
+            seen = np.zeros((len(labels), table.size), bool)
+            seen[values[cmask].astype(np.int64), table.cert_doc[cmask]] = True
+            counts = seen.sum(axis=1)
+            facets[name] = [(labels[i], int(c)) for i, c in enumerate(counts) if c and labels[i]]
     return Counted(docs=np.flatnonzero(final), facets=facets)

@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from catalogue.clock import today as clock_today
 from catalogue.search.analysis import exact_tokens, folded_tokens
 from catalogue.search.engine import Scorer
-from catalogue.search.facets import FACETS, Filters, filter_and_count
+from catalogue.search.facets import FACETS, DocTable, Filters, filter_and_count
 from catalogue.search.index import Reader, Snapshot, reader_for
 from catalogue.services.places import Provinces
 from catalogue.text import fold, nfc
@@ -349,18 +349,30 @@ def _run(params: SearchParams, today: date | None, limit: int | None) -> SearchR
     ids: list[int] = []
     if start < total:
         sort = params.sort if parsed.clauses or params.sort != "relevance" else "newest"
-        newest = -table.newest[docs].astype(np.int64)
-        if sort == "name":
-            order = np.argsort(table.name_rank()[docs], kind="stable")
-        elif sort == "newest":
-            order = np.lexsort((-table.pid[docs], newest))
-        else:  # relevance, then newest
-            order = np.lexsort((-table.pid[docs], newest, -score[docs]))
-        ids = [int(x) for x in table.pid[docs[order[start:stop]]]]
+        ids = [int(x) for x in table.pid[_ordered(table, docs, score, sort, stop)[start:stop]]]
     suggestion = suggest(scorer, parsed) if total < SUGGEST_BELOW and parsed.words else None
     facets = {name: counted.facets.get(name, []) for name in FACETS}
     return SearchResult(params=params, ids=ids, total=total, facets=facets, suggestion=suggestion,
                         terms=parsed.terms(), prefixes=parsed.prefixes)  # fmt: skip
+
+
+def _ordered(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str, stop: int) -> np.ndarray:
+    """The first ``stop`` documents in result order (a total order, so pages never overlap).
+
+    Only documents that can reach the first ``stop`` are sorted: a partition
+    finds the cut-off, and everything tied with it is kept.
+    """
+    if sort == "name":
+        key = table.name_rank()[docs].astype(np.float64)
+    elif sort == "newest":
+        key = -(table.newest[docs].astype(np.float64) * 2**32 + table.pid[docs])
+    else:  # relevance
+        key = -score[docs].astype(np.float64)
+    if stop < len(docs):
+        cut = np.partition(key, stop - 1)[stop - 1]
+        docs, key = docs[key <= cut], key[key <= cut]
+    order = np.lexsort((-table.pid[docs], -table.newest[docs].astype(np.int64), key))
+    return docs[order]
 
 
 def suggest(scorer: Scorer, parsed: ParsedQuery) -> str | None:
