@@ -3,10 +3,13 @@ count checks, and answer "was it valid on that day" from its history.
 
 The scan path (``/v/<code>``) is the hottest in the app, so it avoids the ORM:
 the code is checked with its HMAC before any database work
-(:func:`catalogue.services.codes.parse_code`), then one Core ``SELECT`` joins
-every column the page shows and one atomic ``UPDATE … SET check_count =
-check_count + 1`` counts the check. Status is derived from dates at read time
-(:mod:`catalogue.services.status`), never stored.
+(:func:`catalogue.services.codes.parse_code`), then one atomic ``UPDATE …
+SET check_count = check_count + 1 … RETURNING`` counts the check
+(:func:`count_check`); the one Core ``SELECT`` joining every column the page
+shows (:func:`find_by_code`) runs only when the worker has no fresh rendering
+of that certificate. Status is derived from dates at read time
+(:mod:`catalogue.services.status`), never stored. Revocation itself is
+:func:`catalogue.services.publishing.revoke_certificate`.
 """
 
 from __future__ import annotations
