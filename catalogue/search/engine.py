@@ -42,7 +42,6 @@ def _leaves(searcher: Searcher) -> list[tuple[object, int]]:
 class Postings:
     ids: np.ndarray  # global docnums (deleted documents included)
     weights: np.ndarray  # term frequency in the document
-    values: list[bytes] | None = None  # encoded positions, when asked for
 
 
 _EMPTY = Postings(np.zeros(0, np.int64), np.zeros(0, np.float32))
@@ -59,9 +58,7 @@ class _SegmentCache:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.size = 0
-        self.items: OrderedDict[tuple[str, str, str, bool], tuple[np.ndarray, np.ndarray, list | None]] = (
-            OrderedDict()
-        )
+        self.items: OrderedDict[tuple[str, str, str, bool], tuple] = OrderedDict()  # type: ignore[type-arg]
         self.lock = threading.Lock()
 
     def clear(self) -> None:
@@ -69,14 +66,14 @@ class _SegmentCache:
             self.items.clear()
             self.size = 0
 
-    def get(self, key: tuple[str, str, str, bool]) -> tuple[np.ndarray, np.ndarray, list | None] | None:
+    def get(self, key: tuple[str, str, str, bool]) -> tuple | None:  # type: ignore[type-arg]
         with self.lock:
             found = self.items.get(key)
             if found is not None:
                 self.items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, str, str, bool], value: tuple[np.ndarray, np.ndarray, list | None]) -> None:
+    def put(self, key: tuple[str, str, str, bool], value: tuple) -> None:  # type: ignore[type-arg]
         with self.lock:
             if key in self.items:
                 return
@@ -126,30 +123,40 @@ def _read_segment(reader, fieldname: str, text: str, with_values: bool):  # type
             values if with_values else None)  # fmt: skip
 
 
-def postings(searcher: Searcher, fieldname: str, text: str, with_values: bool = False) -> Postings:
+def segment_postings(reader, fieldname: str, text: str, with_values: bool = False):  # type: ignore[no-untyped-def]
+    """One segment's (ids, weights, values, memo) for a term, from the cache or disk; None if absent.
+
+    ``memo`` keeps positions decoded by phrase checks, for the life of the cache entry.
+    """
+    segment = reader.segment()
+    if segment is None:
+        return None
+    key = (segment.segid, fieldname, text, with_values)
+    found = CACHE.get(key)
+    if found is None:
+        read = _read_segment(reader, fieldname, text, with_values)
+        if read is None:
+            return None
+        found = (*read, {})
+        CACHE.put(key, found)
+    return found
+
+
+def postings(searcher: Searcher, fieldname: str, text: str) -> Postings:
     """All postings of one term across segments (global docnums), cached per segment."""
     parts = []
     for reader, offset in _leaves(searcher):
-        segment = reader.segment()  # type: ignore[attr-defined]
-        if segment is None:
-            continue
-        key = (segment.segid, fieldname, text, with_values)
-        found = CACHE.get(key)
-        if found is None:
-            found = _read_segment(reader, fieldname, text, with_values)
-            if found is None:
-                continue
-            CACHE.put(key, found)
-        parts.append((found, offset))
+        found = segment_postings(reader, fieldname, text)
+        if found is not None:
+            parts.append((found, offset))
     if not parts:
         return _EMPTY
     if len(parts) == 1 and parts[0][1] == 0:
-        (ids, weights, values), _ = parts[0]
-        return Postings(ids, weights, values)
+        (ids, weights, _, _), _ = parts[0]
+        return Postings(ids, weights)
     return Postings(
-        np.concatenate([ids + offset for (ids, _, _), offset in parts]),
-        np.concatenate([w for (_, w, _), _ in parts]),
-        [v for (_, _, vs), _ in parts for v in vs] if with_values else None,  # type: ignore[union-attr]
+        np.concatenate([found[0] + offset for found, offset in parts]),
+        np.concatenate([found[1] for found, _ in parts]),
     )
 
 
@@ -196,30 +203,45 @@ class Scorer:
                 self._bm25(part, p, weight, score)
         return mask, score
 
-    def phrase(self, exact: list[str], folded: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Words next to each other, in the name or in the body (positions checked)."""
+    def phrase(
+        self, exact: list[str], folded: list[str], within: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Words next to each other, in the name or in the body (positions checked).
+
+        Positions are checked only for documents in ``within`` (those matching the
+        query's other clauses) that hold every word, one segment at a time.
+        """
         mask = np.zeros(self.table.size, bool)
         score = np.zeros(self.table.size, np.float32)
         for e, f in zip(exact, folded, strict=True):
             score += self.word(e, f)[1]
         for part in ("name", "body"):
-            lists = [postings(self.searcher, f"{part}_fold", w, with_values=True) for w in folded]
-            candidates = np.ones(self.table.size, bool)
-            for p in lists:
-                here = np.zeros(self.table.size, bool)
-                here[p.ids] = True
-                candidates &= here
-            docs = np.flatnonzero(candidates)
-            if not len(docs):
-                continue
-            fmt = self.searcher.schema[f"{part}_fold"].format
-            positions: list[dict[int, set[int]]] = []
-            for p in lists:
-                keep = np.flatnonzero(candidates[p.ids])
-                assert p.values is not None
-                positions.append({int(p.ids[i]): set(fmt.decode_positions(p.values[i])) for i in keep})
-            for doc in docs.tolist():
-                first = positions[0][doc]
-                if any(all(start + i in positions[i][doc] for i in range(1, len(lists))) for start in first):
-                    mask[doc] = True
+            fieldname = f"{part}_fold"
+            fmt = self.searcher.schema[fieldname].format
+            for reader, offset in _leaves(self.searcher):
+                entries = [segment_postings(reader, fieldname, w, with_values=True) for w in folded]
+                if any(entry is None for entry in entries):
+                    continue
+                size = reader.doc_count_all()  # type: ignore[attr-defined]
+                candidates = within[offset:offset + size].copy()
+                for ids, _, _, _ in entries:  # type: ignore[misc]
+                    here = np.zeros(size, bool)
+                    here[ids] = True
+                    candidates &= here
+                docs = np.flatnonzero(candidates)
+                if not len(docs):
+                    continue
+                maps = []
+                for ids, _, values, memo in entries:  # type: ignore[misc]
+                    found = {}
+                    for i in np.flatnonzero(candidates[ids]).tolist():
+                        pos = memo.get(i)
+                        if pos is None:
+                            pos = memo[i] = frozenset(fmt.decode_positions(values[i]))
+                        found[int(ids[i])] = pos
+                    maps.append(found)
+                rest = maps[1:]
+                for doc in docs.tolist():
+                    if any(all(start + k in m[doc] for k, m in enumerate(rest, 1)) for start in maps[0][doc]):
+                        mask[offset + doc] = True
         return mask, score

@@ -232,13 +232,14 @@ def match(scorer: Scorer, parsed: ParsedQuery) -> tuple[np.ndarray, np.ndarray]:
     table = scorer.table
     mask = table.live.copy()
     score = np.zeros(table.size, np.float32)
-    for clause in parsed.clauses:
+    # Phrases last: their positions are checked only where the other clauses match.
+    for clause in sorted(parsed.clauses, key=lambda c: c[0] == "phrase"):
         if clause[0] == "word":
             m, sc = scorer.word(clause[1], clause[2])
         elif clause[0] == "prefix":
             m, sc = scorer.prefix(clause[1])
         else:
-            m, sc = scorer.phrase(clause[1], clause[2])
+            m, sc = scorer.phrase(clause[1], clause[2], within=mask)
         mask &= m
         score += sc
     return mask, score
