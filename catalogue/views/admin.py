@@ -164,6 +164,8 @@ def _too_many() -> str:
 def login() -> Any:
     form = LoginForm()
     target = safe_next(request.values.get("next"), url_for("admin.index"))
+    if request.method == "GET" and actor() is not None:
+        return redirect(target)
     if form.validate_on_submit():
         user = accounts.authenticate(_session(), form.email.data or "", form.password.data or "")
         if user is not None:
