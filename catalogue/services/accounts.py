@@ -104,6 +104,15 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
+    audit.record(
+        session,
+        actor=user,
+        action="sign_in",
+        entity_type="user",
+        entity_id=user.id,
+        province_id=user.province_id,
+        summary=user.email,
+    )
     return user
 
 
