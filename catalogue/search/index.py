@@ -189,6 +189,10 @@ def rebuild(
             shutil.rmtree(path, ignore_errors=True)
             raise
     writer.commit()
+    built = ix.doc_count()
+    if built != count:  # Whoosh's multi-process writer ignores a crashed sub-process
+        shutil.rmtree(path, ignore_errors=True)
+        raise RuntimeError(f"index build wrote {built} of {count} documents; nothing was swapped in")
     (path / INFO).write_text(json.dumps({
         "schema_version": SCHEMA_VERSION, "built_at": started.isoformat(), "documents": count,
     }))  # fmt: skip
