@@ -37,6 +37,13 @@ from catalogue.services.status import effective_expiry
 from catalogue.text import nfc
 from catalogue.vocab import Level
 
+#: Batch states as shown to officials (the same words as the batch list).
+BATCH_STATES = {
+    "pending": _l("not yet published"),
+    "published": _l("published"),
+    "discarded": _l("discarded"),
+}
+
 
 class PublishError(ValueError):
     """The change cannot be made as asked; the message is for the official."""
@@ -101,7 +108,8 @@ def publish_batch(
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "pending":
         raise PublishError(
-            str(_l("This batch is %(state)s; only a pending batch can be published.", state=batch.state))
+            str(_l("This batch is %(state)s; only a pending batch can be published.",
+                   state=BATCH_STATES.get(batch.state, batch.state)))
         )
     report = importing.check_batch(session, actor=actor, batch=batch)
     if not report.ok:

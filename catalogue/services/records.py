@@ -311,13 +311,13 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
         "expires_on": expires_on,
         "expires_from_policy": from_policy,
         "source": rec.source,
-        "batch_id": ctx.batch_id,
     }
     if cert is None:
         created = True
         cert = Certificate(
             product_id=product.id,  # type: ignore[arg-type]
             verify_code=new_code(ctx.verify_keys, ctx.verify_key_id),
+            batch_id=ctx.batch_id,
             **cert_values,
         )
         session.add(cert)
@@ -338,9 +338,13 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
         )  # fmt: skip
         cert_changes: dict[str, list[Any]] = {}
     else:
-        # Keep the original batch as provenance unless a new batch republishes it.
+        # An identical re-import changes nothing; a batch that changes the record
+        # becomes its provenance (the batch whose values the page now shows).
         cert_changes = _apply(cert, cert_values)
         if cert_changes:
+            if ctx.batch_id is not None and cert.batch_id != ctx.batch_id:
+                cert_changes["batch_id"] = [cert.batch_id, ctx.batch_id]
+                cert.batch_id = ctx.batch_id
             cert.updated_at = utcnow()
             session.add(
                 CertificateEvent(
