@@ -31,14 +31,19 @@ def untranslated(locale: str) -> list[str]:
     path = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as fh:
         catalog = read_po(fh, locale=locale)
-    return [str(m.id) for m in catalog if m.id and (not m.string or m.fuzzy)]
+    def missing(string: str | tuple[str, ...]) -> bool:
+        return not all(string) if isinstance(string, tuple) else not string
+
+    return [str(m.id) for m in catalog if m.id and (missing(m.string) or m.fuzzy)]
 
 
 def _fill_english(path: Path) -> None:
     with path.open("rb") as fh:
         catalog = read_po(fh, locale="en")
     for message in catalog:
-        if message.id and not message.string:
+        if isinstance(message.id, tuple) and not all(message.string):
+            message.string = tuple(message.id)  # singular and plural, as English has two forms
+        elif message.id and not message.string:
             message.string = message.id
         message.flags.discard("fuzzy")
     with path.open("wb") as fh:
@@ -58,7 +63,7 @@ def update() -> None:
         po = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
         if po.exists():
             _pybabel("update", "--no-fuzzy-matching", "-i", str(POT), "-d", str(TRANSLATIONS),
-                     "-l", locale, "--width", "100")  # fmt: skip
+                     "-l", locale, "--width", "100", "--ignore-obsolete")  # fmt: skip
         else:
             _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", locale)
     _fill_english(TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po")

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-23 19:36:15.659154
 """
 from collections.abc import Sequence
@@ -10,7 +10,6 @@ import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes
 from alembic import op
-
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -293,7 +292,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('certificate_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_certificate_event_certificate_id'), ['certificate_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_certificate_event_certificate_id'), ['certificate_id'], unique=False
+        )
 
     op.create_table('fake_report',
     sa.Column('id', sa.Integer(), nullable=False),
