@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from collections.abc import Callable
+
+from flask import Flask, Response, request, session
 
 from catalogue import vocab
 
@@ -18,6 +20,31 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     return response
+
+
+def public_cache(max_age: int, *, cors: bool = False) -> Callable[[Response], Response]:
+    """An ``after_request`` hook making successful public answers cacheable, with an ETag.
+
+    Pages vary on the language inputs; one that consumed a flashed message (the
+    session changed) is never shared. ``cors`` opens read-only API answers to other sites.
+    """
+
+    def hook(response: Response) -> Response:
+        if response.status_code != 200 or "Cache-Control" in response.headers:
+            return response
+        if session.modified:
+            response.headers["Cache-Control"] = "private, no-store"
+            return response
+        response.headers["Cache-Control"] = f"public, max-age={max_age}"
+        response.vary.update({"Accept-Language", "Cookie"})
+        if cors:
+            response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        if not response.direct_passthrough and not response.is_streamed:
+            response.add_etag()
+            response.make_conditional(request)
+        return response
+
+    return hook
 
 
 def init_app(app: Flask) -> None:

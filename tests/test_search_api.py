@@ -171,3 +171,12 @@ def test_certificate_number_is_searchable(seeded_app: Flask) -> None:
     items = seeded_app.test_client().get("/api/v1/products?q=123/QĐ-UBND").get_json()["items"]
     assert [i["name"] for i in items] == ["Bánh tráng phơi sương"]
     assert items[0]["certificates"][0]["number"] == "123/QĐ-UBND"
+
+
+def test_search_answers_are_cacheable_briefly_and_revalidate(seeded_client: FlaskClient) -> None:
+    for url in ("/search?q=tra", "/api/v1/products?q=tra"):
+        first = seeded_client.get(url)
+        assert first.headers["Cache-Control"] == "public, max-age=10"
+        again = seeded_client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304
+    assert seeded_client.get("/api/v1/products").headers["Access-Control-Allow-Origin"] == "*"

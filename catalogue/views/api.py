@@ -16,16 +16,12 @@ from catalogue.db import get_session
 from catalogue.openapi import spec
 from catalogue.services import pages
 from catalogue.services.places import Provinces
+from catalogue.web import public_cache
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-@bp.after_request
-def _cacheable(response: Response) -> Response:
-    if response.status_code == 200:
-        response.headers.setdefault("Cache-Control", "public, max-age=60")
-        response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    return response
+bp.after_request(public_cache(60, cors=True))
 
 
 @bp.get("/events")

@@ -17,7 +17,6 @@ from flask import (
     render_template,
     request,
     send_from_directory,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -29,11 +28,9 @@ from catalogue.i18n import COOKIE
 from catalogue.models import Photo
 from catalogue.services import pages
 from catalogue.services.places import Provinces
+from catalogue.web import public_cache
 
 bp = Blueprint("public", __name__)
-
-CACHE_CONTROL = "public, max-age=60"
-
 
 def _page_arg() -> int:
     """``?page=`` as a positive int; anything else is page 1 rather than an error."""
@@ -45,19 +42,7 @@ def _provinces() -> Provinces:
     return Provinces.load(get_session())
 
 
-@bp.after_request
-def _cacheable(response: Response) -> Response:
-    if response.status_code == 200 and request.endpoint != "public.healthz":
-        if session.modified:
-            # A flashed message was shown (the session cookie changes): never share this copy.
-            response.headers.setdefault("Cache-Control", "private, no-store")
-            return response
-        response.headers.setdefault("Cache-Control", CACHE_CONTROL)
-        response.vary.update({"Accept-Language", "Cookie"})
-        if not response.direct_passthrough:
-            response.add_etag()
-            response.make_conditional(request)
-    return response
+bp.after_request(public_cache(60))
 
 
 @bp.app_context_processor

@@ -21,8 +21,11 @@ from catalogue.search.query import SearchError, SearchParams, SearchResult, run
 from catalogue.services.catalog import ProductSummary, load_summaries, product_json, verify_url
 from catalogue.services.places import Provinces
 from catalogue.vocab import CertificateStatus, Level, ProductGroup, Region
+from catalogue.web import public_cache
 
 bp = Blueprint("search", __name__)
+# Short-lived: a published record must show up in search within seconds.
+bp.after_request(public_cache(10, cors=True))
 
 #: Rows in one CSV export (the whole result list up to this many).
 CSV_LIMIT = 10_000
