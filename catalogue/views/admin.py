@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -86,6 +87,28 @@ def _wire(state: Any) -> None:
 
 def _session() -> Session:
     return get_session()
+
+T = TypeVar("T")
+
+#: What :func:`_commit` returns when the service refused the change.
+FAILED: Any = object()
+
+
+def _commit(action: Callable[[], T], success: str | Callable[[T], str]) -> T:
+    """Run one mutating service call and commit; a refused change rolls back and says why.
+
+    Returns the service's result, or :data:`FAILED` (the form is shown again with the message).
+    """
+    session = _session()
+    try:
+        result = action()
+        session.commit()
+    except publishing.PublishError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return FAILED  # type: ignore[no-any-return]
+    flash(success(result) if callable(success) else success, "info")
+    return result
 
 
 def _me() -> User:
@@ -542,16 +565,13 @@ def producer(producer_id: int | None = None) -> Any:
     form.kind.choices = choices(_choices_kind())
     form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
     if form.validate_on_submit():
-        try:
-            saved = editing.save_producer(
+        saved = _commit(
+            lambda: editing.save_producer(
                 _session(), actor=me, producer=obj, values=_form_values(form, editing.PRODUCER_FIELDS)
-            )
-            _session().commit()
-        except publishing.PublishError as exc:
-            _session().rollback()
-            flash(str(exc), "error")
-        else:
-            flash(_("Saved."), "info")
+            ),
+            _("Saved."),
+        )
+        if saved is not FAILED:
             return redirect(url_for("admin.producer", producer_id=saved.id))
     _form_errors(form)
     products = (
@@ -583,16 +603,13 @@ def product(product_id: int | None = None) -> Any:
     form.group.choices = choices([("", "—")] + [(g.value, g.label) for g in ProductGroup])
     form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
     if form.validate_on_submit():
-        try:
-            saved = editing.save_product(
+        saved = _commit(
+            lambda: editing.save_product(
                 session, actor=me, product=obj, values=_form_values(form, editing.PRODUCT_FIELDS)
-            )
-            session.commit()
-        except publishing.PublishError as exc:
-            session.rollback()
-            flash(str(exc), "error")
-        else:
-            flash(_("Saved."), "info")
+            ),
+            _("Saved."),
+        )
+        if saved is not FAILED:
             return redirect(url_for("admin.product", product_id=saved.id))
     _form_errors(form)
     certificates: list[tuple[Certificate, SelectionRound]] = []
@@ -683,8 +700,8 @@ def certificate_new(product_id: int) -> Any:
             level = Level(form.level.data)
         except ValueError:
             abort(400)
-        try:
-            cert = publishing.add_certificate(
+        cert = _commit(
+            lambda: publishing.add_certificate(
                 _session(),
                 actor=me,
                 product=obj,
@@ -696,13 +713,10 @@ def certificate_new(product_id: int) -> Any:
                 expires_on=form.expires_on.data,
                 decision_number=form.decision_number.data,
                 decision_date=form.decision_date.data,
-            )
-            _session().commit()
-        except publishing.PublishError as exc:
-            _session().rollback()
-            flash(str(exc), "error")
-        else:
-            flash(_("Certificate added."), "info")
+            ),
+            _("Certificate added."),
+        )
+        if cert is not FAILED:
             return redirect(url_for("admin.certificate", cert_id=cert.id))
     _form_errors(form)
     return render_template(
@@ -736,16 +750,13 @@ def certificate(cert_id: int) -> Any:
         form.expires_on.data = None
     if form.validate_on_submit():
         values = {n: getattr(form, n).data for n in publishing.CORRECTABLE}
-        try:
-            changes = publishing.correct_certificate(
+        changes = _commit(
+            lambda: publishing.correct_certificate(
                 session, actor=_me(), certificate=cert, values=values, reason=form.reason.data
-            )
-            session.commit()
-        except publishing.PublishError as exc:
-            session.rollback()
-            flash(str(exc), "error")
-        else:
-            flash(_("Corrected.") if changes else _("Nothing changed."), "info")
+            ),
+            lambda changes: _("Corrected.") if changes else _("Nothing changed."),
+        )
+        if changes is not FAILED:
             return redirect(url_for("admin.certificate", cert_id=cert.id))
     _form_errors(form)
     product = session.get(Product, cert.product_id)
@@ -776,20 +787,17 @@ def revoke(cert_id: int) -> Any:
     cert, _round = _certificate(cert_id, "revoke")
     form = RevokeForm()
     if form.validate_on_submit():
-        try:
-            publishing.revoke_certificate(
+        _commit(
+            lambda: publishing.revoke_certificate(
                 _session(),
                 actor=_me(),
                 certificate=cert,
                 reason=form.reason.data or "",
                 reference=form.reference.data or "",
                 on=form.on.data,
-            )
-            _session().commit()
-            flash(_("The certificate is revoked."), "info")
-        except publishing.PublishError as exc:
-            _session().rollback()
-            flash(str(exc), "error")
+            ),
+            _("The certificate is revoked."),
+        )
     _form_errors(form)
     return redirect(url_for("admin.certificate", cert_id=cert_id))
 
@@ -800,15 +808,12 @@ def reinstate(cert_id: int) -> Any:
     cert, _round = _certificate(cert_id, "revoke")
     form = ReinstateForm()
     if form.validate_on_submit():
-        try:
-            publishing.reinstate_certificate(
+        _commit(
+            lambda: publishing.reinstate_certificate(
                 _session(), actor=_me(), certificate=cert, reason=form.reason.data or ""
-            )
-            _session().commit()
-            flash(_("The revocation is withdrawn."), "info")
-        except publishing.PublishError as exc:
-            _session().rollback()
-            flash(str(exc), "error")
+            ),
+            _("The revocation is withdrawn."),
+        )
     _form_errors(form)
     return redirect(url_for("admin.certificate", cert_id=cert_id))
 
@@ -845,16 +850,13 @@ def round_(round_id: int | None = None) -> Any:
     form.region.choices = choices(_region_choices())
     form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
     if form.validate_on_submit():
-        try:
-            saved = editing.save_round(
+        saved = _commit(
+            lambda: editing.save_round(
                 session, actor=me, round_=obj, values=_form_values(form, editing.ROUND_FIELDS)
-            )
-            session.commit()
-        except publishing.PublishError as exc:
-            session.rollback()
-            flash(str(exc), "error")
-        else:
-            flash(_("Saved."), "info")
+            ),
+            _("Saved."),
+        )
+        if saved is not FAILED:
             return redirect(url_for("admin.round_", round_id=saved.id))
     _form_errors(form)
     return render_template(
@@ -886,16 +888,13 @@ def event(event_id: int | None = None) -> Any:
     form = EventForm(obj=obj)
     form.province_id.choices = _province_choices(blank="—")
     if form.validate_on_submit():
-        try:
-            saved = editing.save_event(
+        saved = _commit(
+            lambda: editing.save_event(
                 session, actor=_me(), event=obj, values=_form_values(form, editing.EVENT_FIELDS)
-            )
-            session.commit()
-        except publishing.PublishError as exc:
-            session.rollback()
-            flash(str(exc), "error")
-        else:
-            flash(_("Saved."), "info")
+            ),
+            _("Saved."),
+        )
+        if saved is not FAILED:
             return redirect(url_for("admin.event", event_id=saved.id))
     _form_errors(form)
     exhibitors: list[tuple[Exhibitor, Producer | None, list[Product]]] = []
@@ -937,15 +936,12 @@ def exhibitor_add(event_id: int) -> Any:
                 return redirect(url_for("admin.event", event_id=event_id))
         else:
             shown = list(session.exec(select(Product).where(Product.producer_id == producer_row.id)).all())
-        try:
-            editing.add_exhibitor(
+        _commit(
+            lambda: editing.add_exhibitor(
                 session, actor=_me(), event=obj, producer=producer_row, booth=form.booth.data, products=shown
-            )  # type: ignore[arg-type]
-            session.commit()
-            flash(_("Exhibitor added."), "info")
-        except publishing.PublishError as exc:
-            session.rollback()
-            flash(str(exc), "error")
+            ),  # type: ignore[arg-type]
+            _("Exhibitor added."),
+        )
     _form_errors(form)
     return redirect(url_for("admin.event", event_id=event_id))
 
