@@ -145,6 +145,45 @@ _SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/api/v1/verify": {
+            "get": {
+                "summary": "Look up certificates by the number printed next to the QR",
+                "operationId": "verifyNumber",
+                "tags": ["verification"],
+                "parameters": [
+                    {
+                        "name": "number",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "maxLength": 100},
+                        "description": "The certificate number as printed. The answer never includes "
+                        "the verification code: numbers are guessable, codes are not.",
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Every certificate with this number, with its current status.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Verification"},
+                                        }
+                                    },
+                                    "required": ["items"],
+                                }
+                            }
+                        },
+                    },
+                    "400": {"description": "No number, or one longer than 100 characters."},
+                    "404": {"description": "No certificate has this number (`{\"status\": \"unknown\"}`)."},
+                    "429": {"description": "Too many checks from this client; try again later."},
+                },
+            }
+        },
         "/api/v1/events": {
             "get": {
                 "summary": "Trade fairs and showrooms",

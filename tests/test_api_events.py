@@ -85,8 +85,8 @@ def test_openapi_describes_the_whole_public_api(client: FlaskClient) -> None:
     spec = response.get_json()
     assert spec["openapi"].startswith("3.")
     assert spec["servers"] == [{"url": "http://registry.test"}]
-    assert {"/api/v1/products", "/api/v1/products.csv", "/api/v1/verify/{code}", "/api/v1/events",
-            "/api/v1/openapi.json", "/healthz"} <= set(spec["paths"])  # fmt: skip
+    assert {"/api/v1/products", "/api/v1/products.csv", "/api/v1/verify/{code}", "/api/v1/verify",
+            "/api/v1/events", "/api/v1/openapi.json", "/healthz"} <= set(spec["paths"])  # fmt: skip
     params = {p["name"] for p in spec["paths"]["/api/v1/products"]["get"]["parameters"]}
     assert params == {"q", "group", "province", "region", "level", "year", "status", "page", "per_page"}
     status = next(p for p in spec["paths"]["/api/v1/products"]["get"]["parameters"] if p["name"] == "status")

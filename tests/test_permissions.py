@@ -12,6 +12,7 @@ from flask import Flask
 from PIL import Image
 from sqlmodel import Session, select
 
+from catalogue import media
 from catalogue.db import get_engine
 from catalogue.models import (
     Certificate,
@@ -24,7 +25,7 @@ from catalogue.models import (
     SelectionRound,
     User,
 )
-from catalogue.services import accounts, editing, importing, permissions, publishing
+from catalogue.services import accounts, editing, importing, permissions, publishing, verification
 from catalogue.services.permissions import SYSTEM, Forbidden, can
 from catalogue.vocab import Level
 from tests.fixtures.workspace import PASSWORD, csrf_token, login, make_user, row, xlsx_bytes
@@ -127,6 +128,10 @@ def world(seeded_app: Flask) -> dict[str, Any]:
         pending, _ = importing.stage_batch(
             s, actor=hue, filename="next.xlsx", data=xlsx_bytes([row(2, province="Huế")])
         )
+        report = verification.report_fake(
+            s, what="Nhãn giả", where="Chợ Đông Ba", code=None, check=None, province_id=hue.province_id,
+            photo_key=media.ingest(_png(), seeded_app.config["CATALOGUE_DATA_DIR"] / "reports").file_key,
+        )  # fmt: skip
         s.commit()
         ids.update(
             batch_id=batch.id,
@@ -139,6 +144,7 @@ def world(seeded_app: Flask) -> dict[str, Any]:
             event_id=event.id,
             exhibitor_id=exhibitor.id,
             user_id=ids["hue"],
+            report_id=report.id,
         )
     return ids
 
@@ -155,6 +161,7 @@ OPEN_TO_OFFICIALS = {
     "admin.records",
     "admin.rounds",
     "admin.audit_log",
+    "admin.reports",
     "admin.producer",
     "admin.product",
     "admin.round_",

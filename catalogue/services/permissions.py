@@ -34,9 +34,9 @@ PROVINCE_LEVELS = frozenset({Level.TINH, Level.HUYEN, Level.XA})
 #: Actions judged by level and province (certified records and what hangs off them).
 RECORD_ACTIONS = frozenset({"publish", "correct_certificate", "revoke", "edit_round"})
 #: Actions judged by province only (a producer or product may hold certificates of several levels).
-PLACE_ACTIONS = frozenset({"edit_producer", "edit_product", "view_batch"})
+PLACE_ACTIONS = frozenset({"edit_producer", "edit_product", "view_batch", "view_report"})
 #: Actions open to any signed-in official; object checks come later through the above.
-OFFICIAL_ACTIONS = frozenset({"use_workspace", "import", "view_audit", "change_password"})
+OFFICIAL_ACTIONS = frozenset({"use_workspace", "import", "view_audit", "view_reports", "change_password"})
 #: Ministry only.
 MINISTRY_ACTIONS = frozenset({"manage_users", "manage_events", "view_all_provinces"})
 ACTIONS = RECORD_ACTIONS | PLACE_ACTIONS | OFFICIAL_ACTIONS | MINISTRY_ACTIONS

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
+from sqlmodel import select as sm_select
 
 from catalogue.clock import utcnow
 from catalogue.models import (
@@ -374,6 +375,28 @@ def report_fake(
     session.add(report)
     session.flush()
     return report
+
+
+@dataclass
+class ReportRow:
+    report: FakeReport
+    product_name: str | None
+    product_slug: str | None
+    certificate_number: str | None
+
+
+def list_reports(session: Session, *, province_id: int | None, limit: int = 200) -> list[ReportRow]:
+    """Newest reports first; ``province_id`` limits them to one current province's officials."""
+    query = (
+        sm_select(FakeReport, Product.name, Product.slug, Certificate.number)
+        .join(Certificate, Certificate.id == FakeReport.certificate_id, isouter=True)
+        .join(Product, Product.id == Certificate.product_id, isouter=True)
+        .order_by(FakeReport.created_at.desc(), FakeReport.id.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    )
+    if province_id is not None:
+        query = query.where(FakeReport.province_id == province_id)
+    return [ReportRow(r, name, slug, number) for r, name, slug, number in session.exec(query).all()]
 
 
 def round_certificates(

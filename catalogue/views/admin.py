@@ -23,6 +23,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_babel import gettext as _
@@ -64,6 +65,7 @@ from catalogue.models import (
     Event,
     Exhibit,
     Exhibitor,
+    FakeReport,
     ImportBatch,
     Photo,
     Producer,
@@ -72,7 +74,7 @@ from catalogue.models import (
     SelectionRound,
     User,
 )
-from catalogue.services import accounts, editing, importing, permissions, publishing
+from catalogue.services import accounts, editing, importing, permissions, publishing, verification
 from catalogue.services.places import Provinces
 from catalogue.text import fold, nfc
 from catalogue.vocab import Level, ProducerKind, ProductGroup, Region
@@ -963,6 +965,28 @@ def exhibitor_delete(exhibitor_id: int) -> Any:
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=VIETNAM)
+
+
+@bp.get("/reports")
+@guard("view_reports")
+def reports() -> str:
+    """Consumers' reports of suspected fakes, for the officials of the certificate's province."""
+    rows = verification.list_reports(_session(), province_id=_scope())
+    return render_template("admin/reports.html", rows=rows, provinces=_provinces())
+
+
+@bp.get("/reports/<int:report_id>/photo")
+@guard("view_reports")
+def report_photo(report_id: int) -> Response:
+    report = _get(FakeReport, report_id)
+    permissions.require(_me(), "view_report", province=report.province_id)
+    if report.photo_key is None:
+        abort(404)
+    # Report photos live outside the public media folder: only officials see them.
+    folder = current_app.config["CATALOGUE_DATA_DIR"] / "reports"
+    response = send_from_directory(folder, media.variant_key(report.photo_key, "md", "jpg"))
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @bp.get("/audit")
