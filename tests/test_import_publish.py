@@ -293,3 +293,11 @@ def test_template_download(official: FlaskClient) -> None:
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).worksheets[0]
     assert sheet["A1"].value == "Tên sản phẩm" and sheet["A2"].value.startswith("VÍ DỤ")
+
+
+def test_cli_shows_progress_while_publishing(seeded_app: Flask, tmp_path: Path) -> None:
+    make_user(seeded_app, "cuc@moit.gov.vn", "ministry")
+    path = _write(tmp_path, [row(n, level="quốc gia", province="Huế") for n in range(1, 31)])
+    result = seeded_app.test_cli_runner().invoke(args=["import", str(path), "--as", "cuc@moit.gov.vn"])
+    assert result.exit_code == 0, result.output
+    assert "Publishing" in result.output and "30 new" in result.output

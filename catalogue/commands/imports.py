@@ -7,6 +7,7 @@ row lists every problem, exits with status 1 and writes nothing.
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def _run(path: Path, email: str, dry_run: bool, decision: str | None, decision_d
         user = accounts.find_user(session, email)
         if user is None or not user.is_active:
             raise click.ClickException(f"No active account {email!r}.")
+        click.echo(f"Checking {path.name}…", err=True)
         try:
             report, _table = importing.check_file(session, actor=user, filename=path.name, data=data)
         except Forbidden as exc:
@@ -75,9 +77,11 @@ def _run(path: Path, email: str, dry_run: bool, decision: str | None, decision_d
         batch, _ = importing.stage_batch(session, actor=user, filename=path.name, data=data)
         assert batch is not None
         try:
-            result = publishing.publish_batch(
-                session, actor=user, batch=batch, decision_number=decision, decision_date=decided_on
-            )
+            with click.progressbar(length=len(report.rows), label="Publishing", file=sys.stderr) as bar:
+                result = publishing.publish_batch(
+                    session, actor=user, batch=batch, decision_number=decision, decision_date=decided_on,
+                    progress=lambda done, _total: bar.update(done - bar.pos),
+                )  # fmt: skip
         except publishing.BatchRejected as exc:
             for line in exc.report.problems():
                 click.echo(f"  - {line}", err=True)

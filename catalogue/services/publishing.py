@@ -9,7 +9,7 @@ inside that single transaction, so any failure leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -99,11 +99,13 @@ def publish_batch(
     decision_number: str | None = None,
     decision_date: date | None = None,
     config: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PublishResult:
     """Publish every row of a pending batch, or raise and publish nothing.
 
     The dry run is repeated first (the database may have changed since the
     upload); the decision number and date given here fill rows that lack them.
+    ``progress(done, total)`` is called after each row (the CLI draws a bar).
     """
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "pending":
@@ -134,6 +136,8 @@ def publish_batch(
             result.unchanged += 1
         if outcome.product.id is not None and outcome.product.id not in result.product_ids:
             result.product_ids.append(outcome.product.id)
+        if progress is not None:
+            progress(result.created + result.updated + result.unchanged, len(report.rows))
     before = {
         "state": batch.state,
         "decision_number": batch.decision_number,
