@@ -32,6 +32,11 @@ def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def optional_int(value: Any) -> int | None:
+    """Coerce a select's value: the blank option means "none"."""
+    return int(value) if value not in (None, "", "None") else None
+
+
 def _date(label: str, required: bool = False) -> DateField:
     return DateField(label, validators=[DataRequired()] if required else [Optional()], format="%Y-%m-%d")
 
@@ -106,7 +111,7 @@ class ProductForm(FlaskForm):
     is_set = BooleanField(_l("This is a product set (bộ sản phẩm)"))
     components = TextAreaField(_l("Components of the set, one per line"), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
-    producer_id = IntegerField(_l("Producer number (see the producers list)"), validators=[Optional()])
+    producer_id = SelectField(_l("Producer"), coerce=optional_int, validate_choice=False)
     locality = StringField(
         _l("Locality (commune/district as printed)"), validators=[Optional(), Length(max=300)]
     )

@@ -227,3 +227,20 @@ def parse_producer_kind(text: str | None) -> ProducerKind | None:
         if key == value.value.replace("_", " "):
             return value
     return _KIND_WORDS.get(key)
+
+
+#: How audit entries read to officials; stored values stay stable keys.
+AUDIT_ACTIONS = {
+    "create": _l("created"), "update": _l("updated"), "correct": _l("corrected"),
+    "revoke": _l("revoked"), "reinstate": _l("revocation withdrawn"), "publish": _l("published"),
+    "upload": _l("uploaded"), "discard": _l("discarded"), "add_photo": _l("photo added"),
+    "remove_photo": _l("photo removed"), "add_exhibitor": _l("exhibitor added"),
+    "remove_exhibitor": _l("exhibitor removed"), "sign_in": _l("signed in"),
+    "change_password": _l("password changed"), "activate": _l("account activated"),
+    "deactivate": _l("account deactivated"),
+}  # fmt: skip
+AUDIT_ENTITIES = {
+    "certificate": _l("Certificate"), "product": _l("Product"), "producer": _l("Producer"),
+    "selection_round": _l("Selection round"), "event": _l("Fair or showroom"),
+    "import_batch": _l("Import batch"), "photo": _l("Photo"), "user": _l("Account"),
+}  # fmt: skip

@@ -56,4 +56,6 @@ def init_app(app: Flask) -> None:
         ProducerKind=vocab.ProducerKind,
         EventKind=vocab.EventKind,
         CertificateStatus=vocab.CertificateStatus,
+        AUDIT_ACTIONS=vocab.AUDIT_ACTIONS,
+        AUDIT_ENTITIES=vocab.AUDIT_ENTITIES,
     )

@@ -335,3 +335,33 @@ def test_every_workspace_change_left_an_audit_entry(seeded_app: Flask, setup: di
             s.exec(select(AuditEntry.entity_id).where(AuditEntry.entity_type == "certificate")).all()
         )
     assert set(certs) <= audited
+
+
+def test_product_form_offers_the_officials_own_producers_by_name(seeded_app: Flask) -> None:
+    make_user(seeded_app, "sct@danang.gov.vn", "province", "Đà Nẵng")
+    client = seeded_app.test_client()
+    login(client, "sct@danang.gov.vn")
+    page = client.get("/admin/products/new?lang=en").get_data(as_text=True)
+    # Quảng Nam's producers belong to Đà Nẵng now; Lâm Đồng's are not offered.
+    assert "Công ty TNHH Mộc Mỹ nghệ Nguyễn Văn Tiếp" in page
+    assert "Công ty TNHH Tâm Châu" not in page
+    with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
+        name = "Công ty TNHH Mộc Mỹ nghệ Nguyễn Văn Tiếp"
+        maker = s.exec(select(Producer).where(Producer.name == name)).one()
+        da_nang = province(s, "Đà Nẵng")
+    response = post(client, "/admin/products/new", {
+        "name": "Khay trà mẫu mới", "producer_id": str(maker.id), "province_id": str(da_nang.id),
+        "group": "", "locality": "",
+    }, token_from="/admin/products/new")  # fmt: skip
+    assert response.status_code == 302
+    with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
+        saved = s.exec(select(Product).where(Product.name == "Khay trà mẫu mới")).one()
+        assert saved.producer_id == maker.id
+
+
+def test_audit_log_reads_in_the_officials_language(seeded_app: Flask) -> None:
+    make_user(seeded_app, "cuc@moit.gov.vn", "ministry")
+    client = seeded_app.test_client()
+    login(client, "cuc@moit.gov.vn")
+    page = client.get("/admin/audit?lang=en").get_data(as_text=True)
+    assert "signed in" in page and "Certificate #" in page

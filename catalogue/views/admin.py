@@ -135,6 +135,18 @@ def _province_choices(blank: str | None = None, scope: int | None = None) -> lis
     return choices(([(0, blank)] if blank is not None else []) + rows)  # type: ignore[list-item]
 
 
+def _producer_choices(current: int | None) -> list[Any]:
+    """Producers an official may attach: their province's (every one for the ministry)."""
+    query = select(Producer.id, Producer.name).order_by(Producer.name)
+    scope = _scope()
+    if scope is not None:
+        provinces = _provinces()
+        home = provinces.get(scope)
+        ids = provinces.member_ids(home) if home is not None else set()
+        query = query.where(or_(col(Producer.province_id).in_(ids), Producer.id == current))
+    return choices([("", "—")] + list(_session().exec(query).all()))
+
+
 def _form_errors(form: Any) -> None:
     for field_errors in form.errors.values():
         for message in field_errors:
@@ -603,6 +615,7 @@ def product(product_id: int | None = None) -> Any:
         )
     form = ProductForm(obj=obj)
     form.group.choices = choices([("", "—")] + [(g.value, g.label) for g in ProductGroup])
+    form.producer_id.choices = _producer_choices(obj.producer_id if obj else None)
     form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
     if form.validate_on_submit():
         saved = _commit(
