@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -41,16 +42,37 @@ def _date(label: str, required: bool = False) -> DateField:
     return DateField(label, validators=[DataRequired()] if required else [Optional()], format="%Y-%m-%d")
 
 
-class LoginForm(FlaskForm):
+class _CatalogueTranslations:
+    """WTForms' built-in messages looked up in our catalogue (WTForms has no Vietnamese).
+
+    Raw lookups: WTForms formats the placeholders itself.
+    """
+
+    def gettext(self, string: str) -> str:
+        return get_translations().gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ngettext(singular, plural, n)
+
+
+class Form(FlaskForm):
+    """Base of every form: CSRF from Flask-WTF, validation messages in the user's language."""
+
+    class Meta:
+        def get_translations(self, form: Any) -> _CatalogueTranslations:
+            return _CatalogueTranslations()
+
+
+class LoginForm(Form):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button-only form (sign out, publish, deactivate): the CSRF token is the point."""
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
     repeat = PasswordField(
@@ -58,7 +80,7 @@ class PasswordForm(FlaskForm):
     )
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
     role = SelectField(
@@ -74,25 +96,25 @@ class UserForm(FlaskForm):
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)])
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     file = FileField(_l("Spreadsheet (XLSX or CSV)"), validators=[FileRequired()])
 
 
-class PublishForm(FlaskForm):
+class PublishForm(Form):
     decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=100)])
     decision_date = _date(_l("Decision date"))
 
 
-class ZipForm(FlaskForm):
+class ZipForm(Form):
     file = FileField(_l("Zip file of photos"), validators=[FileRequired()])
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(Form):
     file = FileField(_l("Photo (JPEG, PNG or WebP)"), validators=[FileRequired()])
     alt = StringField(_l("What the photo shows"), validators=[Optional(), Length(max=300)])
 
 
-class ProducerForm(FlaskForm):
+class ProducerForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=300)])
     kind = SelectField(_l("Kind"), validate_choice=False)
     address = StringField(_l("Address"), validators=[Optional(), Length(max=500)])
@@ -105,20 +127,21 @@ class ProducerForm(FlaskForm):
     source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
 
 
-class ProductForm(FlaskForm):
+class ProductForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=400)])
     group = SelectField(_l("Product group"), validate_choice=False)
     is_set = BooleanField(_l("This is a product set (bộ sản phẩm)"))
     components = TextAreaField(_l("Components of the set, one per line"), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
-    producer_id = SelectField(_l("Producer"), coerce=optional_int, validate_choice=False)
+    # Choices are the official's own producers; a tampered value is refused, not saved.
+    producer_id = SelectField(_l("Producer"), coerce=optional_int)
     locality = StringField(
         _l("Locality (commune/district as printed)"), validators=[Optional(), Length(max=300)]
     )
     province_id = SelectField(_l("Province"), coerce=int, validate_choice=False)
 
 
-class CertificateForm(FlaskForm):
+class CertificateForm(Form):
     number = StringField(_l("Certificate number"), validators=[DataRequired(), Length(max=100)])
     issued_on = _date(_l("Issue date"))
     expires_on = _date(_l("Expiry date (empty: by policy)"))
@@ -127,7 +150,7 @@ class CertificateForm(FlaskForm):
     reason = StringField(_l("Reason for the correction"), validators=[Optional(), Length(max=500)])
 
 
-class NewCertificateForm(FlaskForm):
+class NewCertificateForm(Form):
     level = SelectField(_l("Level"), validate_choice=False)
     region = SelectField(_l("Region (regional level only)"), validate_choice=False)
     year = IntegerField(_l("Year of selection"), validators=[DataRequired(), NumberRange(2000, 2100)])
@@ -138,7 +161,7 @@ class NewCertificateForm(FlaskForm):
     decision_date = _date(_l("Decision date"))
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
     reference = StringField(
         _l("Reference (revocation decision)"), validators=[DataRequired(), Length(max=200)]
@@ -146,11 +169,11 @@ class RevokeForm(FlaskForm):
     on = _date(_l("Revoked on (empty: today)"))
 
 
-class ReinstateForm(FlaskForm):
+class ReinstateForm(Form):
     reason = StringField(_l("Why the revocation is withdrawn"), validators=[DataRequired(), Length(max=500)])
 
 
-class RoundForm(FlaskForm):
+class RoundForm(Form):
     level = SelectField(_l("Level"), validate_choice=False)
     region = SelectField(_l("Region (regional level only)"), validate_choice=False)
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
@@ -164,7 +187,7 @@ class RoundForm(FlaskForm):
     source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     kind = SelectField(
         _l("Kind"), choices=choices([("fair", _l("Trade fair")), ("showroom", _l("Showroom"))])
     )
@@ -180,7 +203,7 @@ class EventForm(FlaskForm):
     source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
 
 
-class ExhibitorForm(FlaskForm):
+class ExhibitorForm(Form):
     producer_id = IntegerField(_l("Producer number"), validators=[DataRequired()])
     booth = StringField(_l("Booth"), validators=[Optional(), Length(max=50)])
     product_ids = StringField(
@@ -189,7 +212,7 @@ class ExhibitorForm(FlaskForm):
     )
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
 

@@ -365,3 +365,30 @@ def test_audit_log_reads_in_the_officials_language(seeded_app: Flask) -> None:
     login(client, "cuc@moit.gov.vn")
     page = client.get("/admin/audit?lang=en").get_data(as_text=True)
     assert "signed in" in page and "Certificate #" in page
+
+
+def test_product_form_refuses_another_provinces_producer(seeded_app: Flask) -> None:
+    make_user(seeded_app, "sct@danang.gov.vn", "province", "Đà Nẵng")
+    client = seeded_app.test_client()
+    login(client, "sct@danang.gov.vn")
+    with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
+        outsider = s.exec(select(Producer).where(Producer.name == "Công ty TNHH Tâm Châu")).one()  # Lâm Đồng
+        da_nang = province(s, "Đà Nẵng")
+    response = post(client, "/admin/products/new?lang=en", {
+        "name": "Sản phẩm gắn nhầm cơ sở", "producer_id": str(outsider.id), "province_id": str(da_nang.id),
+        "group": "", "locality": "",
+    }, token_from="/admin/products/new")  # fmt: skip
+    assert response.status_code == 200 and "Not a valid choice" in response.get_data(as_text=True)
+    with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
+        assert s.exec(select(Product).where(Product.name == "Sản phẩm gắn nhầm cơ sở")).first() is None
+
+
+def test_form_validation_messages_are_in_the_officials_language(seeded_app: Flask) -> None:
+    # WTForms ships no Vietnamese: its messages come from the registry's own catalogue.
+    make_user(seeded_app, "sct@danang.gov.vn", "province", "Đà Nẵng")
+    client = seeded_app.test_client()
+    login(client, "sct@danang.gov.vn")
+    for lang, message in (("vi", "Trường này là bắt buộc."), ("en", "This field is required.")):
+        path = f"/admin/products/new?lang={lang}"
+        response = post(client, path, {"name": ""}, token_from="/admin/products/new")
+        assert response.status_code == 200 and message in response.get_data(as_text=True)

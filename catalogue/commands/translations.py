@@ -50,6 +50,21 @@ def _fill_english(path: Path) -> None:
         write_po(fh, catalog, width=100)
 
 
+def _add_wtforms_messages(pot: Path) -> None:
+    """Add WTForms' own validation messages: it ships no Vietnamese catalogue, so
+    our forms look them up in ours (see :class:`catalogue.forms.Form`)."""
+    from wtforms.i18n import messages_path
+
+    with pot.open("rb") as fh:
+        catalog = read_po(fh)
+    with (Path(messages_path()) / "wtforms.pot").open("rb") as fh:
+        for message in read_po(fh):
+            if message.id and message.id not in catalog:
+                catalog.add(message.id, context=message.context, flags=message.flags)
+    with pot.open("wb") as fh:
+        write_po(fh, catalog, width=100, omit_header=False, sort_output=True)
+
+
 @click.group("translations", help="Message catalogues (Vietnamese and English).")
 def translations_group() -> None:
     pass
@@ -59,6 +74,7 @@ def translations_group() -> None:
 def update() -> None:
     _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
              "--no-location", "--sort-output", "-o", str(POT), ".")  # fmt: skip
+    _add_wtforms_messages(POT)
     for locale in ("vi", "en"):
         po = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
         if po.exists():

@@ -44,7 +44,6 @@ from flask import (
 )
 from flask_babel import format_decimal, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileSize
 from markupsafe import Markup
 from sqlalchemy import Connection
@@ -58,6 +57,7 @@ from catalogue.clock import VIETNAM
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
 from catalogue.extensions import limiter, login_manager
+from catalogue.forms import Form
 from catalogue.i18n import fmt_date
 from catalogue.services import permissions
 from catalogue.services import verification as svc
@@ -410,7 +410,7 @@ def lookup() -> Response | str | tuple[str, int]:
 # ----------------------------------------------------------------------------- fake reports
 
 
-class FakeReportForm(FlaskForm):
+class FakeReportForm(Form):
     what = TextAreaField(
         _l("What looks wrong?"),
         validators=[DataRequired(_l("Please say what looks wrong.")), Length(max=2000)],
