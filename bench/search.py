@@ -129,9 +129,10 @@ def generate(engine, n: int, seed: int = 7) -> None:  # type: ignore[no-untyped-
                 certs.append({
                     "product_id": i + 1, "round_id": round_id, "number": f"SYN-{i}-{year}",
                     "province_id": province.id, "issued_on": issued,
-                    "expires_on": issued + timedelta(days=3 * 365),
+                    # Most decisions state no expiry: the registry's assumed validity applies when read.
+                    "expires_on": issued + timedelta(days=3 * 365) if rng.random() < 0.2 else None,
                     "revoked_on": issued + timedelta(days=200) if rng.random() < 0.01 else None,
-                    "expires_from_policy": True, "check_count": 0, "created_at": now, "updated_at": now,
+                    "check_count": 0, "created_at": now, "updated_at": now,
                 })  # fmt: skip
         for start in range(0, n, 5000):
             session.execute(insert(Product), products[start:start + 5000])
@@ -324,7 +325,7 @@ def main() -> None:
                                      province=places.match_current("Huế"),  # type: ignore[arg-type]
                                      group=ProductGroup.KHAC, level=Level.TINH, year=2025,
                                      certificate_number=f"PROBE-{i}-{time.time_ns()}")  # fmt: skip
-                context = WriteContext(provinces=places, validity_years=3, verify_keys={"a": "bench"},
+                context = WriteContext(provinces=places, verify_keys={"a": "bench"},
                                        verify_key_id="a", actor_label="bench")  # fmt: skip
                 upsert_record(session, record, context)
                 session.commit()

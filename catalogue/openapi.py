@@ -48,7 +48,9 @@ _FILTERS: list[dict[str, Any]] = [
         "name": "status",
         "in": "query",
         "schema": {"type": "string", "enum": ["valid", "expired", "revoked", "all"], "default": "valid"},
-        "description": "Certificate status; `valid` by default, `all` includes expired and revoked.",
+        "description": "Certificate status; `valid` by default, `all` includes expired and revoked. "
+        "`expired` includes certificates whose decision states no expiry and whose registry-assumed "
+        "validity (`expiry_basis: policy`) has passed; the default `valid` leaves them out.",
     },
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
     {
@@ -101,7 +103,9 @@ _SPEC: dict[str, Any] = {
                 "parameters": [p for p in _FILTERS if p["name"] not in ("page", "per_page")],
                 "responses": {
                     "200": {
-                        "description": "CSV export; cells that look like formulas are neutralised.",
+                        "description": "CSV export; cells that look like formulas are neutralised. "
+                        "`expires_on` is the effective expiry and `expiry_basis` says whether the "
+                        "decision printed it (`decision`) or the registry assumes it (`policy`).",
                         "content": {"text/csv": {"schema": {"type": "string"}}},
                     },
                     "400": {"description": "A filter value is not understood."},
@@ -259,6 +263,14 @@ _SPEC: dict[str, Any] = {
                 ],
             },
             "Status": {"type": "string", "enum": ["valid", "expired", "revoked"]},
+            "ExpiryBasis": {
+                "type": "string",
+                "enum": ["decision", "policy"],
+                "description": "`decision`: the expiry is printed in the decision. `policy`: the decision "
+                "states no expiry and the registry assumes its standard validity for the level (set by "
+                "ministry officials, see `/status`), counted from the issue date or the end of the year; "
+                "`expired` with this basis means past that assumption, not an expiry a decision states.",
+            },
             "Certificate": {
                 "type": "object",
                 "properties": {
@@ -276,11 +288,23 @@ _SPEC: dict[str, Any] = {
                     },
                     "decision": {"type": "string", "nullable": True},
                     "issued_on": {"type": "string", "format": "date", "nullable": True},
-                    "expires_on": {"type": "string", "format": "date", "nullable": True},
+                    "expires_on": {
+                        "type": "string",
+                        "format": "date",
+                        "nullable": True,
+                        "description": "Effective expiry: the decision's, or the one the registry "
+                        "assumes today (see `expiry_basis`).",
+                    },
+                    "expiry_basis": {"$ref": "#/components/schemas/ExpiryBasis"},
+                    "assumed_validity_years": {
+                        "type": "integer",
+                        "nullable": True,
+                        "description": "The standard validity assumed (policy basis only).",
+                    },
                     "expiry_from_policy": {
                         "type": "boolean",
-                        "description": "True when the decision gave no expiry and the registry's "
-                        "policy set it.",
+                        "deprecated": True,
+                        "description": "Same as `expiry_basis == \"policy\"`.",
                     },
                     "status": {"$ref": "#/components/schemas/Status"},
                     "revoked_on": {"type": "string", "format": "date", "nullable": True},
@@ -288,7 +312,7 @@ _SPEC: dict[str, Any] = {
                     "source": {"type": "string", "nullable": True},
                     "verify_url": {"type": "string", "format": "uri", "nullable": True},
                 },
-                "required": ["number", "level", "year", "expires_on", "status", "verify_url"],
+                "required": ["number", "level", "year", "expires_on", "expiry_basis", "status", "verify_url"],
             },
             "Product": {
                 "type": "object",
@@ -349,6 +373,14 @@ _SPEC: dict[str, Any] = {
                         "description": "A spelling to try when the words matched nothing.",
                     },
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Product"}},
+                    "status_rules": {
+                        "type": "object",
+                        "description": "How status treats a certificate whose decision states no expiry.",
+                        "properties": {
+                            "url": {"type": "string", "format": "uri"},
+                            "note": {"type": "string"},
+                        },
+                    },
                     "facets": {
                         "type": "object",
                         "description": "Counts per value for group, province, region, level, year and "
@@ -365,6 +397,12 @@ _SPEC: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "status": {"$ref": "#/components/schemas/Status"},
+                    "expiry_basis": {"$ref": "#/components/schemas/ExpiryBasis"},
+                    "status_rules_url": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "The public page explaining how status is decided.",
+                    },
                     "product": {"type": "object"},
                     "certificate": {"$ref": "#/components/schemas/Certificate"},
                     "check_count": {

@@ -108,7 +108,7 @@ def seed_products(
     created = changed = 0
     for n, raw in enumerate(rows, start=1):
         fields = {header_field(k): v for k, v in raw.items() if header_field(k)}
-        rec, errors = parse_row(fields, ctx.provinces, require_number=False, require_producer=False)
+        rec, errors, _ = parse_row(fields, ctx.provinces, require_number=False, require_producer=False)
         if rec is None:
             raise ValueError(f"seed row {n + 1}: " + "; ".join(map(str, errors)))
         result = upsert_record(session, rec, ctx)

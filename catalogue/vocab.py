@@ -90,18 +90,23 @@ _GROUP_LABELS = {
 
 
 class ProducerKind(StrEnum):
+    """The kinds of DESIGN §2; what a decision printed is kept beside it (``kind_as_printed``)."""
+
     CONG_TY = "cong_ty"
     HTX = "htx"
     TO_HOP_TAC = "to_hop_tac"
     DOANH_NGHIEP_TU_NHAN = "doanh_nghiep_tu_nhan"
-    DOANH_NGHIEP = "doanh_nghiep"
     HO_KINH_DOANH = "ho_kinh_doanh"
-    CO_SO = "co_so"
     KHAC = "khac"
 
     @property
     def label(self) -> str:
         return str(_KIND_LABELS[self])
+
+    def says_more(self, printed: str | None) -> bool:
+        """Whether the kind as printed says something the label does not ("Công ty TNHH")."""
+        key = words_key(printed)
+        return bool(key) and key not in {words_key(self.label), self.value.replace("_", " ")}
 
 
 _KIND_LABELS = {
@@ -109,9 +114,7 @@ _KIND_LABELS = {
     ProducerKind.HTX: _l("Cooperative"),
     ProducerKind.TO_HOP_TAC: _l("Cooperative group"),
     ProducerKind.DOANH_NGHIEP_TU_NHAN: _l("Private enterprise"),
-    ProducerKind.DOANH_NGHIEP: _l("Enterprise (type not stated)"),
     ProducerKind.HO_KINH_DOANH: _l("Household business"),
-    ProducerKind.CO_SO: _l("Production establishment"),
     ProducerKind.KHAC: _l("Other"),
 }
 
@@ -171,15 +174,34 @@ _GROUP_WORDS = {
     "khac": ProductGroup.KHAC, "san pham khac": ProductGroup.KHAC,
     "cac san pham khac": ProductGroup.KHAC, "other": ProductGroup.KHAC,
 }  # fmt: skip
+#: Producer kinds as decisions print them (folded words), mapped to the nearest kind of
+#: DESIGN §2. "doanh nghiệp" alone and "cơ sở (sản xuất)" do not say which legal form, and a
+#: craft village is no legal form at all: they are "other", with the printed words kept.
 _KIND_WORDS = {
-    "cong ty": ProducerKind.CONG_TY, "company": ProducerKind.CONG_TY,
+    "cong ty": ProducerKind.CONG_TY, "cty": ProducerKind.CONG_TY, "company": ProducerKind.CONG_TY,
+    "cong ty co phan": ProducerKind.CONG_TY, "cp": ProducerKind.CONG_TY, "ctcp": ProducerKind.CONG_TY,
+    "cong ty cp": ProducerKind.CONG_TY, "cty cp": ProducerKind.CONG_TY,
+    "cong ty tnhh": ProducerKind.CONG_TY, "cty tnhh": ProducerKind.CONG_TY, "tnhh": ProducerKind.CONG_TY,
+    "cong ty tnhh mtv": ProducerKind.CONG_TY, "cty tnhh mtv": ProducerKind.CONG_TY,
+    "tnhh mtv": ProducerKind.CONG_TY, "cong ty trach nhiem huu han": ProducerKind.CONG_TY,
+    "cong ty hop danh": ProducerKind.CONG_TY, "joint stock company": ProducerKind.CONG_TY,
+    "xi nghiep": ProducerKind.CONG_TY, "xn": ProducerKind.CONG_TY,
     "htx": ProducerKind.HTX, "hop tac xa": ProducerKind.HTX, "cooperative": ProducerKind.HTX,
+    "lien hiep hop tac xa": ProducerKind.HTX, "lien hiep htx": ProducerKind.HTX,
     "to hop tac": ProducerKind.TO_HOP_TAC, "tht": ProducerKind.TO_HOP_TAC,
+    "cooperative group": ProducerKind.TO_HOP_TAC,
     "doanh nghiep tu nhan": ProducerKind.DOANH_NGHIEP_TU_NHAN, "dntn": ProducerKind.DOANH_NGHIEP_TU_NHAN,
-    "doanh nghiep": ProducerKind.DOANH_NGHIEP,
+    "private enterprise": ProducerKind.DOANH_NGHIEP_TU_NHAN,
     "ho kinh doanh": ProducerKind.HO_KINH_DOANH, "hkd": ProducerKind.HO_KINH_DOANH,
-    "co so": ProducerKind.CO_SO, "khac": ProducerKind.KHAC, "other": ProducerKind.KHAC,
+    "ho kinh doanh ca the": ProducerKind.HO_KINH_DOANH, "ho gia dinh": ProducerKind.HO_KINH_DOANH,
+    "ho san xuat": ProducerKind.HO_KINH_DOANH, "household business": ProducerKind.HO_KINH_DOANH,
+    "doanh nghiep": ProducerKind.KHAC, "dn": ProducerKind.KHAC,
+    "co so": ProducerKind.KHAC, "co so san xuat": ProducerKind.KHAC, "cssx": ProducerKind.KHAC,
+    "co so san xuat kinh doanh": ProducerKind.KHAC, "lang nghe": ProducerKind.KHAC,
+    "khac": ProducerKind.KHAC, "other": ProducerKind.KHAC,
 }  # fmt: skip
+#: Longest first, so "công ty TNHH một thành viên" is read by its longest known start.
+_KIND_PREFIXES = sorted(_KIND_WORDS, key=len, reverse=True)
 
 _GROUP_PREFIX = ("nhom cac san pham ", "nhom san pham ", "nhom ", "san pham ")
 
@@ -222,11 +244,25 @@ def parse_group(text: str | None) -> ProductGroup | None:
 
 
 def parse_producer_kind(text: str | None) -> ProducerKind | None:
+    """A printed producer kind in any case, with or without diacritics or dots ("H.T.X").
+
+    A longer printed form is read by its longest known start ("Công ty TNHH một thành
+    viên" is a company); None when nothing is recognised (the caller keeps the text).
+    """
     key = words_key(text)
+    if not key:
+        return None
     for value in ProducerKind:
         if key == value.value.replace("_", " "):
             return value
-    return _KIND_WORDS.get(key)
+    compact = key.replace(" ", "")
+    for candidate in (key, compact):
+        if candidate in _KIND_WORDS:
+            return _KIND_WORDS[candidate]
+    for prefix in _KIND_PREFIXES:
+        if key.startswith(prefix + " "):
+            return _KIND_WORDS[prefix]
+    return None
 
 
 #: How audit entries read to officials; stored values stay stable keys.

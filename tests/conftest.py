@@ -4,23 +4,34 @@
 SQLite: the schema is migrated once into a template file (and seeded once into
 another), then copied for each test. PostgreSQL: migrated once per session,
 tables truncated before each test, seed loaded through the real code path.
+
+Time: every test runs on a frozen clock (:data:`FROZEN`, ticking forward from
+there), never on the machine's date, so the suite gives the same answers in any
+year. A test that needs another day asks for the ``clock`` fixture and moves it:
+``clock.move_to(date(2031, 6, 30))`` or ``clock.shift(timedelta(days=400))``; the
+move is undone when the test ends. Code run in a subprocess does not see the
+frozen clock: such tests must assert only date-independent facts.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlmodel import Session
 
 from catalogue import create_app, migrate
+from catalogue.clock import VIETNAM
 from catalogue.db import dispose_engines, get_engine, make_engine
 from catalogue.seeding import seed_all
 
@@ -29,6 +40,48 @@ IS_PG = PG_URL.startswith("postgres")
 VERIFY_KEYS = {"a": "test-verify-key-a"}
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+#: The instant every test starts at: a working morning in Vietnam, inside the
+#: validity of the seed's recent certificates and after the 2025 province merger.
+FROZEN = datetime(2026, 6, 15, 9, 0, tzinfo=VIETNAM)
+
+
+# ----------------------------------------------------------------------------- clock
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _frozen_session_clock() -> Iterator[time_machine.Traveller]:
+    """Session-wide fixtures (the migrated and seeded templates) run an hour before :data:`FROZEN`.
+
+    Earlier, so that what a test writes is always newer than the seed (audit
+    order, outbox catch-up), yet on the same day. ``tick=True``: time flows on
+    from the frozen instant, so CSRF token ages, rate-limit windows, lock
+    time-outs and "newest first" orders behave as in real use.
+    """
+    with time_machine.travel(FROZEN - timedelta(hours=1), tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture(autouse=True)
+def clock(_frozen_session_clock: time_machine.Traveller) -> Iterator[time_machine.Traveller]:
+    """Each test starts at :data:`FROZEN`; request it to move time (undone afterwards)."""
+    with time_machine.travel(FROZEN, tick=True) as traveller:
+        yield traveller
+
+
+def _stop_timers() -> None:
+    """Cancel the rate limiter's in-memory expiry timers (non-daemon ``threading.Timer``).
+
+    Under ``faketime`` (libfaketime fakes the monotonic clock) a timed wait never
+    ends, so a pending timer would keep the test process alive after the last test.
+    """
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _stop_timers()
 
 
 def base_overrides(data_dir: Path) -> dict[str, Any]:
@@ -103,6 +156,7 @@ def make_app(
 
     yield factory
     dispose_engines()
+    _stop_timers()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from catalogue.db import get_engine
 from catalogue.models import Event, Province
+from tests import seeddata
 
 
 def _events(app: Flask) -> dict[str, tuple[Event, Province | None]]:
@@ -25,7 +26,7 @@ def test_events_api_lists_every_fair_and_showroom_as_in_the_database(seeded_app:
     assert response.status_code == 200 and response.is_json
     data = response.get_json()
     rows = _events(seeded_app)
-    assert data["total"] == len(data["items"]) == len(rows) == 12
+    assert data["total"] == len(data["items"]) == len(rows) == seeddata.events()
     for item in data["items"]:
         event, province = rows[item["slug"]]
         assert item["name"] == event.name and item["kind"] == event.kind

@@ -35,7 +35,8 @@ def test_product_page_shows_producer_and_province_change(page: Any, live_server:
     facts = page.locator("dl.facts").inner_text()
     assert "Công ty TNHH Mộc Mỹ nghệ Nguyễn Văn Tiếp" in facts
     assert "Quảng Nam — now part of Thành phố Đà Nẵng" in facts
-    assert page.locator(".badge-expired").first.inner_text() == "Expired"
+    # 2021, no expiry in the decision: past the registry's assumed validity, in a neutral badge.
+    assert page.locator(".badge-lapsed").first.inner_text() == "Recognised 2021 · past standard validity"
 
 
 def test_language_switch_is_clicked_and_remembered(page: Any, live_server: str) -> None:

@@ -15,7 +15,7 @@ from catalogue.models import Province
 from catalogue.seeding import seed_provinces
 from catalogue.services.places import Provinces
 from catalogue.services.rows import parse_row
-from catalogue.services.status import certificate_status, effective_expiry, policy_expiry, status_on
+from catalogue.services.status import ExpiryBasis, Policy, certificate_standing, policy_expiry, status_on
 from catalogue.vocab import (
     CertificateStatus,
     Level,
@@ -65,11 +65,12 @@ def test_no_status_before_the_issue_date() -> None:
 
 
 def test_status_of_a_row_is_derived_from_its_dates_each_time() -> None:
-    row = SimpleNamespace(expires_on=date(2025, 12, 31), revoked_on=None)
-    assert certificate_status(row, date(2025, 12, 31)) is VALID
-    assert certificate_status(row, date(2026, 1, 1)) is EXPIRED
+    row = SimpleNamespace(expires_on=date(2025, 12, 31), revoked_on=None, issued_on=date(2023, 1, 1))
+    policy = Policy(default_years=3)
+    assert certificate_standing(row, "tinh", 2023, policy, date(2025, 12, 31)).status is VALID
+    assert certificate_standing(row, "tinh", 2023, policy, date(2026, 1, 1)).status is EXPIRED
     row.revoked_on = date(2025, 6, 1)
-    assert certificate_status(row, date(2025, 12, 31)) is REVOKED
+    assert certificate_standing(row, "tinh", 2023, policy, date(2025, 12, 31)).status is REVOKED
 
 
 def test_policy_counts_from_the_issue_date() -> None:
@@ -86,8 +87,13 @@ def test_policy_from_29_february_lands_on_28_february() -> None:
 
 
 def test_the_decisions_expiry_wins_over_the_policy() -> None:
-    assert effective_expiry(date(2025, 5, 1), date(2023, 5, 1), 2023, 3) == (date(2025, 5, 1), False)
-    assert effective_expiry(None, date(2023, 5, 1), 2023, 3) == (date(2026, 5, 1), True)
+    policy, day = Policy(default_years=3), date(2024, 1, 1)
+    decided = SimpleNamespace(expires_on=date(2025, 5, 1), issued_on=date(2023, 5, 1), revoked_on=None)
+    st = certificate_standing(decided, "tinh", 2023, policy, day)
+    assert (st.expires_on, st.basis) == (date(2025, 5, 1), ExpiryBasis.DECISION)
+    assumed = SimpleNamespace(expires_on=None, issued_on=date(2023, 5, 1), revoked_on=None)
+    st = certificate_standing(assumed, "tinh", 2023, policy, day)
+    assert (st.expires_on, st.basis) == (date(2026, 5, 1), ExpiryBasis.POLICY)
 
 
 # ----------------------------------------------------------------------------- levels by date
@@ -121,14 +127,14 @@ def _row(**changes: str) -> dict[str, str]:
 
 
 def _errors(provinces: Provinces, **changes: str) -> dict[str, str]:
-    rec, errors = parse_row(_row(**changes), provinces)
+    rec, errors, _warnings = parse_row(_row(**changes), provinces)
     assert rec is None
     return {e.field: e.message for e in errors}
 
 
 def test_a_clean_row_parses(provinces: Provinces) -> None:
-    rec, errors = parse_row(_row(), provinces)
-    assert errors == [] and rec is not None
+    rec, errors, warnings = parse_row(_row(), provinces)
+    assert errors == [] and warnings == [] and rec is not None
     assert rec.level is Level.TINH and rec.group is ProductGroup.THU_CONG_MY_NGHE
     assert rec.issued_on == date(2024, 5, 15) and rec.province.short_name == "Ninh Bình"
 

@@ -22,6 +22,7 @@ from catalogue.search.query import SearchParams, run
 from catalogue.services.places import Provinces
 from catalogue.services.records import RecordInput, WriteContext, upsert_record
 from catalogue.vocab import Level, ProductGroup
+from tests import seeddata
 from tests.conftest import VERIFY_KEYS, base_overrides
 
 
@@ -58,7 +59,7 @@ def test_commit_in_a_request_is_searchable_when_the_request_ends(seeded_app: Fla
 
 def test_outbox_survives_a_crash_before_indexing(seeded_app: Flask) -> None:
     """Commit without any drain (as if the worker died), then start a new app: nothing is lost."""
-    assert total(seeded_app) == 75  # the index exists and is current
+    assert total(seeded_app) == seeddata.products()  # the index exists and is current
     engine = make_engine(seeded_app.config["SQLALCHEMY_URL"])
     with Session(engine) as session:  # no app context: nobody drains
         publish(session, "Bánh đậu xanh sống sót", "T-2")
@@ -93,7 +94,7 @@ def test_deleted_index_directory_is_rebuilt_with_nothing_lost(seeded_app: Flask)
     everything = total(seeded_app)
     kien_giang = total(seeded_app, "kien giang")
     shutil.rmtree(seeded_app.config["INDEX_DIR"])
-    assert total(seeded_app) == everything == 75
+    assert total(seeded_app) == everything == seeddata.products()
     assert total(seeded_app, "kien giang") == kien_giang
 
 
@@ -134,7 +135,7 @@ def test_pointer_to_missing_build_is_rebuilt(seeded_app: Flask) -> None:
     root = Path(seeded_app.config["INDEX_DIR"])
     root.mkdir(parents=True, exist_ok=True)
     (root / "CURRENT").write_text("gen-does-not-exist\n")
-    assert total(seeded_app) == 75
+    assert total(seeded_app) == seeddata.products()
     assert current_name(root) != "gen-does-not-exist"
 
 
@@ -144,7 +145,7 @@ def test_rebuild_command_swaps_in_a_fresh_directory(seeded_app: Flask) -> None:
     before = current_name(root)
     result = seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
     assert result.exit_code == 0, result.output
-    assert "Indexed 75 products" in result.output
+    assert f"Indexed {seeddata.products()} products" in result.output
     after = current_name(root)
     assert after != before and (root / str(after)).is_dir()
     assert total(seeded_app, "nuoc mam") > 0  # the reader follows the swap
@@ -170,7 +171,7 @@ def test_status_command_reports_documents_and_pending(seeded_app: Flask) -> None
         session.commit()
     engine.dispose()
     out = seeded_app.test_cli_runner().invoke(args=["search", "status"]).output
-    assert "documents: 75" in out
+    assert f"documents: {seeddata.products()}" in out
     assert "pending outbox rows: 1" in out and "oldest" in out
     drained = seeded_app.test_cli_runner().invoke(args=["search", "drain"]).output
     assert "Applied 1 outbox rows" in drained
@@ -209,7 +210,7 @@ def test_two_processes_draining_at_once_use_one_writer(seeded_app: Flask) -> Non
     assert sum(done) == pending  # every row applied exactly once, by whichever process held the lock
     assert pending_count(get_engine(url)) == 0
     assert total(seeded_app, "qqpar") == 120
-    assert total(seeded_app) == 75 + 120
+    assert total(seeded_app) == seeddata.products() + 120
 
 
 def test_healthz_checks_the_index(seeded_app: Flask) -> None:

@@ -6,6 +6,7 @@ from sqlmodel import Session, func, select
 
 from catalogue.models import AuditEntry, Certificate, Event, Producer, Product, Province
 from catalogue.seeding import seed_all
+from tests import seeddata
 from tests.conftest import VERIFY_KEYS
 
 
@@ -18,10 +19,10 @@ def _counts(session: Session) -> dict[str, int]:
 
 def test_seed_holds_every_source_row(db_session: Session) -> None:
     counts = _counts(db_session)
-    assert counts["Product"] == 75
-    assert counts["Certificate"] == 75
-    assert counts["Province"] == 34 + 63
-    assert counts["Event"] == 12
+    assert counts["Product"] == seeddata.products()
+    assert counts["Certificate"] == seeddata.certificates()
+    assert counts["Province"] == seeddata.current_provinces() + seeddata.former_provinces() == 34 + 63
+    assert counts["Event"] == seeddata.events()
 
 
 def test_seed_is_idempotent(db_session: Session) -> None:
@@ -38,7 +39,7 @@ def test_unknown_facts_stay_unknown(db_session: Session) -> None:
     cert = db_session.exec(select(Certificate).where(Certificate.product_id == product.id)).one()
     assert product.producer_id is None
     assert cert.number is None and cert.issued_on is None
-    assert cert.expires_from_policy is True
+    assert cert.expires_on is None  # the decision states none; the registry's assumption is never stored
     assert cert.source == "https://baobinhthuan.com.vn/print/124855.html"
 
 

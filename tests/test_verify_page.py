@@ -114,7 +114,7 @@ def test_page_shows_the_facts_and_stays_under_20_kb(
         for label in ("Producer", "Locality", "Level", "Selection round", "Certificate number",
                       "Issued", "Expires", "Checked", "Trust only pages on registry.test"):  # fmt: skip
             assert label in html, (code, label)
-        assert re.search(r'<section class="verdict v-(ok|expired|revoked)"', html)
+        assert re.search(r'<section class="verdict v-(ok|expired|revoked|lapsed)"', html)
         assert '<svg class="icon"' in html  # not colour alone
 
 

@@ -12,10 +12,10 @@ from sqlmodel import Session, select
 
 from catalogue.clock import today
 from catalogue.db import get_engine
-from catalogue.models import Certificate
+from catalogue.models import Certificate, SelectionRound
 from catalogue.services import publishing
 from catalogue.services.permissions import SYSTEM
-from catalogue.services.status import status_on
+from catalogue.services.status import current_policy, standing
 
 EN = {"Accept-Language": "en"}
 
@@ -123,17 +123,19 @@ def test_only_the_year_known_gives_an_honest_answer(
     assert _as_of(client, code, "2022-12-31")[2]["as_of"]["status"] == "not_yet_issued"
     assert _as_of(client, code, "2024-05-05")[2]["as_of"] == {
         "date": "2024-05-05", "status": "valid", "issue_day_unknown": False,
+        "expires_on": "2026-12-31", "expiry_basis": "policy",
     }  # fmt: skip
 
 
 def test_policy_expiry_is_labelled_as_such(seeded_app: Flask, make_certificate: Callable[..., str]) -> None:
     code = make_certificate(certificate_number="20/GCN-SCT", year=2025, issued_on=date(2025, 8, 15))
     html = seeded_app.test_client().get(f"/v/{code}", headers=EN).get_data(as_text=True)
-    assert "Aug 15, 2028" in html and "3-year policy: the decision states no expiry" in html
+    assert "Aug 15, 2028" in html and "the decision states no expiry; standard validity 3 years" in html
     decided = make_certificate(certificate_number="21/GCN-SCT", year=2025, issued_on=date(2025, 8, 15),
                                expires_on=date(2027, 8, 14), product="Trà kiểm thử")  # fmt: skip
     html = seeded_app.test_client().get(f"/v/{decided}", headers=EN).get_data(as_text=True)
-    assert "Aug 14, 2027" in html and "policy" not in html
+    assert "Aug 14, 2027" in html and "as stated in the decision" in html
+    assert "the decision states no expiry" not in html
 
 
 @pytest.mark.parametrize(
@@ -152,11 +154,14 @@ def test_a_bad_as_of_date_is_a_clear_400(seeded_client: FlaskClient, seeded_code
 def test_every_seeded_verdict_matches_its_dates(seeded_app: Flask, seeded_codes: list[str]) -> None:
     client = seeded_app.test_client()
     with seeded_app.app_context(), Session(get_engine()) as session:
-        certs = {c.verify_code: c for c in session.exec(select(Certificate)).all()}
+        certs = {c.verify_code: (c, r) for c, r in session.exec(
+            select(Certificate, SelectionRound).join(SelectionRound)).all()}  # fmt: skip
+        policy = current_policy(session)
     seen = set()
     for code in seeded_codes:
-        cert = certs[code]
-        expected = status_on(today(), expires_on=cert.expires_on, revoked_on=cert.revoked_on)
+        cert, round_ = certs[code]
+        expected = standing(today(), level=round_.level, year=round_.year, issued_on=cert.issued_on,
+                            expires_on=cert.expires_on, revoked_on=cert.revoked_on, policy=policy).status
         assert client.get(f"/api/v1/verify/{code}").get_json()["status"] == expected.value
         seen.add(expected.value)
     assert seen == {"valid", "expired"}  # the real data holds both

@@ -58,6 +58,11 @@ def _run(path: Path, email: str, dry_run: bool, decision: str | None, decision_d
         except Forbidden as exc:
             raise click.ClickException(str(exc.description)) from None
         click.echo(f"{path.name}: {len(report.rows)} rows, sha256 {report.sha256}")
+        if report.warning_count:
+            # Warnings (a value kept as printed) are shown but never block or change the exit status.
+            click.echo(f"Warnings: {report.warning_count} (they do not block publishing):")
+            for line in report.warning_lines():
+                click.echo(f"  ! {line}")
         if not report.ok:
             for line in report.problems():
                 click.echo(f"  - {line}", err=True)

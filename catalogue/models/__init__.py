@@ -6,6 +6,7 @@ from catalogue.models.certificates import Certificate, CertificateEvent, Selecti
 from catalogue.models.events import Event, Exhibit, Exhibitor
 from catalogue.models.imports import FakeReport, ImportBatch
 from catalogue.models.places import Province
+from catalogue.models.policy import ValidityPolicy
 from catalogue.models.producers import Producer
 from catalogue.models.products import Photo, Product
 
@@ -25,4 +26,5 @@ __all__ = [
     "Province",
     "SelectionRound",
     "User",
+    "ValidityPolicy",
 ]

@@ -53,15 +53,23 @@ class Certificate(SQLModel, table=True):
     province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
     #: May be unknown when only the year of selection is known.
     issued_on: date | None = None
-    #: Effective expiry: the decision's, else computed by policy when written.
+    #: Expiry printed in the decision; None when it states none (the registry's
+    #: assumed validity is worked out when read: services.status, never stored).
     expires_on: date | None = None
-    expires_from_policy: bool = False
     prize: str | None = Field(default=None, max_length=100)
     revoked_on: date | None = None
     revoked_reason: str | None = None
     revoked_reference: str | None = Field(default=None, max_length=200)
     #: Provenance: the decision or public source this record comes from.
     source: str | None = None
+    #: Provenance of this certificate's own publication (never a shared round's, which a
+    #: later batch could rewrite): the decision that recognised it and the office that published it.
+    decision_number: str | None = Field(default=None, max_length=100)
+    decision_date: date | None = None
+    office: str | None = Field(default=None, max_length=300)
+    #: The source's remark on this publication ("names as printed on an English page"),
+    #: shown as a source remark, never mixed into names.
+    source_note: str | None = None
     batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
     #: Verification code printed as QR (random bits + keyed check); see services.verification.
     verify_code: str | None = Field(default=None, max_length=40)

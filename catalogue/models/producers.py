@@ -17,6 +17,9 @@ class Producer(SQLModel, table=True):
     name: str = Field(max_length=300)
     #: A :class:`catalogue.vocab.ProducerKind` value, or None when the source does not say.
     kind: str | None = Field(default=None, max_length=32)
+    #: The kind as the decision printed it ("Công ty TNHH", "xí nghiệp"), kept when
+    #: it says more than ``kind``'s label; None when not printed.
+    kind_as_printed: str | None = Field(default=None, max_length=100)
     address: str | None = Field(default=None, max_length=500)
     commune: str | None = Field(default=None, max_length=200)
     province_id: int | None = Field(default=None, foreign_key="province.id", index=True)

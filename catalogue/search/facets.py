@@ -24,6 +24,7 @@ from datetime import date
 import numpy as np
 from whoosh.searching import Searcher
 
+from catalogue.services.status import Policy
 from catalogue.vocab import CertificateStatus, Level, ProductGroup, Region
 
 LEVELS: list[str] = [v.value for v in Level]
@@ -62,6 +63,8 @@ class _Segment:
     year: np.ndarray
     expires: np.ndarray
     revoked: np.ndarray
+    #: Where an assumed validity counts from: issue date, else 31 December of the year (ordinals).
+    start: np.ndarray
 
     @classmethod
     def read(cls, reader) -> _Segment:  # type: ignore[no-untyped-def]
@@ -79,6 +82,7 @@ class _Segment:
         yr: list[int] = []
         ex: list[int] = []
         rv: list[int] = []
+        st: list[int] = []
         for docnum in range(n):
             meta = json.loads(reader.stored_fields(docnum).get("meta") or "{}")
             if not meta:
@@ -90,17 +94,22 @@ class _Segment:
             name_len[docnum] = meta["nl"]
             body_len[docnum] = meta["bl"]
             keys[docnum] = meta["k"]
-            for level, region, year, expires, revoked in meta["certs"]:
+            for level, region, year, expires, revoked, issued in meta["certs"]:
                 cd.append(docnum)
                 lv.append(LEVELS.index(level))
                 rg.append(REGIONS.index(region) if region in REGIONS else 0)
                 yr.append(year)
                 ex.append(expires)
                 rv.append(revoked)
+                st.append(issued or _year_end(year))
         return cls(pid, group, province, newest, name_len, body_len, keys, np.array(cd, np.int64),
                    np.array(lv, np.int8),
                    np.array(rg, np.int8), np.array(yr, np.int16), np.array(ex, np.int32),
-                   np.array(rv, np.int32))  # fmt: skip
+                   np.array(rv, np.int32), np.array(st, np.int32))  # fmt: skip
+
+
+def _year_end(year: int) -> int:
+    return date(year, 12, 31).toordinal()
 
 
 def _leaves(searcher: Searcher) -> list[tuple[object, int]]:
@@ -128,8 +137,9 @@ class DocTable:
     year: np.ndarray
     expires: np.ndarray
     revoked: np.ndarray
+    start: np.ndarray
     segments: dict[tuple[str, int], _Segment] = field(default_factory=dict)
-    _status_cache: tuple[int, np.ndarray] | None = None
+    _status_cache: tuple[tuple[object, ...], np.ndarray] | None = None
     _name_rank: np.ndarray | None = None
     _years: np.ndarray | None = None
 
@@ -164,7 +174,8 @@ class DocTable:
                    keys=[k for p, _ in parts for k in p.keys],
                    cert_doc=cert_doc, level=cat("level", np.int8), region=cat("region", np.int8),
                    year=cat("year", np.int16), expires=cat("expires", np.int32),
-                   revoked=cat("revoked", np.int32), segments=segments)  # fmt: skip
+                   revoked=cat("revoked", np.int32), start=cat("start", np.int32),
+                   segments=segments)  # fmt: skip
 
     def name_rank(self) -> np.ndarray:
         """Each document's position in name order (computed on first use)."""
@@ -181,15 +192,22 @@ class DocTable:
             self._years = np.unique(self.year)
         return self._years
 
-    def status_on(self, day: date) -> np.ndarray:
-        """Each certificate's status code on ``day`` (same rule as services.status)."""
+    def status_on(self, day: date, policy: Policy) -> np.ndarray:
+        """Each certificate's status code on ``day``: services.status's rule over arrays.
+
+        Without a decision's expiry, a certificate is past the assumed validity when
+        its start is before its level's cutoff under ``policy`` on ``day``.
+        """
         today = day.toordinal()
-        if self._status_cache and self._status_cache[0] == today:
+        key = (today, policy.key)
+        if self._status_cache and self._status_cache[0] == key:
             return self._status_cache[1]
+        cutoff = np.array(policy.cutoff_ordinals(LEVELS, day), np.int32)[self.level]
         status = np.full(len(self.cert_doc), _VALID, np.int8)
-        status[(self.expires > 0) & (self.expires < today)] = _EXPIRED
+        decided = self.expires > 0
+        status[(decided & (self.expires < today)) | (~decided & (self.start < cutoff))] = _EXPIRED
         status[(self.revoked > 0) & (self.revoked <= today)] = _REVOKED
-        self._status_cache = (today, status)
+        self._status_cache = (key, status)
         return status
 
 
@@ -219,12 +237,13 @@ def _isin(values: np.ndarray, wanted: list[int]) -> np.ndarray:
 
 
 def filter_and_count(table: DocTable, matched: np.ndarray, filters: Filters, day: date,
-                     with_facets: bool = True) -> Counted:
+                     policy: Policy | None = None, with_facets: bool = True) -> Counted:
     """Documents passing every filter (in docnum order) and each facet's counts.
 
-    ``matched`` is a boolean mask of the documents the text query matches.
+    ``matched`` is a boolean mask of the documents the text query matches. Status
+    "expired" includes certificates past the assumed validity of ``policy``.
     """
-    status = table.status_on(day)
+    status = table.status_on(day, policy or Policy())
     doc_masks: dict[str, np.ndarray] = {}
     if filters.groups:
         doc_masks["group"] = _isin(table.group, [GROUPS.index(g) for g in filters.groups if g in GROUPS])

@@ -42,6 +42,7 @@ from catalogue.search.facets import DocTable
 from catalogue.search.schema import SCHEMA_VERSION, build_schema, document_for
 from catalogue.services.catalog import load_summaries
 from catalogue.services.places import Provinces
+from catalogue.services.status import Policy
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ INFO = "catalogue.json"
 #: the swap, covering transactions that committed while the rebuild was reading.
 REBUILD_OVERLAP = timedelta(minutes=5)
 BATCH = 100  # load_summaries matches certificates per product: keep batches small
+#: Documents hold dates, never a status (worked out per query with the policy then in effect),
+#: so building them needs no policy from the database.
+_NO_STATUS = Policy()
 
 
 class LockTimeout(RuntimeError):
@@ -128,7 +132,7 @@ def apply_products(ix: whoosh_index.Index, session: Session, product_ids: list[i
     try:
         for start in range(0, len(product_ids), BATCH):
             chunk = product_ids[start:start + BATCH]
-            summaries = load_summaries(session, chunk, provinces)
+            summaries = load_summaries(session, chunk, provinces, policy=_NO_STATUS)
             for summary in summaries:
                 writer.update_document(**document_for(summary, provinces))
                 written += 1
@@ -178,7 +182,8 @@ def rebuild(
             progress(0, len(ids))
         try:
             for start in range(0, len(ids), BATCH):
-                for summary in load_summaries(session, ids[start:start + BATCH], provinces):
+                chunk = ids[start:start + BATCH]
+                for summary in load_summaries(session, chunk, provinces, policy=_NO_STATUS):
                     writer.add_document(**document_for(summary, provinces))
                     count += 1
                 session.expunge_all()

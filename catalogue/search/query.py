@@ -30,6 +30,7 @@ from catalogue.search.engine import Scorer
 from catalogue.search.facets import FACETS, DocTable, Filters, filter_and_count
 from catalogue.search.index import Reader, Snapshot, reader_for
 from catalogue.services.places import Provinces
+from catalogue.services.status import current_policy
 from catalogue.text import fold, nfc
 from catalogue.vocab import CertificateStatus, parse_group, parse_level, parse_region
 
@@ -342,7 +343,8 @@ def _run(params: SearchParams, today: date | None, limit: int | None) -> SearchR
     scorer = Scorer(snap.searcher, snap.table)
     table = snap.table
     matched, score = match(scorer, parsed)
-    counted = filter_and_count(table, matched, params.filters(), day)
+    # The validity policy is read when searching, never indexed: a new setting needs no reindex.
+    counted = filter_and_count(table, matched, params.filters(), day, current_policy())
     docs = counted.docs
     total = len(docs)
     start = 0 if limit else (params.page - 1) * params.per_page

@@ -4,8 +4,9 @@ Two text field pairs: ``name_*`` (product name, weighted) and ``body_*``
 (everything else a buyer may type), each as *exact* (accents kept) and
 *folded* (accents removed, ``đ``→``d``). ``meta`` stores what filters and
 facets need (group, current province, and per certificate: level, region,
-year, expiry and revocation dates) so status is computed at query time and
-nothing needs reindexing when a certificate expires.
+year, the decision's expiry, revocation and issue dates) so status is computed
+at query time, with the validity policy then in effect (services.status), and
+nothing needs reindexing when a certificate expires or the policy changes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from catalogue.text import fold, nfc
 from catalogue.vocab import Level, ProductGroup, Region
 
 #: Bump when documents change shape; an index of another version is rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Official Vietnamese names, indexed whatever the compiled catalogues hold.
 GROUP_VI = {
@@ -100,7 +101,7 @@ def document_for(summary: ProductSummary, provinces: Provinces) -> dict[str, Any
             body += [REGION_VI[view.region], _english(view.region)]
         certs.append([
             view.level.value, region.value if region else "", view.year,
-            _ordinal(view.cert.expires_on), _ordinal(view.cert.revoked_on),
+            _ordinal(view.cert.expires_on), _ordinal(view.cert.revoked_on), _ordinal(view.cert.issued_on),
         ])  # fmt: skip
     body_text = nfc(" ".join(part for part in body if part))
     name = nfc(p.name)

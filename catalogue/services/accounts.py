@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from catalogue.clock import utcnow
 from catalogue.models import Province, User
 from catalogue.services import audit
+from catalogue.services.ownership import MINISTRY_OFFICE, office_of
 from catalogue.services.permissions import MINISTRY, PROVINCE, ROLES, Actor, audit_actor, require
 
 MIN_PASSWORD = 10
@@ -171,6 +172,5 @@ def list_users(session: Session, *, actor: Actor) -> list[User]:
 def office_name(user: User | None, province: Province | None) -> str:
     """The office shown publicly as publisher of a batch (a proper name, not translated)."""
     if user is not None and user.role == PROVINCE and province is not None:
-        prefix = "thành phố" if province.kind == "thanh_pho" else "tỉnh"
-        return f"Sở Công Thương {prefix} {province.short_name}"
-    return "Cục Công Thương địa phương — Bộ Công Thương"
+        return office_of(province)
+    return MINISTRY_OFFICE

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from catalogue.clock import today as clock_today
 from catalogue.models import Certificate, Photo, Producer, Product, Province, SelectionRound
 from catalogue.services.places import Provinces
-from catalogue.services.status import certificate_status
+from catalogue.services.status import Policy, Standing, certificate_standing, current_policy
 from catalogue.vocab import CertificateStatus, Level, ProducerKind, ProductGroup, Region
 
 
@@ -30,6 +30,8 @@ class CertificateView:
     status: CertificateStatus
     province: Province | None
     current_province: Province | None
+    #: Status with its basis (decision or the registry's assumed validity) and effective expiry.
+    standing: Standing | None = None
 
     @property
     def year(self) -> int:
@@ -77,9 +79,11 @@ def certificate_views(
     certs: list[Certificate],
     provinces: Provinces,
     today: date | None = None,
+    policy: Policy | None = None,
 ) -> list[CertificateView]:
-    """Wrap certificates with their round and today's derived status."""
+    """Wrap certificates with their round and the status derived for ``today``."""
     day = today or clock_today()
+    policy = policy or current_policy(session)
     round_ids = {c.round_id for c in certs}
     rounds = {
         r.id: r for r in session.exec(select(SelectionRound).where(SelectionRound.id.in_(round_ids))).all()  # type: ignore[union-attr]
@@ -88,11 +92,12 @@ def certificate_views(
     for cert in certs:
         round_ = rounds[cert.round_id]
         province = provinces.get(cert.province_id)
+        standing = certificate_standing(cert, round_.level, round_.year, policy, day)
         views.append(CertificateView(
             cert=cert, round=round_, level=Level(round_.level),
             region=Region(round_.region) if round_.region else None,
-            status=certificate_status(cert, day), province=province,
-            current_province=provinces.current_of(province),
+            status=standing.status, province=province,
+            current_province=provinces.current_of(province), standing=standing,
         ))  # fmt: skip
     return sorted(views, key=CertificateView.sort_key)
 
@@ -102,6 +107,7 @@ def load_summaries(
     product_ids: list[int],
     provinces: Provinces | None = None,
     today: date | None = None,
+    policy: Policy | None = None,
 ) -> list[ProductSummary]:
     """Summaries for ``product_ids`` in that order (unknown ids are skipped)."""
     if not product_ids:
@@ -113,7 +119,7 @@ def load_summaries(
         p.id: p for p in session.exec(select(Producer).where(Producer.id.in_(producer_ids))).all()  # type: ignore[union-attr]
     } if producer_ids else {}  # fmt: skip
     certs = session.exec(select(Certificate).where(Certificate.product_id.in_(product_ids))).all()  # type: ignore[attr-defined]
-    views = certificate_views(session, list(certs), provinces, today)
+    views = certificate_views(session, list(certs), provinces, today, policy)
     photos = session.exec(
         select(Photo).where(Photo.product_id.in_(product_ids)).order_by(Photo.position, Photo.id)  # type: ignore[attr-defined]
     ).all()
@@ -145,20 +151,28 @@ def _iso(value: date | None) -> str | None:
 
 def certificate_json(view: CertificateView, base_url: str) -> dict[str, Any]:
     cert = view.cert
+    standing = view.standing
     return {
         "number": cert.number,
         "level": view.level.value,
         "region": view.region.value if view.region else None,
         "year": view.year,
         "round": view.round.slug,
-        "decision": view.round.decision_number,
+        "decision": view.cert.decision_number,
+        "decision_date": _iso(view.cert.decision_date),
+        "office": view.cert.office,
         "issued_on": _iso(cert.issued_on),
-        "expires_on": _iso(cert.expires_on),
-        "expiry_from_policy": cert.expires_from_policy,
+        # The effective expiry; expiry_basis says whether the decision printed it
+        # or the registry assumes it (the decision states none).
+        "expires_on": _iso(standing.expires_on) if standing else _iso(cert.expires_on),
+        "expiry_basis": standing.basis.value if standing else None,
+        "expiry_from_policy": bool(standing and standing.assumed),
+        "assumed_validity_years": standing.term.years if standing and standing.term else None,
         "status": view.status.value,
         "revoked_on": _iso(cert.revoked_on),
         "province_as_printed": view.province.short_name if view.province else None,
         "source": cert.source,
+        "source_note": cert.source_note,
         "verify_url": verify_url(base_url, cert.verify_code),
     }
 

@@ -24,9 +24,10 @@ from catalogue.models import (
     Province,
     SelectionRound,
 )
-from catalogue.services import audit
+from catalogue.services import audit, ownership, permissions
 from catalogue.services.permissions import Actor, audit_actor, require
-from catalogue.services.publishing import PublishError, _current_province_id
+from catalogue.services.places import Provinces
+from catalogue.services.publishing import PublishError, _current_province_id, require_product
 from catalogue.text import nfc, slugify
 from catalogue.vocab import Level
 
@@ -125,6 +126,19 @@ def _save(
         summary=getattr(obj, "name", None) or getattr(obj, "slug", None),
         province_id=_current_province_id(session, province_id),
     )
+    moved_from = _current_province_id(session, before.get("province_id"))
+    if "province_id" in changes and moved_from not in (None, _current_province_id(session, province_id)):
+        # A record moved between provinces touches both: each office sees the entry.
+        audit.record(
+            session,
+            **audit_actor(actor),
+            action="update",
+            entity_type=entity,
+            entity_id=obj.id,
+            changes=changes,
+            summary=getattr(obj, "name", None) or getattr(obj, "slug", None),
+            province_id=moved_from,
+        )
     return changes
 
 
@@ -160,19 +174,23 @@ def save_product(
 ) -> Product:
     """Create or edit a product within the official's province."""
     data = _clean(values, PRODUCT_FIELDS)
+    provinces = Provinces.load(session)
     if product is not None:
-        require(actor, "edit_product", province=_province(session, product.province_id))
+        require_product(session, actor, product)
     target = data.get("province_id", product.province_id if product else None)
     require(actor, "edit_product", province=_province(session, target))
     if not data.get("name", product.name if product else None):
         raise PublishError(str(_l("The product needs a name.")))
-    if data.get("producer_id"):
+    if data.get("producer_id") and data["producer_id"] != (product.producer_id if product else None):
         producer = session.get(Producer, data["producer_id"])
         if producer is None:
             raise PublishError(str(_l("Unknown producer.")))
+        # Attaching a product to a producer changes what that producer's page shows.
+        permissions.require_touch(actor, ownership.producer_owner(provinces, producer))
     if product is None:
         product = Product(name=data["name"], slug=_unique_slug(session, Product, data["name"]))
-    if "group" in data and data["group"] is not None:
+    if data.get("group") is not None and (product is None or data["group"] != product.group):
+        # An official's own choice of group is no longer the editors' assignment.
         data["group_assigned"] = False
     _save(session, actor, product, data, "product", target)
     audit.enqueue_reindex(session, product.id)  # type: ignore[arg-type]

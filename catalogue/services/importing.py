@@ -30,11 +30,11 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
 from catalogue.clock import utcnow
-from catalogue.models import Certificate, ImportBatch, Province, SelectionRound, User
+from catalogue.models import ImportBatch, Province, User
 from catalogue.services import audit, permissions
 from catalogue.services.accounts import office_name
 from catalogue.services.places import Provinces
-from catalogue.services.records import RecordInput
+from catalogue.services.records import RecordInput, match_record
 from catalogue.services.rows import HEADERS, REQUIRED, FieldError, header_field, parse_row
 from catalogue.text import fold, nfc
 from catalogue.vocab import Level, parse_level
@@ -72,6 +72,8 @@ class RowReport:
     line: int
     values: dict[str, Any]
     errors: list[FieldError] = field(default_factory=list)
+    #: Worth a look but never blocking (a value kept as printed, a same-name record elsewhere).
+    warnings: list[FieldError] = field(default_factory=list)
     record: RecordInput | None = None
     #: The certificate this row updates, when it exists already.
     existing_id: int | None = None
@@ -101,6 +103,29 @@ class ImportReport:
     @property
     def update_count(self) -> int:
         return sum(1 for r in self.rows if not r.errors and r.existing_id is not None)
+
+    @property
+    def warned_rows(self) -> list[RowReport]:
+        return [r for r in self.rows if r.warnings]
+
+    @property
+    def warning_count(self) -> int:
+        return sum(len(r.warnings) for r in self.rows)
+
+    def warning_lines(self) -> list[str]:
+        """Every warning as one line (CLI output); warnings never block publishing."""
+        return [
+            str(
+                _l(
+                    "Row %(line)d, %(column)s: %(message)s",
+                    line=row.line,
+                    column=column_label(w.field),
+                    message=w.message,
+                )
+            )
+            for row in self.warned_rows
+            for w in row.warnings
+        ]
 
     def problems(self) -> list[str]:
         """Every problem as one line (CLI output, logs)."""
@@ -394,8 +419,9 @@ def check_table(
             )
         elif key is not None:
             first_line[key] = line
-        record, errors = parse_row(values, provinces)
+        record, errors, warnings = parse_row(values, provinces)
         report.errors.extend(errors)
+        report.warnings.extend(warnings)
         if record is not None:
             report.errors.extend(_scope_errors(actor, record, provinces))
             report.record = None if report.errors else record
@@ -407,44 +433,53 @@ def check_table(
 def _match_existing(
     session: Session, actor: permissions.Actor, reports: list[RowReport], provinces: Provinces
 ) -> None:
-    """Mark rows that update a certificate; refuse those whose certificate another office owns."""
-    numbers = {nfc(r.record.certificate_number) for r in reports if r.record and r.record.certificate_number}
-    if not numbers:
-        return
-    existing: dict[tuple[str, str], tuple[Certificate, str]] = {}
-    chunk = sorted(numbers)
-    for start in range(0, len(chunk), 500):
-        rows = session.exec(
-            select(Certificate, SelectionRound.level)
-            .join(SelectionRound, SelectionRound.id == Certificate.round_id)
-            .where(Certificate.number.in_(chunk[start : start + 500]))  # type: ignore[union-attr]
-        ).all()
-        for cert, level in rows:
-            existing.setdefault((cert.number or "", level), (cert, level))
+    """Find what each row would update, by the write path's own matching (one rule).
+
+    A row that would change another office's record is a row error naming that
+    office; a same-name record in another province is a warning (it stays a
+    different record).
+    """
     for report in reports:
         rec = report.record
-        if rec is None or not rec.certificate_number:
+        if rec is None:
             continue
-        found = existing.get((nfc(rec.certificate_number), rec.level.value))
-        if found is None:
-            continue
-        cert, level = found
-        owner = provinces.get(cert.province_id)
-        if not permissions.can(actor, "correct_certificate", province=owner, level=level):
+        match = match_record(session, rec, provinces, actor)
+        if match.conflicts:
             report.errors.append(
                 FieldError(
-                    "certificate_number",
+                    "certificate_number" if match.certificate is not None else "product",
                     str(
                         _l(
-                            "A certificate with this number and level already exists for another province; "
-                            "only its office may change it."
+                            "This row would change a record of %(owner)s; only that office may change it.",
+                            owner=", ".join(match.conflicts),
                         )
                     ),
                 )
             )
             report.record = None
-        else:
-            report.existing_id = cert.id
+            continue
+        if match.certificate is not None:
+            report.existing_id = match.certificate.id
+        for kind, name, province in match.elsewhere:
+            message = (
+                _l(
+                    "A producer named “%(name)s” exists in %(province)s; this row keeps its own "
+                    "producer in %(here)s.",
+                    name=name, province=province, here=_short(provinces, rec),
+                )
+                if kind == "producer"
+                else _l(
+                    "A product named “%(name)s” exists in %(province)s; this row keeps its own "
+                    "product in %(here)s.",
+                    name=name, province=province, here=_short(provinces, rec),
+                )
+            )  # fmt: skip
+            report.warnings.append(FieldError(kind, str(message)))
+
+
+def _short(provinces: Provinces, rec: RecordInput) -> str:
+    current = provinces.current_of(rec.province)
+    return (current or rec.province).short_name
 
 
 def check_file(

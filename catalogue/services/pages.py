@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, or_
+from sqlalchemy import case, func, literal_column
 from sqlmodel import Session, select
 
 from catalogue.models import (
@@ -30,6 +30,7 @@ from catalogue.models import (
 )
 from catalogue.services.catalog import ProductSummary, load_summaries
 from catalogue.services.places import Provinces
+from catalogue.services.status import Policy, current_policy, valid_sql
 from catalogue.text import fold
 from catalogue.vocab import EventKind, Level, ProductGroup, Region
 
@@ -39,12 +40,11 @@ PER_PAGE = 40
 # ----------------------------------------------------------------------------- helpers
 
 
-def valid_on(day: date) -> Any:
-    """SQL condition for "valid on ``day``", the same rule as :func:`status.status_on`."""
-    return and_(
-        or_(Certificate.revoked_on.is_(None), Certificate.revoked_on > day),  # type: ignore[union-attr]
-        or_(Certificate.expires_on.is_(None), Certificate.expires_on >= day),  # type: ignore[union-attr,operator]
-    )
+def valid_on(day: date, policy: Policy | None = None) -> Any:
+    """SQL condition for "valid on ``day``": the one status rule (:func:`status.valid_sql`),
+    with the assumed validity in effect that day. Needs ``certificate`` joined with its
+    ``selection_round``."""
+    return valid_sql(day, policy or current_policy())
 
 
 @dataclass
@@ -295,7 +295,7 @@ def level_counts(session: Session, today: date, product_condition: Any = None) -
         round_id,
         func.sum(case((valid_on(today), 1), else_=0)),
         func.count(),
-    ).group_by(round_id)
+    ).join(SelectionRound, SelectionRound.id == round_id).group_by(round_id)
     if product_condition is not None:
         query = query.join(Product, Product.id == Certificate.product_id).where(product_condition)
     per_round = session.exec(query).all()

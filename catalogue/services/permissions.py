@@ -38,7 +38,7 @@ PLACE_ACTIONS = frozenset({"edit_producer", "edit_product", "view_batch", "view_
 #: Actions open to any signed-in official; object checks come later through the above.
 OFFICIAL_ACTIONS = frozenset({"use_workspace", "import", "view_audit", "view_reports", "change_password"})
 #: Ministry only.
-MINISTRY_ACTIONS = frozenset({"manage_users", "manage_events", "view_all_provinces"})
+MINISTRY_ACTIONS = frozenset({"manage_users", "manage_events", "view_all_provinces", "manage_policy"})
 ACTIONS = RECORD_ACTIONS | PLACE_ACTIONS | OFFICIAL_ACTIONS | MINISTRY_ACTIONS
 
 
@@ -159,6 +159,50 @@ def explain(user: Actor, action: str, *, level: Level | str | None = None) -> st
             return str(_l("%(level)s certificates are published by the ministry.", level=lvl.label))
         return str(_l("%(level)s certificates are published by the provincial office.", level=lvl.label))
     return str(_l("This record belongs to another province."))
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The office a record belongs to (DESIGN §2 "Ownership").
+
+    A producer or product belongs to the Sở Công Thương of its producer's current
+    province; a certificate or round of a local level to that province's office;
+    a regional or national one to the ministry. ``province_id`` is always a
+    current unit's id; ``label`` names the office for messages.
+    """
+
+    province_id: int | None
+    ministry: bool = False
+    label: str = ""
+
+
+def may_touch(user: Actor, owner: Owner) -> bool:
+    """Whether ``user`` may change a record owned by ``owner``: the one ownership rule.
+
+    The ministry may correct any province's producers and products through the
+    workspace forms (an import row of the ministry never does, see
+    :mod:`catalogue.services.records`); a provincial office only its own records.
+    """
+    if isinstance(user, SystemActor):
+        return True
+    if user is None or not user.is_active or user.role not in ROLES:
+        return False
+    if user.role == MINISTRY:
+        return True
+    return not owner.ministry and owner.province_id is not None and owner.province_id == user.province_id
+
+
+def require_touch(user: Actor, owner: Owner) -> None:
+    """Raise :class:`Forbidden` naming the owner unless :func:`may_touch` allows it."""
+    if not may_touch(user, owner):
+        raise Forbidden(explain_owner(user, owner))
+
+
+def explain_owner(user: Actor, owner: Owner) -> str:
+    """Why a record may not be changed, naming the office that owns it."""
+    if user is None or (isinstance(user, User) and not user.is_active):
+        return explain(user, "edit_product")
+    return str(_l("This record belongs to %(owner)s; only that office may change it.", owner=owner.label))
 
 
 def actor_label(user: Actor) -> str:

@@ -28,12 +28,13 @@ from catalogue.models import (
     Product,
     Province,
     SelectionRound,
+    User,
 )
-from catalogue.services import audit, importing, permissions
+from catalogue.services import audit, importing, ownership, permissions
+from catalogue.services.accounts import office_name
 from catalogue.services.permissions import Actor, audit_actor, require
 from catalogue.services.places import Provinces
-from catalogue.services.records import RecordInput, WriteContext, upsert_record
-from catalogue.services.status import effective_expiry
+from catalogue.services.records import RecordInput, WriteContext, certificate_clash, upsert_record
 from catalogue.text import nfc
 from catalogue.vocab import Level
 
@@ -70,9 +71,11 @@ def write_context(
     session: Session, actor: Actor, batch_id: int | None = None, config: Mapping[str, Any] | None = None
 ) -> WriteContext:
     cfg = config if config is not None else current_app.config
+    user = actor if isinstance(actor, User) else None
+    province = session.get(Province, user.province_id) if user and user.province_id else None
     return WriteContext(
+        office=office_name(user, province) if user else None,
         provinces=Provinces.load(session),
-        validity_years=int(cfg["CERTIFICATE_VALIDITY_YEARS"]),
         verify_keys=dict(cfg["VERIFY_KEYS"]),
         verify_key_id=str(cfg["VERIFY_CURRENT_KEY_ID"]),
         actor=actor if not isinstance(actor, permissions.SystemActor) else None,
@@ -263,35 +266,21 @@ def correct_certificate(
 ) -> dict[str, list[Any]]:
     """Correct a certificate's printed facts; recorded as a "corrected" event with before/after."""
     round_ = _require_certificate(session, actor, "correct_certificate", certificate)
-    cfg = config if config is not None else current_app.config
     new = {k: (nfc(v) or None if isinstance(v, str) else v) for k, v in values.items() if k in CORRECTABLE}
     if new.get("number") and new["number"] != certificate.number:
-        clash = session.exec(
-            select(Certificate.id)
-            .join(SelectionRound, SelectionRound.id == Certificate.round_id)
-            .where(
-                Certificate.number == new["number"],
-                SelectionRound.level == round_.level,
-                Certificate.id != certificate.id,
-            )
-        ).first()
+        clash = certificate_clash(
+            session, Provinces.load(session), number=new["number"], level=Level(round_.level),
+            year=round_.year, province_id=round_.province_id or certificate.province_id,
+            exclude_id=certificate.id,
+        )  # fmt: skip
         if clash is not None:
             raise PublishError(
                 str(_l("Another certificate of this level already has the number %(n)s.", n=new["number"]))
             )
     issued = new.get("issued_on", certificate.issued_on)
-    if "expires_on" in new or "issued_on" in new:
-        given = (
-            new.get("expires_on")
-            if "expires_on" in new
-            else (None if certificate.expires_from_policy else certificate.expires_on)
-        )
-        expiry, from_policy = effective_expiry(
-            given, issued, round_.year, int(cfg["CERTIFICATE_VALIDITY_YEARS"])
-        )
-        if issued and expiry <= issued:
-            raise PublishError(str(_l("The expiry date must come after the issue date.")))
-        new["expires_on"], new["expires_from_policy"] = expiry, from_policy
+    expiry = new.get("expires_on", certificate.expires_on)
+    if ("expires_on" in new or "issued_on" in new) and issued and expiry and expiry <= issued:
+        raise PublishError(str(_l("The expiry date must come after the issue date.")))
     before = {k: getattr(certificate, k) for k in new}
     changes = audit.diff(before, new)
     if not changes:
@@ -452,11 +441,9 @@ def add_certificate(
     if level is Level.KHU_VUC and region is None:
         raise PublishError(str(_l("A regional certificate needs its region.")))
     producer = session.get(Producer, product.producer_id) if product.producer_id else None
-    exists = session.exec(
-        select(Certificate.id)
-        .join(SelectionRound, SelectionRound.id == Certificate.round_id)
-        .where(Certificate.number == nfc(number), SelectionRound.level == level.value)
-    ).first()
+    exists = certificate_clash(
+        session, Provinces.load(session), number=number, level=level, year=year, province_id=province.id
+    )
     if exists is not None:
         raise PublishError(
             str(_l("Another certificate of this level already has the number %(n)s.", n=nfc(number)))
@@ -475,6 +462,7 @@ def add_certificate(
         decision_number=nfc(decision_number) or None,
         decision_date=decision_date,
         group=None,
+        product_id=product.id,
     )
     outcome = upsert_record(session, rec, write_context(session, actor, None, config))
     return outcome.certificate
@@ -483,12 +471,10 @@ def add_certificate(
 # ----------------------------------------------------------------------------- photos
 
 
-def _require_product(session: Session, actor: Actor, product: Product) -> None:
-    require(
-        actor,
-        "edit_product",
-        province=session.get(Province, product.province_id) if product.province_id else None,
-    )
+def require_product(session: Session, actor: Actor, product: Product) -> None:
+    """Refuse unless ``actor`` may change ``product`` (its producer's province decides)."""
+    require(actor, "use_workspace")
+    permissions.require_touch(actor, ownership.product_owner(session, Provinces.load(session), product))
 
 
 def add_photo(
@@ -501,7 +487,7 @@ def add_photo(
     media_dir: Any = None,
 ) -> Photo:
     """Verify, strip and store a photo for a product (see :mod:`catalogue.media`)."""
-    _require_product(session, actor, product)
+    require_product(session, actor, product)
     stored = media.ingest(data, media_dir or current_app.config["MEDIA_DIR"])
     position = session.exec(
         select(func.count()).select_from(Photo).where(Photo.product_id == product.id)
@@ -533,7 +519,7 @@ def add_photo(
 def remove_photo(session: Session, *, actor: Actor, photo: Photo, media_dir: Any = None) -> None:
     product = session.get(Product, photo.product_id)
     assert product is not None
-    _require_product(session, actor, product)
+    require_product(session, actor, product)
     key = photo.file_key
     audit.record(
         session,

@@ -25,10 +25,10 @@ from catalogue.models import (
     SelectionRound,
     User,
 )
-from catalogue.services import audit
+from catalogue.services import audit, ownership, permissions
 from catalogue.services.codes import new_code
+from catalogue.services.permissions import Actor
 from catalogue.services.places import Provinces
-from catalogue.services.status import effective_expiry
 from catalogue.text import fold, nfc, slugify
 from catalogue.vocab import Level, ProducerKind, ProductGroup, Region
 
@@ -45,6 +45,7 @@ class RecordInput:
     year: int
     producer: str | None = None
     producer_kind: ProducerKind | None = None
+    producer_kind_as_printed: str | None = None
     locality: str | None = None
     group: ProductGroup | None = None
     group_assigned: bool = False
@@ -62,21 +63,28 @@ class RecordInput:
     edition: str | None = None
     organiser: str | None = None
     issuing_authority: str | None = None
+    source_note: str | None = None
+    #: Set by the workspace's "add a certificate" form: the product is known, not matched by name.
+    product_id: int | None = None
 
 
 @dataclass
 class WriteContext:
-    """Who writes, under which policy; built once per batch."""
+    """Who writes, with which keys; built once per batch."""
 
     provinces: Provinces
-    validity_years: int
     verify_keys: dict[str, str]
     verify_key_id: str
     actor: User | None = None
     actor_label: str | None = None
     batch_id: int | None = None
+    #: The publishing office, recorded on each certificate it writes (provenance).
+    office: str | None = None
     #: Filled by upsert_record: product ids touched, for callers that report.
     touched: set[int] = field(default_factory=set)
+    #: Ignored (accepted for older callers): an assumed validity is worked out
+    #: when read (services.status), never written.
+    validity_years: int | None = None
 
 
 @dataclass
@@ -113,61 +121,67 @@ def _same_name(model: type, name: str) -> Any:
     return select(model).where(model.slug.startswith(slugify(name, 80)))
 
 
-def _find_producer(session: Session, name: str) -> Producer | None:
+def _named(session: Session, model: type, name: str) -> list[Any]:
     key = fold(name)
-    for candidate in session.exec(_same_name(Producer, name)).all():
-        if fold(candidate.name) == key:
+    return [row for row in session.exec(_same_name(model, name)).all() if fold(row.name) == key]
+
+
+def _current_of(provinces: Provinces, province_id: int | None) -> int | None:
+    current = provinces.current_of(provinces.get(province_id))
+    return current.id if current else None
+
+
+@dataclass
+class Match:
+    """The existing records a row names, found only within the row's own scope.
+
+    Producers and products match only within the row's current province;
+    certificates on number + level + issuing office + year (DESIGN §4). A
+    same-name record elsewhere is a different record: it is listed in
+    ``elsewhere`` (said in the dry run), never matched.
+    """
+
+    producer: Producer | None = None
+    product: Product | None = None
+    round: SelectionRound | None = None
+    certificate: Certificate | None = None
+    #: Offices owning a record this row would change although the actor may not.
+    conflicts: list[str] = field(default_factory=list)
+    #: Same-name producers/products in other provinces, as "name (province)".
+    elsewhere: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _find_producer(
+    session: Session, provinces: Provinces, name: str, current_id: int | None
+) -> Producer | None:
+    for candidate in _named(session, Producer, name):
+        if current_id is not None and _current_of(provinces, candidate.province_id) == current_id:
             return candidate
     return None
 
 
-def _upsert_producer(
-    session: Session, rec: RecordInput, ctx: WriteContext
-) -> Producer | None:
-    if not rec.producer:
-        return None
-    producer = _find_producer(session, rec.producer)
-    # A producer's own fields are corrected in the workspace; an import only fills gaps,
-    # so a producer certified in two provinces' rounds does not flip between them.
-    values = {
-        "kind": rec.producer_kind.value if rec.producer_kind else None,
-        "province_id": rec.province.id,
-        "address": rec.locality,
-    }
-    if producer is not None:
-        values = {k: v for k, v in values.items() if getattr(producer, k) is None}
-    if producer is None:
-        producer = Producer(
-            name=nfc(rec.producer),
-            slug=_unique_slug(session, Producer, slugify(rec.producer, 80)),
-            source=rec.source,
-            **values,
-        )
-        session.add(producer)
-        session.flush()
-        audit.record(
-            session, actor=ctx.actor, actor_label=ctx.actor_label, action="create",
-            entity_type="producer", entity_id=producer.id,
-            province_id=_current_id(ctx, rec.province), summary=producer.name,
-        )  # fmt: skip
-        return producer
-    changes = _apply(producer, values)
-    if changes:
-        producer.updated_at = utcnow()
-        audit.record(
-            session, actor=ctx.actor, actor_label=ctx.actor_label, action="update",
-            entity_type="producer", entity_id=producer.id, changes=changes,
-            province_id=_current_id(ctx, rec.province), summary=producer.name,
-        )  # fmt: skip
-    return producer
+def _find_product(
+    session: Session,
+    provinces: Provinces,
+    name: str,
+    producer: Producer | None,
+    producer_named: bool,
+    current_id: int | None,
+) -> Product | None:
+    """The row's product: same name under the same producer, or (no producer named) in the province."""
+    for product in _named(session, Product, name):
+        if producer is not None and product.producer_id == producer.id:
+            return product
+        if (
+            not producer_named
+            and product.producer_id is None
+            and _current_of(provinces, product.province_id) == current_id
+        ):
+            return product
+    return None
 
 
-def _current_id(ctx: WriteContext, province: Province | None) -> int | None:
-    current = ctx.provinces.current_of(province)
-    return current.id if current else None
-
-
-def _round_for(session: Session, rec: RecordInput) -> SelectionRound:
+def _round_query(rec: RecordInput) -> Any:
     query = select(SelectionRound).where(
         SelectionRound.level == rec.level.value, SelectionRound.year == rec.year
     )
@@ -177,20 +191,134 @@ def _round_for(session: Session, rec: RecordInput) -> SelectionRound:
         query = query.where(SelectionRound.province_id == rec.province.id)
     if rec.level in {Level.HUYEN, Level.XA}:
         query = query.where(SelectionRound.locality == rec.locality)
-    if rec.decision_number:
-        candidates = session.exec(query).all()
-        for r in candidates:
-            if r.decision_number == rec.decision_number:
-                return r
-        for r in candidates:
-            if not r.decision_number:
-                r.decision_number = rec.decision_number
-                r.decision_date = r.decision_date or rec.decision_date
-                return r
+    return query.order_by(SelectionRound.id)
+
+
+def _find_round(session: Session, rec: RecordInput) -> SelectionRound | None:
+    """The round a row belongs to; one published under the row's decision first.
+
+    A round is never changed by a row: provenance (decision, source, office)
+    belongs to each certificate's own publication.
+    """
+    candidates = session.exec(_round_query(rec)).all()
+    for r in candidates:
+        if rec.decision_number and r.decision_number == rec.decision_number:
+            return r
+    return candidates[0] if candidates else None
+
+
+def _issuing_office(provinces: Provinces, level: str, province_id: int | None) -> int | None:
+    """The office key of a certificate: the current province for local levels, None for the ministry."""
+    return _current_of(provinces, province_id) if Level(level) in LOCAL_LEVELS else None
+
+
+def _find_certificate(
+    session: Session,
+    provinces: Provinces,
+    rec: RecordInput,
+    product: Product | None,
+    round_: SelectionRound | None,
+) -> Certificate | None:
+    if rec.certificate_number:
+        return certificate_clash(
+            session, provinces, number=rec.certificate_number, level=rec.level, year=rec.year,
+            province_id=rec.province.id,
+        )  # fmt: skip
+    # No number (public sources rarely print one): same product in the same round.
+    if product is None or round_ is None:
+        return None
+    return session.exec(
+        select(Certificate).where(Certificate.product_id == product.id, Certificate.round_id == round_.id)
+    ).first()
+
+
+def certificate_clash(
+    session: Session,
+    provinces: Provinces,
+    *,
+    number: str,
+    level: Level,
+    year: int,
+    province_id: int | None,
+    exclude_id: int | None = None,
+) -> Certificate | None:
+    """The certificate that already holds this key (number + level + issuing office + year)."""
+    for cert, round_province in session.exec(
+        select(Certificate, SelectionRound.province_id)
+        .join(SelectionRound, SelectionRound.id == Certificate.round_id)
+        .where(
+            Certificate.number == nfc(number),
+            SelectionRound.level == level.value,
+            SelectionRound.year == year,
+        )
+        .order_by(Certificate.id)
+    ).all():
+        same_office = _issuing_office(provinces, level.value, round_province or cert.province_id) == (
+            _issuing_office(provinces, level.value, province_id)
+        )
+        if same_office and cert.id != exclude_id:
+            return cert
+    return None
+
+
+def match_record(session: Session, rec: RecordInput, provinces: Provinces, actor: Actor) -> Match:
+    """Find what a row names, and which of those records ``actor`` may not change.
+
+    Shared by the dry run (which reports conflicts as row errors and
+    ``elsewhere`` as warnings) and :func:`upsert_record` (which refuses them).
+    """
+    current_id = _current_of(provinces, rec.province.id)
+    match = Match()
+    match.round = _find_round(session, rec)
+    if rec.product_id is not None:
+        match.product = session.get(Product, rec.product_id)
+        if match.product is not None and match.product.producer_id is not None:
+            match.producer = session.get(Producer, match.product.producer_id)
     else:
-        existing = session.exec(query.order_by(SelectionRound.id)).first()
-        if existing is not None:
-            return existing
+        if rec.producer:
+            match.producer = _find_producer(session, provinces, rec.producer, current_id)
+        match.product = _find_product(
+            session, provinces, rec.product, match.producer, bool(rec.producer), current_id
+        )
+    match.certificate = _find_certificate(session, provinces, rec, match.product, match.round)
+    if match.certificate is not None:
+        holder = session.get(Product, match.certificate.product_id)
+        if holder is not None and (match.product is None or holder.id != match.product.id):
+            # The number is this office's certificate of another product: the row corrects it,
+            # so that product is what it changes.
+            match.product = holder
+    local = rec.level in LOCAL_LEVELS
+    owners: list[permissions.Owner] = []
+    if match.certificate is not None:
+        owners.append(ownership.certificate_owner(session, provinces, match.certificate))
+    if match.product is not None:
+        if local:
+            owners.append(ownership.product_owner(session, provinces, match.product))
+    if local and match.producer is not None:
+        owners.append(ownership.producer_owner(provinces, match.producer))
+    for owner in owners:
+        if not permissions.may_touch(actor, owner) and owner.label not in match.conflicts:
+            match.conflicts.append(owner.label)
+    if match.product is not None and not local:
+        owner = ownership.product_owner(session, provinces, match.product)
+        if owner.province_id != current_id:
+            match.conflicts.append(owner.label)
+    for model, name, found in (
+        (Producer, rec.producer, match.producer),
+        (Product, rec.product, match.product),
+    ):
+        if not name:
+            continue
+        for other in _named(session, model, name):
+            other_current = _current_of(provinces, other.province_id)
+            if (found is None or other.id != found.id) and other_current != current_id:
+                province = provinces.get(other_current)
+                kind = "producer" if model is Producer else "product"
+                match.elsewhere.append((kind, other.name, province.short_name if province else "?"))
+    return match
+
+
+def _new_round(session: Session, rec: RecordInput) -> SelectionRound:
     if rec.level is Level.KHU_VUC:
         where = rec.region.value if rec.region else "khu-vuc"
     elif rec.level in LOCAL_LEVELS:
@@ -200,7 +328,7 @@ def _round_for(session: Session, rec: RecordInput) -> SelectionRound:
     else:
         where = "quoc-gia"
     base = slugify(f"{rec.level.value}-{where}-{rec.year}", 110)
-    new_round = SelectionRound(
+    round_ = SelectionRound(
         slug=_unique_slug(session, SelectionRound, base),
         level=rec.level.value,
         region=rec.region.value if rec.region and rec.level is Level.KHU_VUC else None,
@@ -214,55 +342,72 @@ def _round_for(session: Session, rec: RecordInput) -> SelectionRound:
         decision_date=rec.decision_date,
         source=rec.source,
     )
-    session.add(new_round)
+    session.add(round_)
     session.flush()
-    return new_round
+    return round_
 
 
-def _find_certificate(
-    session: Session, rec: RecordInput, producer: Producer | None, round_: SelectionRound
-) -> Certificate | None:
-    if rec.certificate_number:
-        return session.exec(
-            select(Certificate)
-            .join(SelectionRound, SelectionRound.id == Certificate.round_id)
-            .where(
-                Certificate.number == nfc(rec.certificate_number),
-                SelectionRound.level == rec.level.value,
-            )
-        ).first()
-    # No number (public sources rarely print one): same product in the same round.
-    product = _find_product(session, rec, producer)
-    if product is None:
+def _audit(
+    session: Session, ctx: WriteContext, action: str, entity: str, entity_id: int | None,
+    province_id: int | None, summary: str, changes: dict[str, list[Any]] | None = None,
+) -> None:  # fmt: skip
+    audit.record(
+        session, actor=ctx.actor, actor_label=ctx.actor_label, action=action, entity_type=entity,
+        entity_id=entity_id, changes=changes, province_id=province_id, summary=summary,
+    )  # fmt: skip
+
+
+def _write_producer(
+    session: Session, rec: RecordInput, ctx: WriteContext, found: Producer | None, owner_id: int | None
+) -> Producer | None:
+    if not rec.producer:
         return None
-    return session.exec(
-        select(Certificate).where(
-            Certificate.product_id == product.id, Certificate.round_id == round_.id
+    # A producer's own fields are corrected in the workspace; an import only fills gaps
+    # (a provincial row only: a ministry row never changes a province's producer).
+    values = {
+        "kind": rec.producer_kind.value if rec.producer_kind else None,
+        "kind_as_printed": nfc(rec.producer_kind_as_printed)[:100] or None,
+        "province_id": rec.province.id,
+        "address": rec.locality,
+    }
+    if found is None:
+        producer = Producer(
+            name=nfc(rec.producer),
+            slug=_unique_slug(session, Producer, slugify(rec.producer, 80)),
+            source=rec.source,
+            **values,
         )
-    ).first()
-
-
-def _find_product(session: Session, rec: RecordInput, producer: Producer | None) -> Product | None:
-    key = fold(rec.product)
-    for product in session.exec(_same_name(Product, rec.product)).all():
-        if fold(product.name) != key:
-            continue
-        if producer is not None and product.producer_id == producer.id:
-            return product
-        if producer is None and product.producer_id is None and product.province_id == rec.province.id:
-            return product
-    return None
+        session.add(producer)
+        session.flush()
+        _audit(session, ctx, "create", "producer", producer.id, owner_id, producer.name)
+        return producer
+    if rec.level not in LOCAL_LEVELS:
+        return found
+    changes = _apply(found, {k: v for k, v in values.items() if getattr(found, k) is None})
+    if changes:
+        found.updated_at = utcnow()
+        _audit(session, ctx, "update", "producer", found.id, owner_id, found.name, changes)
+    return found
 
 
 def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> UpsertResult:
-    """Create or update one certified product; matched by certificate number + level.
+    """Create or update one certified product, within the actor's own records only.
 
-    Flushes but never commits: the caller commits the whole batch at once.
+    Matching is :func:`match_record`'s; a row that would change another office's
+    record raises :class:`permissions.Forbidden` naming that office (the dry run
+    reports the same as a row error first). Flushes but never commits: the caller
+    commits the whole batch at once.
     """
-    producer = _upsert_producer(session, rec, ctx)
-    round_ = _round_for(session, rec)
-    cert = _find_certificate(session, rec, producer, round_)
-    province_current = _current_id(ctx, rec.province)
+    actor: Actor = ctx.actor if ctx.actor is not None else permissions.SYSTEM
+    match = match_record(session, rec, ctx.provinces, actor)
+    if match.conflicts:
+        raise permissions.Forbidden(
+            permissions.explain_owner(actor, permissions.Owner(None, label=", ".join(match.conflicts)))
+        )
+    province_current = _current_of(ctx.provinces, rec.province.id)
+    producer = _write_producer(session, rec, ctx, match.producer, province_current)
+    round_ = match.round or _new_round(session, rec)
+    cert = match.certificate
 
     product_values = {
         "name": nfc(rec.product),
@@ -276,7 +421,8 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
         "province_id": rec.province.id,
     }
     created = False
-    product = session.get(Product, cert.product_id) if cert else _find_product(session, rec, producer)
+    product = match.product
+    product_changes: dict[str, list[Any]] = {}
     if product is None:
         product = Product(
             slug=_unique_slug(session, Product, slugify(rec.product, 80)),
@@ -284,33 +430,27 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
         )
         session.add(product)
         session.flush()
-        product_changes: dict[str, list[Any]] = {}
-        audit.record(
-            session, actor=ctx.actor, actor_label=ctx.actor_label, action="create",
-            entity_type="product", entity_id=product.id, province_id=province_current,
-            summary=product.name,
-        )  # fmt: skip
-    else:
+        _audit(session, ctx, "create", "product", product.id, province_current, product.name)
+    elif rec.level in LOCAL_LEVELS:
+        # A ministry row attaches its certificate and never changes the province's product.
         product_changes = _apply(product, product_values)
         if product_changes:
             product.updated_at = utcnow()
-            audit.record(
-                session, actor=ctx.actor, actor_label=ctx.actor_label, action="update",
-                entity_type="product", entity_id=product.id, changes=product_changes,
-                province_id=province_current, summary=product.name,
-            )  # fmt: skip
+            _audit(session, ctx, "update", "product", product.id, province_current, product.name,
+                   product_changes)  # fmt: skip
 
-    expires_on, from_policy = effective_expiry(
-        rec.expires_on, rec.issued_on, rec.year, ctx.validity_years
-    )
     cert_values = {
         "number": nfc(rec.certificate_number) or None,
         "round_id": round_.id,
         "province_id": rec.province.id,
         "issued_on": rec.issued_on,
-        "expires_on": expires_on,
-        "expires_from_policy": from_policy,
+        # Only an expiry the decision prints; an assumed one is worked out when read.
+        "expires_on": rec.expires_on,
         "source": rec.source,
+        "source_note": rec.source_note,
+        "decision_number": nfc(rec.decision_number) or None,
+        "decision_date": rec.decision_date,
+        "office": ctx.office,
     }
     if cert is None:
         created = True

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from catalogue import clock
 from catalogue.services.places import Provinces
 from catalogue.services.records import RecordInput
 from catalogue.text import fold, nfc, words_key
@@ -47,6 +48,10 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "group_assigned": ("Nhóm do biên tập viên xác định", "group_assigned"),
     "edition": ("Lần thứ", "edition"),
     "organiser": ("Đơn vị tổ chức", "organiser"),
+    # The source's remark on the row, shown publicly as a "source remark", never in a name.
+    # Deliberately not a bare "Ghi chú": officials keep internal notes under that header,
+    # and those must stay ignored, never published.
+    "note": ("Ghi chú nguồn", "Ghi chú về nguồn", "source_note", "source note"),
 }
 REQUIRED = ("product", "producer", "province", "category", "level", "year", "certificate_number")
 
@@ -121,14 +126,17 @@ def parse_row(
     *,
     require_number: bool = True,
     require_producer: bool = True,
-) -> tuple[RecordInput | None, list[FieldError]]:
-    """Type-check one row keyed by canonical field names.
+) -> tuple[RecordInput | None, list[FieldError], list[FieldError]]:
+    """Type-check one row keyed by canonical field names: ``(record, errors, warnings)``.
 
+    Errors refuse the row. Warnings never do: an optional value we cannot read
+    (a producer kind outside our list) is kept as printed and pointed out.
     Seeding passes ``require_number=False`` and ``require_producer=False``:
     public sources rarely print a certificate number and sometimes name only
     a brand; those facts stay unknown rather than invented.
     """
     errors: list[FieldError] = []
+    warnings: list[FieldError] = []
     get = {k: _text(v) for k, v in raw.items()}
     required = [
         f for f in REQUIRED
@@ -159,7 +167,12 @@ def parse_row(
         errors.append(FieldError("level", str(_l(
             "Unknown level “%(value)s”: use xã, huyện, tỉnh, khu vực or quốc gia.",
             value=get["level"]))))  # fmt: skip
-    if get.get("region"):
+    if get.get("region") and level is not None and level is not Level.KHU_VUC:
+        # Only a regional certificate has a region: any value here is not needed.
+        warnings.append(FieldError("region", str(_l(
+            "“%(value)s” was ignored: only regional certificates have a region.",
+            value=get["region"]))))  # fmt: skip
+    elif get.get("region"):
         region = parse_region(get["region"])
         if region is None:
             errors.append(FieldError("region", str(_l(
@@ -181,14 +194,15 @@ def parse_row(
     if get.get("producer_kind"):
         kind = parse_producer_kind(get["producer_kind"])
         if kind is None:
-            errors.append(FieldError("producer_kind", str(_l(
-                "Unknown kind of producer “%(value)s”.", value=get["producer_kind"]))))  # fmt: skip
+            warnings.append(FieldError("producer_kind", str(_l(
+                "Kind of producer “%(value)s” not recognised: it is kept as printed, "
+                "without a kind.", value=get["producer_kind"]))))  # fmt: skip
 
     year = None
     if get.get("year"):
         try:
             year = int(get["year"])
-            if not 2000 <= year <= date.today().year + 1:
+            if not 2000 <= year <= clock.today().year + 1:
                 raise ValueError
         except ValueError:
             errors.append(FieldError("year", str(_l(
@@ -223,13 +237,14 @@ def parse_row(
                     level=level.label, year=year))))  # fmt: skip
 
     if errors or province is None or level is None or year is None:
-        return None, errors
+        return None, errors, warnings
     name = get["product"]
     return (
         RecordInput(
             product=name,
             producer=get.get("producer") or None,
             producer_kind=kind,
+            producer_kind_as_printed=get.get("producer_kind") or None,
             locality=get.get("locality") or None,
             province=provinces.match(get["province"], _as_printed_on(issued_on, dates["decision_date"], year))
             or province,
@@ -249,6 +264,8 @@ def parse_row(
             source=get.get("source") or None,
             edition=get.get("edition") or None,
             organiser=get.get("organiser") or None,
+            source_note=get.get("note") or None,
         ),
         [],
+        warnings,
     )

@@ -37,7 +37,7 @@ from catalogue.models import (
     Province,
     SelectionRound,
 )
-from catalogue.services.status import status_on
+from catalogue.services.status import Policy, Standing, current_policy, standing
 from catalogue.vocab import CertificateStatus, Level, Region
 
 #: A count above this on the page gets the "copied code?" warning (one package is
@@ -65,11 +65,11 @@ _first_photo = (
 _LOOKUP = (
     select(
         _c.c.id, _c.c.verify_code, _c.c.number, _c.c.issued_on, _c.c.expires_on,
-        _c.c.expires_from_policy, _c.c.revoked_on, _c.c.revoked_reason, _c.c.revoked_reference,
+        _c.c.revoked_on, _c.c.revoked_reason, _c.c.revoked_reference,
         _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at,
         _c.c.prize, _c.c.source,
         _r.c.slug.label("round_slug"), _r.c.level, _r.c.region, _r.c.year, _r.c.edition,
-        _r.c.decision_number, _r.c.decision_date, _r.c.issuing_authority,
+        _c.c.decision_number, _c.c.decision_date, _r.c.issuing_authority,
         _p.c.id.label("product_id"), _p.c.name.label("product_name"),
         _p.c.slug.label("product_slug"), _p.c.locality,
         _pr.c.name.label("producer_name"), _pr.c.slug.label("producer_slug"),
@@ -95,8 +95,8 @@ class CertificateCheck:
     code: str
     number: str | None
     issued_on: date | None
+    #: As the decision printed it (None: the registry assumes a validity, see standing()).
     expires_on: date | None
-    expires_from_policy: bool
     revoked_on: date | None
     revoked_reason: str | None
     revoked_reference: str | None
@@ -152,15 +152,33 @@ class CertificateCheck:
     def suspicious(self) -> bool:
         return self.check_count > SUSPICIOUS_CHECKS
 
-    def status(self, day: date) -> CertificateStatus:
+    def standing(self, day: date, policy: Policy | None = None) -> Standing:
+        """Status on ``day`` from the current record, with its basis (the one status rule)."""
+        return standing(
+            day, level=self.level, year=self.year, issued_on=self.issued_on, expires_on=self.expires_on,
+            revoked_on=self.revoked_on, policy=policy or current_policy(),
+        )  # fmt: skip
+
+    def status(self, day: date, policy: Policy | None = None) -> CertificateStatus:
         """Status on ``day`` from the current record (revocation date and expiry)."""
-        return status_on(day, expires_on=self.expires_on, revoked_on=self.revoked_on) or (
-            CertificateStatus.VALID
-        )
+        return self.standing(day, policy).status
 
     def with_count(self, counted: Counted) -> CertificateCheck:
         return replace(self, check_count=counted.check_count, first_checked_at=counted.first_checked_at,
                        last_checked_at=counted.last_checked_at)  # fmt: skip
+
+
+def printable(
+    checks: list[CertificateCheck], day: date
+) -> tuple[list[CertificateCheck], list[CertificateCheck]]:
+    """Split certificates into those a label may be printed for and the revoked ones.
+
+    A revoked certificate never gets a label (a revocation, even one dated ahead,
+    stops printing at once); an expired one still may, marked as such, since a
+    producer can reprint labels for stock certified while it was valid.
+    """
+    keep = [c for c in checks if c.revoked_on is None]
+    return keep, [c for c in checks if c.revoked_on is not None]
 
 
 def find_by_code(conn: Connection, code: str) -> CertificateCheck | None:
@@ -307,6 +325,8 @@ class AsOf:
     issue_day_unknown: bool = False
     revoked_on: date | None = None
     revoked_reason: str | None = None
+    #: Basis and effective expiry on ``day`` (None before the certificate was issued).
+    standing: Standing | None = None
 
 
 def history(conn: Connection, cert_id: int) -> list[Any]:
@@ -319,14 +339,17 @@ def history(conn: Connection, cert_id: int) -> list[Any]:
     ).all())  # fmt: skip
 
 
-def status_as_of(check: CertificateCheck, day: date, events: list[Any]) -> AsOf:
+def status_as_of(
+    check: CertificateCheck, day: date, events: list[Any], policy: Policy | None = None
+) -> AsOf:
     """Status on ``day`` from the certificate's history.
 
     Revocations are replayed from the events by the day they took effect, so a
     certificate revoked later was still valid before. A ``reinstated`` event
     withdraws the revocation before it (one made in error), so it never
     applied. A revoked row without events (older data) falls back to
-    ``revoked_on``. Expiry is the current, possibly corrected, expiry date.
+    ``revoked_on``. Expiry is the current, possibly corrected, expiry date, or
+    the validity the policy in effect on ``day`` assumed.
     """
     if check.issued_on is not None and day < check.issued_on:
         return AsOf(day, None)
@@ -342,9 +365,14 @@ def status_as_of(check: CertificateCheck, day: date, events: list[Any]) -> AsOf:
         revocations.append((check.revoked_on, check.revoked_reason))
     applied = [r for r in revocations if r[0] <= day]
     revoked_on, reason = min(applied) if applied else (None, None)
-    status = status_on(day, expires_on=check.expires_on, revoked_on=revoked_on)
+    then = standing(
+        day, level=check.level, year=check.year, issued_on=check.issued_on, expires_on=check.expires_on,
+        revoked_on=revoked_on, policy=policy or current_policy(),
+    )  # fmt: skip
+    status = then.status
     unknown = check.issued_on is None and day.year == check.year and status is CertificateStatus.VALID
-    return AsOf(day, status, issue_day_unknown=unknown, revoked_on=revoked_on, revoked_reason=reason)
+    return AsOf(day, status, issue_day_unknown=unknown, revoked_on=revoked_on, revoked_reason=reason,
+                standing=then)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- fake reports

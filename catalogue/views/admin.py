@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -27,14 +29,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf.csrf import CSRFError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
+from wtforms import SelectField, StringField
+from wtforms.validators import Length, Optional
 
 from catalogue import auth, media
 from catalogue.auth import actor, guard
-from catalogue.clock import VIETNAM
-from catalogue.db import get_session
+from catalogue.clock import VIETNAM, today
+from catalogue.db import get_engine, get_session
 from catalogue.extensions import limiter
 from catalogue.forms import (
     AuditFilterForm,
@@ -75,9 +80,11 @@ from catalogue.models import (
     User,
 )
 from catalogue.services import accounts, editing, importing, permissions, publishing, verification
+from catalogue.services import audit as trail
 from catalogue.services.places import Provinces
+from catalogue.services.round_names import round_label
 from catalogue.text import fold, nfc
-from catalogue.vocab import Level, ProducerKind, ProductGroup, Region
+from catalogue.vocab import AUDIT_ACTIONS, AUDIT_ENTITIES, Level, ProducerKind, ProductGroup, Region
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -85,6 +92,14 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.record_once
 def _wire(state: Any) -> None:
     auth.init_app(state.app)
+
+
+@bp.app_template_global("round_label")
+def _round_label(round_: SelectionRound) -> str:
+    """A round as people say it (see :func:`catalogue.services.round_names.round_label`)."""
+    if "round_provinces" not in g:
+        g.round_provinces = Provinces.load(get_session())
+    return round_label(round_, g.round_provinces)
 
 
 def _session() -> Session:
@@ -130,8 +145,25 @@ def _provinces() -> Provinces:
     return Provinces.load(_session())
 
 
-def _province_choices(blank: str | None = None, scope: int | None = None) -> list[Any]:
-    rows = [(p.id, p.short_name) for p in _provinces().current() if scope is None or p.id == scope]
+def _province_choices(
+    blank: str | None = None, scope: int | None = None, printed: bool = False
+) -> list[Any]:
+    """Current provinces in scope; with ``printed``, each followed by its pre-2025 units.
+
+    Records keep the province as printed on their certificate: a form that offered
+    only current units would move a record printed under Quảng Nam to Đà Nẵng the
+    moment an official saved it untouched.
+    """
+    provinces = _provinces()
+    rows: list[tuple[int | None, str]] = []
+    for unit in provinces.current():
+        if scope is not None and unit.id != scope:
+            continue
+        rows.append((unit.id, unit.short_name))
+        if printed:
+            for old in sorted(provinces.predecessors(unit), key=lambda p: p.short_name):
+                if old.id != unit.id:
+                    rows.append((old.id, _("%(name)s (before 1/7/2025)", name=old.short_name)))
     return choices(([(0, blank)] if blank is not None else []) + rows)  # type: ignore[list-item]
 
 
@@ -500,15 +532,27 @@ def batch_qr(batch_id: int) -> Response:
 
     batch = _batch(batch_id)
     base = current_app.config["PUBLIC_BASE_URL"]
+    certificates = publishing.batch_certificates(_session(), actor=_me(), batch=batch)
+    with get_engine().connect() as conn:
+        checks = [c for c in (verification.find_by_id(conn, cert.id) for cert in certificates) if c]  # type: ignore[arg-type]
+    day = today()
+    printable, revoked = verification.printable(checks, day)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for cert in publishing.batch_certificates(_session(), actor=_me(), batch=batch):
-            url = verify_url(base, cert.verify_code)
+        for check in printable:
+            url = verify_url(base, check.code)
             if url:
-                name = "".join(
-                    c if c.isalnum() or c in "-_" else "_" for c in (cert.number or cert.verify_code or "")
-                )
-                archive.writestr(f"{name}-{cert.verify_code}.png", qr.render_png(url))
+                label = check.number or check.code or ""
+                name = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+                # An expired certificate is marked in the file name, where the printer sees it.
+                mark = "HET-HIEU-LUC-" if check.status(day).value == "expired" else ""
+                archive.writestr(f"{mark}{name}-{check.code}.png", qr.render_png(url))
+        if revoked:
+            archive.writestr(
+                "KHONG-IN-thu-hoi.txt",
+                "\n".join([_("Revoked certificates: no QR code is included for them.")]
+                          + [f"{c.number or '—'} · {c.product_name}" for c in revoked]) + "\n",
+            )  # fmt: skip
     response = Response(out.getvalue(), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="qr-batch-{batch.id}.zip"'
     return response
@@ -577,7 +621,9 @@ def producer(producer_id: int | None = None) -> Any:
         )
     form = ProducerForm(obj=obj)
     form.kind.choices = choices(_choices_kind())
-    form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
+    form.province_id.choices = _province_choices(
+        blank="—" if _scope() is None else None, scope=_scope(), printed=True
+    )
     if form.validate_on_submit():
         saved = _commit(
             lambda: editing.save_producer(
@@ -610,13 +656,13 @@ def product(product_id: int | None = None) -> Any:
     obj = _get(Product, product_id) if product_id else None
     me = _me()
     if obj is not None:
-        permissions.require(
-            me, "edit_product", province=session.get(Province, obj.province_id) if obj.province_id else None
-        )
+        publishing.require_product(session, me, obj)
     form = ProductForm(obj=obj)
     form.group.choices = choices([("", "—")] + [(g.value, g.label) for g in ProductGroup])
     form.producer_id.choices = _producer_choices(obj.producer_id if obj else None)
-    form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
+    form.province_id.choices = _province_choices(
+        blank="—" if _scope() is None else None, scope=_scope(), printed=True
+    )
     if form.validate_on_submit():
         saved = _commit(
             lambda: editing.save_product(
@@ -657,9 +703,7 @@ def product(product_id: int | None = None) -> Any:
 @guard()
 def product_photo(product_id: int) -> Any:
     obj = _get(Product, product_id)
-    permissions.require(
-        _me(), "edit_product", province=_session().get(Province, obj.province_id) if obj.province_id else None
-    )
+    publishing.require_product(_session(), _me(), obj)
     form = PhotoForm()
     if form.validate_on_submit():
         try:
@@ -704,9 +748,7 @@ def _region_choices() -> list[tuple[str, str]]:
 def certificate_new(product_id: int) -> Any:
     obj = _get(Product, product_id)
     me = _me()
-    permissions.require(
-        me, "edit_product", province=_session().get(Province, obj.province_id) if obj.province_id else None
-    )
+    publishing.require_product(_session(), me, obj)
     form = NewCertificateForm()
     form.level.choices = choices(_level_choices(me))
     form.region.choices = choices(_region_choices())
@@ -761,8 +803,6 @@ def certificate(cert_id: int) -> Any:
     cert, round_ = _certificate(cert_id, "correct_certificate")
     session = _session()
     form = CertificateForm(obj=cert)
-    if request.method == "GET" and cert.expires_from_policy:
-        form.expires_on.data = None
     if form.validate_on_submit():
         values = {n: getattr(form, n).data for n in publishing.CORRECTABLE}
         changes = _commit(
@@ -789,6 +829,10 @@ def certificate(cert_id: int) -> Any:
         round=round_,
         product=product,
         events=events,
+        history=trail.history_views(
+            session, events, issued_on=cert.issued_on, year=round_.year if round_ else None,
+            provinces=_provinces(),
+        ),
         provenance=publishing.provenance_for(session, cert),
         revoke_form=RevokeForm(),
         reinstate_form=ReinstateForm(),
@@ -863,7 +907,9 @@ def round_(round_id: int | None = None) -> Any:
     form = RoundForm(obj=obj)
     form.level.choices = choices(_level_choices(me))
     form.region.choices = choices(_region_choices())
-    form.province_id.choices = _province_choices(blank="—" if _scope() is None else None, scope=_scope())
+    form.province_id.choices = _province_choices(
+        blank="—" if _scope() is None else None, scope=_scope(), printed=True
+    )
     if form.validate_on_submit():
         saved = _commit(
             lambda: editing.save_round(
@@ -879,7 +925,7 @@ def round_(round_id: int | None = None) -> Any:
         form=form,
         obj=obj,
         submit=_("Save"),
-        title=obj.slug if obj else _("New selection round"),
+        title=round_label(obj, _provinces()) if obj else _("New selection round"),
         public_url=url_for("public.round_", slug=obj.slug) if obj else None,
     )
 
@@ -1002,17 +1048,45 @@ def report_photo(report_id: int) -> Response:
     return response
 
 
+class _AuditFilter(AuditFilterForm):
+    """The audit log's filters: who, where, when, which action and which record."""
+
+    action = SelectField(_l("Action"), validate_choice=False)
+    entity_type = SelectField(_l("Kind of record"), validate_choice=False)
+    record = StringField(_l("Record (number or words)"), validators=[Optional(), Length(max=200)])
+
+
+#: The action filter's value that also shows sign-ins (the default view hides them).
+_EVERY_ACTION = "all"
+
+
+def _audit_page_number(raw: str | None, pages: int) -> int:
+    """A page number from the URL; anything unreadable is page 1, anything too far the last page."""
+    text = (raw or "").strip()
+    number = int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
+    return min(max(number, 1), pages)
+
+
 @bp.get("/audit")
 @guard("view_audit")
 def audit_log() -> str:
+    """The workspace trail, in the official's language, newest first, 50 a page."""
     session = _session()
-    form = AuditFilterForm(request.args)
+    form = _AuditFilter(request.args)
     scope = _scope()
     form.province_id.choices = _province_choices(
         blank=_("All provinces") if scope is None else None, scope=scope
     )
+    form.action.choices = choices(
+        [("", _("All but sign-ins")), (_EVERY_ACTION, _("All, with sign-ins"))]
+        + sorted(((k, str(v)) for k, v in AUDIT_ACTIONS.items()), key=lambda kv: kv[1])
+    )
+    form.entity_type.choices = choices(
+        [("", _("All kinds"))]
+        + sorted(((k, str(v)) for k, v in AUDIT_ENTITIES.items()), key=lambda kv: kv[1])
+    )
     form.validate()
-    query = select(AuditEntry).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+    query = select(AuditEntry)
     province_id = scope if scope is not None else (form.province_id.data or None)
     if province_id:
         query = query.where(AuditEntry.province_id == province_id)
@@ -1022,14 +1096,51 @@ def audit_log() -> str:
         query = query.where(AuditEntry.at >= _day_start(form.start.data))
     if form.end.data and not form.end.errors:
         query = query.where(AuditEntry.at < _day_start(form.end.data + timedelta(days=1)))
-    page = request.args.get("page", "1")
-    page_no = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
-    entries = list(session.exec(query.offset((page_no - 1) * 100).limit(101)).all())
+    action = form.action.data or ""
+    if action in AUDIT_ACTIONS:
+        query = query.where(AuditEntry.action == action)
+    elif action != _EVERY_ACTION:
+        query = query.where(col(AuditEntry.action).not_in(trail.QUIET_ACTIONS))
+    if form.entity_type.data in AUDIT_ENTITIES:
+        query = query.where(AuditEntry.entity_type == form.entity_type.data)
+    record = nfc(form.record.data or "").strip()[:200]
+    if record:
+        query = query.where(trail.record_filter(record))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    pages = max(1, -(-int(total) // trail.PAGE_SIZE))
+    page_no = _audit_page_number(request.args.get("page"), pages)
+    entries = list(session.exec(
+        query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+        .offset((page_no - 1) * trail.PAGE_SIZE).limit(trail.PAGE_SIZE)
+    ).all())  # fmt: skip
+    provinces = _provinces()
+    # Page links keep the filters (and only them: no stray url_for options from the URL).
+    filters = {k: v for k, v in request.args.items() if v and (k in form._fields or k == "lang")}
     return render_template(
         "admin/audit.html",
         form=form,
-        entries=entries[:100],
-        more=len(entries) > 100,
-        page=page_no,
-        provinces=_provinces(),
+        entries=trail.entry_views(session, entries, provinces),
+        pager=_Pager(page_no, int(total), pages),
+        filters=filters,
     )
+
+
+@dataclass
+class _Pager:
+    """What :func:`macros/ui.html pagination` needs."""
+
+    number: int
+    total: int
+    pages: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+# The assumed-validity settings (and their public page) join this blueprint.
+from catalogue.views import policy as _policy  # noqa: E402,F401

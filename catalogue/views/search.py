@@ -88,6 +88,19 @@ def api_products() -> Any:
         "items": items,
         "facets": _facets_json(result, provinces),
         "suggestion": result.suggestion,
+        "status_rules": status_rules_json(),
+    }
+
+
+def status_rules_json() -> dict[str, Any]:
+    """How the API treats a certificate whose decision states no expiry (DESIGN §2)."""
+    return {
+        "url": url_for("public.status_rules", _external=True),
+        "note": ("status is valid, expired or revoked; a certificate whose decision states no expiry is "
+                 "judged by the registry's assumed validity per level (expiry_basis \"policy\"): once that "
+                 "has passed it counts as expired (excluded from the default status=valid) although no "
+                 "decision says it expired. expiry_basis \"decision\" means the expiry is printed in the "
+                 "decision."),
     }
 
 
@@ -97,7 +110,8 @@ def _cell(value: object) -> str:
 
 
 CSV_COLUMNS = ("product", "producer", "province_as_printed", "province_now", "group", "level", "region",
-               "year", "certificate_number", "status", "expires_on", "url", "verify_url")  # fmt: skip
+               "year", "certificate_number", "status", "expires_on", "expiry_basis", "url",
+               "verify_url")  # fmt: skip
 
 
 def _csv_row(s: ProductSummary, base: str) -> list[str]:
@@ -110,7 +124,9 @@ def _csv_row(s: ProductSummary, base: str) -> list[str]:
         best.level.label if best else "", best.region.label if best and best.region else "",
         best.year if best else "", best.cert.number if best else "",
         best.status.label if best else "",
-        best.cert.expires_on.isoformat() if best and best.cert.expires_on else "",
+        # The effective expiry; expiry_basis: "decision" (printed) or "policy" (assumed by the registry).
+        best.standing.expires_on.isoformat() if best and best.standing else "",
+        best.standing.basis.value if best and best.standing else "",
         url_for("public.product", slug=s.product.slug, _external=True),
         verify_url(base, best.cert.verify_code) if best else "",
     )]  # fmt: skip

@@ -47,6 +47,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileSize
 from markupsafe import Markup
 from sqlalchemy import Connection
+from sqlmodel import select
 from werkzeug.exceptions import TooManyRequests
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -59,11 +60,14 @@ from catalogue.db import get_engine, get_session
 from catalogue.extensions import limiter, login_manager
 from catalogue.forms import Form
 from catalogue.i18n import fmt_date
+from catalogue.models import SelectionRound
 from catalogue.services import permissions
 from catalogue.services import verification as svc
 from catalogue.services.catalog import verify_url
 from catalogue.services.codes import parse_code
 from catalogue.services.places import Provinces
+from catalogue.services.round_names import round_label
+from catalogue.services.status import Policy, current_policy
 
 bp = Blueprint("verify", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -247,17 +251,19 @@ def _count_parts(
             warning if count > svc.SUSPICIOUS_CHECKS else "")  # fmt: skip
 
 
-def _result_context(check: svc.CertificateCheck, today: date) -> dict[str, Any]:
+def _result_context(check: svc.CertificateCheck, today: date, policy: Policy) -> dict[str, Any]:
+    standing = check.standing(today, policy)
     return {
-        "c": check, "status": check.status(today), "today": today, "domain": _domain(),
+        "c": check, "status": standing.status, "standing": standing, "today": today, "domain": _domain(),
         "photo": _photo(check.photo_key), "canonical": verify_url(_base_url(), check.code),
-        "policy_years": current_app.config["CERTIFICATE_VALIDITY_YEARS"],
     }  # fmt: skip
 
 
 def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str, today: date) -> _Page | None:
     pages: dict[tuple[Any, ...], _Page] = current_app.extensions.setdefault("verify_pages", {})
-    key = (counted.id, counted.updated_at, counted.revoked_on, counted.expires_on, locale, today)
+    policy = current_policy()
+    # The policy is part of the key: a new setting changes an assumed validity at once.
+    key = (counted.id, counted.updated_at, counted.revoked_on, counted.expires_on, locale, today, policy.key)
     page = pages.get(key)
     now = monotonic()
     if page is not None and now - page.born < PAGE_TTL:
@@ -265,15 +271,16 @@ def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str,
     check = svc.find_by_code(conn, code)
     if check is None:  # deleted between the two statements
         return None
-    html = _render("verify/result.html", **_result_context(check, today), as_of=None, as_of_error=None,
-                   as_of_raw="", count_html=Markup(_COUNT_SLOT), warn_html=Markup(_WARN_SLOT))  # fmt: skip
+    html = _render("verify/result.html", **_result_context(check, today, policy), as_of=None,
+                   as_of_error=None, as_of_raw="", count_html=Markup(_COUNT_SLOT),
+                   warn_html=Markup(_WARN_SLOT))  # fmt: skip
     head, _, rest = html.partition(_COUNT_SLOT)
     middle, _, tail = rest.partition(_WARN_SLOT)
     if len(pages) >= _PAGE_CACHE_MAX:
         pages.clear()
     translations = get_translations()
     page = pages[key] = _Page(
-        now, check, svc.etag(check, locale, today, None, None), head, middle, tail,
+        now, check, svc.etag(check, locale, today, None, None, policy.key), head, middle, tail,
         translations, _warn_html(translations),
     )  # fmt: skip
     return page
@@ -312,12 +319,13 @@ def _result_uncounted_first(
         check = svc.find_by_code(conn, code)
         if check is None:
             return _not_recognised(raw)
-        tag = svc.etag(check, locale, today, as_of, as_of_error)
+        policy = current_policy()
+        tag = svc.etag(check, locale, today, as_of, as_of_error, policy.key)
         if request.if_none_match.contains_weak(tag):
             return _page_headers(Response(status=304), tag)
         as_of_answer = None
         if as_of is not None:
-            as_of_answer = svc.status_as_of(check, as_of, svc.history(conn, check.id))
+            as_of_answer = svc.status_as_of(check, as_of, svc.history(conn, check.id), policy)
         elif as_of_error is None and request.method == "GET":
             counted = svc.count_check(conn, code)
             conn.commit()
@@ -329,7 +337,8 @@ def _result_uncounted_first(
         count, warning = _count_parts(check.check_count, check.first_checked_at, locale, translations,
                                       _warn_html(translations))  # fmt: skip
     html = _render(
-        "verify/result.html", **_result_context(check, today), as_of=as_of_answer, as_of_error=as_of_error,
+        "verify/result.html", **_result_context(check, today, policy), as_of=as_of_answer,
+        as_of_error=as_of_error,
         as_of_raw=request.args.get("as_of", "")[:20], count_html=Markup(count) if count is not None else None,
         warn_html=Markup(warning),
     )  # fmt: skip
@@ -399,10 +408,11 @@ def lookup() -> Response | str | tuple[str, int]:
         with get_engine().connect() as conn:
             results = svc.find_by_number(conn, number)
     today = clock_today()
+    policy = current_policy()
     html = _render(
         "verify/lookup.html", number=number, code="", results=results, code_error=False, today=today,
         domain=_domain(),
-        statuses={c.id: c.status(today) for c in results or []},
+        standings={c.id: c.standing(today, policy) for c in results or []},
     )  # fmt: skip
     return html, (404 if results == [] else 200)
 
@@ -492,13 +502,16 @@ def _label_scope() -> set[int] | None | Response:
 
 
 def _labels_page(checks: list[svc.CertificateCheck], title: str) -> Response:
+    """A label sheet: never a label for a revoked certificate; an expired one is marked."""
     media_dir = current_app.config["MEDIA_DIR"]
+    day = clock_today()
+    printable, revoked = svc.printable(checks, day)
     labels = [
-        {"c": c, "url": verify_url(_base_url(), c.code),
+        {"c": c, "url": verify_url(_base_url(), c.code), "standing": c.standing(day),
          "svg": qr.cached(media_dir, verify_url(_base_url(), c.code), "svg").decode()}  # type: ignore[arg-type]
-        for c in checks
+        for c in printable
     ]  # fmt: skip
-    html = _render("verify/labels.html", labels=labels, title=title)
+    html = _render("verify/labels.html", labels=labels, title=title, revoked=revoked)
     response = Response(html)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
@@ -539,8 +552,9 @@ def label_round(slug: str) -> Response:
         checks = svc.round_certificates(conn, slug, allowed)
     if not checks:
         abort(404)
-    first = checks[0]
-    return _labels_page(checks, f"{first.level_enum.label} {first.year} ({slug})")
+    session = get_session()
+    round_ = session.exec(select(SelectionRound).where(SelectionRound.slug == slug)).first()
+    return _labels_page(checks, round_label(round_, Provinces.load(session)) if round_ else slug)
 
 
 # ----------------------------------------------------------------------------- JSON API
@@ -551,15 +565,23 @@ def _iso(value: Any) -> str | None:
 
 
 def check_json(c: svc.CertificateCheck, today: date, *, with_code: bool) -> dict[str, Any]:
-    """The API shape of one certificate check (shared by code and number look-ups)."""
-    status = c.status(today).value
+    """The API shape of one certificate check (shared by code and number look-ups).
+
+    ``expires_on`` is the effective expiry and ``expiry_basis`` says where it comes
+    from: "decision" (printed) or "policy" (the registry's assumed validity, the
+    decision stating none; ``status`` "expired" then means past that assumption).
+    """
+    standing = c.standing(today)
+    status = standing.status.value
     data: dict[str, Any] = {
         "status": status,
         # Same field names as the products API's certificates (services.catalog.certificate_json).
         "certificate": {
             "number": c.number, "level": c.level, "region": c.region, "year": c.year, "status": status,
             "round": c.round_slug, "decision": c.decision_number, "issued_on": _iso(c.issued_on),
-            "expires_on": _iso(c.expires_on), "expiry_from_policy": c.expires_from_policy,
+            "expires_on": _iso(standing.expires_on), "expiry_basis": standing.basis.value,
+            "expiry_from_policy": standing.assumed,
+            "assumed_validity_years": standing.term.years if standing.term else None,
             "revoked_on": _iso(c.revoked_on), "revoked_reason": c.revoked_reason,
             "revoked_reference": c.revoked_reference, "province_as_printed": c.province_printed,
             "source": c.source,
@@ -574,6 +596,8 @@ def check_json(c: svc.CertificateCheck, today: date, *, with_code: bool) -> dict
             "url": url_for("public.producer", slug=c.producer_slug, _external=True),
         } if c.producer_name else None,
         "province": {"as_printed": c.province_printed, "current": c.current_province_name},
+        "expiry_basis": standing.basis.value,
+        "status_rules_url": url_for("public.status_rules", _external=True),
     }  # fmt: skip
     if with_code:
         data["code"] = c.code
@@ -607,7 +631,7 @@ def api_code(code: str) -> Response:
         check = svc.find_by_code(conn, canonical)
         if check is None:
             return _api_unknown()
-        tag = svc.etag(check, "api", today, as_of)
+        tag = svc.etag(check, "api", today, as_of, current_policy().key)
         if request.if_none_match.contains_weak(tag):
             return _page_headers(Response(status=304), tag)
         answer = _count_or_history(conn, check, as_of)
@@ -618,6 +642,10 @@ def api_code(code: str) -> Response:
             "status": answer.status.value if answer.status else "not_yet_issued",
             "issue_day_unknown": answer.issue_day_unknown,
         }
+        if answer.standing is not None and answer.status is not None:
+            # The expiry on that day: the decision's, or the one the policy then in effect assumed.
+            data["as_of"]["expires_on"] = _iso(answer.standing.expires_on)
+            data["as_of"]["expiry_basis"] = answer.standing.basis.value
     else:
         data = check_json(answer, today, with_code=True)
     response = jsonify(data)

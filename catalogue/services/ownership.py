@@ -1,0 +1,67 @@
+"""Which office owns a record: the facts :func:`permissions.may_touch` decides on.
+
+DESIGN §2: a producer or product belongs to the current province of its
+producer (a product without a producer, to its own province); a certificate
+or round of a local level (district, commune, provincial) to the Sở Công
+Thương of its province; a regional or national one to the ministry. Every
+write path — forms, the import's dry run and publish, the CLI — asks here,
+so a same-name match can never lend an actor another office's record.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from catalogue.models import Certificate, Producer, Product, Province, SelectionRound
+from catalogue.services.permissions import MINISTRY_LEVELS, Owner
+from catalogue.services.places import Provinces
+from catalogue.vocab import Level
+
+MINISTRY_OFFICE = "Cục Công Thương địa phương — Bộ Công Thương"
+
+
+def office_of(province: Province | None) -> str:
+    """The provincial office's proper name (not translated: it is a name)."""
+    if province is None:
+        return "?"
+    prefix = "thành phố" if province.kind == "thanh_pho" else "tỉnh"
+    return f"Sở Công Thương {prefix} {province.short_name}"
+
+
+def province_owner(provinces: Provinces, province_id: int | None) -> Owner:
+    """The office of a province (any unit, pre-2025 ones count as their successor)."""
+    current = provinces.current_of(provinces.get(province_id))
+    return Owner(province_id=current.id if current else None, label=office_of(current))
+
+
+def ministry_owner() -> Owner:
+    return Owner(province_id=None, ministry=True, label=MINISTRY_OFFICE)
+
+
+def producer_owner(provinces: Provinces, producer: Producer) -> Owner:
+    return province_owner(provinces, producer.province_id)
+
+
+def product_owner(session: Session, provinces: Provinces, product: Product) -> Owner:
+    """A product belongs to its producer's province; without a producer, to its own."""
+    producer = session.get(Producer, product.producer_id) if product.producer_id else None
+    if producer is not None and producer.province_id is not None:
+        return producer_owner(provinces, producer)
+    return province_owner(provinces, product.province_id)
+
+
+def level_owner(provinces: Provinces, level: Level | str, province_id: int | None) -> Owner:
+    """The issuing office of a certificate or round of ``level`` in ``province_id``."""
+    if Level(level) in MINISTRY_LEVELS:
+        return ministry_owner()
+    return province_owner(provinces, province_id)
+
+
+def round_owner(provinces: Provinces, round_: SelectionRound) -> Owner:
+    return level_owner(provinces, round_.level, round_.province_id)
+
+
+def certificate_owner(session: Session, provinces: Provinces, certificate: Certificate) -> Owner:
+    round_ = session.get(SelectionRound, certificate.round_id)
+    assert round_ is not None
+    return level_owner(provinces, round_.level, round_.province_id or certificate.province_id)
