@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from catalogue.clock import utcnow
@@ -122,8 +124,25 @@ def _same_name(model: type, name: str) -> Any:
 
 
 def _named(session: Session, model: type, name: str) -> list[Any]:
+    """Rows of ``model`` with this name (folded), remembered for the session's transaction.
+
+    A dry run asks twice per row (the match, then same-name records elsewhere); the
+    memo is dropped whenever the session flushes, so a write is always seen.
+    """
+    memo: dict[tuple[type, str], list[Any]] = session.info.setdefault("named_memo", {})
     key = fold(name)
-    return [row for row in session.exec(_same_name(model, name)).all() if fold(row.name) == key]
+    if (model, key) not in memo:
+        rows = session.exec(_same_name(model, name)).all()
+        memo[(model, key)] = [row for row in rows if fold(row.name) == key]
+    return memo[(model, key)]
+
+
+def _forget_names(session: OrmSession, *_: Any) -> None:
+    session.info.pop("named_memo", None)
+
+
+for _moment in ("after_flush", "after_commit", "after_soft_rollback"):
+    event.listen(OrmSession, _moment, _forget_names)
 
 
 def _current_of(provinces: Provinces, province_id: int | None) -> int | None:
