@@ -14,6 +14,7 @@ from PIL import Image
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from catalogue.clock import utcnow
 from catalogue.db import get_engine
 from catalogue.models import FakeReport
 from tests.fixtures.workspace import login, make_user
@@ -165,9 +166,9 @@ def test_photo_is_shown_when_the_product_has_one(seeded_app: Flask, seeded_codes
                                   {"c": code}).scalar_one()  # fmt: skip
         insert = (
             "INSERT INTO photo (product_id, file_key, position, created_at) "
-            "VALUES (:p, 'products/x/photo.jpg', 0, CURRENT_TIMESTAMP)"
+            "VALUES (:p, 'products/x/photo.jpg', 0, :at)"
         )
-        conn.execute(text(insert), {"p": product_id})
+        conn.execute(text(insert), {"p": product_id, "at": utcnow()})
     html = seeded_app.test_client().get(f"/v/{code}").get_data(as_text=True)
     assert '<img class="photo" src="/media/products/x/photo.jpg"' in html
 
@@ -378,8 +379,8 @@ def test_an_uploaded_photo_is_sent_at_phone_size(seeded_app: Flask, seeded_codes
         ).one()
         conn.execute(
             text("INSERT INTO photo (product_id, file_key, position, created_at) "
-                 "VALUES (:p, :k, 0, CURRENT_TIMESTAMP)"),
-            {"p": product_id, "k": stored.file_key},
+                 "VALUES (:p, :k, 0, :at)"),
+            {"p": product_id, "k": stored.file_key, "at": utcnow()},
         )  # fmt: skip
     client = seeded_app.test_client()
     html = client.get(f"/v/{code}").get_data(as_text=True)
