@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from catalogue.db import get_engine
 from catalogue.models import Certificate, Producer, Product, Province, SelectionRound, User
-from catalogue.services import audit, editing, publishing
+from catalogue.services import audit, audit_trail, editing, publishing
 from catalogue.services.round_names import round_label
 from tests.fixtures.workspace import get_user, login, make_user, province
 
@@ -172,12 +172,12 @@ def test_filter_by_action_and_by_kind_of_record(
 
 def test_pages_of_fifty_keep_the_filters(seeded_app: Flask, ministry: FlaskClient) -> None:
     extra = 7
-    _record(seeded_app, count=audit.PAGE_SIZE + extra, action="upload", entity_type="import_batch",
+    _record(seeded_app, count=audit_trail.PAGE_SIZE + extra, action="upload", entity_type="import_batch",
             entity_id=None, summary="paging-probe")  # fmt: skip
     _record(seeded_app, count=3, action="discard", entity_type="import_batch", entity_id=None,
             summary="paging-probe")  # fmt: skip
     first = ministry.get("/admin/audit?lang=en&action=upload&record=paging-probe").get_data(as_text=True)
-    assert len(_rows(first)) == audit.PAGE_SIZE
+    assert len(_rows(first)) == audit_trail.PAGE_SIZE
     assert "Page 1 of 2" in first
     link = re.search(r'rel="next" href="([^"]+)"', first)
     assert link is not None
@@ -186,7 +186,7 @@ def test_pages_of_fifty_keep_the_filters(seeded_app: Flask, ministry: FlaskClien
     second = _rows(ministry.get(target).get_data(as_text=True))
     assert len(second) == extra and all("paging-probe" in r and "discarded" not in r for r in second)
     shown = {m for r in _rows(first) + second for m in re.findall(r"paging-probe \d+", r)}
-    assert len(shown) == audit.PAGE_SIZE + extra  # every entry once, none twice
+    assert len(shown) == audit_trail.PAGE_SIZE + extra  # every entry once, none twice
 
 
 @pytest.mark.parametrize("page", ["abc", "-1", "0", "1.5", "99999999999999999999", "", "２"])
