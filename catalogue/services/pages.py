@@ -8,9 +8,8 @@ product lists are paginated and rendered from :func:`load_summaries`.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from catalogue.models import (
     Province,
     SelectionRound,
 )
+from catalogue.paging import Pager
 from catalogue.services.catalog import ProductSummary, load_summaries
 from catalogue.services.places import Provinces
 from catalogue.services.status import Policy, current_policy, valid_sql
@@ -48,25 +48,10 @@ def valid_on(day: date, policy: Policy | None = None) -> Any:
 
 
 @dataclass
-class Page:
+class Page(Pager):
     """One page of product summaries out of ``total``."""
 
-    items: list[ProductSummary]
-    number: int
-    total: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
+    items: list[ProductSummary] = field(default_factory=list)
 
 
 def _page_of_products(
@@ -74,12 +59,12 @@ def _page_of_products(
 ) -> Page:
     """Products matching ``condition`` ordered by name, one page of them."""
     total = session.exec(select(func.count()).select_from(Product).where(condition)).one()
-    page = min(max(1, page), max(1, math.ceil(total / per_page)))
+    pager = Pager.clamped(page, total, per_page)
     ids = session.exec(
         select(Product.id).where(condition).order_by(Product.name, Product.id)
-        .offset((page - 1) * per_page).limit(per_page)
+        .offset(pager.offset).limit(per_page)
     ).all()  # fmt: skip
-    return Page(load_summaries(session, list(ids), provinces), page, total, per_page)
+    return Page(pager.number, total, per_page, load_summaries(session, list(ids), provinces))
 
 
 def source_parts(text: str | None) -> list[tuple[str, str | None]]:

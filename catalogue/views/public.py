@@ -26,6 +26,7 @@ from catalogue.clock import today, utcnow
 from catalogue.db import get_session
 from catalogue.i18n import COOKIE
 from catalogue.models import Photo
+from catalogue.paging import page_number
 from catalogue.services import pages
 from catalogue.services.places import Provinces
 from catalogue.web import public_cache
@@ -33,9 +34,7 @@ from catalogue.web import public_cache
 bp = Blueprint("public", __name__)
 
 def _page_arg() -> int:
-    """``?page=`` as a positive int; anything else is page 1 rather than an error."""
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 100000 else 1
+    return page_number(request.args.get("page"))
 
 
 def _provinces() -> Provinces:
