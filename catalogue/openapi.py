@@ -286,7 +286,18 @@ _SPEC: dict[str, Any] = {
                         "type": "string",
                         "description": "Slug of the selection round (`/rounds/<slug>`).",
                     },
-                    "decision": {"type": "string", "nullable": True},
+                    "decision": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "Number of the decision that recognised this certificate "
+                        "(its own publication's, never another batch's).",
+                    },
+                    "decision_date": {"type": "string", "format": "date", "nullable": True},
+                    "office": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "Office that published the certificate in the registry.",
+                    },
                     "issued_on": {"type": "string", "format": "date", "nullable": True},
                     "expires_on": {
                         "type": "string",
@@ -310,6 +321,11 @@ _SPEC: dict[str, Any] = {
                     "revoked_on": {"type": "string", "format": "date", "nullable": True},
                     "province_as_printed": {"type": "string", "nullable": True},
                     "source": {"type": "string", "nullable": True},
+                    "source_note": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "The source's remark on this record, as a source remark.",
+                    },
                     "verify_url": {"type": "string", "format": "uri", "nullable": True},
                 },
                 "required": ["number", "level", "year", "expires_on", "expiry_basis", "status", "verify_url"],

@@ -340,6 +340,14 @@ def test_api_answer_follows_the_published_openapi_schemas(
     assert set(schemas["Certificate"]["required"]) <= set(data["certificate"])
     assert data["status"] in schemas["Status"]["enum"]
     assert "/api/v1/verify/{code}" in spec["paths"]
+    # Both APIs name a certificate with the same documented fields, provenance included.
+    products = seeded_client.get("/api/v1/products?status=all&per_page=1").get_json()
+    listed = products["items"][0]["certificates"][0]
+    documented = set(schemas["Certificate"]["properties"])
+    provenance = {"decision", "decision_date", "office", "source", "source_note"}
+    assert provenance <= documented
+    assert provenance <= set(listed) and provenance <= set(data["certificate"])
+    assert set(listed) <= documented
 
 
 def test_concurrent_checks_are_all_counted(

@@ -67,7 +67,7 @@ _LOOKUP = (
         _c.c.id, _c.c.verify_code, _c.c.number, _c.c.issued_on, _c.c.expires_on,
         _c.c.revoked_on, _c.c.revoked_reason, _c.c.revoked_reference,
         _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at,
-        _c.c.prize, _c.c.source,
+        _c.c.prize, _c.c.source, _c.c.source_note, _c.c.office,
         _r.c.slug.label("round_slug"), _r.c.level, _r.c.region, _r.c.year, _r.c.edition,
         _c.c.decision_number, _c.c.decision_date, _r.c.issuing_authority,
         _p.c.id.label("product_id"), _p.c.name.label("product_name"),
@@ -106,6 +106,8 @@ class CertificateCheck:
     updated_at: datetime | None
     prize: str | None
     source: str | None
+    source_note: str | None
+    office: str | None
     round_slug: str
     level: str
     region: str | None

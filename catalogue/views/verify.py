@@ -578,13 +578,14 @@ def check_json(c: svc.CertificateCheck, today: date, *, with_code: bool) -> dict
         # Same field names as the products API's certificates (services.catalog.certificate_json).
         "certificate": {
             "number": c.number, "level": c.level, "region": c.region, "year": c.year, "status": status,
-            "round": c.round_slug, "decision": c.decision_number, "issued_on": _iso(c.issued_on),
+            "round": c.round_slug, "decision": c.decision_number,
+            "decision_date": _iso(c.decision_date), "office": c.office, "issued_on": _iso(c.issued_on),
             "expires_on": _iso(standing.expires_on), "expiry_basis": standing.basis.value,
             "expiry_from_policy": standing.assumed,
             "assumed_validity_years": standing.term.years if standing.term else None,
             "revoked_on": _iso(c.revoked_on), "revoked_reason": c.revoked_reason,
             "revoked_reference": c.revoked_reference, "province_as_printed": c.province_printed,
-            "source": c.source,
+            "source": c.source, "source_note": c.source_note,
         },
         "product": {
             "name": c.product_name, "locality": c.locality,
