@@ -15,15 +15,12 @@ from catalogue.db import get_engine
 from catalogue.models import AuditEntry, Certificate, CertificateEvent, ImportBatch, OutboxEvent, Product
 from catalogue.services.publishing import provenance_for
 from tests.conftest import IS_PG
-from tests.fixtures.workspace import csv_text, login, make_user, post, row, upload, xlsx_bytes
+from tests.fixtures.workspace import csv_text, make_user, post, row, signed_in, upload, xlsx_bytes
 
 
 @pytest.fixture
 def official(seeded_app: Flask) -> FlaskClient:
-    make_user(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
-    client = seeded_app.test_client()
-    assert login(client, "laocai@so.gov.vn").status_code == 302
-    return client
+    return signed_in(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
 
 
 def _session(app: Flask) -> Session:

@@ -28,7 +28,7 @@ from catalogue.services.places import Provinces
 from catalogue.services.rows import header_field, parse_row
 from catalogue.text import fold
 from catalogue.vocab import ProducerKind, parse_producer_kind
-from tests.fixtures.workspace import login, make_user, post, row, upload, xlsx_bytes
+from tests.fixtures.workspace import make_user, post, row, signed_in, upload, xlsx_bytes
 
 K = ProducerKind
 #: Producer kinds as real decisions and sources print them → the nearest kind of DESIGN §2.
@@ -78,10 +78,7 @@ def test_a_kind_we_cannot_read_stays_unrecognised() -> None:
 
 @pytest.fixture
 def official(seeded_app: Flask) -> FlaskClient:
-    make_user(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
-    client = seeded_app.test_client()
-    assert login(client, "laocai@so.gov.vn").status_code == 302
-    return client
+    return signed_in(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
 
 
 def _session(app: Flask) -> Session:

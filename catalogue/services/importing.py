@@ -114,35 +114,22 @@ class ImportReport:
 
     def warning_lines(self) -> list[str]:
         """Every warning as one line (CLI output); warnings never block publishing."""
-        return [
-            str(
-                _l(
-                    "Row %(line)d, %(column)s: %(message)s",
-                    line=row.line,
-                    column=column_label(w.field),
-                    message=w.message,
-                )
-            )
-            for row in self.warned_rows
-            for w in row.warnings
-        ]
+        return [_row_line(row, w) for row in self.warned_rows for w in row.warnings]
 
     def problems(self) -> list[str]:
         """Every problem as one line (CLI output, logs)."""
-        lines = list(self.file_errors)
-        for row in self.bad_rows:
-            for err in row.errors:
-                lines.append(
-                    str(
-                        _l(
-                            "Row %(line)d, %(column)s: %(message)s",
-                            line=row.line,
-                            column=column_label(err.field),
-                            message=err.message,
-                        )
-                    )
-                )
-        return lines
+        return list(self.file_errors) + [_row_line(row, e) for row in self.bad_rows for e in row.errors]
+
+
+def _row_line(row: RowReport, note: FieldError) -> str:
+    return str(
+        _l(
+            "Row %(line)d, %(column)s: %(message)s",
+            line=row.line,
+            column=column_label(note.field),
+            message=note.message,
+        )
+    )
 
 
 def column_label(name: str) -> str:

@@ -226,11 +226,6 @@ def _find_round(session: Session, rec: RecordInput) -> SelectionRound | None:
     return candidates[0] if candidates else None
 
 
-def _issuing_office(provinces: Provinces, level: str, province_id: int | None) -> int | None:
-    """The office key of a certificate: the current province for local levels, None for the ministry."""
-    return _current_of(provinces, province_id) if Level(level) in LOCAL_LEVELS else None
-
-
 def _find_certificate(
     session: Session,
     provinces: Provinces,
@@ -262,6 +257,7 @@ def certificate_clash(
     exclude_id: int | None = None,
 ) -> Certificate | None:
     """The certificate that already holds this key (number + level + issuing office + year)."""
+    office = ownership.level_owner(provinces, level, province_id)
     for cert, round_province in session.exec(
         select(Certificate, SelectionRound.province_id)
         .join(SelectionRound, SelectionRound.id == Certificate.round_id)
@@ -272,9 +268,7 @@ def certificate_clash(
         )
         .order_by(Certificate.id)
     ).all():
-        same_office = _issuing_office(provinces, level.value, round_province or cert.province_id) == (
-            _issuing_office(provinces, level.value, province_id)
-        )
+        same_office = ownership.level_owner(provinces, level, round_province or cert.province_id) == office
         if same_office and cert.id != exclude_id:
             return cert
     return None
@@ -306,19 +300,21 @@ def match_record(session: Session, rec: RecordInput, provinces: Provinces, actor
             # The number is this office's certificate of another product: the row corrects it,
             # so that product is what it changes.
             match.product = holder
+    # What the row would change: the certificate always; a provincial row also the
+    # product and producer (a ministry row never changes them, see upsert_record).
     local = rec.level in LOCAL_LEVELS
     owners: list[permissions.Owner] = []
     if match.certificate is not None:
         owners.append(ownership.certificate_owner(session, provinces, match.certificate))
-    if match.product is not None:
-        if local:
-            owners.append(ownership.product_owner(session, provinces, match.product))
+    if local and match.product is not None:
+        owners.append(ownership.product_owner(session, provinces, match.product))
     if local and match.producer is not None:
         owners.append(ownership.producer_owner(provinces, match.producer))
     for owner in owners:
         if not permissions.may_touch(actor, owner) and owner.label not in match.conflicts:
             match.conflicts.append(owner.label)
-    if match.product is not None and not local:
+    if not local and match.product is not None:
+        # A ministry certificate held by another province's product: not this row's product.
         owner = ownership.product_owner(session, provinces, match.product)
         if owner.province_id != current_id:
             match.conflicts.append(owner.label)

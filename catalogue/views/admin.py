@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -79,8 +78,9 @@ from catalogue.models import (
     SelectionRound,
     User,
 )
+from catalogue.paging import Pager, page_number
 from catalogue.services import accounts, editing, importing, permissions, publishing, verification
-from catalogue.services import audit as trail
+from catalogue.services import audit_trail as trail
 from catalogue.services.places import Provinces
 from catalogue.services.round_names import round_label
 from catalogue.text import fold, nfc
@@ -1060,13 +1060,6 @@ class _AuditFilter(AuditFilterForm):
 _EVERY_ACTION = "all"
 
 
-def _audit_page_number(raw: str | None, pages: int) -> int:
-    """A page number from the URL; anything unreadable is page 1, anything too far the last page."""
-    text = (raw or "").strip()
-    number = int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
-    return min(max(number, 1), pages)
-
-
 @bp.get("/audit")
 @guard("view_audit")
 def audit_log() -> str:
@@ -1107,11 +1100,10 @@ def audit_log() -> str:
     if record:
         query = query.where(trail.record_filter(record))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    pages = max(1, -(-int(total) // trail.PAGE_SIZE))
-    page_no = _audit_page_number(request.args.get("page"), pages)
+    pager = Pager.clamped(page_number(request.args.get("page")), int(total), trail.PAGE_SIZE)
     entries = list(session.exec(
         query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
-        .offset((page_no - 1) * trail.PAGE_SIZE).limit(trail.PAGE_SIZE)
+        .offset(pager.offset).limit(trail.PAGE_SIZE)
     ).all())  # fmt: skip
     provinces = _provinces()
     # Page links keep the filters (and only them: no stray url_for options from the URL).
@@ -1120,26 +1112,9 @@ def audit_log() -> str:
         "admin/audit.html",
         form=form,
         entries=trail.entry_views(session, entries, provinces),
-        pager=_Pager(page_no, int(total), pages),
+        pager=pager,
         filters=filters,
     )
-
-
-@dataclass
-class _Pager:
-    """What :func:`macros/ui.html pagination` needs."""
-
-    number: int
-    total: int
-    pages: int
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
 
 
 # The assumed-validity settings (and their public page) join this blueprint.
