@@ -267,6 +267,7 @@ def parse_producer_kind(text: str | None) -> ProducerKind | None:
 
 #: How audit entries read to officials; stored values stay stable keys.
 AUDIT_ACTIONS = {
+    "set_validity": _l("assumed validity set"),
     "create": _l("created"), "update": _l("updated"), "correct": _l("corrected"),
     "revoke": _l("revoked"), "reinstate": _l("revocation withdrawn"), "publish": _l("published"),
     "upload": _l("uploaded"), "discard": _l("discarded"), "add_photo": _l("photo added"),
@@ -276,6 +277,7 @@ AUDIT_ACTIONS = {
     "deactivate": _l("account deactivated"),
 }  # fmt: skip
 AUDIT_ENTITIES = {
+    "validity_policy": _l("Assumed validity"),
     "certificate": _l("Certificate"), "product": _l("Product"), "producer": _l("Producer"),
     "selection_round": _l("Selection round"), "event": _l("Fair or showroom"),
     "import_batch": _l("Import batch"), "photo": _l("Photo"), "user": _l("Account"),

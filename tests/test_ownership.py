@@ -6,6 +6,7 @@ nothing."""
 from __future__ import annotations
 
 import random
+import re
 from html.parser import HTMLParser
 from typing import Any
 
@@ -417,3 +418,19 @@ def test_a_product_cannot_be_attached_to_another_provinces_producer(
     assert response.status_code in (200, 400, 403)
     assert _changed(before, snapshot(seeded_app)) == set()
     assert len(snapshot(seeded_app)) == len(before)
+
+
+@pytest.mark.parametrize("email", ["danang@so.gov.vn", "cuc@moit.gov.vn"])
+def test_the_rounds_list_links_only_rounds_the_official_may_edit(
+    seeded_app: Flask, world: dict[str, Any], email: str
+) -> None:
+    client = seeded_app.test_client()
+    login(client, email)
+    page = client.get("/admin/rounds?lang=en").get_data(as_text=True)
+    links = set(re.findall(r'href="(/admin/rounds/\d+)"', page))
+    assert links, "no editable round listed"
+    assert all(client.get(link).status_code == 200 for link in links)
+    with _db(seeded_app) as s:
+        cert = s.exec(select(Certificate).where(Certificate.number == "DN-01/GCN")).one()
+    provincial = f"/admin/rounds/{cert.round_id}"
+    assert (provincial in links) == (email == "danang@so.gov.vn")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -181,3 +183,17 @@ def test_search_answers_are_cacheable_briefly_and_revalidate(seeded_client: Flas
         again = seeded_client.get(url, headers={"If-None-Match": first.headers["ETag"]})
         assert again.status_code == 304
     assert seeded_client.get("/api/v1/products").headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_empty_valid_results_point_to_expired_matches_not_to_spelling(
+    seeded_app: Flask, make_certificate: Any
+) -> None:
+    """A product whose only certificate has expired: the default search says it exists elsewhere."""
+    make_certificate(product="Bánh tẻ Phú Nhi kiểm thử", certificate_number="BT-1", year=2023,
+                     issued_on=date(2023, 3, 1), expires_on=date(2024, 3, 1))  # fmt: skip
+    client = seeded_app.test_client()
+    html = client.get("/search?q=banh+te+phu+nhi&lang=en").get_data(as_text=True)
+    assert "some with an expired or revoked certificate do" in html
+    assert "Did you mean" not in html and "Check the spelling" not in html
+    shown = client.get("/api/v1/products?q=banh+te+phu+nhi&status=all").get_json()
+    assert [i["name"] for i in shown["items"]] == ["Bánh tẻ Phú Nhi kiểm thử"]

@@ -329,6 +329,16 @@ def test_a_ministry_setting_changes_status_at_once_without_reindex_and_is_audite
         assert entry.changes == {"validity_years": [3, 10], "effective_from": [None, "2021-01-01"]}
     page = public.get("/status?lang=en").get_data(as_text=True)
     assert "10 years" in page and "Jan 1, 2021" in page
+    # The trail names the setting in the reader's language and can be filtered to it.
+    for lang, action, level in (("vi", "đặt thời hạn hiệu lực mặc định", "Cấp quốc gia"),
+                                ("en", "assumed validity set", "National")):  # fmt: skip
+        trail = client.get(f"/admin/audit?action=set_validity&lang={lang}").get_data(as_text=True)
+        table = trail[trail.index("<table"):]
+        assert action in table and level in table and "validity_policy" not in table
+    # Saving the same setting again changes nothing and says so.
+    again = client.post("/admin/validity", data=_form(client), headers=EN)
+    assert again.status_code == 400 and "already 10 years" in again.get_data(as_text=True)
+    assert _count(seeded_app, ValidityPolicy) == 1
 
 
 def test_as_of_uses_the_setting_in_effect_on_that_day(
@@ -378,6 +388,9 @@ def test_without_csrf_or_with_bad_input_nothing_is_saved(seeded_app: Flask, on_d
         assert message in response.get_data(as_text=True)
     response = client.post("/admin/validity", data=_form(client, level="tinh_thanh"), headers=EN)
     assert response.status_code == 400
+    response = client.post("/admin/validity", data=_form(client, effective_from=""), headers=EN)
+    assert response.status_code == 400
+    assert "Enter the day the setting takes effect" in response.get_data(as_text=True)
     assert _count(seeded_app, ValidityPolicy) == 0 and _count(seeded_app, AuditEntry) == audit_before
 
 

@@ -332,11 +332,13 @@ def _record_name(e: AuditEntry, names: _Names) -> str | None:
     if e.entity_type == "user":
         found = names.users.get(e.entity_id)
         return found[0] if found else None
+    if e.entity_type == "validity_policy" and e.summary in Level._value2member_map_:
+        return str(Level(e.summary).label)
     return lookup.get(e.entity_type, {}).get(e.entity_id) or None
 
 
 #: Entity types whose stored summary is only the record's name (or raw keys): shown by name instead.
-_SUMMARY_IS_NAME = {"product", "producer", "certificate", "selection_round", "user"}
+_SUMMARY_IS_NAME = {"product", "producer", "certificate", "selection_round", "user", "validity_policy"}
 
 
 def entry_views(session: Session, entries: list[AuditEntry], provinces: Any) -> list[EntryView]:

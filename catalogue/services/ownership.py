@@ -35,7 +35,7 @@ def province_owner(provinces: Provinces, province_id: int | None) -> Owner:
 
 
 def ministry_owner() -> Owner:
-    return Owner(province_id=None, ministry=True, label=MINISTRY_OFFICE)
+    return Owner(province_id=None, ministry=True, label=MINISTRY_OFFICE, certified=True)
 
 
 def producer_owner(provinces: Provinces, producer: Producer) -> Owner:
@@ -54,7 +54,8 @@ def level_owner(provinces: Provinces, level: Level | str, province_id: int | Non
     """The issuing office of a certificate or round of ``level`` in ``province_id``."""
     if Level(level) in MINISTRY_LEVELS:
         return ministry_owner()
-    return province_owner(provinces, province_id)
+    office = province_owner(provinces, province_id)
+    return Owner(office.province_id, label=office.label, certified=True)
 
 
 def round_owner(provinces: Provinces, round_: SelectionRound) -> Owner:

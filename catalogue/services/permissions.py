@@ -174,6 +174,8 @@ class Owner:
     province_id: int | None
     ministry: bool = False
     label: str = ""
+    #: A certificate or round: its level's office alone may change it (``RECORD_ACTIONS``).
+    certified: bool = False
 
 
 def may_touch(user: Actor, owner: Owner) -> bool:
@@ -181,14 +183,15 @@ def may_touch(user: Actor, owner: Owner) -> bool:
 
     The ministry may correct any province's producers and products through the
     workspace forms (an import row of the ministry never does, see
-    :mod:`catalogue.services.records`); a provincial office only its own records.
+    :mod:`catalogue.services.records`) but not a province's certificates or rounds,
+    as :func:`can` rules for ``RECORD_ACTIONS``; a provincial office only its own records.
     """
     if isinstance(user, SystemActor):
         return True
     if user is None or not user.is_active or user.role not in ROLES:
         return False
     if user.role == MINISTRY:
-        return True
+        return owner.ministry or not owner.certified
     return not owner.ministry and owner.province_id is not None and owner.province_id == user.province_id
 
 

@@ -53,6 +53,9 @@ def set_policy(
     if not isinstance(effective_from, date):
         raise PolicyError(str(_l("Enter the day the setting takes effect.")))
     before = load_policy(session, default_years).term(lvl, effective_from)
+    if before.years == years:
+        raise PolicyError(str(_l("The assumed validity of this level is already %(num)s years on that day: "
+                                 "nothing to change.", num=years)))  # fmt: skip
     row = ValidityPolicy(
         level=lvl.value, years=years, effective_from=effective_from,
         set_by_id=actor.id if isinstance(actor, User) else None, note=nfc(note or "")[:500] or None,
@@ -68,7 +71,8 @@ def set_policy(
             "effective_from": [before.since.isoformat() if before.since else None,
                                effective_from.isoformat()],
         },
-        summary=f"{lvl.label}: {years} · {effective_from.isoformat()}",
+        # The level's key: the trail names it in the reader's language.
+        summary=lvl.value,
     )  # fmt: skip
     return row
 

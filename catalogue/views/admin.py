@@ -79,7 +79,15 @@ from catalogue.models import (
     User,
 )
 from catalogue.paging import Pager, page_number
-from catalogue.services import accounts, editing, importing, permissions, publishing, verification
+from catalogue.services import (
+    accounts,
+    editing,
+    importing,
+    ownership,
+    permissions,
+    publishing,
+    verification,
+)
 from catalogue.services import audit_trail as trail
 from catalogue.services.places import Provinces
 from catalogue.services.round_names import round_label
@@ -885,8 +893,12 @@ def rounds() -> str:
     provinces = _provinces()
     if scope is not None:
         query = query.where(col(SelectionRound.province_id).in_(provinces.member_ids(provinces.get(scope))))  # type: ignore[arg-type]
+    rounds_ = _session().exec(query).all()
+    me = _me()
+    # Link only the rounds this official may edit (the ministry sees provincial rounds read-only).
+    editable = {r.id for r in rounds_ if permissions.may_touch(me, ownership.round_owner(provinces, r))}
     return render_template(
-        "admin/rounds.html", rounds=_session().exec(query).all(), provinces=provinces, label_url=_label_url
+        "admin/rounds.html", rounds=rounds_, editable=editable, provinces=provinces, label_url=_label_url
     )
 
 

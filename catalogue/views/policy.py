@@ -40,7 +40,11 @@ class PolicyForm(Form):
                         _l("The validity must be between %(min)s and %(max)s years.")),
         ],
     )  # fmt: skip
-    effective_from = DateField(_l("Takes effect on"), validators=[Optional()], format="%Y-%m-%d")
+    effective_from = DateField(
+        _l("Takes effect on"),
+        validators=[InputRequired(_l("Enter the day the setting takes effect."))],
+        format="%Y-%m-%d",
+    )
     note = StringField(_l("Note (for example the document that sets it)"),
                        validators=[Optional(), Length(max=500)])  # fmt: skip
 
@@ -65,7 +69,7 @@ def validity_settings() -> Any:
         try:
             validity.set_policy(
                 session, actor=actor(), level=form.level.data or "", years=int(form.years.data or 0),
-                effective_from=form.effective_from.data or today(), default_years=_default_years(),
+                effective_from=form.effective_from.data, default_years=_default_years(),
                 note=form.note.data,
             )  # fmt: skip
         except validity.PolicyError as exc:

@@ -210,7 +210,13 @@ def search() -> Any:
     result = run(params)
     summaries = load_summaries(session, result.ids, provinces)
     facets = [(name, FACET_TITLES[name], _facet_items(name, result, provinces)) for name in result.facets]
-    suggestion_url = _url(replace(params, q=result.suggestion, page=1)) if result.suggestion else None
+    # Nothing valid matches, yet expired or revoked certificates do: say so, not "check the spelling".
+    hidden_matches = bool(params.statuses) and not result.total and any(
+        count for value, count in result.facets.get("status", []) if value not in params.statuses
+    )
+    suggestion_url = None
+    if result.suggestion and not hidden_matches:
+        suggestion_url = _url(replace(params, q=result.suggestion, page=1))
     csv_args = [(k, v) for k, v in params.to_args() if k != "page"]
     csv_url = url_for("search.api_products_csv") + ("?" + urlencode(csv_args) if csv_args else "")
     pager = {
@@ -224,4 +230,5 @@ def search() -> Any:
         "search/search.html", error=None, result=result, params=params, q=params.q, summaries=summaries,
         facets=facets, active=_active_filters(params, provinces), suggestion_url=suggestion_url,
         csv_url=csv_url, pager=pager, sorts=sorts, all_status_url=_url(replace(params, statuses=(), page=1)),
+        hidden_matches=hidden_matches,
     )
