@@ -99,7 +99,7 @@ def test_unknown_producer_kind_publishes_with_a_warning_and_is_kept_as_printed(
     batch_url = response.headers["Location"]
     page = official.get(batch_url + "?lang=en").get_data(as_text=True)
     assert "Ready to publish" in page
-    assert "Warnings: 1, in 1 rows" in page
+    assert "1 warning. Worth a look" in page
     assert str(escape("Kind of producer “Tập đoàn” not recognised")) in page
 
     response = post(official, batch_url + "/publish", {}, token_from=batch_url)
