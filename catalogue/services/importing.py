@@ -34,7 +34,7 @@ from catalogue.models import ImportBatch, Province, User
 from catalogue.services import audit, permissions
 from catalogue.services.accounts import office_name
 from catalogue.services.places import Provinces
-from catalogue.services.records import RecordInput, match_record
+from catalogue.services.records import RecordInput, match_record, remember_numbers
 from catalogue.services.rows import HEADERS, REQUIRED, FieldError, header_field, parse_row
 from catalogue.text import fold, nfc
 from catalogue.vocab import Level, parse_level
@@ -426,6 +426,10 @@ def _match_existing(
     office; a same-name record in another province is a warning (it stays a
     different record).
     """
+    remember_numbers(session, {
+        (nfc(r.record.certificate_number), r.record.level, r.record.year)
+        for r in reports if r.record is not None and r.record.certificate_number
+    })  # fmt: skip
     for report in reports:
         rec = report.record
         if rec is None:

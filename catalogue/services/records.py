@@ -9,13 +9,14 @@ caller's transaction. Re-running the same input changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalogue.clock import utcnow
 from catalogue.models import (
@@ -123,26 +124,35 @@ def _same_name(model: type, name: str) -> Any:
     return select(model).where(model.slug.startswith(slugify(name, 80)))
 
 
-def _named(session: Session, model: type, name: str) -> list[Any]:
-    """Rows of ``model`` with this name (folded), remembered for the session's transaction.
+def _remembered(session: Session, key: tuple[Any, ...], load: Callable[[], list[Any]]) -> list[Any]:
+    """``load()``'s rows, remembered for the session until its next flush, commit or rollback.
 
-    A dry run asks twice per row (the match, then same-name records elsewhere); the
-    memo is dropped whenever the session flushes, so a write is always seen.
+    A dry run of thousands of rows asks the same questions again and again (same
+    round, same name twice per row); the memo is dropped whenever the session
+    writes, so a write is always seen.
     """
-    memo: dict[tuple[type, str], list[Any]] = session.info.setdefault("named_memo", {})
-    key = fold(name)
-    if (model, key) not in memo:
-        rows = session.exec(_same_name(model, name)).all()
-        memo[(model, key)] = [row for row in rows if fold(row.name) == key]
-    return memo[(model, key)]
+    memo: dict[tuple[Any, ...], list[Any]] = session.info.setdefault("match_memo", {})
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
 
 
-def _forget_names(session: OrmSession, *_: Any) -> None:
-    session.info.pop("named_memo", None)
+def _forget(session: OrmSession, *_: Any) -> None:
+    session.info.pop("match_memo", None)
 
 
 for _moment in ("after_flush", "after_commit", "after_soft_rollback"):
-    event.listen(OrmSession, _moment, _forget_names)
+    event.listen(OrmSession, _moment, _forget)
+
+
+def _named(session: Session, model: type, name: str) -> list[Any]:
+    """Rows of ``model`` with this name (folded)."""
+    key = fold(name)
+
+    def load() -> list[Any]:
+        return [row for row in session.exec(_same_name(model, name)).all() if fold(row.name) == key]
+
+    return _remembered(session, ("named", model, key), load)
 
 
 def _current_of(provinces: Provinces, province_id: int | None) -> int | None:
@@ -219,7 +229,8 @@ def _find_round(session: Session, rec: RecordInput) -> SelectionRound | None:
     A round is never changed by a row: provenance (decision, source, office)
     belongs to each certificate's own publication.
     """
-    candidates = session.exec(_round_query(rec)).all()
+    key = ("round", rec.level, rec.year, rec.region, rec.province.id, rec.locality)
+    candidates = _remembered(session, key, lambda: list(session.exec(_round_query(rec)).all()))
     for r in candidates:
         if rec.decision_number and r.decision_number == rec.decision_number:
             return r
@@ -246,6 +257,39 @@ def _find_certificate(
     ).first()
 
 
+def _numbered_query(numbers: list[str], level: Level | None = None, year: int | None = None) -> Any:
+    query = (
+        select(Certificate, SelectionRound.province_id, SelectionRound.level, SelectionRound.year)
+        .join(SelectionRound, SelectionRound.id == Certificate.round_id)
+        .where(col(Certificate.number).in_(numbers))
+        .order_by(Certificate.id)
+    )
+    if level is not None:
+        query = query.where(SelectionRound.level == level.value, SelectionRound.year == year)
+    return query
+
+
+def _numbered(session: Session, number: str, level: Level, year: int) -> list[tuple[Certificate, int | None]]:
+    """Certificates with this printed number, level and year, with their round's province."""
+
+    def load() -> list[Any]:
+        rows = session.exec(_numbered_query([number], level, year)).all()
+        return [(cert, province_id) for cert, province_id, _, _ in rows]
+
+    return _remembered(session, ("number", number, level.value, year), load)
+
+
+def remember_numbers(session: Session, keys: set[tuple[str, Level, int]]) -> None:
+    """Load every certificate a file's rows name in a few queries (the dry run's prefetch)."""
+    memo: dict[tuple[Any, ...], list[Any]] = session.info.setdefault("match_memo", {})
+    found: dict[tuple[Any, ...], list[Any]] = {("number", n, lv.value, y): [] for n, lv, y in keys}
+    numbers = sorted({n for n, _, _ in keys})
+    for start in range(0, len(numbers), 500):
+        for cert, province_id, level, year in session.exec(_numbered_query(numbers[start : start + 500])):
+            found.get(("number", cert.number, level, year), []).append((cert, province_id))
+    memo.update(found)
+
+
 def certificate_clash(
     session: Session,
     provinces: Provinces,
@@ -258,16 +302,7 @@ def certificate_clash(
 ) -> Certificate | None:
     """The certificate that already holds this key (number + level + issuing office + year)."""
     office = ownership.level_owner(provinces, level, province_id)
-    for cert, round_province in session.exec(
-        select(Certificate, SelectionRound.province_id)
-        .join(SelectionRound, SelectionRound.id == Certificate.round_id)
-        .where(
-            Certificate.number == nfc(number),
-            SelectionRound.level == level.value,
-            SelectionRound.year == year,
-        )
-        .order_by(Certificate.id)
-    ).all():
+    for cert, round_province in _numbered(session, nfc(number), level, year):
         same_office = ownership.level_owner(provinces, level, round_province or cert.province_id) == office
         if same_office and cert.id != exclude_id:
             return cert
