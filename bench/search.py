@@ -135,9 +135,9 @@ def generate(engine, n: int, seed: int = 7) -> None:  # type: ignore[no-untyped-
                     "check_count": 0, "created_at": now, "updated_at": now,
                 })  # fmt: skip
         for start in range(0, n, 5000):
-            session.execute(insert(Product), products[start:start + 5000])
+            session.execute(insert(Product), products[start : start + 5000])
         for start in range(0, len(certs), 5000):
-            session.execute(insert(Certificate), certs[start:start + 5000])
+            session.execute(insert(Certificate), certs[start : start + 5000])
         session.commit()
 
 

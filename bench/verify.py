@@ -217,8 +217,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per endpoint (alternating)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--database-url", default="",
-                        help="a throwaway PostgreSQL database (WIPED, then migrated and seeded)")
+    parser.add_argument(
+        "--database-url", default="", help="a throwaway PostgreSQL database (WIPED, then migrated and seeded)"
+    )
     args = parser.parse_args()
 
     use_wrk = args.generator == "wrk" or (args.generator == "auto" and shutil.which("wrk"))

@@ -183,7 +183,7 @@ _SPEC: dict[str, Any] = {
                         },
                     },
                     "400": {"description": "No number, or one longer than 100 characters."},
-                    "404": {"description": "No certificate has this number (`{\"status\": \"unknown\"}`)."},
+                    "404": {"description": 'No certificate has this number (`{"status": "unknown"}`).'},
                     "429": {"description": "Too many checks from this client; try again later."},
                 },
             }
@@ -315,7 +315,7 @@ _SPEC: dict[str, Any] = {
                     "expiry_from_policy": {
                         "type": "boolean",
                         "deprecated": True,
-                        "description": "Same as `expiry_basis == \"policy\"`.",
+                        "description": 'Same as `expiry_basis == "policy"`.',
                     },
                     "status": {"$ref": "#/components/schemas/Status"},
                     "revoked_on": {"type": "string", "format": "date", "nullable": True},

@@ -138,9 +138,7 @@ def _reset_pg(seed: bool) -> None:
 
 
 @pytest.fixture
-def make_app(
-    tmp_path: Path, db_templates: dict[str, Path]
-) -> Iterator[Callable[..., Flask]]:
+def make_app(tmp_path: Path, db_templates: dict[str, Path]) -> Iterator[Callable[..., Flask]]:
     """Build an app on a fresh database: ``make_app(seeded=True, **overrides)``."""
     counter = {"n": 0}
 

@@ -242,13 +242,22 @@ def _old_quang_nam(provinces: dict[int, Province]) -> Province:
         ("en", {"level": "khu_vuc", "year": 2022}, "Regional · 2022"),
         ("en", {"level": "quoc_gia", "year": 2023}, "National · 2023"),
         ("vi", {"level": "quoc_gia", "year": 2023}, "Quốc gia · 2023"),
-        ("en", {"level": "huyen", "year": 2023, "province": "Quảng Nam", "locality": "Điện Bàn"},
-         "District · Điện Bàn · Quảng Nam · 2023"),
-        ("vi", {"level": "huyen", "year": 2023, "province": "Quảng Nam", "locality": "Điện Bàn"},
-         "Cấp huyện · Điện Bàn · Quảng Nam · 2023"),
+        (
+            "en",
+            {"level": "huyen", "year": 2023, "province": "Quảng Nam", "locality": "Điện Bàn"},
+            "District · Điện Bàn · Quảng Nam · 2023",
+        ),
+        (
+            "vi",
+            {"level": "huyen", "year": 2023, "province": "Quảng Nam", "locality": "Điện Bàn"},
+            "Cấp huyện · Điện Bàn · Quảng Nam · 2023",
+        ),
         ("vi", {"level": "xa", "year": 2025, "locality": "Xã Tà Xùa"}, "Cấp xã · Xã Tà Xùa · 2025"),
-        ("en", {"level": "tinh", "year": 2024, "province": "Quảng Nam", "edition": "đợt 2"},
-         "Provincial · Quảng Nam · 2024 (đợt 2)"),
+        (
+            "en",
+            {"level": "tinh", "year": 2024, "province": "Quảng Nam", "edition": "đợt 2"},
+            "Provincial · Quảng Nam · 2024 (đợt 2)",
+        ),
     ],
 )
 def test_round_label(seeded_app: Flask, lang: str, values: dict[str, Any], expected: str) -> None:
@@ -268,8 +277,12 @@ def test_officials_see_rounds_by_name_not_slug(
     with _db(seeded_app) as s:
         cert = s.exec(select(Certificate).where(Certificate.number == "NK-3/GCN")).one()
         slug = s.get(SelectionRound, cert.round_id).slug
-    for url in ("/admin/rounds?lang=en", f"/admin/certificates/{cert.id}?lang=en",
-                f"/admin/products/{cert.product_id}?lang=en", f"/admin/rounds/{cert.round_id}?lang=en"):
+    for url in (
+        "/admin/rounds?lang=en",
+        f"/admin/certificates/{cert.id}?lang=en",
+        f"/admin/products/{cert.product_id}?lang=en",
+        f"/admin/rounds/{cert.round_id}?lang=en",
+    ):
         page = client.get(url).get_data(as_text=True)
         assert "Provincial · Lào Cai · 2025" in page, url
         assert f">{slug}<" not in page and f"{slug}</h1>" not in page, url

@@ -168,8 +168,14 @@ def test_an_unknown_province_is_an_error_with_suggestions(provinces: Provinces) 
 
 @pytest.mark.parametrize(
     "name",
-    ["Thành phố Hồ Chí Minh", "TP. Hồ Chí Minh", "tp hồ chí minh", "Thanh pho Ho Chi Minh",
-     "ho chi minh", "TP.HCM"],
+    [
+        "Thành phố Hồ Chí Minh",
+        "TP. Hồ Chí Minh",
+        "tp hồ chí minh",
+        "Thanh pho Ho Chi Minh",
+        "ho chi minh",
+        "TP.HCM",
+    ],
 )
 def test_city_names_match_with_or_without_prefix_and_diacritics(provinces: Provinces, name: str) -> None:
     match = provinces.match_current(name)

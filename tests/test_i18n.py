@@ -21,8 +21,13 @@ def lang_of(client: FlaskClient, url: str = "/", **kwargs: object) -> str:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("en", "en"), ("en-US,en;q=0.9", "en"), ("vi-VN,vi;q=0.9,en;q=0.5", "vi"), ("fr-FR,fr", "vi"),
-     (None, "vi")],
+    [
+        ("en", "en"),
+        ("en-US,en;q=0.9", "en"),
+        ("vi-VN,vi;q=0.9,en;q=0.5", "vi"),
+        ("fr-FR,fr", "vi"),
+        (None, "vi"),
+    ],
 )
 def test_accept_language_picks_the_page_language(
     client: FlaskClient, header: str | None, expected: str

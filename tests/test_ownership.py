@@ -238,7 +238,9 @@ PRODUCERS = ["Làng nghề Nam Ô thử", "HTX Thử nghiệm 1", "HTX Mới"]
             st.sampled_from(["DN-01/GCN", "N-1", "N-2"]),
             st.sampled_from(["", "mô tả mới"]),
         ),
-        min_size=1, max_size=4, unique_by=lambda t: t[2],
+        min_size=1,
+        max_size=4,
+        unique_by=lambda t: t[2],
     )
 )
 def test_any_valid_batch_changes_only_what_it_names(

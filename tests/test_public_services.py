@@ -17,8 +17,9 @@ from tests import seeddata
 
 
 def _fair(session: Session, name: str, start: date | None, end: date | None, **kw: object) -> Event:
-    event = Event(slug=name.lower().replace(" ", "-"), kind="fair", name=name,
-                  start_date=start, end_date=end, **kw)  # type: ignore[arg-type]
+    event = Event(
+        slug=name.lower().replace(" ", "-"), kind="fair", name=name, start_date=start, end_date=end, **kw
+    )  # type: ignore[arg-type]
     session.add(event)
     session.commit()
     return event

@@ -129,8 +129,21 @@ def test_prefix_matches_word_starts(api: FlaskClient) -> None:
     assert names(api, "nuoc ma*") and set(names(api, "nuoc mam")) <= set(names(api, "nuoc ma*"))
 
 
-STRAY = ['nuoc (mam', "nuoc AND OR NOT", '"unbalanced quote', "a:b ^2 ~ {[ ]}", "*", "**", "n*",
-         "title:trà", "-", "'; DROP TABLE product; --", "\\", "%", "<script>"]
+STRAY = [
+    "nuoc (mam",
+    "nuoc AND OR NOT",
+    '"unbalanced quote',
+    "a:b ^2 ~ {[ ]}",
+    "*",
+    "**",
+    "n*",
+    "title:trà",
+    "-",
+    "'; DROP TABLE product; --",
+    "\\",
+    "%",
+    "<script>",
+]
 
 
 @pytest.mark.parametrize("q", STRAY)

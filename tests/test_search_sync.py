@@ -29,8 +29,9 @@ from tests.conftest import VERIFY_KEYS, base_overrides
 def publish(session: Session, name: str, number: str, province: str = "Huế") -> int:
     """Write one certified product through the real write path (no commit)."""
     provinces = Provinces.load(session)
-    ctx = WriteContext(provinces=provinces, validity_years=3, verify_keys=dict(VERIFY_KEYS),
-                       verify_key_id="a")
+    ctx = WriteContext(
+        provinces=provinces, validity_years=3, verify_keys=dict(VERIFY_KEYS), verify_key_id="a"
+    )
     result = upsert_record(session, RecordInput(
         product=name, producer="HTX thử nghiệm", province=provinces.match_current(province),  # type: ignore[arg-type]
         level=Level.TINH, year=2026, group=ProductGroup.KHAC, certificate_number=number,

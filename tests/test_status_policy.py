@@ -311,7 +311,7 @@ def test_a_ministry_setting_changes_status_at_once_without_reindex_and_is_audite
     client = seeded_app.test_client()
     login(client, "cuc@moit.gov.vn")
     public = seeded_app.test_client()
-    assert 'v-lapsed' in _verify(public, code)[0]
+    assert "v-lapsed" in _verify(public, code)[0]
     valid_before, expired_before = _facet(public, "valid"), _facet(public, "expired")
     outbox_before = _count(seeded_app, OutboxEvent)
 
@@ -333,7 +333,7 @@ def test_a_ministry_setting_changes_status_at_once_without_reindex_and_is_audite
     for lang, action, level in (("vi", "đặt thời hạn hiệu lực mặc định", "Cấp quốc gia"),
                                 ("en", "assumed validity set", "National")):  # fmt: skip
         trail = client.get(f"/admin/audit?action=set_validity&lang={lang}").get_data(as_text=True)
-        table = trail[trail.index("<table"):]
+        table = trail[trail.index("<table") :]
         assert action in table and level in table and "validity_policy" not in table
     # Saving the same setting again changes nothing and says so.
     again = client.post("/admin/validity", data=_form(client), headers=EN)
@@ -349,8 +349,12 @@ def test_as_of_uses_the_setting_in_effect_on_that_day(
     make_user(seeded_app, "cuc@moit.gov.vn", "ministry")
     client = seeded_app.test_client()
     login(client, "cuc@moit.gov.vn")
-    assert client.post("/admin/validity", data=_form(client, level="tinh", years="2",
-                                                     effective_from="2025-01-01")).status_code == 302
+    assert (
+        client.post(
+            "/admin/validity", data=_form(client, level="tinh", years="2", effective_from="2025-01-01")
+        ).status_code
+        == 302
+    )
     public = seeded_app.test_client()
     before = public.get(f"/api/v1/verify/{code}", query_string={"as_of": "2024-12-31"}).get_json()["as_of"]
     assert (before["status"], before["expires_on"]) == ("valid", "2025-04-01")  # 3 years then
@@ -401,7 +405,6 @@ def test_the_public_page_lists_every_level_and_explains_the_basis(seeded_app: Fl
     assert "the registry's initial setting" in html
     assert "after the expiry date printed in the decision" in html
     assert "no decision says it has expired" in html
-
 
 
 # ----------------------------------------------------------------------------- the migration

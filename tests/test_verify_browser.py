@@ -27,7 +27,8 @@ def test_verdict_fits_one_phone_screen_without_javascript(
     assert response is not None and response.status == 200
     verdict = page.locator("section.verdict h1")
     assert verdict.inner_text() in {"Valid"} or verdict.inner_text().startswith(
-        ("Expired on", "Revoked on", "Recognised in"))  # the last: past the registry's assumed validity
+        ("Expired on", "Revoked on", "Recognised in")
+    )  # the last: past the registry's assumed validity
     box = page.locator("section.verdict").bounding_box()
     assert box is not None and box["y"] + box["height"] < 740  # visible without scrolling
     assert page.locator("section.verdict svg.icon").is_visible()

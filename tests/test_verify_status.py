@@ -160,8 +160,15 @@ def test_every_seeded_verdict_matches_its_dates(seeded_app: Flask, seeded_codes:
     seen = set()
     for code in seeded_codes:
         cert, round_ = certs[code]
-        expected = standing(today(), level=round_.level, year=round_.year, issued_on=cert.issued_on,
-                            expires_on=cert.expires_on, revoked_on=cert.revoked_on, policy=policy).status
+        expected = standing(
+            today(),
+            level=round_.level,
+            year=round_.year,
+            issued_on=cert.issued_on,
+            expires_on=cert.expires_on,
+            revoked_on=cert.revoked_on,
+            policy=policy,
+        ).status
         assert client.get(f"/api/v1/verify/{code}").get_json()["status"] == expected.value
         seen.add(expected.value)
     assert seen == {"valid", "expired"}  # the real data holds both

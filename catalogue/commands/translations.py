@@ -22,7 +22,8 @@ POT = TRANSLATIONS / "messages.pot"
 def _pybabel(*args: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "-q", *args],
-        check=True, cwd=PROJECT_ROOT,
+        check=True,
+        cwd=PROJECT_ROOT,
     )
 
 
@@ -31,6 +32,7 @@ def untranslated(locale: str) -> list[str]:
     path = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as fh:
         catalog = read_po(fh, locale=locale)
+
     def missing(string: str | tuple[str, ...]) -> bool:
         return not all(string) if isinstance(string, tuple) else not string
 

@@ -223,7 +223,7 @@ class Scorer:
                 if any(entry is None for entry in entries):
                     continue
                 size = reader.doc_count_all()  # type: ignore[attr-defined]
-                candidates = within[offset:offset + size].copy()
+                candidates = within[offset : offset + size].copy()
                 for ids, _, _, _ in entries:  # type: ignore[misc]
                     here = np.zeros(size, bool)
                     here[ids] = True

@@ -162,6 +162,7 @@ class DocTable:
             if reader.has_deletions():  # type: ignore[attr-defined]
                 dead = np.fromiter(seg.deleted_docs(), np.int64)
                 live[dead + offset] = False
+
         def cat(name: str, dtype: type) -> np.ndarray:  # noqa: E306
             arrays = [getattr(p, name) for p, _ in parts]
             return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
@@ -236,8 +237,14 @@ def _isin(values: np.ndarray, wanted: list[int]) -> np.ndarray:
     return np.isin(values, np.array(wanted, dtype=values.dtype))
 
 
-def filter_and_count(table: DocTable, matched: np.ndarray, filters: Filters, day: date,
-                     policy: Policy | None = None, with_facets: bool = True) -> Counted:
+def filter_and_count(
+    table: DocTable,
+    matched: np.ndarray,
+    filters: Filters,
+    day: date,
+    policy: Policy | None = None,
+    with_facets: bool = True,
+) -> Counted:
     """Documents passing every filter (in docnum order) and each facet's counts.
 
     ``matched`` is a boolean mask of the documents the text query matches. Status

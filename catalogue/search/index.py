@@ -131,7 +131,7 @@ def apply_products(ix: whoosh_index.Index, session: Session, product_ids: list[i
     written = 0
     try:
         for start in range(0, len(product_ids), BATCH):
-            chunk = product_ids[start:start + BATCH]
+            chunk = product_ids[start : start + BATCH]
             summaries = load_summaries(session, chunk, provinces, policy=_NO_STATUS)
             for summary in summaries:
                 writer.update_document(**document_for(summary, provinces))
@@ -182,7 +182,7 @@ def rebuild(
             progress(0, len(ids))
         try:
             for start in range(0, len(ids), BATCH):
-                chunk = ids[start:start + BATCH]
+                chunk = ids[start : start + BATCH]
                 for summary in load_summaries(session, chunk, provinces, policy=_NO_STATUS):
                     writer.add_document(**document_for(summary, provinces))
                     count += 1

@@ -65,6 +65,7 @@ class SearchParams:
     def from_args(cls, args: Mapping[str, object], provinces: Provinces, *,
                   default_per_page: int = 20, max_per_page: int = 100) -> SearchParams:  # fmt: skip
         """Validate request arguments; raises :class:`SearchError` with a clear message."""
+
         def values(name: str) -> list[str]:
             getlist = getattr(args, "getlist", None)
             raw = getlist(name) if getlist else ([args[name]] if name in args else [])
@@ -379,7 +380,7 @@ def _ordered(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str, st
 
 
 def suggest(scorer: Scorer, parsed: ParsedQuery) -> str | None:
-    """"Did you mean …?": each unknown word replaced by the closest indexed word.
+    """ "Did you mean …?": each unknown word replaced by the closest indexed word.
 
     Accented words are corrected against the accented vocabulary (``bánh chưg`` →
     ``bánh chưng``), unaccented ones against the folded one. Among equally close

@@ -276,11 +276,15 @@ def level_counts(session: Session, today: date, product_condition: Any = None) -
     # "+ 0" keeps SQLite from walking the round_id index row by row (random reads:
     # 95 ms at 100k certificates) instead of one sequential scan (35 ms); harmless on PG.
     round_id = Certificate.round_id + literal_column("0")
-    query = select(
-        round_id,
-        func.sum(case((valid_on(today), 1), else_=0)),
-        func.count(),
-    ).join(SelectionRound, SelectionRound.id == round_id).group_by(round_id)
+    query = (
+        select(
+            round_id,
+            func.sum(case((valid_on(today), 1), else_=0)),
+            func.count(),
+        )
+        .join(SelectionRound, SelectionRound.id == round_id)
+        .group_by(round_id)
+    )
     if product_condition is not None:
         query = query.join(Product, Product.id == Certificate.product_id).where(product_condition)
     per_round = session.exec(query).all()
@@ -530,9 +534,7 @@ class RoundPage:
     page: Page
 
 
-def round_page(
-    session: Session, slug: str, provinces: Provinces, page: int = 1
-) -> RoundPage | None:
+def round_page(session: Session, slug: str, provinces: Provinces, page: int = 1) -> RoundPage | None:
     round_ = session.exec(select(SelectionRound).where(SelectionRound.slug == slug)).first()
     if round_ is None:
         return None

@@ -106,8 +106,10 @@ def province_display(provinces: Provinces, province: Province | None) -> dict[st
     if province is None:
         return {"printed": None, "current": None, "changed": None}
     current = provinces.current_of(province)
-    changed = current is not None and current.id != province.id and (
-        place_key(current.short_name) != place_key(province.short_name)
+    changed = (
+        current is not None
+        and current.id != province.id
+        and (place_key(current.short_name) != place_key(province.short_name))
     )
     return {
         "printed": province.short_name,

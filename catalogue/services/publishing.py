@@ -113,8 +113,12 @@ def publish_batch(
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "pending":
         raise PublishError(
-            str(_l("This batch is %(state)s; only a pending batch can be published.",
-                   state=BATCH_STATES.get(batch.state, batch.state)))
+            str(
+                _l(
+                    "This batch is %(state)s; only a pending batch can be published.",
+                    state=BATCH_STATES.get(batch.state, batch.state),
+                )
+            )
         )
     report = importing.check_batch(session, actor=actor, batch=batch)
     if not report.ok:

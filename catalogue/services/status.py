@@ -314,4 +314,3 @@ def forget_policy() -> None:
 
     if has_app_context():
         current_app.extensions.pop("validity_policy", None)
-

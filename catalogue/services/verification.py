@@ -64,17 +64,39 @@ _first_photo = (
 #: Everything the verification page and API show, in one statement.
 _LOOKUP = (
     select(
-        _c.c.id, _c.c.verify_code, _c.c.number, _c.c.issued_on, _c.c.expires_on,
-        _c.c.revoked_on, _c.c.revoked_reason, _c.c.revoked_reference,
-        _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at,
-        _c.c.prize, _c.c.source, _c.c.source_note, _c.c.office,
-        _r.c.slug.label("round_slug"), _r.c.level, _r.c.region, _r.c.year, _r.c.edition,
-        _c.c.decision_number, _c.c.decision_date, _r.c.issuing_authority,
-        _p.c.id.label("product_id"), _p.c.name.label("product_name"),
-        _p.c.slug.label("product_slug"), _p.c.locality,
-        _pr.c.name.label("producer_name"), _pr.c.slug.label("producer_slug"),
+        _c.c.id,
+        _c.c.verify_code,
+        _c.c.number,
+        _c.c.issued_on,
+        _c.c.expires_on,
+        _c.c.revoked_on,
+        _c.c.revoked_reason,
+        _c.c.revoked_reference,
+        _c.c.check_count,
+        _c.c.first_checked_at,
+        _c.c.last_checked_at,
+        _c.c.updated_at,
+        _c.c.prize,
+        _c.c.source,
+        _c.c.source_note,
+        _c.c.office,
+        _r.c.slug.label("round_slug"),
+        _r.c.level,
+        _r.c.region,
+        _r.c.year,
+        _r.c.edition,
+        _c.c.decision_number,
+        _c.c.decision_date,
+        _r.c.issuing_authority,
+        _p.c.id.label("product_id"),
+        _p.c.name.label("product_name"),
+        _p.c.slug.label("product_slug"),
+        _p.c.locality,
+        _pr.c.name.label("producer_name"),
+        _pr.c.slug.label("producer_slug"),
         _prov.c.short_name.label("province_printed"),
-        _cur.c.id.label("current_province_id"), _cur.c.name.label("current_province_name"),
+        _cur.c.id.label("current_province_id"),
+        _cur.c.name.label("current_province_name"),
         _cur.c.short_name.label("current_province_short"),
         _first_photo.label("photo_key"),
     )  # fmt: skip
@@ -86,6 +108,7 @@ _LOOKUP = (
     # A current unit is its own successor; a pre-2025 unit points at the current one.
     .outerjoin(_cur, _cur.c.id == func.coalesce(_prov.c.successor_id, _prov.c.id))
 )
+
 
 @dataclass(frozen=True)
 class CertificateCheck:
@@ -233,8 +256,13 @@ def _typed(sql: str) -> Any:
             bindparam("now", type_=_c.c.last_checked_at.type), bindparam("code", type_=_c.c.verify_code.type)
         )
         .columns(
-            _c.c.id, _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at,
-            _c.c.revoked_on, _c.c.expires_on,
+            _c.c.id,
+            _c.c.check_count,
+            _c.c.first_checked_at,
+            _c.c.last_checked_at,
+            _c.c.updated_at,
+            _c.c.revoked_on,
+            _c.c.expires_on,
         )  # fmt: skip
     )
 
@@ -341,9 +369,7 @@ def history(conn: Connection, cert_id: int) -> list[Any]:
     ).all())  # fmt: skip
 
 
-def status_as_of(
-    check: CertificateCheck, day: date, events: list[Any], policy: Policy | None = None
-) -> AsOf:
+def status_as_of(check: CertificateCheck, day: date, events: list[Any], policy: Policy | None = None) -> AsOf:
     """Status on ``day`` from the certificate's history.
 
     Revocations are replayed from the events by the day they took effect, so a
@@ -378,6 +404,7 @@ def status_as_of(
 
 
 # ----------------------------------------------------------------------------- fake reports
+
 
 def report_fake(
     session: Session,

@@ -113,6 +113,7 @@ def _round_label(round_: SelectionRound) -> str:
 def _session() -> Session:
     return get_session()
 
+
 T = TypeVar("T")
 
 #: What :func:`_commit` returns when the service refused the change.
@@ -153,9 +154,7 @@ def _provinces() -> Provinces:
     return Provinces.load(_session())
 
 
-def _province_choices(
-    blank: str | None = None, scope: int | None = None, printed: bool = False
-) -> list[Any]:
+def _province_choices(blank: str | None = None, scope: int | None = None, printed: bool = False) -> list[Any]:
     """Current provinces in scope; with ``printed``, each followed by its pre-2025 units.
 
     Records keep the province as printed on their certificate: a form that offered
@@ -838,7 +837,10 @@ def certificate(cert_id: int) -> Any:
         product=product,
         events=events,
         history=trail.history_views(
-            session, events, issued_on=cert.issued_on, year=round_.year if round_ else None,
+            session,
+            events,
+            issued_on=cert.issued_on,
+            year=round_.year if round_ else None,
             provinces=_provinces(),
         ),
         provenance=publishing.provenance_for(session, cert),

@@ -33,6 +33,7 @@ from catalogue.web import public_cache
 
 bp = Blueprint("public", __name__)
 
+
 def _page_arg() -> int:
     return page_number(request.args.get("page"))
 

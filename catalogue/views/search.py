@@ -96,11 +96,13 @@ def status_rules_json() -> dict[str, Any]:
     """How the API treats a certificate whose decision states no expiry (DESIGN §2)."""
     return {
         "url": url_for("public.status_rules", _external=True),
-        "note": ("status is valid, expired or revoked; a certificate whose decision states no expiry is "
-                 "judged by the registry's assumed validity per level (expiry_basis \"policy\"): once that "
-                 "has passed it counts as expired (excluded from the default status=valid) although no "
-                 "decision says it expired. expiry_basis \"decision\" means the expiry is printed in the "
-                 "decision."),
+        "note": (
+            "status is valid, expired or revoked; a certificate whose decision states no expiry is "
+            'judged by the registry\'s assumed validity per level (expiry_basis "policy"): once that '
+            "has passed it counts as expired (excluded from the default status=valid) although no "
+            'decision says it expired. expiry_basis "decision" means the expiry is printed in the '
+            "decision."
+        ),
     }
 
 
@@ -145,7 +147,7 @@ def api_products_csv() -> Response:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for start in range(0, len(result.ids), 500):
-        for summary in load_summaries(session, result.ids[start:start + 500], provinces):
+        for summary in load_summaries(session, result.ids[start : start + 500], provinces):
             writer.writerow(_csv_row(summary, base))
     return Response(buffer.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": "attachment; filename=products.csv",
@@ -172,8 +174,13 @@ def _facet_items(name: str, result: SearchResult, provinces: Provinces) -> list[
             "year": "years", "status": "statuses"}[name]  # fmt: skip
     active = {str(v) for v in getattr(params, attr)}
     items = [
-        FacetItem(value, facet_label(name, value, provinces), count, value in active,
-                  _url(params.toggled(name, value)))
+        FacetItem(
+            value,
+            facet_label(name, value, provinces),
+            count,
+            value in active,
+            _url(params.toggled(name, value)),
+        )
         for value, count in result.facets[name]
     ]
     if name == "year":
@@ -211,8 +218,10 @@ def search() -> Any:
     summaries = load_summaries(session, result.ids, provinces)
     facets = [(name, FACET_TITLES[name], _facet_items(name, result, provinces)) for name in result.facets]
     # Nothing valid matches, yet expired or revoked certificates do: say so, not "check the spelling".
-    hidden_matches = bool(params.statuses) and not result.total and any(
-        count for value, count in result.facets.get("status", []) if value not in params.statuses
+    hidden_matches = (
+        bool(params.statuses)
+        and not result.total
+        and any(count for value, count in result.facets.get("status", []) if value not in params.statuses)
     )
     suggestion_url = None
     if result.suggestion and not hidden_matches:
@@ -227,8 +236,18 @@ def search() -> Any:
     orders = (("relevance", _("Best match")), ("newest", _("Newest")), ("name", _("Name")))
     sorts = [(key, label, _url(replace(params, sort=key, page=1))) for key, label in orders]
     return render_template(
-        "search/search.html", error=None, result=result, params=params, q=params.q, summaries=summaries,
-        facets=facets, active=_active_filters(params, provinces), suggestion_url=suggestion_url,
-        csv_url=csv_url, pager=pager, sorts=sorts, all_status_url=_url(replace(params, statuses=(), page=1)),
+        "search/search.html",
+        error=None,
+        result=result,
+        params=params,
+        q=params.q,
+        summaries=summaries,
+        facets=facets,
+        active=_active_filters(params, provinces),
+        suggestion_url=suggestion_url,
+        csv_url=csv_url,
+        pager=pager,
+        sorts=sorts,
+        all_status_url=_url(replace(params, statuses=(), page=1)),
         hidden_matches=hidden_matches,
     )

@@ -221,7 +221,7 @@ _DATES: dict[tuple[str, date], str] = {}
 
 
 def _count_html(count: int, first: datetime | None, locale: str, translations: Any) -> str:
-    """"12 times since 3 Mar 2026", straight from the catalogue (no Jinja on the hot path)."""
+    """ "12 times since 3 Mar 2026", straight from the catalogue (no Jinja on the hot path)."""
     # Below 1,000 every locale writes the number the same way.
     num = str(count) if count < 1000 else format_decimal(count)
     text = translations.ngettext("%(num)s time", "%(num)s times", count) % {"num": num}
@@ -673,8 +673,12 @@ def api_number() -> Response:
     """Look up by printed certificate number; never reveals the verification code."""
     number = " ".join(request.args.get("number", "").split())
     if not number or len(number) > 100:
-        response = jsonify({"error": "bad_request",
-                            "message": "Give ?number= (the certificate number, up to 100 characters)."})
+        response = jsonify(
+            {
+                "error": "bad_request",
+                "message": "Give ?number= (the certificate number, up to 100 characters).",
+            }
+        )
         response.status_code = 400
         return response
     with get_engine().connect() as conn:
@@ -696,8 +700,13 @@ def api_number() -> Response:
 def _too_many(exc: TooManyRequests) -> Response:
     retry = exc.retry_after if hasattr(exc, "retry_after") else None
     if request.path.startswith("/api/"):
-        response = jsonify({"status": "rate_limited", "error": "too_many_requests",
-                            "message": "Too many checks from your address; try again in a minute."})
+        response = jsonify(
+            {
+                "status": "rate_limited",
+                "error": "too_many_requests",
+                "message": "Too many checks from your address; try again in a minute.",
+            }
+        )
     else:
         response = Response(_render("verify/rate_limited.html", domain=_domain()))
     response.status_code = 429

@@ -13,6 +13,7 @@ expiry as "never expires"); the policy rows are dropped.
 Revision ID: 0003
 Revises: 0002
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -40,16 +41,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("validity_policy") as batch:
         batch.create_index(batch.f("ix_validity_policy_level"), ["level"], unique=False)
-    op.execute(sa.text("UPDATE certificate SET expires_on = NULL WHERE expires_from_policy = :yes")
-               .bindparams(sa.bindparam("yes", True, type_=sa.Boolean())))
+    op.execute(
+        sa.text("UPDATE certificate SET expires_on = NULL WHERE expires_from_policy = :yes").bindparams(
+            sa.bindparam("yes", True, type_=sa.Boolean())
+        )
+    )
     with op.batch_alter_table("certificate") as batch:
         batch.drop_column("expires_from_policy")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("certificate") as batch:
-        batch.add_column(sa.Column("expires_from_policy", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+        batch.add_column(
+            sa.Column("expires_from_policy", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("certificate") as batch:
         batch.alter_column("expires_from_policy", server_default=None)
     with op.batch_alter_table("validity_policy") as batch:

@@ -11,6 +11,7 @@ the publishing batch. Nothing is lost: rounds keep their own decision fields.
 Revision ID: 0004
 Revises: 0003
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
