@@ -10,11 +10,26 @@ from catalogue.config import PROJECT_ROOT, Settings
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings from the environment, then ``overrides`` (tests)."""
+    """Build the app: settings from the environment, then ``overrides`` (tests).
+
+    Refuses to start, in one line (:class:`catalogue.config.StartupError`), on a
+    bad setting, a missing or unmigrated database (except under the flask CLI,
+    whose ``db upgrade`` creates it) or verification keys that do not read the
+    stored certificates' codes.
+    """
+    from catalogue import startup
+
     settings = Settings.from_env()
     for key, value in (overrides or {}).items():
         setattr(settings, key, value)
-    settings.finalise()
+    settings.validate()
+    problem = startup.database_problem(settings)
+    samples = startup.stored_key_samples(settings) if problem is None else {}
+    settings.finalise(store_secrets=problem is None, codes_stored=bool(samples))
+    if problem is None:
+        startup.check_verify_keys(samples, settings)
+    elif not startup.loaded_by_flask_cli():
+        raise problem
 
     app = Flask(
         __name__,
@@ -23,6 +38,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(settings.as_flask_config())
     app.config["SETTINGS"] = settings
+    startup.remember(app, problem)
 
     from catalogue import db, i18n
     from catalogue.extensions import babel, csrf, limiter, login_manager

@@ -71,7 +71,9 @@ def test_tampered_codes_are_rejected_without_touching_the_database(
     make_app: Callable[..., Flask], raw: str
 ) -> None:
     assert parse_code(raw, VERIFY_KEYS) is None
-    client = make_app(DATABASE_URL=UNREACHABLE_DB).test_client()
+    app = make_app()  # it starts on its database (start-up checks the stored codes' keys) ...
+    app.config["SQLALCHEMY_URL"] = UNREACHABLE_DB  # ... then every query would fail
+    client = app.test_client()
     page = client.get(f"/v/{raw}", headers={"Accept-Language": "en"})
     assert page.status_code == 404
     html = page.get_data(as_text=True)

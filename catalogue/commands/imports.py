@@ -19,6 +19,7 @@ from catalogue.db import session_scope
 from catalogue.services import accounts, importing, publishing
 from catalogue.services.permissions import Forbidden
 from catalogue.services.rows import parse_date
+from catalogue.startup import needs_database
 
 
 @click.command("import", help="Import a decision's spreadsheet (XLSX or CSV) as an official.")
@@ -35,6 +36,7 @@ from catalogue.services.rows import parse_date
     help="Language of the messages.",
 )
 @with_appcontext
+@needs_database
 def import_command(
     path: Path, email: str, dry_run: bool, decision: str | None, decision_date: str | None, lang: str
 ) -> None:

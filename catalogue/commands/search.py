@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from catalogue.startup import needs_database
 
-def _root_engine():  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+
+def _root_engine() -> tuple[Path, Engine]:
     from catalogue.db import get_engine
 
     return Path(current_app.config["INDEX_DIR"]), get_engine()
@@ -23,24 +29,27 @@ def search_group() -> None:
 @search_group.command("rebuild", help="Build a fresh index from the database and swap it in atomically.")
 @click.option("--procs", default=1, show_default=True, help="Indexing processes (Whoosh multisegment).")
 @with_appcontext
+@needs_database
 def rebuild(procs: int) -> None:
     from catalogue.search.index import rebuild as do_rebuild
 
     root, engine = _root_engine()
-    state = {"bar": None, "done": 0}
+    state: dict[str, Any] = {"bar": None, "done": 0}
 
     def progress(done: int, total: int) -> None:
         if state["bar"] is None:
-            state["bar"] = click.progressbar(length=max(total, 1), label="Indexing products", show_pos=True)
-            state["bar"].__enter__()  # type: ignore[attr-defined]
-        state["bar"].update(done - state["done"])  # type: ignore[attr-defined]
+            state["bar"] = bar = click.progressbar(
+                length=max(total, 1), label="Indexing products", show_pos=True
+            )
+            bar.__enter__()
+        state["bar"].update(done - state["done"])
         state["done"] = done
 
     try:
         report = do_rebuild(root, engine, progress, procs=procs)
     finally:
         if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)  # type: ignore[attr-defined]
+            state["bar"].__exit__(None, None, None)
     rate = report.documents / report.seconds if report.seconds else 0
     click.echo(f"Indexed {report.documents} products in {report.seconds:.1f} s ({rate:.0f} documents/s); "
                f"now serving {report.name} ({report.caught_up} recent changes re-applied).")  # fmt: skip
@@ -48,6 +57,7 @@ def rebuild(procs: int) -> None:
 
 @search_group.command("status", help="Documents in the index, pending outbox rows and ages.")
 @with_appcontext
+@needs_database
 def status() -> None:
     from catalogue.search.index import status as get_status
 
@@ -63,6 +73,7 @@ def status() -> None:
 
 @search_group.command("drain", help="Apply pending outbox rows to the index now.")
 @with_appcontext
+@needs_database
 def drain() -> None:
     from catalogue.search.sync import drain_now
 

@@ -7,9 +7,11 @@ from flask import current_app
 
 from catalogue.db import session_scope
 from catalogue.seeding import seed_all
+from catalogue.startup import needs_database
 
 
 @click.command("seed", help="Load the real demo data from seed/ (safe to run again).")
+@needs_database
 def seed_command() -> None:
     cfg = current_app.config
     with session_scope() as session, click.progressbar(length=1, label="Seeding") as bar:

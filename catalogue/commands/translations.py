@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 from babel.messages.pofile import read_po, write_po
@@ -33,7 +34,7 @@ def untranslated(locale: str) -> list[str]:
     with path.open("rb") as fh:
         catalog = read_po(fh, locale=locale)
 
-    def missing(string: str | tuple[str, ...]) -> bool:
+    def missing(string: str | tuple[str, ...] | list[str] | None) -> bool:
         return not all(string) if isinstance(string, tuple) else not string
 
     return [str(m.id) for m in catalog if m.id and (missing(m.string) or m.fuzzy)]
@@ -43,7 +44,8 @@ def _fill_english(path: Path) -> None:
     with path.open("rb") as fh:
         catalog = read_po(fh, locale="en")
     for message in catalog:
-        if isinstance(message.id, tuple) and not all(message.string):
+        # A plural message's string is a tuple (Babel's types do not say so).
+        if isinstance(message.id, tuple) and not all(cast("tuple[str, ...]", message.string)):
             message.string = tuple(message.id)  # singular and plural, as English has two forms
         elif message.id and not message.string:
             message.string = message.id

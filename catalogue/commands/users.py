@@ -10,6 +10,7 @@ from catalogue.db import session_scope
 from catalogue.services import accounts
 from catalogue.services.permissions import SYSTEM
 from catalogue.services.places import Provinces
+from catalogue.startup import needs_database
 
 
 @click.group("user", help="Officials' accounts.")
@@ -20,20 +21,19 @@ def user_group() -> None:
 @user_group.command("create", help="Create an official's account.")
 @click.option("--email", required=True)
 @click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    help="At least 10 characters (prompted when left out).",
+    "--password", default=None, help="At least 10 characters (prompted for, hidden, when left out)."
 )
 @click.option("--role", type=click.Choice(["ministry", "province"]), required=True)
 @click.option("--province", "province_name", help="Current province of a provincial official.")
 @click.option("--name", default=None, help="Display name.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @with_appcontext
+@needs_database
 def create(
-    email: str, password: str, role: str, province_name: str | None, name: str | None, lang: str
+    email: str, password: str | None, role: str, province_name: str | None, name: str | None, lang: str
 ) -> None:
+    if password is None:  # asked here, after the database check, not by the option
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with force_locale(lang):
         _create(email, password, role, province_name, name)
 
