@@ -9,7 +9,7 @@ export CATALOGUE_ENV ?= development
 FLASK := $(BIN)/flask --app catalogue
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test env messages translations lint bench bench-search bench-verify migrate seed reindex clean
+.PHONY: help run user test env messages translations lint bench bench-search bench-verify bench-import migrate seed reindex clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,13 +41,24 @@ run: reindex ## Set up everything and serve on http://127.0.0.1:$(PORT)
 	CATALOGUE_ENV=$${CATALOGUE_ENV:-development} $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) \
 		--access-logfile - 'catalogue:create_app()'
 
+# One pytest worker per core (pytest-xdist); PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+LINTED := catalogue tests bench migrations
+
+user: translations ## Create an official's account: make user EMAIL=… [PROVINCE="Đà Nẵng"] (asks for the password)
+	@test -n "$(EMAIL)" || { echo 'usage: make user EMAIL=you@example.vn [PROVINCE="Đà Nẵng"] [ROLE=ministry|province]' >&2; exit 2; }
+	$(FLASK) user create --email '$(EMAIL)' --role $(or $(ROLE),$(if $(PROVINCE),province,ministry)) \
+		$(if $(PROVINCE),--province '$(PROVINCE)') $(if $(PASSWORD),--password "$$PASSWORD")
+
 test: translations ## Run the whole test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-lint: $(STAMP) ## Lint with ruff
-	$(BIN)/pip install -q ruff && $(BIN)/ruff check catalogue tests bench migrations
+lint: $(STAMP) ## ruff check, ruff format --check and mypy (all must be clean)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
-bench: bench-search bench-verify ## Run all benchmarks
+bench: bench-search bench-verify bench-import ## Run all benchmarks
 
 bench-search: translations ## Search benchmark (synthetic data, separate data dir)
 	$(BIN)/python bench/search.py
@@ -56,6 +67,9 @@ bench-verify: translations ## Verification page benchmark under gunicorn
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
 		|| echo "wrk not installable here: the benchmark falls back to Python threads"
 	$(BIN)/python bench/verify.py
+
+bench-import: translations ## Import benchmark: read and dry-run a 5,000-row spreadsheet
+	$(BIN)/python bench/imports.py
 
 clean: ## Remove the environment and local data
 	rm -rf $(VENV) data

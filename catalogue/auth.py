@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -33,7 +33,7 @@ class Official(UserMixin):
         return f"{self.row.id}:{self.row.session_version}"
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return bool(self.row.is_active)
 
     @property
@@ -76,8 +76,8 @@ def guard(action: str = "use_workspace") -> Callable[[F], F]:
             permissions.require(user, action)
             return view(*args, **kwargs)
 
-        wrapped.guarded_by = action  # type: ignore[attr-defined]
-        return wrapped  # type: ignore[return-value]
+        wrapped.guarded_by = action  # type: ignore[attr-defined]  # read by the route audit test
+        return cast(F, wrapped)
 
     return decorator
 

@@ -22,7 +22,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in 3.3, not in its stubs
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from catalogue.services.accounts import MIN_PASSWORD

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, redirect, request
+from flask import Flask, redirect, request
 from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 LOCALES = ("vi", "en")
 COOKIE = "lang"

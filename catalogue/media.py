@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from flask import Flask, Response, abort, current_app, send_from_directory
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from catalogue.text import fold, nfc
@@ -52,30 +52,28 @@ class StoredPhoto:
 
 def _open_checked(data: bytes) -> Image.Image:
     if not data:
-        raise PhotoRejected(str(_l("The file is empty.")))
+        raise PhotoRejected(_("The file is empty."))
     if len(data) > MAX_PHOTO_BYTES:
-        raise PhotoRejected(str(_l("The photo is larger than %(n)d MB.", n=MAX_PHOTO_BYTES // 1048576)))
+        raise PhotoRejected(_("The photo is larger than %(n)d MB.", n=MAX_PHOTO_BYTES // 1048576))
     with warnings.catch_warnings():
         # Pillow only warns between its own limit and twice it: treat that as a bomb too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             probe = Image.open(io.BytesIO(data))
             if probe.format not in ALLOWED_FORMATS:
-                raise PhotoRejected(str(_l("Only JPEG, PNG and WebP photos are accepted.")))
+                raise PhotoRejected(_("Only JPEG, PNG and WebP photos are accepted."))
             width, height = probe.size
             if width * height > MAX_PIXELS:
-                raise PhotoRejected(
-                    str(_l("The image is too large (%(w)d × %(h)d pixels).", w=width, h=height))
-                )
+                raise PhotoRejected(_("The image is too large (%(w)d × %(h)d pixels).", w=width, h=height))
             probe.verify()
             image = Image.open(io.BytesIO(data))
             image.load()
         except PhotoRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise PhotoRejected(str(_l("The image is too large to be a photo."))) from None
+            raise PhotoRejected(_("The image is too large to be a photo.")) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-            raise PhotoRejected(str(_l("This file is not a readable JPEG, PNG or WebP image."))) from None
+            raise PhotoRejected(_("This file is not a readable JPEG, PNG or WebP image.")) from None
     return image
 
 
@@ -136,17 +134,17 @@ def photo_name_key(name: str | None) -> str:
 def zip_images(data: bytes) -> dict[str, tuple[str, bytes]]:
     """Image members of a zip keyed by :func:`photo_name_key` → (name, bytes); bounded in size."""
     if len(data) > MAX_ZIP_BYTES:
-        raise PhotoRejected(str(_l("The zip file is too large.")))
+        raise PhotoRejected(_("The zip file is too large."))
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise PhotoRejected(str(_l("This is not a zip file."))) from None
+        raise PhotoRejected(_("This is not a zip file.")) from None
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > MAX_ZIP_MEMBERS:
-            raise PhotoRejected(str(_l("The zip file holds more than %(n)d files.", n=MAX_ZIP_MEMBERS)))
+            raise PhotoRejected(_("The zip file holds more than %(n)d files.", n=MAX_ZIP_MEMBERS))
         if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise PhotoRejected(str(_l("The zip file is too large once unpacked.")))
+            raise PhotoRejected(_("The zip file is too large once unpacked."))
         out: dict[str, tuple[str, bytes]] = {}
         for member in members:
             name = PurePosixPath(member.filename.replace("\\", "/")).name

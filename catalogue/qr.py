@@ -39,8 +39,9 @@ def matrix(url: str) -> list[list[bool]]:
     qr = qrcode.QRCode(error_correction=ERROR_CORRECT_Q, border=QUIET_ZONE)
     head, sep, code = url.rpartition("/v/")
     if sep and code and all(c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in code):
-        qr.add_data(QRData((head + sep).encode(), mode=MODE_8BIT_BYTE))
-        qr.add_data(QRData(code.encode(), mode=MODE_ALPHA_NUM))
+        # types-qrcode types the MODE_* constants as plain ``int`` but QRData's mode as their literals.
+        qr.add_data(QRData((head + sep).encode(), mode=MODE_8BIT_BYTE))  # type: ignore[call-overload]
+        qr.add_data(QRData(code.encode(), mode=MODE_ALPHA_NUM))  # type: ignore[call-overload]
     else:
         qr.add_data(url, optimize=0)
     qr.make(fit=True)

@@ -107,7 +107,7 @@ def seed_products(
     rows = _read_csv(path or SEED_DIR / "certified_products.csv")
     created = changed = 0
     for n, raw in enumerate(rows, start=1):
-        fields = {header_field(k): v for k, v in raw.items() if header_field(k)}
+        fields = {key: v for k, v in raw.items() if (key := header_field(k))}
         rec, errors, _ = parse_row(fields, ctx.provinces, require_number=False, require_producer=False)
         if rec is None:
             raise ValueError(f"seed row {n + 1}: " + "; ".join(map(str, errors)))

@@ -6,6 +6,7 @@ Vietnamese splits words in tokenizers and defeats accent folding.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -37,8 +38,11 @@ def slugify(text: str | None, max_length: int = 80) -> str:
     return slug[:max_length].rstrip("-") or "x"
 
 
+@functools.lru_cache(maxsize=4096)
 def place_key(name: str | None) -> str:
     """Matching key for a province name: folded, without "Tỉnh"/"TP." prefixes.
+
+    Cached: every request that loads the province table keys its ~100 names.
 
     ``TP. Hồ Chí Minh``, ``Thành phố Hồ Chí Minh`` and ``ho chi minh`` share a key;
     hyphens and spaces are treated alike (``Bà Rịa - Vũng Tàu`` = ``Ba Ria Vung Tau``).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from catalogue.text import words_key
@@ -125,7 +126,7 @@ class EventKind(StrEnum):
 
     @property
     def label(self) -> str:
-        return str(_l("Trade fair") if self is EventKind.FAIR else _l("Showroom"))
+        return _("Trade fair") if self is EventKind.FAIR else _("Showroom")
 
 
 class CertificateStatus(StrEnum):

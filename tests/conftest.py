@@ -15,6 +15,7 @@ frozen clock: such tests must assert only date-independent facts.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import threading
@@ -27,18 +28,26 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
-from sqlmodel import Session
+from sqlalchemy import create_engine, make_url, text
+from sqlmodel import Session, SQLModel
 
+import catalogue.models  # noqa: F401  (fills SQLModel.metadata)
 from catalogue import create_app, migrate
 from catalogue.clock import VIETNAM
 from catalogue.db import dispose_engines, get_engine, make_engine
 from catalogue.seeding import seed_all
 
+IS_PG = os.environ.get("DATABASE_URL", "").startswith("postgres")
+#: Under pytest-xdist each worker gets a database of its own beside the given one
+#: (created at session start, dropped at the end), since every test resets it.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 PG_URL = os.environ.get("DATABASE_URL", "")
-IS_PG = PG_URL.startswith("postgres")
+if IS_PG and XDIST_WORKER:
+    _given = make_url(PG_URL)
+    PG_URL = _given.set(database=f"{_given.database}_{XDIST_WORKER}").render_as_string(hide_password=False)
 VERIFY_KEYS = {"a": "test-verify-key-a"}
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+DB_FILE = "catalogue.sqlite3"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 #: The instant every test starts at: a working morning in Vietnam, inside the
@@ -82,6 +91,8 @@ def _stop_timers() -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _stop_timers()
+    if IS_PG and XDIST_WORKER:
+        _drop_worker_database()
 
 
 def base_overrides(data_dir: Path) -> dict[str, Any]:
@@ -105,51 +116,135 @@ def _seed(url: str) -> None:
     engine.dispose()
 
 
+def _build_index(data_dir: Path) -> None:
+    """Build the search index of the database in ``data_dir`` through the real rebuild."""
+    from catalogue.search.index import rebuild
+
+    app = create_app(base_overrides(data_dir))
+    with app.app_context():
+        rebuild(Path(app.config["INDEX_DIR"]), get_engine())
+    dispose_engines()
+
+
 @pytest.fixture(scope="session")
 def db_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """SQLite template files: migrated-empty and migrated-seeded."""
+    """Template data folders, ``empty`` and ``seeded``: database (SQLite) and search index.
+
+    Built once per run and copied for each test, so no test app pays for a
+    migration, the seed or an index build (the index matches the seeded rows
+    and their outbox rows are marked processed, as after ``make run``).
+    On PostgreSQL the folders hold only the index; the database is reset per test.
+    """
+    root = tmp_path_factory.mktemp("data-templates")
+    templates = {"empty": root / "empty", "seeded": root / "seeded"}
+    for folder in templates.values():
+        folder.mkdir()
     if IS_PG:
+        if XDIST_WORKER:
+            _create_worker_database()
         engine = make_engine(PG_URL)
         with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SNAPSHOT} CASCADE"))
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
         migrate.upgrade(PG_URL)
-        return {}
-    root = tmp_path_factory.mktemp("db-templates")
-    empty, seeded = root / "empty.sqlite3", root / "seeded.sqlite3"
-    migrate.upgrade(f"sqlite:///{empty}")
-    shutil.copy(empty, seeded)
-    _seed(f"sqlite:///{seeded}")
-    return {"empty": empty, "seeded": seeded}
+        for name, folder in templates.items():
+            _reset_pg(seed=name == "seeded")
+            _build_index(folder)  # marks the seed's outbox rows processed
+        _snapshot_pg()  # of the seeded database, which the loop left in place
+        return templates
+    empty_db, seeded_db = (folder / DB_FILE for folder in templates.values())
+    migrate.upgrade(f"sqlite:///{empty_db}")
+    shutil.copy(empty_db, seeded_db)
+    _seed(f"sqlite:///{seeded_db}")
+    for folder in templates.values():
+        _build_index(folder)
+    return templates
+
+
+def _pg_admin() -> Any:
+    """An autocommit engine on the server's ``postgres`` database (CREATE/DROP DATABASE)."""
+    return create_engine(make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def _create_worker_database() -> None:
+    name = make_url(PG_URL).database
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def _drop_worker_database() -> None:
+    dispose_engines()
+    _pg_engine().dispose()
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(PG_URL).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+SNAPSHOT = "seed_snapshot"
+
+
+@functools.cache
+def _pg_engine() -> Any:
+    """One engine for resetting this worker's PostgreSQL database between tests."""
+    return make_engine(PG_URL)
+
+
+def _pg_tables() -> list[str]:
+    """The application's tables, parents before children (as inserts must go)."""
+    return [t.name for t in SQLModel.metadata.sorted_tables]
 
 
 def _reset_pg(seed: bool) -> None:
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
-        )).scalars().all()  # fmt: skip
-        if tables:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    """Empty every table; with ``seed``, load the seed through the real code path."""
+    with _pg_engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(_pg_tables())} RESTART IDENTITY CASCADE"))
     if seed:
         _seed(PG_URL)
 
 
+def _snapshot_pg() -> None:
+    """Keep a copy of the seeded tables (as the template's index saw them) in a schema of their own."""
+    with _pg_engine().begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SNAPSHOT} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {SNAPSHOT}"))
+        for table in _pg_tables():
+            conn.execute(text(f"CREATE TABLE {SNAPSHOT}.{table} AS SELECT * FROM public.{table}"))
+
+
+def _restore_seeded_pg() -> None:
+    """Put the seeded rows back from the snapshot: the seed's work, without re-running it per test."""
+    with _pg_engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(_pg_tables())} RESTART IDENTITY CASCADE"))
+        for table in _pg_tables():
+            conn.execute(text(f"INSERT INTO public.{table} SELECT * FROM {SNAPSHOT}.{table}"))
+            conn.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"coalesce((SELECT max(id) FROM public.{table}), 0) + 1, false)"
+            ))  # fmt: skip
+
+
+def fresh_data_folder(templates: dict[str, Path], dest: Path, seeded: bool) -> Path:
+    """Copy a template data folder to ``dest`` (and reset PostgreSQL to match it)."""
+    shutil.copytree(templates["seeded" if seeded else "empty"], dest, symlinks=True)
+    if IS_PG:
+        _restore_seeded_pg() if seeded else _reset_pg(seed=False)
+    return dest
+
+
 @pytest.fixture
 def make_app(tmp_path: Path, db_templates: dict[str, Path]) -> Iterator[Callable[..., Flask]]:
-    """Build an app on a fresh database: ``make_app(seeded=True, **overrides)``."""
+    """Build an app on a fresh copy of a template: ``make_app(seeded=True, **overrides)``."""
     counter = {"n": 0}
 
     def factory(seeded: bool = False, **overrides: Any) -> Flask:
         counter["n"] += 1
-        data_dir = tmp_path / f"data{counter['n']}"
-        data_dir.mkdir()
-        if IS_PG:
-            _reset_pg(seeded)
-        else:
-            shutil.copy(db_templates["seeded" if seeded else "empty"], data_dir / "catalogue.sqlite3")
+        data_dir = fresh_data_folder(db_templates, tmp_path / f"data{counter['n']}", seeded)
         return create_app({**base_overrides(data_dir), **overrides})
 
     yield factory

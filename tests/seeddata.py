@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import unicodedata
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -64,6 +65,16 @@ def products_named(name: str) -> int:
 def events(kind: str | None = None) -> int:
     """Seeded trade fairs and showrooms (only those of ``kind``, e.g. "showroom", if given)."""
     return sum(kind is None or r["kind"] == kind for r in rows("events.csv"))
+
+
+def fairs_on(day: date) -> tuple[int, int, int]:
+    """Seeded fairs on ``day``: (running or to come, finished, no date known).
+
+    A fair's last day is its end date, else its start date (ISO dates in the file).
+    """
+    last = [r["end_date"] or r["start_date"] for r in rows("events.csv") if r["kind"] == "fair"]
+    iso = day.isoformat()
+    return sum(d >= iso for d in last if d), sum(d < iso for d in last if d), sum(not d for d in last)
 
 
 def current_provinces() -> int:

@@ -32,6 +32,20 @@ def test_password_is_stored_as_argon2id(app: Flask) -> None:
     assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
 
 
+def test_outside_tests_a_cheap_hash_is_upgraded_to_the_production_cost_on_sign_in(app: Flask) -> None:
+    """The suite hashes at the cheapest cost; a real deployment re-hashes such a hash on sign-in."""
+    make_user(app, "a@so.gov.vn", "ministry")
+    cheap = _user(app, "a@so.gov.vn").password_hash
+    assert "m=8,t=1,p=1" in cheap  # the test app's cost, named in the hash
+    app.config["TESTING"] = False  # as in production: RFC 9106 low-memory profile
+    with app.app_context(), Session(get_engine()) as session:
+        assert accounts.authenticate(session, "a@so.gov.vn", "wrong password!") is None
+        assert accounts.authenticate(session, "a@so.gov.vn", PASSWORD) is not None
+        session.commit()
+    upgraded = _user(app, "a@so.gov.vn").password_hash
+    assert upgraded != cheap and "m=65536,t=3,p=4" in upgraded
+
+
 def test_sign_in_and_out(app: Flask) -> None:
     make_user(app, "a@so.gov.vn", "province", "Huế")
     client = app.test_client()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from flask_babel import force_locale
 from sqlmodel import Session, func, select
@@ -169,10 +167,10 @@ def _config() -> dict:
     return {"CERTIFICATE_VALIDITY_YEARS": 3, "VERIFY_KEYS": VERIFY_KEYS, "VERIFY_CURRENT_KEY_ID": "a"}
 
 
-def test_five_thousand_row_dry_run(db_session: Session, lao_cai: User) -> None:
-    rows = [row(n, issued="", year="2025") for n in range(5000)]
-    started = time.perf_counter()
-    report = _check(db_session, lao_cai, rows)
-    elapsed = time.perf_counter() - started
-    assert report.ok and len(report.rows) == 5000
-    assert elapsed < 60, elapsed
+def test_a_long_dry_run_checks_every_row(db_session: Session, lao_cai: User) -> None:
+    # More rows than two of the prefetch's 500-number queries. The speed of 5,000 rows
+    # is measured by bench/imports.py (make bench-import), not asserted here.
+    n = 1200
+    report = _check(db_session, lao_cai, [row(i, issued="", year="2025") for i in range(n)])
+    assert report.ok and len(report.rows) == n
+    assert report.new_count == n

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import io
-import time
 import zipfile
 from datetime import datetime
 
@@ -130,9 +129,9 @@ def test_template_is_readable_and_its_example_row_is_marked() -> None:
     assert table.rows[0][1]["product"].startswith("VÍ DỤ")
 
 
-def test_five_thousand_rows_are_read_quickly() -> None:
-    data = xlsx_bytes([row(n) for n in range(5000)])
-    started = time.perf_counter()
-    table = read_table(data)
-    assert len(table.rows) == 5000
-    assert time.perf_counter() - started < 20
+def test_every_row_of_a_long_sheet_is_read() -> None:
+    # How fast 5,000 rows are read is measured by bench/imports.py (make bench-import).
+    n = 1200
+    table = read_table(xlsx_bytes([row(i) for i in range(n)]))
+    assert len(table.rows) == n
+    assert [line for line, _ in table.rows] == list(range(2, n + 2))

@@ -169,9 +169,11 @@ OPEN_TO_OFFICIALS = {
 
 
 def _admin_rules(app: Flask) -> list[Any]:
-    return [
+    rules = [
         r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "admin.login"
     ]
+    assert rules, "no /admin views registered: the walks below would check nothing"
+    return rules
 
 
 def _url(rule: Any, ids: dict[str, Any]) -> str:

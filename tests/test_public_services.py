@@ -31,6 +31,8 @@ def test_a_fair_still_running_or_to_come_is_upcoming_and_a_finished_one_is_past(
     upcoming = {v.event.name for v in lists.upcoming}
     # The northern regional fair ran 16–19/5/2024: on the 18th it is current.
     assert any("khu vực phía Bắc năm 2024" in name for name in upcoming)
+    counts = seeddata.fairs_on(day)
+    assert (len(lists.upcoming), len(lists.past), len(lists.undated)) == counts and min(counts) > 0
     assert all(v.last_day is not None and v.last_day >= day for v in lists.upcoming)
     assert all(v.last_day is not None and v.last_day < day for v in lists.past)
     assert all(v.kind is EventKind.FAIR and v.last_day is None for v in lists.undated)
@@ -107,6 +109,7 @@ def test_home_counts_products_under_their_current_province(db_session: Session) 
     assert all(p.is_current for p, _ in home.provinces)
     assert sum(n for _, n in home.groups) == home.products == seeddata.products()
     levels = {c.level.value: c for c in home.levels}
+    assert sum(c.total for c in levels.values()) == seeddata.certificates() > 0
     assert all(c.valid <= c.total for c in levels.values())
     # Levels are listed highest first.
     assert [c.level.rank for c in home.levels] == sorted((c.level.rank for c in home.levels), reverse=True)

@@ -32,6 +32,7 @@ def test_api_shape_and_items(client: FlaskClient) -> None:
     cert = item["certificates"][0]
     assert {"number", "level", "year", "expires_on", "expiry_basis", "status", "verify_url"} <= set(cert)
     assert set(data["facets"]) == {"group", "province", "region", "level", "year", "status"}
+    assert "an-giang" in {f["value"] for f in data["facets"]["province"]}  # the item's province
     assert all({"value", "label", "count"} == set(f) for f in data["facets"]["province"])
 
 

@@ -5,7 +5,6 @@ One seeded app (and index) serves the whole module; these tests only read.
 
 from __future__ import annotations
 
-import shutil
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
@@ -26,16 +25,12 @@ from catalogue.services.places import Provinces
 from catalogue.services.status import certificate_standing, current_policy
 from catalogue.text import fold
 from tests import seeddata
-from tests.conftest import IS_PG, _reset_pg, base_overrides
+from tests.conftest import base_overrides, fresh_data_folder
 
 
 @pytest.fixture(scope="module")
 def search_app(tmp_path_factory: pytest.TempPathFactory, db_templates: dict[str, Path]) -> Iterator[Flask]:
-    data_dir = tmp_path_factory.mktemp("search-seeded")
-    if IS_PG:
-        _reset_pg(True)
-    else:
-        shutil.copy(db_templates["seeded"], data_dir / "catalogue.sqlite3")
+    data_dir = fresh_data_folder(db_templates, tmp_path_factory.mktemp("search") / "data", seeded=True)
     yield create_app(base_overrides(data_dir))
     dispose_engines()
 
@@ -120,7 +115,9 @@ def test_every_word_must_match(api: FlaskClient) -> None:
 
 def test_phrase_needs_adjacent_words(api: FlaskClient) -> None:
     assert names(api, '"mam nuoc"', status="all") == []
-    assert all("nuoc mam" in fold(n) for n in names(api, '"nuoc mam"'))
+    found = names(api, '"nuoc mam"')
+    assert PHU_QUOC in found  # valid on the frozen day, like every product the phrase finds
+    assert all("nuoc mam" in fold(n) for n in found)
 
 
 def test_prefix_matches_word_starts(api: FlaskClient) -> None:
@@ -256,6 +253,7 @@ def test_facet_counts_equal_database_counts(search_app: Flask, args: dict[str, s
         total, expected = _db_facets(session, params, today())
         session.close()
     assert result.total == total
+    assert set(result.facets) == set(expected)  # all six facets, each compared below
     for name, items in result.facets.items():
         assert dict(items) == expected[name], name
 
@@ -293,9 +291,13 @@ def test_province_filter_takes_plain_and_former_names(api: FlaskClient) -> None:
 
 
 def test_level_and_year_filters_apply_to_one_certificate(api: FlaskClient) -> None:
-    for item in search(api, level="quoc_gia", year="2021", status="all")["items"]:
+    national_2021 = search(api, level="quoc_gia", year="2021", status="all")["items"]
+    assert len(national_2021) == seeddata.certificates_at("quốc gia", 2021) > 0
+    for item in national_2021:
         assert any(c["level"] == "quoc_gia" and c["year"] == 2021 for c in item["certificates"])
-    for item in search(api, level="tinh")["items"]:
+    provincial = search(api, level="tinh")
+    assert 0 < len(provincial["items"]) == provincial["total"]  # every match on this one page
+    for item in provincial["items"]:
         assert any(c["level"] == "tinh" and c["status"] == "valid" for c in item["certificates"])
 
 

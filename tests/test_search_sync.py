@@ -104,7 +104,7 @@ _SEARCHER = textwrap.dedent("""
     from catalogue import create_app
     from catalogue.search.query import SearchParams, run
     app = create_app({"ENV": "test", "CATALOGUE_DATA_DIR": sys.argv[1], "DATABASE_URL": sys.argv[2],
-                      "SECRET_KEY": "x", "VERIFY_KEYS": {"a": "k"}, "RATELIMIT_ENABLED": False})
+                      "SECRET_KEY": "x", "VERIFY_KEYS": json.loads(sys.argv[3]), "RATELIMIT_ENABLED": False})
     with app.test_request_context():
         print(json.dumps({"total": run(SearchParams(q="nuoc mam", statuses=())).total}))
     print(app.test_client().get("/healthz").status_code)
@@ -122,8 +122,9 @@ def test_corrupt_index_is_rebuilt_not_fatal(seeded_app: Flask) -> None:
             damaged += 1
     assert damaged
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    url = os.environ.get("DATABASE_URL", "")
-    done = subprocess.run([sys.executable, "-W", "error", "-c", _SEARCHER, str(data_dir(seeded_app)), url],
+    url = seeded_app.config["DATABASE_URL"]  # this worker's database ("" for SQLite in the data folder)
+    done = subprocess.run([sys.executable, "-W", "error", "-c", _SEARCHER, str(data_dir(seeded_app)), url,
+                           json.dumps(VERIFY_KEYS)],
                           capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()

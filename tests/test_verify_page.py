@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from catalogue.clock import utcnow
 from catalogue.db import get_engine
 from catalogue.models import FakeReport
+from tests import seeddata
 from tests.fixtures.workspace import login, make_user
 
 EN = {"Accept-Language": "en"}
@@ -104,6 +105,7 @@ def test_a_code_checked_very_often_warns_of_copying(seeded_app: Flask, seeded_co
 def test_page_shows_the_facts_and_stays_under_20_kb(
     seeded_client: FlaskClient, seeded_codes: list[str]
 ) -> None:
+    assert len(seeded_codes) == seeddata.certificates() > 0
     for code in seeded_codes:
         page = seeded_client.get(f"/v/{code}", headers=EN)
         html = page.get_data(as_text=True)

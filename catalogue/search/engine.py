@@ -15,10 +15,11 @@ import itertools
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from whoosh.reading import TermNotFound
+from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
 
 from catalogue.search.facets import DocTable
@@ -32,7 +33,13 @@ K1, B = 1.2, 0.75
 MAX_EXPANSION = 300
 
 
-def _leaves(searcher: Searcher) -> list[tuple[object, int]]:
+#: One term's postings in one segment: (ids, weights, values, memo), local docnums.
+#: ``values`` (encoded positions) only when asked for; ``memo`` keeps decoded positions.
+Entry = tuple[np.ndarray, np.ndarray, list[bytes] | None, dict[int, frozenset[int]]]
+_Key = tuple[str, str, str, bool]
+
+
+def _leaves(searcher: Searcher) -> list[tuple[IndexReader, int]]:
     if searcher.is_atomic():
         return [(searcher.reader(), 0)]
     return [(s.reader(), offset) for s, offset in searcher.subsearchers]
@@ -58,7 +65,7 @@ class _SegmentCache:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.size = 0
-        self.items: OrderedDict[tuple[str, str, str, bool], tuple] = OrderedDict()  # type: ignore[type-arg]
+        self.items: OrderedDict[_Key, Entry] = OrderedDict()
         self.lock = threading.Lock()
 
     def clear(self) -> None:
@@ -66,14 +73,14 @@ class _SegmentCache:
             self.items.clear()
             self.size = 0
 
-    def get(self, key: tuple[str, str, str, bool]) -> tuple | None:  # type: ignore[type-arg]
+    def get(self, key: _Key) -> Entry | None:
         with self.lock:
             found = self.items.get(key)
             if found is not None:
                 self.items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, str, str, bool], value: tuple) -> None:  # type: ignore[type-arg]
+    def put(self, key: _Key, value: Entry) -> None:
         with self.lock:
             if key in self.items:
                 return
@@ -88,15 +95,17 @@ class _SegmentCache:
 CACHE = _SegmentCache(budget=4_000_000)
 
 
-def _read_segment(reader, fieldname: str, text: str, with_values: bool):  # type: ignore[no-untyped-def]
+def _read_segment(
+    reader: IndexReader, fieldname: str, text: str, with_values: bool
+) -> tuple[np.ndarray, np.ndarray, list[bytes] | None] | None:
     """(ids, weights, values) of one term in one segment, local docnums, or None."""
     try:
         tbytes = reader._text_to_bytes(fieldname, text)
         m = reader._terms.matcher(fieldname, tbytes, reader.schema[fieldname].format)
     except (TermNotFound, KeyError, AttributeError):
         return None
-    ids: list[object] = []
-    weights: list[object] = []
+    ids: list[Iterable[int]] = []
+    weights: list[Iterable[float]] = []
     values: list[bytes] = []
     if hasattr(m, "_read_ids"):  # W3LeafMatcher: whole blocks at once
         while m.is_active():
@@ -118,12 +127,14 @@ def _read_segment(reader, fieldname: str, text: str, with_values: bool):  # type
             m.next()
         ids.append(block_ids)
         weights.append(block_weights)
-    return (np.fromiter(itertools.chain.from_iterable(ids), np.int64),  # type: ignore[arg-type]
-            np.fromiter(itertools.chain.from_iterable(weights), np.float32),  # type: ignore[arg-type]
+    return (np.fromiter(itertools.chain.from_iterable(ids), np.int64),
+            np.fromiter(itertools.chain.from_iterable(weights), np.float32),
             values if with_values else None)  # fmt: skip
 
 
-def segment_postings(reader, fieldname: str, text: str, with_values: bool = False):  # type: ignore[no-untyped-def]
+def segment_postings(
+    reader: IndexReader, fieldname: str, text: str, with_values: bool = False
+) -> Entry | None:
     """One segment's (ids, weights, values, memo) for a term, from the cache or disk; None if absent.
 
     ``memo`` keeps positions decoded by phrase checks, for the life of the cache entry.
@@ -219,12 +230,13 @@ class Scorer:
             fieldname = f"{part}_fold"
             fmt = self.searcher.schema[fieldname].format
             for reader, offset in _leaves(self.searcher):
-                entries = [segment_postings(reader, fieldname, w, with_values=True) for w in folded]
-                if any(entry is None for entry in entries):
+                found_entries = [segment_postings(reader, fieldname, w, with_values=True) for w in folded]
+                entries = [entry for entry in found_entries if entry is not None]
+                if len(entries) < len(found_entries):
                     continue
-                size = reader.doc_count_all()  # type: ignore[attr-defined]
+                size = reader.doc_count_all()
                 candidates = within[offset : offset + size].copy()
-                for ids, _, _, _ in entries:  # type: ignore[misc]
+                for ids, _, _, _ in entries:
                     here = np.zeros(size, bool)
                     here[ids] = True
                     candidates &= here
@@ -232,7 +244,8 @@ class Scorer:
                 if not len(docs):
                     continue
                 maps = []
-                for ids, _, values, memo in entries:  # type: ignore[misc]
+                for ids, _, values, memo in entries:
+                    assert values is not None  # asked for with_values
                     found = {}
                     for i in np.flatnonzero(candidates[ids]).tolist():
                         pos = memo.get(i)

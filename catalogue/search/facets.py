@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from catalogue.services.status import Policy
@@ -67,7 +68,7 @@ class _Segment:
     start: np.ndarray
 
     @classmethod
-    def read(cls, reader) -> _Segment:  # type: ignore[no-untyped-def]
+    def read(cls, reader: IndexReader) -> _Segment:
         n = reader.doc_count_all()
         pid = np.zeros(n, np.int64)
         group = np.zeros(n, np.int8)
@@ -112,7 +113,7 @@ def _year_end(year: int) -> int:
     return date(year, 12, 31).toordinal()
 
 
-def _leaves(searcher: Searcher) -> list[tuple[object, int]]:
+def _leaves(searcher: Searcher) -> list[tuple[IndexReader, int]]:
     if searcher.is_atomic():
         return [(searcher.reader(), 0)]
     return [(s.reader(), offset) for s, offset in searcher.subsearchers]
@@ -152,14 +153,14 @@ class DocTable:
         size = searcher.doc_count_all()
         live = np.ones(size, bool)
         for reader, offset in _leaves(searcher):
-            seg = reader.segment()  # type: ignore[attr-defined]
+            seg = reader.segment()
             if seg is None:  # an empty index
                 continue
-            key = (seg.segid, reader.doc_count_all())  # type: ignore[attr-defined]
+            key = (seg.segid, reader.doc_count_all())
             part = cache.get(key) or _Segment.read(reader)
             segments[key] = part
             parts.append((part, offset))
-            if reader.has_deletions():  # type: ignore[attr-defined]
+            if reader.has_deletions():
                 dead = np.fromiter(seg.deleted_docs(), np.int64)
                 live[dead + offset] = False
 

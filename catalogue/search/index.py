@@ -32,7 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
@@ -119,7 +119,9 @@ class RebuildReport:
 
 
 def _all_product_ids(session: Session) -> list[int]:
-    return [pid for pid in session.exec(select(Product.id).order_by(Product.id)).all() if pid is not None]  # type: ignore[arg-type]
+    return [
+        pid for pid in session.exec(select(Product.id).order_by(col(Product.id))).all() if pid is not None
+    ]
 
 
 def apply_products(ix: whoosh_index.Index, session: Session, product_ids: list[int]) -> int:
@@ -221,7 +223,7 @@ def _catch_up(ix: whoosh_index.Index, engine: Engine, since: object) -> int:
     """Re-apply products changed around a rebuild and mark all pending rows processed."""
     with Session(engine, expire_on_commit=False) as session:
         rows = session.exec(select(OutboxEvent).where(
-            (OutboxEvent.created_at >= since) | (OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr, operator]
+            (col(OutboxEvent.created_at) >= since) | col(OutboxEvent.processed_at).is_(None)
         )).all()  # fmt: skip
         pids = sorted({r.product_id for r in rows})
         apply_products(ix, session, pids)
@@ -232,7 +234,7 @@ def _catch_up(ix: whoosh_index.Index, engine: Engine, since: object) -> int:
 
 def _mark_processed(session: Session, ids: list[int]) -> None:
     for start in range(0, len(ids), 1000):
-        session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(ids[start:start + 1000]))  # type: ignore[union-attr,call-overload]
+        session.exec(update(OutboxEvent).where(col(OutboxEvent.id).in_(ids[start:start + 1000]))
                      .values(processed_at=utcnow()))  # fmt: skip
 
 
@@ -253,7 +255,7 @@ def ensure_index(root: Path, engine: Engine) -> whoosh_index.Index:
 def pending_count(engine: Engine) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(OutboxEvent)
-                            .where(OutboxEvent.processed_at.is_(None))).one()  # type: ignore[union-attr]  # fmt: skip
+                            .where(col(OutboxEvent.processed_at).is_(None))).one()  # fmt: skip
 
 
 def drain(root: Path, engine: Engine, timeout: float = 30.0) -> int:
@@ -268,8 +270,8 @@ def drain(root: Path, engine: Engine, timeout: float = 30.0) -> int:
             ix = _open_dir(root, current_name(root))
         while True:
             with Session(engine, expire_on_commit=False) as session:
-                rows = session.exec(select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr]
-                                    .order_by(OutboxEvent.id).limit(BATCH)).all()  # type: ignore[arg-type]  # fmt: skip
+                rows = session.exec(select(OutboxEvent).where(col(OutboxEvent.processed_at).is_(None))
+                                    .order_by(col(OutboxEvent.id)).limit(BATCH)).all()  # fmt: skip
                 if not rows:
                     return done
                 apply_products(ix, session, sorted({r.product_id for r in rows}))
@@ -371,7 +373,7 @@ def status(root: Path, engine: Engine) -> Status:
         pass
     with Session(engine) as session:
         oldest = session.exec(select(func.min(OutboxEvent.created_at))
-                              .where(OutboxEvent.processed_at.is_(None))).one()  # type: ignore[union-attr]  # fmt: skip
+                              .where(col(OutboxEvent.processed_at).is_(None))).one()  # fmt: skip
     age = None
     if oldest is not None:
         if oldest.tzinfo is None:

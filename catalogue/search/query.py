@@ -17,12 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import Engine
+from whoosh.searching import Searcher
 
 from catalogue.clock import today as clock_today
 from catalogue.search.analysis import exact_tokens, folded_tokens
@@ -165,7 +167,8 @@ class SearchParams:
             new = tuple(v for v in getattr(self, attr) if str(v) != value)
         else:
             new = (*getattr(self, attr), int(value) if facet == "year" else value)
-        return replace(self, **{attr: new, "page": 1})
+        changes: dict[str, Any] = {attr: new, "page": 1}
+        return replace(self, **changes)
 
 
 def _positive(raw: object, default: int, message: str) -> int:
@@ -177,7 +180,7 @@ def _positive(raw: object, default: int, message: str) -> int:
     return int(text)
 
 
-def _dedupe(values: list) -> tuple:  # type: ignore[type-arg]
+def _dedupe(values: list) -> tuple:
     return tuple(dict.fromkeys(values))
 
 
@@ -189,7 +192,7 @@ _PART = re.compile(r'"([^"]*)"?|(\S+)')
 @dataclass
 class ParsedQuery:
     #: ("word", exact, folded) | ("prefix", folded) | ("phrase", [exact...], [folded...])
-    clauses: list[tuple] = field(default_factory=list)  # type: ignore[type-arg]
+    clauses: list[tuple] = field(default_factory=list)
 
     @property
     def words(self) -> list[tuple[str, str]]:
@@ -412,7 +415,7 @@ def suggest(scorer: Scorer, parsed: ParsedQuery) -> str | None:
     return " ".join(e for e, _ in words)
 
 
-def _candidates(searcher, fields: tuple[str, ...], word: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _candidates(searcher: Searcher, fields: tuple[str, ...], word: str) -> dict[str, int]:
     """Indexed words at the smallest edit distance (1, else 2) with their document frequency.
 
     (Whoosh's ReaderCorrector ranks by frequency alone, so ``chưg`` would get ``chua``.)

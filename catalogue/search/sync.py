@@ -33,7 +33,7 @@ class SyncState:
 
 
 def _state(app: Flask) -> SyncState:
-    return app.extensions[_EXT]  # type: ignore[no-any-return]
+    return app.extensions[_EXT]
 
 
 def _after_flush(session: OrmSession, _ctx: object) -> None:
@@ -72,7 +72,7 @@ def drain_now(app: Flask | None = None) -> int:
     from catalogue.db import get_engine
     from catalogue.search.index import drain
 
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     state = _state(app)
     state.dirty = False
     state.started = True

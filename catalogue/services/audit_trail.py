@@ -7,14 +7,18 @@ row. Writing entries is :mod:`catalogue.services.audit`'s job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, and_, col, or_, select
 
 from catalogue.clock import VIETNAM
+from catalogue.db import pk
 from catalogue.i18n import fmt_date
 from catalogue.models import (
     AuditEntry,
@@ -212,7 +216,7 @@ def _id_names(session: Session, id_column: Any, name_column: Any, ids: set[int])
     if not ids:
         return {}
 
-    return dict(session.exec(select(id_column, name_column).where(col(id_column).in_(ids))).all())  # type: ignore[arg-type]
+    return dict(session.exec(select(id_column, name_column).where(col(id_column).in_(ids))).all())
 
 
 def _load_names(session: Session, want: dict[str, set[int]], provinces: Any) -> _Names:
@@ -226,13 +230,12 @@ def _load_names(session: Session, want: dict[str, set[int]], provinces: Any) -> 
         ).all())  # fmt: skip
         want["product"] |= {c.product_id for c in certs}
         want["selection_round"] |= {c.round_id for c in certs}
+    photos: list[Any] = []
     if want["photo"]:
         photos = list(session.exec(
             select(Photo.id, Photo.product_id).where(col(Photo.id).in_(want["photo"]))
         ).all())  # fmt: skip
         want["product"] |= {p.product_id for p in photos}
-    else:
-        photos = []
     names.products = _id_names(session, Product.id, Product.name, want["product"])
     names.producers = _id_names(session, Producer.id, Producer.name, want["producer"])
     if want["selection_round"]:
@@ -245,9 +248,9 @@ def _load_names(session: Session, want: dict[str, set[int]], provinces: Any) -> 
     if want["user"]:
         for user in session.exec(select(User).where(col(User.id).in_(want["user"]))).all():
             office = office_name(user, provinces.get(user.province_id)) if user.role else None
-            names.users[user.id] = (user.email, office)  # type: ignore[index]
+            names.users[pk(user)] = (user.email, office)
     for c in certs:
-        parts = [c.number or str(_l("no number")), names.products.get(c.product_id),
+        parts = [c.number or _("no number"), names.products.get(c.product_id),
                  names.rounds.get(c.round_id)]  # fmt: skip
         names.certificates[c.id] = " · ".join(p for p in parts if p)
     names.photos = {p.id: names.products.get(p.product_id, "") for p in photos}
@@ -264,14 +267,15 @@ def _value(entity_type: str, key: str, value: Any, names: _Names) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
-        return str(_l("yes") if value else _l("no"))
+        return _("yes") if value else _("no")
     if isinstance(value, dict):
         return _exhibitor(value, names)
     if isinstance(value, list):
         return ", ".join(_value(entity_type, key, v, names) for v in value)
-    ids = {"province_id": names.province, "producer_id": names.producers.get,
-           "product_id": names.products.get, "round_id": names.rounds.get,
-           "batch_id": names.batches.get}  # fmt: skip
+    ids: dict[str, Callable[[int], str | None]] = {
+        "province_id": names.province, "producer_id": names.producers.get,
+        "product_id": names.products.get, "round_id": names.rounds.get, "batch_id": names.batches.get,
+    }  # fmt: skip
     if key in ids:
         found = ids[key](value) if isinstance(value, int) else None
         return found or f"#{value}"
@@ -332,7 +336,7 @@ def _record_name(e: AuditEntry, names: _Names) -> str | None:
     if e.entity_type == "user":
         found = names.users.get(e.entity_id)
         return found[0] if found else None
-    if e.entity_type == "validity_policy" and e.summary in Level._value2member_map_:
+    if e.entity_type == "validity_policy" and e.summary is not None and e.summary in Level._value2member_map_:
         return str(Level(e.summary).label)
     return lookup.get(e.entity_type, {}).get(e.entity_id) or None
 
@@ -352,7 +356,7 @@ def entry_views(session: Session, entries: list[AuditEntry], provinces: Any) -> 
         link = (endpoint[0], {endpoint[1]: e.entity_id}) if endpoint and name and e.entity_id else None
         user = names.users.get(e.actor_id) if e.actor_id is not None else None
         if user is None and e.actor_id is None and e.actor_label in (None, "system"):
-            actor_text = str(_l("the registry (system)"))
+            actor_text = _("the registry (system)")
         else:
             actor_text = user[0] if user else (e.actor_label or "—")
         note = e.summary if (name is None or e.entity_type not in _SUMMARY_IS_NAME) else None
@@ -424,9 +428,9 @@ def record_filter(text: str) -> Any:
     text = text.strip()
     number = text.removeprefix("#")
     pattern = f"%{text}%"
-    conditions = [col(AuditEntry.summary).ilike(pattern)]
+    conditions: list[ColumnElement[bool]] = [col(AuditEntry.summary).ilike(pattern)]
     if number.isascii() and number.isdigit() and len(number) < 10:
-        conditions.append(AuditEntry.entity_id == int(number))
+        conditions.append(col(AuditEntry.entity_id) == int(number))
     named: dict[str, tuple[Any, Any]] = {
         "certificate": (Certificate.id, Certificate.number), "product": (Product.id, Product.name),
         "producer": (Producer.id, Producer.name), "import_batch": (ImportBatch.id, ImportBatch.filename),

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from flask import url_for
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalogue.clock import today as clock_today
 from catalogue.models import Certificate, Photo, Producer, Product, Province, SelectionRound
@@ -86,7 +86,8 @@ def certificate_views(
     policy = policy or current_policy(session)
     round_ids = {c.round_id for c in certs}
     rounds = {
-        r.id: r for r in session.exec(select(SelectionRound).where(SelectionRound.id.in_(round_ids))).all()  # type: ignore[union-attr]
+        r.id: r
+        for r in session.exec(select(SelectionRound).where(col(SelectionRound.id).in_(round_ids))).all()
     } if round_ids else {}  # fmt: skip
     views = []
     for cert in certs:
@@ -113,15 +114,17 @@ def load_summaries(
     if not product_ids:
         return []
     provinces = provinces or Provinces.load(session)
-    products = {p.id: p for p in session.exec(select(Product).where(Product.id.in_(product_ids))).all()}  # type: ignore[union-attr]
+    products = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(product_ids))).all()}
     producer_ids = {p.producer_id for p in products.values() if p.producer_id}
     producers = {
-        p.id: p for p in session.exec(select(Producer).where(Producer.id.in_(producer_ids))).all()  # type: ignore[union-attr]
+        p.id: p for p in session.exec(select(Producer).where(col(Producer.id).in_(producer_ids))).all()
     } if producer_ids else {}  # fmt: skip
-    certs = session.exec(select(Certificate).where(Certificate.product_id.in_(product_ids))).all()  # type: ignore[attr-defined]
+    certs = session.exec(select(Certificate).where(col(Certificate.product_id).in_(product_ids))).all()
     views = certificate_views(session, list(certs), provinces, today, policy)
     photos = session.exec(
-        select(Photo).where(Photo.product_id.in_(product_ids)).order_by(Photo.position, Photo.id)  # type: ignore[attr-defined]
+        select(Photo)
+        .where(col(Photo.product_id).in_(product_ids))
+        .order_by(col(Photo.position), col(Photo.id))
     ).all()
     out = []
     for pid in product_ids:

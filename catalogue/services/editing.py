@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from catalogue.clock import utcnow
+from catalogue.db import pk
 from catalogue.models import (
     Certificate,
     Event,
@@ -159,13 +160,15 @@ def save_producer(
         province=_province(session, data.get("province_id", producer.province_id if producer else None)),
     )
     if not data.get("name", producer.name if producer else None):
-        raise PublishError(str(_l("The producer needs a name.")))
+        raise PublishError(_("The producer needs a name."))
     if producer is None:
         producer = Producer(name=data["name"], slug=_unique_slug(session, Producer, data["name"]))
     data["contacts_public"] = bool(data.get("contacts_public", producer.contacts_public))
-    _save(session, actor, producer, data, "producer", producer.province_id or data.get("province_id"))
-    for product_id in session.exec(select(Product.id).where(Product.producer_id == producer.id)).all():  # type: ignore[misc]
-        audit.enqueue_reindex(session, product_id)
+    if not _save(session, actor, producer, data, "producer", producer.province_id or data.get("province_id")):
+        return producer  # saved untouched: nothing to reindex
+    for product_id in session.exec(select(Product.id).where(Product.producer_id == producer.id)).all():
+        if product_id is not None:  # always, for a stored row: the model types a new row's id
+            audit.enqueue_reindex(session, product_id)
     return producer
 
 
@@ -180,11 +183,11 @@ def save_product(
     target = data.get("province_id", product.province_id if product else None)
     require(actor, "edit_product", province=_province(session, target))
     if not data.get("name", product.name if product else None):
-        raise PublishError(str(_l("The product needs a name.")))
+        raise PublishError(_("The product needs a name."))
     if data.get("producer_id") and data["producer_id"] != (product.producer_id if product else None):
         producer = session.get(Producer, data["producer_id"])
         if producer is None:
-            raise PublishError(str(_l("Unknown producer.")))
+            raise PublishError(_("Unknown producer."))
         # Attaching a product to a producer changes what that producer's page shows.
         permissions.require_touch(actor, ownership.producer_owner(provinces, producer))
     if product is None:
@@ -192,8 +195,8 @@ def save_product(
     if data.get("group") is not None and (product is None or data["group"] != product.group):
         # An official's own choice of group is no longer the editors' assignment.
         data["group_assigned"] = False
-    _save(session, actor, product, data, "product", target)
-    audit.enqueue_reindex(session, product.id)  # type: ignore[arg-type]
+    if _save(session, actor, product, data, "product", target):
+        audit.enqueue_reindex(session, pk(product))
     return product
 
 
@@ -220,24 +223,26 @@ def save_round(
     else:
         require(actor, "edit_round", province=_province(session, province_id), level=level)
         if province_id is None:
-            raise PublishError(str(_l("A provincial, district or commune round needs its province.")))
+            raise PublishError(_("A provincial, district or commune round needs its province."))
     if level == Level.KHU_VUC and not data.get("region", round_.region if round_ else None):
-        raise PublishError(str(_l("A regional round needs its region.")))
+        raise PublishError(_("A regional round needs its region."))
     if level != Level.KHU_VUC:
         data["region"] = None
     year = data.get("year", round_.year if round_ else None)
     if not year:
-        raise PublishError(str(_l("The round needs its year.")))
+        raise PublishError(_("The round needs its year."))
     if round_ is None:
+        assert level is not None, "a new round needs its level"  # the form always sends one
         round_ = SelectionRound(
             slug=_unique_slug(session, SelectionRound, f"{level}-{year}-{utcnow():%H%M%S}"),
             level=level,
             year=year,
         )
-    _save(session, actor, round_, data, "selection_round", province_id)
+    if not _save(session, actor, round_, data, "selection_round", province_id):
+        return round_  # saved untouched: nothing to reindex
     for product_id in session.exec(
         select(Certificate.product_id).where(Certificate.round_id == round_.id)
-    ).all():  # type: ignore[misc]
+    ).all():
         audit.enqueue_reindex(session, product_id)
     return round_
 
@@ -247,10 +252,10 @@ def save_event(session: Session, *, actor: Actor, event: Event | None, values: M
     require(actor, "manage_events")
     data = _clean(values, EVENT_FIELDS)
     if not data.get("name", event.name if event else None):
-        raise PublishError(str(_l("The fair or showroom needs a name.")))
+        raise PublishError(_("The fair or showroom needs a name."))
     start, end = data.get("start_date"), data.get("end_date")
     if start and end and end < start:
-        raise PublishError(str(_l("The last day comes before the first day.")))
+        raise PublishError(_("The last day comes before the first day."))
     if event is None:
         event = Event(
             name=data["name"],
@@ -274,15 +279,13 @@ def add_exhibitor(
     require(actor, "manage_events")
     foreign = [p.name for p in products if p.producer_id != producer.id]
     if foreign:
-        raise PublishError(
-            str(_l("These products are not the producer's: %(names)s.", names=", ".join(foreign)))
-        )
-    exhibitor = Exhibitor(event_id=event.id, producer_id=producer.id, booth=nfc(booth)[:50] or None)  # type: ignore[arg-type]
+        raise PublishError(_("These products are not the producer's: %(names)s.", names=", ".join(foreign)))
+    exhibitor = Exhibitor(event_id=pk(event), producer_id=pk(producer), booth=nfc(booth)[:50] or None)
     session.add(exhibitor)
     session.flush()
     for product in products:
-        session.add(Exhibit(exhibitor_id=exhibitor.id, product_id=product.id))  # type: ignore[arg-type]
-        audit.enqueue_reindex(session, product.id)  # type: ignore[arg-type]
+        session.add(Exhibit(exhibitor_id=pk(exhibitor), product_id=pk(product)))
+        audit.enqueue_reindex(session, pk(product))
     audit.record(
         session,
         **audit_actor(actor),

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalogue.clock import utcnow
 from catalogue.models import ImportBatch, Province, User
@@ -122,13 +122,11 @@ class ImportReport:
 
 
 def _row_line(row: RowReport, note: FieldError) -> str:
-    return str(
-        _l(
-            "Row %(line)d, %(column)s: %(message)s",
-            line=row.line,
-            column=column_label(note.field),
-            message=note.message,
-        )
+    return gettext(
+        "Row %(line)d, %(column)s: %(message)s",
+        line=row.line,
+        column=column_label(note.field),
+        message=note.message,
     )
 
 
@@ -152,26 +150,22 @@ def sha256(data: bytes) -> str:
 def read_table(data: bytes, filename: str = "") -> Table:
     """Header-mapped rows of an XLSX (first sheet) or CSV file, judged by content."""
     if not data or not data.strip():
-        raise ImportFileError(str(_l("The file is empty.")))
+        raise ImportFileError(gettext("The file is empty."))
     if len(data) > MAX_FILE_BYTES:
         raise ImportFileError(
-            str(
-                _l(
-                    "The file is too large (%(size)s MB; at most %(limit)s MB). Split it into several files.",
-                    size=f"{len(data) / 1048576:.1f}",
-                    limit=MAX_FILE_BYTES // 1048576,
-                )
+            gettext(
+                "The file is too large (%(size)s MB; at most %(limit)s MB). Split it into several files.",
+                size=f"{len(data) / 1048576:.1f}",
+                limit=MAX_FILE_BYTES // 1048576,
             )
         )
     if data.startswith(_XLSX_MAGIC):
         grid, encoding = _xlsx_rows(data), None
     elif data.startswith(_OLE_MAGIC):
         raise ImportFileError(
-            str(
-                _l(
-                    "This is an old Excel file (.xls). Open it in Excel and save it as .xlsx "
-                    "(Excel Workbook) or as CSV UTF-8."
-                )
+            gettext(
+                "This is an old Excel file (.xls). Open it in Excel and save it as .xlsx "
+                "(Excel Workbook) or as CSV UTF-8."
             )
         )
     else:
@@ -206,11 +200,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
         # Windows-1258 writes tones as combining marks: compose them (NFC).
         return unicodedata.normalize("NFC", text), encoding
     raise ImportFileError(
-        str(
-            _l(
-                "This file is neither a spreadsheet (XLSX) nor a text file we can read. "
-                "In Excel choose “Save as” → “CSV UTF-8” or “Excel Workbook (.xlsx)”."
-            )
+        gettext(
+            "This file is neither a spreadsheet (XLSX) nor a text file we can read. "
+            "In Excel choose “Save as” → “CSV UTF-8” or “Excel Workbook (.xlsx)”."
         )
     )
 
@@ -234,19 +226,19 @@ def _xlsx_rows(data: bytes) -> Iterable[list[Any]]:
             inflated = sum(info.file_size for info in archive.infolist())
             names = set(archive.namelist())
     except zipfile.BadZipFile:
-        raise ImportFileError(str(_l("The file looks like an XLSX file but is damaged."))) from None
+        raise ImportFileError(gettext("The file looks like an XLSX file but is damaged.")) from None
     if inflated > MAX_XLSX_INFLATED:
-        raise ImportFileError(str(_l("The spreadsheet is too large once unpacked.")))
+        raise ImportFileError(gettext("The spreadsheet is too large once unpacked."))
     if "xl/workbook.xml" not in names:
         raise ImportFileError(
-            str(_l("This is a zip file, not an Excel workbook. Upload the .xlsx or .csv file itself."))
+            gettext("This is a zip file, not an Excel workbook. Upload the .xlsx or .csv file itself.")
         )
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - openpyxl raises many kinds on a malformed workbook
-        raise ImportFileError(str(_l("The Excel workbook could not be read; it may be damaged."))) from None
+        raise ImportFileError(gettext("The Excel workbook could not be read; it may be damaged.")) from None
     try:
         sheet = book.worksheets[0]
         rows = [
@@ -291,19 +283,16 @@ def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
     if header is None:
         hint = ""
         if encoding == "cp1258":
-            hint = " " + str(
-                _l(
-                    "If the file was saved in an old Vietnamese encoding (TCVN3/ABC or VNI), "
-                    "save it again as “CSV UTF-8” or .xlsx."
-                )
+            hint = " " + gettext(
+                "If the file was saved in an old Vietnamese encoding (TCVN3/ABC or VNI), "
+                "save it again as “CSV UTF-8” or .xlsx."
             )
+
         raise ImportFileError(
-            str(
-                _l(
-                    "No header row found. The first row of the table must name the columns, "
-                    "as in the template: %(headers)s.",
-                    headers=", ".join(HEADERS[f][0] for f in REQUIRED),
-                )
+            gettext(
+                "No header row found. The first row of the table must name the columns, "
+                "as in the template: %(headers)s.",
+                headers=", ".join(HEADERS[f][0] for f in REQUIRED),
             )
             + hint
         )
@@ -319,13 +308,13 @@ def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
                 ignored.append(label)
             continue
         if name in written:
-            raise ImportFileError(str(_l("The column “%(column)s” appears twice.", column=label)))
+            raise ImportFileError(gettext("The column “%(column)s” appears twice.", column=label))
         columns[index] = name
         written[name] = label
     missing = [HEADERS[f][0] for f in REQUIRED if f not in written]
     if missing:
         raise ImportFileError(
-            str(_l("Required columns are missing: %(columns)s.", columns=", ".join(missing)))
+            gettext("Required columns are missing: %(columns)s.", columns=", ".join(missing))
         )
 
     rows: list[tuple[int, dict[str, Any]]] = []
@@ -336,10 +325,10 @@ def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
         rows.append((line, values))
         if len(rows) > MAX_ROWS:
             raise ImportFileError(
-                str(_l("The file has more than %(n)s rows. Split it into several files.", n=MAX_ROWS))
+                gettext("The file has more than %(n)s rows. Split it into several files.", n=MAX_ROWS)
             )
     if not rows:
-        raise ImportFileError(str(_l("The file has a header row but no product rows.")))
+        raise ImportFileError(gettext("The file has a header row but no product rows."))
     return Table(rows=rows, header_line=header_line, columns=written, ignored=ignored, encoding=encoding)
 
 
@@ -363,12 +352,10 @@ def _scope_errors(actor: permissions.Actor, rec: RecordInput, provinces: Provinc
         return [
             FieldError(
                 "province",
-                str(
-                    _l(
-                        "%(province)s is outside your province (%(own)s): you may publish only for %(own)s.",
-                        province=current.short_name if current else rec.province.short_name,
-                        own=own.short_name if own else "?",
-                    )
+                gettext(
+                    "%(province)s is outside your province (%(own)s): you may publish only for %(own)s.",
+                    province=current.short_name if current else rec.province.short_name,
+                    own=own.short_name if own else "?",
                 ),
             )
         ]
@@ -388,7 +375,7 @@ def check_table(
         if fold(nfc(str(values.get("product") or ""))).startswith(EXAMPLE_MARKERS):
             report.errors.append(
                 FieldError(
-                    "product", str(_l("This is the template's example row, not a real product: delete it."))
+                    "product", gettext("This is the template's example row, not a real product: delete it.")
                 )
             )
         key = _dup_key(values)
@@ -396,11 +383,9 @@ def check_table(
             report.errors.append(
                 FieldError(
                     "certificate_number",
-                    str(
-                        _l(
-                            "Duplicate row: row %(line)d has the same certificate number and level.",
-                            line=first_line[key],
-                        )
+                    gettext(
+                        "Duplicate row: row %(line)d has the same certificate number and level.",
+                        line=first_line[key],
                     ),
                 )
             )
@@ -439,11 +424,9 @@ def _match_existing(
             report.errors.append(
                 FieldError(
                     "certificate_number" if match.certificate is not None else "product",
-                    str(
-                        _l(
-                            "This row would change a record of %(owner)s; only that office may change it.",
-                            owner=", ".join(match.conflicts),
-                        )
+                    gettext(
+                        "This row would change a record of %(owner)s; only that office may change it.",
+                        owner=", ".join(match.conflicts),
                     ),
                 )
             )
@@ -573,7 +556,7 @@ def visible_batches(session: Session, *, actor: permissions.Actor, limit: int = 
     scope = permissions.province_scope(actor)
     if scope is not None:
         query = query.where(ImportBatch.province_id == scope)
-    return list(session.exec(query.order_by(ImportBatch.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+    return list(session.exec(query.order_by(col(ImportBatch.id).desc()).limit(limit)).all())
 
 
 def published_twin(session: Session, batch: ImportBatch) -> ImportBatch | None:
@@ -632,9 +615,11 @@ def template_xlsx(provinces: Provinces) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook's only sheet
     sheet.title = "Danh sách"
     sheet.append([HEADERS[f][0] for f in TEMPLATE_FIELDS])
     example = example_values()
@@ -664,10 +649,10 @@ def template_xlsx(provinces: Provinces) -> bytes:
         "Loại hình cơ sở": ["Công ty", "Hợp tác xã", "Tổ hợp tác", "Doanh nghiệp tư nhân", "Hộ kinh doanh"],
         "Tỉnh/Thành phố": [p.short_name for p in provinces.current()],
     }
-    for col, (title, values) in enumerate(columns.items(), start=1):
-        lists.cell(row=1, column=col, value=title).font = Font(bold=True)
+    for number, (title, values) in enumerate(columns.items(), start=1):
+        lists.cell(row=1, column=number, value=title).font = Font(bold=True)
         for row, value in enumerate(values, start=2):
-            lists.cell(row=row, column=col, value=value)
+            lists.cell(row=row, column=number, value=value)
     notes = book.create_sheet("Hướng dẫn")
     for line in (
         "Điền mỗi sản phẩm một dòng trên trang “Danh sách”; xoá dòng VÍ DỤ (tô vàng) trước khi tải lên.",
@@ -680,10 +665,10 @@ def template_xlsx(provinces: Provinces) -> bytes:
     notes.column_dimensions["A"].width = 110
 
     letters = {f: "ABCDEFGHIJKLMNO"[i] for i, f in enumerate(TEMPLATE_FIELDS)}
-    for name, col in (("level", "A"), ("category", "B"), ("region", "C"), ("producer_kind", "D")):
+    for name, letter in (("level", "A"), ("category", "B"), ("region", "C"), ("producer_kind", "D")):
         n = len(columns[HEADERS[name][0]]) + 1
         rule = DataValidation(
-            type="list", formula1=f"='Giá trị hợp lệ'!${col}$2:${col}${n}", allow_blank=True
+            type="list", formula1=f"='Giá trị hợp lệ'!${letter}$2:${letter}${n}", allow_blank=True
         )
         rule.showErrorMessage = False
         sheet.add_data_validation(rule)

@@ -14,8 +14,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, literal_column
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from catalogue.db import pk
 from catalogue.models import (
     Certificate,
     Event,
@@ -61,10 +62,11 @@ def _page_of_products(
     total = session.exec(select(func.count()).select_from(Product).where(condition)).one()
     pager = Pager.clamped(page, total, per_page)
     ids = session.exec(
-        select(Product.id).where(condition).order_by(Product.name, Product.id)
+        select(Product.id).where(condition).order_by(Product.name, col(Product.id))
         .offset(pager.offset).limit(per_page)
     ).all()  # fmt: skip
-    return Page(pager.number, total, per_page, load_summaries(session, list(ids), provinces))
+    product_ids = [pid for pid in ids if pid is not None]
+    return Page(pager.number, total, per_page, load_summaries(session, product_ids, provinces))
 
 
 def source_parts(text: str | None) -> list[tuple[str, str | None]]:
@@ -72,7 +74,7 @@ def source_parts(text: str | None) -> list[tuple[str, str | None]]:
 
     Only http(s) addresses become links; a plain note stays text.
     """
-    parts = []
+    parts: list[tuple[str, str | None]] = []
     for raw in (text or "").split(" ; "):
         part = raw.strip()
         if not part:
@@ -123,7 +125,7 @@ class EventLists:
 
 def event_lists(session: Session, provinces: Provinces, today: date) -> EventLists:
     """Fairs split by date (current/upcoming, past, dates unknown) and the showrooms."""
-    views = _event_views(list(session.exec(select(Event).order_by(Event.id)).all()), provinces)
+    views = _event_views(list(session.exec(select(Event).order_by(col(Event.id))).all()), provinces)
     fairs = [v for v in views if v.kind is EventKind.FAIR]
     upcoming = sorted((v for v in fairs if v.last_day and v.last_day >= today),
                       key=lambda v: v.event.start_date or v.last_day or today)  # fmt: skip
@@ -153,29 +155,29 @@ def event_page(session: Session, slug: str, provinces: Provinces) -> EventPage |
     if event is None:
         return None
     exhibitors = session.exec(
-        select(Exhibitor, Producer).join(Producer, Producer.id == Exhibitor.producer_id)
+        select(Exhibitor, Producer).join(Producer, col(Producer.id) == Exhibitor.producer_id)
         .where(Exhibitor.event_id == event.id)
     ).all()  # fmt: skip
     shown: dict[int, list[int]] = defaultdict(list)
     if exhibitors:
         rows = session.exec(
             select(Exhibit.exhibitor_id, Exhibit.product_id)
-            .where(Exhibit.exhibitor_id.in_([ex.id for ex, _ in exhibitors]))  # type: ignore[union-attr]
-            .order_by(Exhibit.id)
+            .where(col(Exhibit.exhibitor_id).in_([ex.id for ex, _ in exhibitors]))
+            .order_by(col(Exhibit.id))
         ).all()  # fmt: skip
         for exhibitor_id, product_id in rows:
             shown[exhibitor_id].append(product_id)
     summaries = {s.product.id: s for s in load_summaries(
         session, sorted({pid for ids in shown.values() for pid in ids}), provinces)}  # fmt: skip
     items = [
-        ExhibitorView(ex, producer, [summaries[pid] for pid in shown[ex.id] if pid in summaries])  # type: ignore[index]
+        ExhibitorView(ex, producer, [summaries[pid] for pid in shown[pk(ex)] if pid in summaries])
         for ex, producer in exhibitors
     ]
     # Booth numbers sort naturally when numeric ("2" before "10"); unknown booths last.
     items.sort(key=lambda x: (x.exhibitor.booth is None, _natural(x.exhibitor.booth), fold(x.producer.name)))
     ceremonies = list(session.exec(
         select(SelectionRound).where(SelectionRound.ceremony_event_id == event.id)
-        .order_by(SelectionRound.year.desc(), SelectionRound.id)  # type: ignore[attr-defined]
+        .order_by(col(SelectionRound.year).desc(), col(SelectionRound.id))
     ).all())  # fmt: skip
     return EventPage(_event_views([event], provinces)[0], items, ceremonies)
 
@@ -215,7 +217,8 @@ def _ics_escape(text: str) -> str:
 
 def _ics_fold(line: str) -> str:
     """RFC 5545 §3.1: lines longer than 75 octets continue after CRLF + space."""
-    out, current = [], b""
+    out: list[str] = []
+    current = b""
     for char in line:
         encoded = char.encode("utf-8")
         if len(current) + len(encoded) > (75 if not out else 74):
@@ -275,18 +278,18 @@ def level_counts(session: Session, today: date, product_condition: Any = None) -
     """
     # "+ 0" keeps SQLite from walking the round_id index row by row (random reads:
     # 95 ms at 100k certificates) instead of one sequential scan (35 ms); harmless on PG.
-    round_id = Certificate.round_id + literal_column("0")
+    round_key = col(Certificate.round_id) + literal_column("0")
     query = (
         select(
-            round_id,
+            round_key,
             func.sum(case((valid_on(today), 1), else_=0)),
             func.count(),
         )
-        .join(SelectionRound, SelectionRound.id == round_id)
-        .group_by(round_id)
+        .join(SelectionRound, col(SelectionRound.id) == round_key)
+        .group_by(round_key)
     )
     if product_condition is not None:
-        query = query.join(Product, Product.id == Certificate.product_id).where(product_condition)
+        query = query.join(Product, col(Product.id) == Certificate.product_id).where(product_condition)
     per_round = session.exec(query).all()
     levels = dict(session.exec(select(SelectionRound.id, SelectionRound.level)).all())
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -321,7 +324,7 @@ def home(session: Session, provinces: Provinces, today: date, top: int = 10, lat
 
     per_current: dict[int, int] = defaultdict(int)
     for province_id, count in session.exec(
-        select(Product.province_id, func.count()).group_by(Product.province_id)
+        select(Product.province_id, func.count()).group_by(col(Product.province_id))
     ).all():
         current = provinces.current_of(provinces.get(province_id))
         if current is not None and current.id is not None:
@@ -338,9 +341,7 @@ def home(session: Session, provinces: Provinces, today: date, top: int = 10, lat
         groups.append((None, group_counts[None]))
 
     latest_year = session.exec(
-        select(func.max(SelectionRound.year)).where(
-            SelectionRound.id.in_(select(Certificate.round_id))  # type: ignore[union-attr]
-        )
+        select(func.max(SelectionRound.year)).where(col(SelectionRound.id).in_(select(Certificate.round_id)))
     ).one()
     latest_rounds: list[SelectionRound] = []
     latest_items: list[ProductSummary] = []
@@ -351,9 +352,9 @@ def home(session: Session, provinces: Provinces, today: date, top: int = 10, lat
         )
         ids = session.exec(
             select(Certificate.product_id)
-            .join(SelectionRound, SelectionRound.id == Certificate.round_id)
+            .join(SelectionRound, col(SelectionRound.id) == Certificate.round_id)
             .where(SelectionRound.year == latest_year)
-            .order_by(Certificate.id.desc()).limit(latest)  # type: ignore[union-attr]
+            .order_by(col(Certificate.id).desc()).limit(latest)
         ).all()  # fmt: skip
         latest_items = load_summaries(session, list(dict.fromkeys(ids)), provinces)
 
@@ -389,15 +390,15 @@ def product_page(session: Session, slug: str, provinces: Provinces, today: date)
     summary = load_summaries(session, [product_id], provinces, today)[0]
     rows = session.exec(
         select(Event, Exhibitor.booth)
-        .join(Exhibitor, Exhibitor.event_id == Event.id)
-        .join(Exhibit, Exhibit.exhibitor_id == Exhibitor.id)
+        .join(Exhibitor, col(Exhibitor.event_id) == Event.id)
+        .join(Exhibit, col(Exhibit.exhibitor_id) == Exhibitor.id)
         .where(Exhibit.product_id == product_id)
     ).all()  # fmt: skip
     seen: set[int] = set()
     exhibitions = []
     for event, booth in rows:
         if event.id not in seen:
-            seen.add(event.id)  # type: ignore[arg-type]
+            seen.add(pk(event))
             exhibitions.append(Exhibition(_event_views([event], provinces)[0], booth))
     exhibitions.sort(key=lambda x: x.view.last_day or date.min, reverse=True)
 
@@ -405,7 +406,7 @@ def product_page(session: Session, slug: str, provinces: Provinces, today: date)
     events = {
         e.id: v for e, v in (
             (v.event, v) for v in _event_views(
-                list(session.exec(select(Event).where(Event.id.in_(event_ids))).all()), provinces)  # type: ignore[union-attr]
+                list(session.exec(select(Event).where(col(Event.id).in_(event_ids))).all()), provinces)
         )
     } if event_ids else {}  # fmt: skip
     ceremonies = {
@@ -415,9 +416,9 @@ def product_page(session: Session, slug: str, provinces: Provinces, today: date)
     }
     batch_ids = {v.cert.batch_id for v in summary.certificates if v.cert.batch_id}
     batches = {
-        b.id: b for b in session.exec(select(ImportBatch).where(ImportBatch.id.in_(batch_ids))).all()  # type: ignore[union-attr]
+        pk(b): b for b in session.exec(select(ImportBatch).where(col(ImportBatch.id).in_(batch_ids))).all()
     } if batch_ids else {}  # fmt: skip
-    return ProductPage(summary, exhibitions, ceremonies, batches)  # type: ignore[arg-type]
+    return ProductPage(summary, exhibitions, ceremonies, batches)
 
 
 # ----------------------------------------------------------------------------- producer
@@ -438,9 +439,10 @@ def producer_page(session: Session, slug: str, provinces: Provinces, today: date
     ids = session.exec(
         select(Product.id).where(Product.producer_id == producer.id).order_by(Product.name).limit(200)
     ).all()
+    product_ids = [pid for pid in ids if pid is not None]
     province = provinces.get(producer.province_id)
     return ProducerPage(producer, province, provinces.current_of(province),
-                        load_summaries(session, list(ids), provinces, today))  # fmt: skip
+                        load_summaries(session, product_ids, provinces, today))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- provinces
@@ -457,7 +459,7 @@ def province_list(session: Session, provinces: Provinces) -> list[ProvinceEntry]
     """The 34 current units by name, each with its former units and product count."""
     counts: dict[int, int] = defaultdict(int)
     for province_id, count in session.exec(
-        select(Product.province_id, func.count()).group_by(Product.province_id)
+        select(Product.province_id, func.count()).group_by(col(Product.province_id))
     ).all():
         current = provinces.current_of(provinces.get(province_id))
         if current is not None and current.id is not None:
@@ -491,10 +493,10 @@ def province_page(
         former = [p for p in provinces.predecessors(province)]
         successor = None
     else:
-        ids = {province.id}  # type: ignore[arg-type]
+        ids = {pk(province)}
         former = []
         successor = provinces.current_of(province)
-    condition = Product.province_id.in_(ids)  # type: ignore[union-attr]
+    condition = col(Product.province_id).in_(ids)
     levels = level_counts(session, today, condition)
     return ProvincePage(province, former, successor, levels,
                         _page_of_products(session, condition, page, provinces))  # fmt: skip
@@ -520,10 +522,10 @@ def _round_entry(r: SelectionRound, provinces: Provinces, count: int) -> RoundEn
 def round_list(session: Session, provinces: Provinces) -> list[RoundEntry]:
     """Every round, newest year first, highest level first within a year."""
     counts = dict(session.exec(
-        select(Certificate.round_id, func.count()).group_by(Certificate.round_id)
+        select(Certificate.round_id, func.count()).group_by(col(Certificate.round_id))
     ).all())  # fmt: skip
     rounds = session.exec(select(SelectionRound)).all()
-    entries = [_round_entry(r, provinces, counts.get(r.id, 0)) for r in rounds]
+    entries = [_round_entry(r, provinces, counts.get(pk(r), 0)) for r in rounds]
     return sorted(entries, key=lambda e: (-e.round.year, -e.level.rank, e.round.slug))
 
 
@@ -545,8 +547,6 @@ def round_page(session: Session, slug: str, provinces: Provinces, page: int = 1)
     if round_.ceremony_event_id:
         event = session.get(Event, round_.ceremony_event_id)
         ceremony = _event_views([event], provinces)[0] if event else None
-    condition = Product.id.in_(  # type: ignore[union-attr]
-        select(Certificate.product_id).where(Certificate.round_id == round_.id)
-    )
+    condition = col(Product.id).in_(select(Certificate.product_id).where(Certificate.round_id == round_.id))
     return RoundPage(_round_entry(round_, provinces, count), ceremony,
                      _page_of_products(session, condition, page, provinces))  # fmt: skip

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from werkzeug.exceptions import Forbidden as _HTTPForbidden
 
 from catalogue.models import Province, User
@@ -59,7 +59,7 @@ class Forbidden(_HTTPForbidden):
     """Raised by :func:`require`; renders as HTTP 403 with a plain explanation."""
 
     def __init__(self, description: str | None = None) -> None:
-        super().__init__(description or str(_l("Your account may not do this.")))
+        super().__init__(description or _("Your account may not do this."))
 
 
 def _province_id(province: Province | int | None) -> int | None:
@@ -148,17 +148,17 @@ def require(
 def explain(user: Actor, action: str, *, level: Level | str | None = None) -> str:
     """A plain sentence saying why an action is refused."""
     if user is None:
-        return str(_l("Please sign in."))
+        return _("Please sign in.")
     if isinstance(user, User) and not user.is_active:
-        return str(_l("This account has been deactivated."))
+        return _("This account has been deactivated.")
     if action in MINISTRY_ACTIONS:
-        return str(_l("Only ministry officials may do this."))
+        return _("Only ministry officials may do this.")
     lvl = _level(level)
     if action in RECORD_ACTIONS and lvl is not None and lvl not in levels_for(user):
         if lvl in MINISTRY_LEVELS:
-            return str(_l("%(level)s certificates are published by the ministry.", level=lvl.label))
-        return str(_l("%(level)s certificates are published by the provincial office.", level=lvl.label))
-    return str(_l("This record belongs to another province."))
+            return _("%(level)s certificates are published by the ministry.", level=lvl.label)
+        return _("%(level)s certificates are published by the provincial office.", level=lvl.label)
+    return _("This record belongs to another province.")
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def explain_owner(user: Actor, owner: Owner) -> str:
     """Why a record may not be changed, naming the office that owns it."""
     if user is None or (isinstance(user, User) and not user.is_active):
         return explain(user, "edit_product")
-    return str(_l("This record belongs to %(owner)s; only that office may change it.", owner=owner.label))
+    return _("This record belongs to %(owner)s; only that office may change it.", owner=owner.label)
 
 
 def actor_label(user: Actor) -> str:

@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalogue.models import Province
 from catalogue.text import place_key
@@ -48,7 +48,7 @@ class Provinces:
 
     @classmethod
     def load(cls, session: Session) -> Provinces:
-        return cls(list(session.exec(select(Province).order_by(Province.id)).all()))
+        return cls(list(session.exec(select(Province).order_by(col(Province.id))).all()))
 
     def get(self, province_id: int | None) -> Province | None:
         return self.by_id.get(province_id) if province_id is not None else None

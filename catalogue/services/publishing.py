@@ -15,11 +15,13 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from catalogue import media
 from catalogue.clock import today, utcnow
+from catalogue.db import pk
 from catalogue.models import (
     Certificate,
     CertificateEvent,
@@ -54,7 +56,7 @@ class BatchRejected(PublishError):
     """A batch with problems: nothing was published."""
 
     def __init__(self, report: importing.ImportReport) -> None:
-        super().__init__(str(_l("The batch has problems; nothing was published.")))
+        super().__init__(gettext("The batch has problems; nothing was published."))
         self.report = report
 
 
@@ -113,11 +115,9 @@ def publish_batch(
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "pending":
         raise PublishError(
-            str(
-                _l(
-                    "This batch is %(state)s; only a pending batch can be published.",
-                    state=BATCH_STATES.get(batch.state, batch.state),
-                )
+            gettext(
+                "This batch is %(state)s; only a pending batch can be published.",
+                state=BATCH_STATES.get(batch.state, batch.state),
             )
         )
     report = importing.check_batch(session, actor=actor, batch=batch)
@@ -162,14 +162,12 @@ def publish_batch(
         entity_type="import_batch",
         entity_id=batch.id,
         province_id=batch.province_id,
-        summary=str(
-            _l(
-                "%(file)s: %(new)d new, %(updated)d updated, %(same)d unchanged",
-                file=batch.filename,
-                new=result.created,
-                updated=result.updated,
-                same=result.unchanged,
-            )
+        summary=gettext(
+            "%(file)s: %(new)d new, %(updated)d updated, %(same)d unchanged",
+            file=batch.filename,
+            new=result.created,
+            updated=result.updated,
+            same=result.unchanged,
         ),
         changes=audit.diff(
             before,
@@ -187,7 +185,7 @@ def publish_batch(
 def discard_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> None:
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "pending":
-        raise PublishError(str(_l("Only a pending batch can be discarded.")))
+        raise PublishError(gettext("Only a pending batch can be discarded."))
     batch.state = "discarded"
     session.add(batch)
     audit.record(
@@ -207,7 +205,7 @@ def batch_certificates(session: Session, *, actor: Actor, batch: ImportBatch) ->
     require(actor, "view_batch", province=batch.province_id)
     return list(
         session.exec(
-            select(Certificate).where(Certificate.batch_id == batch.id).order_by(Certificate.id)
+            select(Certificate).where(Certificate.batch_id == batch.id).order_by(col(Certificate.id))
         ).all()
     )
 
@@ -270,7 +268,9 @@ def correct_certificate(
 ) -> dict[str, list[Any]]:
     """Correct a certificate's printed facts; recorded as a "corrected" event with before/after."""
     round_ = _require_certificate(session, actor, "correct_certificate", certificate)
-    new = {k: (nfc(v) or None if isinstance(v, str) else v) for k, v in values.items() if k in CORRECTABLE}
+    new: dict[str, Any] = {
+        k: (nfc(v) or None if isinstance(v, str) else v) for k, v in values.items() if k in CORRECTABLE
+    }
     if new.get("number") and new["number"] != certificate.number:
         clash = certificate_clash(
             session, Provinces.load(session), number=new["number"], level=Level(round_.level),
@@ -279,12 +279,12 @@ def correct_certificate(
         )  # fmt: skip
         if clash is not None:
             raise PublishError(
-                str(_l("Another certificate of this level already has the number %(n)s.", n=new["number"]))
+                gettext("Another certificate of this level already has the number %(n)s.", n=new["number"])
             )
     issued = new.get("issued_on", certificate.issued_on)
     expiry = new.get("expires_on", certificate.expires_on)
     if ("expires_on" in new or "issued_on" in new) and issued and expiry and expiry <= issued:
-        raise PublishError(str(_l("The expiry date must come after the issue date.")))
+        raise PublishError(gettext("The expiry date must come after the issue date."))
     before = {k: getattr(certificate, k) for k in new}
     changes = audit.diff(before, new)
     if not changes:
@@ -295,9 +295,9 @@ def correct_certificate(
     session.add(certificate)
     session.add(
         CertificateEvent(
-            certificate_id=certificate.id,
+            certificate_id=pk(certificate),
             kind="corrected",
-            actor_id=_actor_id(actor),  # type: ignore[arg-type]
+            actor_id=_actor_id(actor),
             reason=nfc(reason) or None,
             changes=changes,
         )
@@ -334,9 +334,9 @@ def revoke_certificate(
     _require_certificate(session, actor, "revoke", certificate)
     reason, reference = nfc(reason), nfc(reference)
     if not reason or not reference:
-        raise PublishError(str(_l("Give both the reason and the reference of the revocation decision.")))
+        raise PublishError(gettext("Give both the reason and the reference of the revocation decision."))
     if certificate.revoked_on is not None:
-        raise PublishError(str(_l("This certificate is already revoked.")))
+        raise PublishError(gettext("This certificate is already revoked."))
     on = on or today()
     before = {
         "revoked_on": None,
@@ -348,9 +348,9 @@ def revoke_certificate(
     certificate.updated_at = utcnow()
     session.add(certificate)
     event = CertificateEvent(
-        certificate_id=certificate.id,
+        certificate_id=pk(certificate),
         kind="revoked",
-        effective_on=on,  # type: ignore[arg-type]
+        effective_on=on,
         actor_id=_actor_id(actor),
         reason=reason,
         reference=reference[:200],
@@ -377,9 +377,9 @@ def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certif
     """Undo a revocation made in error; the history keeps both events."""
     _require_certificate(session, actor, "revoke", certificate)
     if certificate.revoked_on is None:
-        raise PublishError(str(_l("This certificate is not revoked.")))
+        raise PublishError(gettext("This certificate is not revoked."))
     if not nfc(reason):
-        raise PublishError(str(_l("Say why the revocation is withdrawn.")))
+        raise PublishError(gettext("Say why the revocation is withdrawn."))
     before = {
         "revoked_on": certificate.revoked_on,
         "revoked_reason": certificate.revoked_reason,
@@ -389,9 +389,9 @@ def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certif
     session.add(certificate)
     session.add(
         CertificateEvent(
-            certificate_id=certificate.id,
+            certificate_id=pk(certificate),
             kind="reinstated",
-            effective_on=today(),  # type: ignore[arg-type]
+            effective_on=today(),
             actor_id=_actor_id(actor),
             reason=nfc(reason),
         )
@@ -431,26 +431,24 @@ def add_certificate(
     province = session.get(Province, product.province_id) if product.province_id else None
     require(actor, "publish", province=province, level=level)
     if province is None:
-        raise PublishError(str(_l("Give the product a province first.")))
+        raise PublishError(gettext("Give the product a province first."))
     if issued_on is not None and not level.exists_on(issued_on):
         raise PublishError(
-            str(
-                _l(
-                    "The level “%(level)s” did not exist on %(day)s.",
-                    level=level.label,
-                    day=issued_on.strftime("%d/%m/%Y"),
-                )
+            gettext(
+                "The level “%(level)s” did not exist on %(day)s.",
+                level=level.label,
+                day=issued_on.strftime("%d/%m/%Y"),
             )
         )
     if level is Level.KHU_VUC and region is None:
-        raise PublishError(str(_l("A regional certificate needs its region.")))
+        raise PublishError(gettext("A regional certificate needs its region."))
     producer = session.get(Producer, product.producer_id) if product.producer_id else None
     exists = certificate_clash(
         session, Provinces.load(session), number=number, level=level, year=year, province_id=province.id
     )
     if exists is not None:
         raise PublishError(
-            str(_l("Another certificate of this level already has the number %(n)s.", n=nfc(number)))
+            gettext("Another certificate of this level already has the number %(n)s.", n=nfc(number))
         )
     rec = RecordInput(
         product=product.name,
@@ -497,9 +495,9 @@ def add_photo(
         select(func.count()).select_from(Photo).where(Photo.product_id == product.id)
     ).one()
     photo = Photo(
-        product_id=product.id,
+        product_id=pk(product),
         file_key=stored.file_key,
-        width=stored.width,  # type: ignore[arg-type]
+        width=stored.width,
         height=stored.height,
         alt=nfc(alt)[:300] or None,
         position=int(position),
@@ -516,7 +514,7 @@ def add_photo(
         changes={"file_key": [None, photo.file_key], "product_id": [None, product.id]},
         province_id=_current_province_id(session, product.province_id),
     )
-    audit.enqueue_reindex(session, product.id)  # type: ignore[arg-type]
+    audit.enqueue_reindex(session, pk(product))
     return photo
 
 
@@ -536,7 +534,7 @@ def remove_photo(session: Session, *, actor: Actor, photo: Photo, media_dir: Any
         province_id=_current_province_id(session, product.province_id),
     )
     session.delete(photo)
-    audit.enqueue_reindex(session, product.id)  # type: ignore[arg-type]
+    audit.enqueue_reindex(session, pk(product))
     session.flush()
     still_used = session.exec(select(Photo.id).where(Photo.file_key == key)).first()
     if still_used is None:
@@ -557,7 +555,7 @@ def attach_batch_photos(
     """Attach a zip of photos to a published batch's products, matched by the `Ảnh` column."""
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "published":
-        raise PublishError(str(_l("Publish the batch first, then add its photos.")))
+        raise PublishError(gettext("Publish the batch first, then add its photos."))
     files = media.zip_images(data)
     wanted: dict[str, list[dict[str, Any]]] = {}
     for row in batch.rows or []:
@@ -570,12 +568,12 @@ def attach_batch_photos(
         {
             r.id: r.level
             for r in session.exec(
-                select(SelectionRound).where(SelectionRound.id.in_({rid for _, rid in certificates}))
+                select(SelectionRound).where(col(SelectionRound.id).in_({rid for _, rid in certificates}))
             ).all()
         }
         if certificates
         else {}
-    )  # type: ignore[union-attr]
+    )
     by_number = {(nfc(number or ""), rounds[rid]): cert for (number, rid), cert in certificates.items()}
     from catalogue.vocab import parse_level
 
@@ -591,10 +589,10 @@ def attach_batch_photos(
             )
             product = session.get(Product, cert.product_id) if cert else None
             if product is None:
-                report.rejected.append((name, str(_l("No published product for this row."))))
+                report.rejected.append((name, gettext("No published product for this row.")))
                 continue
             if not content:
-                report.rejected.append((name, str(_l("Only JPEG, PNG and WebP photos are accepted."))))
+                report.rejected.append((name, gettext("Only JPEG, PNG and WebP photos are accepted.")))
                 break
             try:
                 add_photo(session, actor=actor, product=product, data=content, media_dir=media_dir)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from catalogue.clock import utcnow
+from catalogue.db import pk
 from catalogue.models import (
     Certificate,
     CertificateEvent,
@@ -98,7 +99,7 @@ class UpsertResult:
     changed: bool
 
 
-def _unique_slug(session: Session, model: type, base: str) -> str:
+def _unique_slug(session: Session, model: type[Producer | Product | SelectionRound], base: str) -> str:
     slug, n = base, 1
     while session.exec(select(model.id).where(model.slug == slug)).first() is not None:
         n += 1
@@ -116,7 +117,7 @@ def _apply(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
-def _same_name(model: type, name: str) -> Any:
+def _same_name(model: type[Producer | Product], name: str) -> Any:
     """Rows whose slug shares the name's base slug (then compared folded in Python).
 
     SQLite's lower() folds only ASCII, so names are compared in Python.
@@ -145,7 +146,7 @@ for _moment in ("after_flush", "after_commit", "after_soft_rollback"):
     event.listen(OrmSession, _moment, _forget)
 
 
-def _named(session: Session, model: type, name: str) -> list[Any]:
+def _named(session: Session, model: type[Producer | Product], name: str) -> list[Any]:
     """Rows of ``model`` with this name (folded)."""
     key = fold(name)
 
@@ -220,7 +221,7 @@ def _round_query(rec: RecordInput) -> Any:
         query = query.where(SelectionRound.province_id == rec.province.id)
     if rec.level in {Level.HUYEN, Level.XA}:
         query = query.where(SelectionRound.locality == rec.locality)
-    return query.order_by(SelectionRound.id)
+    return query.order_by(col(SelectionRound.id))
 
 
 def _find_round(session: Session, rec: RecordInput) -> SelectionRound | None:
@@ -260,9 +261,9 @@ def _find_certificate(
 def _numbered_query(numbers: list[str], level: Level | None = None, year: int | None = None) -> Any:
     query = (
         select(Certificate, SelectionRound.province_id, SelectionRound.level, SelectionRound.year)
-        .join(SelectionRound, SelectionRound.id == Certificate.round_id)
+        .join(SelectionRound, col(SelectionRound.id) == Certificate.round_id)
         .where(col(Certificate.number).in_(numbers))
-        .order_by(Certificate.id)
+        .order_by(col(Certificate.id))
     )
     if level is not None:
         query = query.where(SelectionRound.level == level.value, SelectionRound.year == year)
@@ -414,7 +415,7 @@ def _write_producer(
         return None
     # A producer's own fields are corrected in the workspace; an import only fills gaps
     # (a provincial row only: a ministry row never changes a province's producer).
-    values = {
+    values: dict[str, Any] = {
         "kind": rec.producer_kind.value if rec.producer_kind else None,
         "kind_as_printed": nfc(rec.producer_kind_as_printed)[:100] or None,
         "province_id": rec.province.id,
@@ -459,7 +460,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
     round_ = match.round or _new_round(session, rec)
     cert = match.certificate
 
-    product_values = {
+    product_values: dict[str, Any] = {
         "name": nfc(rec.product),
         "is_set": rec.is_set,
         "components": rec.components,
@@ -489,7 +490,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
             _audit(session, ctx, "update", "product", product.id, province_current, product.name,
                    product_changes)  # fmt: skip
 
-    cert_values = {
+    cert_values: dict[str, Any] = {
         "number": nfc(rec.certificate_number) or None,
         "round_id": round_.id,
         "province_id": rec.province.id,
@@ -505,7 +506,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
     if cert is None:
         created = True
         cert = Certificate(
-            product_id=product.id,  # type: ignore[arg-type]
+            product_id=pk(product),
             verify_code=new_code(ctx.verify_keys, ctx.verify_key_id),
             batch_id=ctx.batch_id,
             **cert_values,
@@ -514,7 +515,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
         session.flush()
         session.add(
             CertificateEvent(
-                certificate_id=cert.id,  # type: ignore[arg-type]
+                certificate_id=pk(cert),
                 kind="issued",
                 effective_on=rec.issued_on,
                 actor_id=ctx.actor.id if ctx.actor else None,
@@ -538,7 +539,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
             cert.updated_at = utcnow()
             session.add(
                 CertificateEvent(
-                    certificate_id=cert.id,  # type: ignore[arg-type]
+                    certificate_id=pk(cert),
                     kind="corrected",
                     actor_id=ctx.actor.id if ctx.actor else None,
                     reference=rec.decision_number,
@@ -552,6 +553,6 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
             )  # fmt: skip
     changed = created or bool(product_changes) or bool(cert_changes)
     if changed:
-        audit.enqueue_reindex(session, product.id)  # type: ignore[arg-type]
-    ctx.touched.add(product.id)  # type: ignore[arg-type]
+        audit.enqueue_reindex(session, pk(product))
+    ctx.touched.add(pk(product))
     return UpsertResult(certificate=cert, product=product, created=created, changed=changed)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from catalogue import clock
@@ -146,7 +147,7 @@ def parse_row(
     ]  # fmt: skip
     for name in required:
         if not get.get(name):
-            errors.append(FieldError(name, str(_l("This value is required."))))
+            errors.append(FieldError(name, _("This value is required.")))
 
     province = None
     if get.get("province"):
@@ -164,22 +165,22 @@ def parse_row(
 
     level, region = parse_level(get.get("level"))
     if get.get("level") and level is None:
-        errors.append(FieldError("level", str(_l(
+        errors.append(FieldError("level", _(
             "Unknown level “%(value)s”: use xã, huyện, tỉnh, khu vực or quốc gia.",
-            value=get["level"]))))  # fmt: skip
+            value=get["level"])))  # fmt: skip
     if get.get("region") and level is not None and level is not Level.KHU_VUC:
         # Only a regional certificate has a region: any value here is not needed.
-        warnings.append(FieldError("region", str(_l(
+        warnings.append(FieldError("region", _(
             "“%(value)s” was ignored: only regional certificates have a region.",
-            value=get["region"]))))  # fmt: skip
+            value=get["region"])))  # fmt: skip
     elif get.get("region"):
         region = parse_region(get["region"])
         if region is None:
-            errors.append(FieldError("region", str(_l(
+            errors.append(FieldError("region", _(
                 "Unknown region “%(value)s”: use phía Bắc, miền Trung - Tây Nguyên or phía Nam.",
-                value=get["region"]))))  # fmt: skip
+                value=get["region"])))  # fmt: skip
     if level is Level.KHU_VUC and region is None and not any(e.field == "region" for e in errors):
-        errors.append(FieldError("region", str(_l("A regional certificate needs its region."))))
+        errors.append(FieldError("region", _("A regional certificate needs its region.")))
     if level is not None and level is not Level.KHU_VUC:
         region = None
 
@@ -187,16 +188,16 @@ def parse_row(
     if get.get("category"):
         group = parse_group(get["category"])
         if group is None:
-            errors.append(FieldError("category", str(_l(
-                "Unknown product group “%(value)s”.", value=get["category"]))))  # fmt: skip
+            errors.append(FieldError("category", _(
+                "Unknown product group “%(value)s”.", value=get["category"])))  # fmt: skip
 
     kind = None
     if get.get("producer_kind"):
         kind = parse_producer_kind(get["producer_kind"])
         if kind is None:
-            warnings.append(FieldError("producer_kind", str(_l(
+            warnings.append(FieldError("producer_kind", _(
                 "Kind of producer “%(value)s” not recognised: it is kept as printed, "
-                "without a kind.", value=get["producer_kind"]))))  # fmt: skip
+                "without a kind.", value=get["producer_kind"])))  # fmt: skip
 
     year = None
     if get.get("year"):
@@ -205,8 +206,8 @@ def parse_row(
             if not 2000 <= year <= clock.today().year + 1:
                 raise ValueError
         except ValueError:
-            errors.append(FieldError("year", str(_l(
-                "“%(value)s” is not a year of selection.", value=get["year"]))))  # fmt: skip
+            errors.append(FieldError("year", _(
+                "“%(value)s” is not a year of selection.", value=get["year"])))  # fmt: skip
             year = None
 
     dates: dict[str, date | None] = {}
@@ -215,26 +216,26 @@ def parse_row(
             dates[name] = parse_date(raw.get(name))
         except (ValueError, TypeError, OverflowError):
             dates[name] = None
-            errors.append(FieldError(name, str(_l(
-                "“%(value)s” is not a valid date (use dd/mm/yyyy).", value=get.get(name, "")))))  # fmt: skip
+            errors.append(FieldError(name, _(
+                "“%(value)s” is not a valid date (use dd/mm/yyyy).", value=get.get(name, ""))))  # fmt: skip
     issued_on = dates["issued_on"]
     if issued_on and year and issued_on.year not in (year, year + 1):
-        errors.append(FieldError("issued_on", str(_l(
+        errors.append(FieldError("issued_on", _(
             "The issue date %(day)s does not fall in the year of selection %(year)s.",
-            day=issued_on.strftime("%d/%m/%Y"), year=year))))  # fmt: skip
+            day=issued_on.strftime("%d/%m/%Y"), year=year)))  # fmt: skip
     if issued_on and dates["expires_on"] and dates["expires_on"] <= issued_on:
-        errors.append(FieldError("expires_on", str(_l("The expiry date must come after the issue date."))))
+        errors.append(FieldError("expires_on", _("The expiry date must come after the issue date.")))
     if level is not None:
         day = issued_on or dates["decision_date"]
         if day is not None and not level.exists_on(day):
-            errors.append(FieldError("level", str(_l(
+            errors.append(FieldError("level", _(
                 "The level “%(level)s” did not exist on %(day)s.",
-                level=level.label, day=day.strftime("%d/%m/%Y")))))  # fmt: skip
+                level=level.label, day=day.strftime("%d/%m/%Y"))))  # fmt: skip
         elif day is None and year is not None:
             if (level is Level.HUYEN and year > 2025) or (level is Level.XA and year < 2025):
-                errors.append(FieldError("level", str(_l(
+                errors.append(FieldError("level", _(
                     "The level “%(level)s” did not exist in %(year)s.",
-                    level=level.label, year=year))))  # fmt: skip
+                    level=level.label, year=year)))  # fmt: skip
 
     if errors or province is None or level is None or year is None:
         return None, errors, warnings

@@ -36,7 +36,7 @@ from time import monotonic
 from typing import Any
 
 from sqlalchemy import and_, or_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from catalogue.clock import today as clock_today
 from catalogue.vocab import CertificateStatus, Level
@@ -276,7 +276,7 @@ def load_policy(conn: Any, default_years: int) -> Policy:
     """Read every setting (a handful of rows) through a connection or session."""
     from catalogue.models import ValidityPolicy as Row
 
-    query = select(Row.level, Row.effective_from, Row.years).order_by(Row.id)  # type: ignore[arg-type]
+    query = select(col(Row.level), col(Row.effective_from), col(Row.years)).order_by(col(Row.id))
     run = getattr(conn, "exec", None) or conn.execute  # a SQLModel session or a Connection
     rows = run(query).all()
     return Policy.from_rows(rows, default_years)
@@ -291,11 +291,11 @@ def current_policy(conn: Any = None) -> Policy:
 
     if not has_app_context():
         return load_policy(conn, DEFAULT_YEARS) if conn is not None else Policy()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     cached = app.extensions.get("validity_policy")
     now = monotonic()
     if cached is not None and now - cached[0] < POLICY_TTL:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     default = int(app.config.get("CERTIFICATE_VALIDITY_YEARS") or DEFAULT_YEARS)
     if conn is not None:
         policy = load_policy(conn, default)

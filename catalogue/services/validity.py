@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
 from catalogue.models import User, ValidityPolicy
@@ -36,7 +36,7 @@ def set_policy(
     actor: Actor,
     level: Level | str,
     years: int,
-    effective_from: date,
+    effective_from: date | None,
     default_years: int,
     note: str | None = None,
 ) -> ValidityPolicy:
@@ -46,16 +46,16 @@ def set_policy(
     try:
         lvl = Level(level)
     except ValueError:
-        raise PolicyError(str(_l("Choose a level."))) from None
+        raise PolicyError(_("Choose a level.")) from None
     if not isinstance(years, int) or not MIN_YEARS <= years <= MAX_YEARS:
-        raise PolicyError(str(_l("The validity must be between %(min)s and %(max)s years.",
-                                 min=MIN_YEARS, max=MAX_YEARS)))  # fmt: skip
+        raise PolicyError(_("The validity must be between %(min)s and %(max)s years.",
+                            min=MIN_YEARS, max=MAX_YEARS))  # fmt: skip
     if not isinstance(effective_from, date):
-        raise PolicyError(str(_l("Enter the day the setting takes effect.")))
+        raise PolicyError(_("Enter the day the setting takes effect."))
     before = load_policy(session, default_years).term(lvl, effective_from)
     if before.years == years:
-        raise PolicyError(str(_l("The assumed validity of this level is already %(num)s years on that day: "
-                                 "nothing to change.", num=years)))  # fmt: skip
+        raise PolicyError(_("The assumed validity of this level is already %(num)s years on that day: "
+                            "nothing to change.", num=years))  # fmt: skip
     row = ValidityPolicy(
         level=lvl.value, years=years, effective_from=effective_from,
         set_by_id=actor.id if isinstance(actor, User) else None, note=nfc(note or "")[:500] or None,

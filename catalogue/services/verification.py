@@ -20,10 +20,10 @@ from datetime import date, datetime
 from time import monotonic, sleep
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import Connection, FromClause, bindparam, func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as sm_select
 
 from catalogue.clock import utcnow
@@ -44,13 +44,19 @@ from catalogue.vocab import CertificateStatus, Level, Region
 #: checked a handful of times by its buyers; hundreds means the code is reused).
 SUSPICIOUS_CHECKS = 50
 
-_c = Certificate.__table__  # type: ignore[attr-defined]
-_r = SelectionRound.__table__  # type: ignore[attr-defined]
-_p = Product.__table__  # type: ignore[attr-defined]
-_pr = Producer.__table__  # type: ignore[attr-defined]
-_prov = aliased(Province.__table__)  # type: ignore[attr-defined]
-_cur = aliased(Province.__table__)  # type: ignore[attr-defined]
-_ph = Photo.__table__  # type: ignore[attr-defined]
+
+def _table(model: type[SQLModel]) -> FromClause:
+    """The model's table for Core statements (SQLModel's types do not declare ``__table__``)."""
+    return inspect(model).local_table
+
+
+_c = _table(Certificate)
+_r = _table(SelectionRound)
+_p = _table(Product)
+_pr = _table(Producer)
+_prov = aliased(_table(Province))
+_cur = aliased(_table(Province))
+_ph = _table(Photo)
 
 _first_photo = (
     select(_ph.c.file_key)
@@ -303,8 +309,9 @@ def _sqlite_write(conn: Connection, params: dict[str, Any]) -> Any:
     sleeping, not the database, bounded throughput. We poll every 0.1–2 ms instead.
     """
     raw = conn.connection.driver_connection
-    (previous,) = raw.execute("PRAGMA busy_timeout").fetchone()  # type: ignore[union-attr]
-    raw.execute("PRAGMA busy_timeout = 0")  # type: ignore[union-attr]
+    assert raw is not None, "a checked-out connection has its driver connection"
+    (previous,) = raw.execute("PRAGMA busy_timeout").fetchone()
+    raw.execute("PRAGMA busy_timeout = 0")
     deadline = monotonic() + _SQLITE_WAIT_S
     pause = 0.0001
     try:
@@ -318,7 +325,7 @@ def _sqlite_write(conn: Connection, params: dict[str, Any]) -> Any:
                 sleep(pause)
                 pause = min(pause * 2, 0.002)
     finally:
-        raw.execute(f"PRAGMA busy_timeout = {int(previous)}")  # type: ignore[union-attr]
+        raw.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 def code_exists(conn: Connection, code: str) -> bool:
@@ -361,7 +368,7 @@ class AsOf:
 
 def history(conn: Connection, cert_id: int) -> list[Any]:
     """The certificate's events (issued, corrected, revoked, reinstated) in order."""
-    ev = CertificateEvent.__table__  # type: ignore[attr-defined]
+    ev = _table(CertificateEvent)
     return list(conn.execute(
         select(ev.c.kind, ev.c.effective_on, ev.c.reason, ev.c.reference, ev.c.recorded_at)
         .where(ev.c.certificate_id == cert_id)
@@ -446,9 +453,9 @@ def list_reports(session: Session, *, province_id: int | None, limit: int = 200)
     """Newest reports first; ``province_id`` limits them to one current province's officials."""
     query = (
         sm_select(FakeReport, Product.name, Product.slug, Certificate.number)
-        .join(Certificate, Certificate.id == FakeReport.certificate_id, isouter=True)
-        .join(Product, Product.id == Certificate.product_id, isouter=True)
-        .order_by(FakeReport.created_at.desc(), FakeReport.id.desc())  # type: ignore[attr-defined]
+        .join(Certificate, col(Certificate.id) == FakeReport.certificate_id, isouter=True)
+        .join(Product, col(Product.id) == Certificate.product_id, isouter=True)
+        .order_by(col(FakeReport.created_at).desc(), col(FakeReport.id).desc())
         .limit(limit)
     )
     if province_id is not None:

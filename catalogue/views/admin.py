@@ -38,7 +38,7 @@ from wtforms.validators import Length, Optional
 from catalogue import auth, media
 from catalogue.auth import actor, guard
 from catalogue.clock import VIETNAM, today
-from catalogue.db import get_engine, get_session
+from catalogue.db import get_engine, get_session, pk
 from catalogue.extensions import limiter
 from catalogue.forms import (
     AuditFilterForm,
@@ -132,7 +132,7 @@ def _commit(action: Callable[[], T], success: str | Callable[[T], str]) -> T:
     except publishing.PublishError as exc:
         session.rollback()
         flash(str(exc), "error")
-        return FAILED  # type: ignore[no-any-return]
+        return FAILED
     flash(success(result) if callable(success) else success, "info")
     return result
 
@@ -171,7 +171,7 @@ def _province_choices(blank: str | None = None, scope: int | None = None, printe
             for old in sorted(provinces.predecessors(unit), key=lambda p: p.short_name):
                 if old.id != unit.id:
                     rows.append((old.id, _("%(name)s (before 1/7/2025)", name=old.short_name)))
-    return choices(([(0, blank)] if blank is not None else []) + rows)  # type: ignore[list-item]
+    return choices(([(0, blank)] if blank is not None else []) + rows)
 
 
 def _producer_choices(current: int | None) -> list[Any]:
@@ -541,7 +541,7 @@ def batch_qr(batch_id: int) -> Response:
     base = current_app.config["PUBLIC_BASE_URL"]
     certificates = publishing.batch_certificates(_session(), actor=_me(), batch=batch)
     with get_engine().connect() as conn:
-        checks = [c for c in (verification.find_by_id(conn, cert.id) for cert in certificates) if c]  # type: ignore[arg-type]
+        checks = [c for c in (verification.find_by_id(conn, pk(cert)) for cert in certificates) if c]
     day = today()
     printable, revoked = verification.printable(checks, day)
     out = io.BytesIO()
@@ -581,8 +581,8 @@ def records() -> str:
     query = select(Product).order_by(col(Product.updated_at).desc()).limit(100)
     scope = _scope()
     if scope is not None:
-        current = provinces.get(scope)
-        query = query.where(col(Product.province_id).in_(provinces.member_ids(current)))  # type: ignore[arg-type]
+        current = provinces.by_id[scope]
+        query = query.where(col(Product.province_id).in_(provinces.member_ids(current)))
     if q:
         query = query.where(
             or_(col(Product.slug).contains(fold(q).replace(" ", "-")), col(Product.name).contains(q))
@@ -686,12 +686,12 @@ def product(product_id: int | None = None) -> Any:
         certificates = list(
             session.exec(
                 select(Certificate, SelectionRound)
-                .join(SelectionRound, SelectionRound.id == Certificate.round_id)
+                .join(SelectionRound, col(SelectionRound.id) == Certificate.round_id)
                 .where(Certificate.product_id == obj.id)
             ).all()
-        )  # type: ignore[arg-type]
+        )
         photos = list(
-            session.exec(select(Photo).where(Photo.product_id == obj.id).order_by(Photo.position)).all()
+            session.exec(select(Photo).where(Photo.product_id == obj.id).order_by(col(Photo.position))).all()
         )
     return render_template(
         "admin/product.html",
@@ -801,7 +801,8 @@ def _certificate(cert_id: int, action: str) -> tuple[Certificate, SelectionRound
         level=round_.level if round_ else None,
         province=session.get(Province, cert.province_id) if cert.province_id else None,
     )
-    return cert, round_  # type: ignore[return-value]
+    assert round_ is not None  # round_id is a required foreign key
+    return cert, round_
 
 
 @bp.route("/certificates/<int:cert_id>", methods=["GET", "POST"])
@@ -894,7 +895,7 @@ def rounds() -> str:
     scope = _scope()
     provinces = _provinces()
     if scope is not None:
-        query = query.where(col(SelectionRound.province_id).in_(provinces.member_ids(provinces.get(scope))))  # type: ignore[arg-type]
+        query = query.where(col(SelectionRound.province_id).in_(provinces.member_ids(provinces.by_id[scope])))
     rounds_ = _session().exec(query).all()
     me = _me()
     # Link only the rounds this official may edit (the ministry sees provincial rounds read-only).
@@ -977,7 +978,7 @@ def event(event_id: int | None = None) -> Any:
         for ex in session.exec(select(Exhibitor).where(Exhibitor.event_id == obj.id)).all():
             shown = session.exec(
                 select(Product)
-                .join(Exhibit, Exhibit.product_id == Product.id)
+                .join(Exhibit, col(Exhibit.product_id) == Product.id)
                 .where(Exhibit.exhibitor_id == ex.id)
             ).all()
             exhibitors.append((ex, session.get(Producer, ex.producer_id), list(shown)))
@@ -1005,8 +1006,9 @@ def exhibitor_add(event_id: int) -> Any:
             flash(_("Unknown producer or product number."), "error")
             return redirect(url_for("admin.event", event_id=event_id))
         if raw_ids:
-            shown = [session.get(Product, int(p)) for p in raw_ids]
-            if any(p is None for p in shown):
+            found = [session.get(Product, int(p)) for p in raw_ids]
+            shown = [p for p in found if p is not None]
+            if len(shown) < len(found):
                 flash(_("Unknown producer or product number."), "error")
                 return redirect(url_for("admin.event", event_id=event_id))
         else:
@@ -1014,7 +1016,7 @@ def exhibitor_add(event_id: int) -> Any:
         _commit(
             lambda: editing.add_exhibitor(
                 session, actor=_me(), event=obj, producer=producer_row, booth=form.booth.data, products=shown
-            ),  # type: ignore[arg-type]
+            ),
             _("Exhibitor added."),
         )
     _form_errors(form)

@@ -7,6 +7,7 @@ that aborts with its own ``description`` gets it shown as the message.
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
@@ -38,7 +39,8 @@ def _texts(exc: HTTPException) -> tuple[str, str | None]:
     return str(title), str(message) if message else None
 
 
-def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    assert exc.code is not None  # Flask returns a code-less HTTPException itself, unhandled
     title, message = _texts(exc)
     headers = {"Cache-Control": "no-store"} if (exc.code or 500) >= 500 else {}
     if _wants_json():
@@ -48,7 +50,7 @@ def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
     return render_template("errors/error.html", error=exc, title=title, message=message), exc.code, headers
 
 
-def _server_error(exc: Exception):  # type: ignore[no-untyped-def]
+def _server_error(exc: Exception) -> ResponseReturnValue:
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
     try:
         get_session().rollback()

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import wraps
 from time import monotonic
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import (
@@ -42,7 +42,8 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_decimal, get_locale, get_translations
+from flask.typing import ResponseReturnValue
+from flask_babel import format_decimal, get_locale, get_translations, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileSize
 from markupsafe import Markup
@@ -98,7 +99,7 @@ def _when_enabled(decorator: Callable[[F], F]) -> Callable[[F], F]:
         def inner(*args: Any, **kwargs: Any) -> Any:
             return (limited if limiter.enabled else view)(*args, **kwargs)
 
-        return inner  # type: ignore[return-value]
+        return cast(F, inner)
 
     return wrap
 
@@ -127,6 +128,13 @@ def _code(raw: str | None) -> str | None:
 
 def _base_url() -> str:
     return current_app.config["PUBLIC_BASE_URL"]
+
+
+def _printed_url(code: str) -> str:
+    """The verification URL that a QR code or a label carries (``code`` is a real code)."""
+    url = verify_url(_base_url(), code)
+    assert url is not None, "a real code is never empty"
+    return url
 
 
 def _domain() -> str:
@@ -177,9 +185,9 @@ def _parse_as_of(raw: str | None) -> tuple[date | None, str | None]:
             raise ValueError(raw)
         day = date.fromisoformat(raw)
     except ValueError:
-        return None, str(_l("Enter the date as year-month-day, for example 2025-03-14."))
+        return None, gettext("Enter the date as year-month-day, for example 2025-03-14.")
     if day > clock_today():
-        return None, str(_l("That date is in the future: choose the day you bought the product."))
+        return None, gettext("That date is in the future: choose the day you bought the product.")
     return day, None
 
 
@@ -355,7 +363,7 @@ def _qr(code: str, fmt: str, size: int = qr.PNG_DEFAULT) -> Response:
     with get_engine().connect() as conn:
         if not svc.code_exists(conn, canonical):
             return _image_not_found()
-    data = qr.cached(current_app.config["MEDIA_DIR"], verify_url(_base_url(), canonical), fmt, size)  # type: ignore[arg-type]
+    data = qr.cached(current_app.config["MEDIA_DIR"], _printed_url(canonical), fmt, size)
     response = Response(data, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     response.headers["Cache-Control"] = IMMUTABLE
     response.add_etag()
@@ -386,7 +394,7 @@ def qr_png(code: str) -> Response:
 
 @bp.get("/verify")
 @verify_limit
-def lookup() -> Response | str | tuple[str, int]:
+def lookup() -> ResponseReturnValue:
     """Type the certificate number (or the code) printed next to the QR.
 
     A number lookup shows the verdict but never the verification code, so
@@ -437,7 +445,7 @@ class FakeReportForm(Form):
 @bp.route("/v/<code>/report", methods=["GET", "POST"])
 @limiter.shared_limit(_verify_limit, scope="verify", methods=["GET"])
 @limiter.limit(_report_limit, methods=["POST"])
-def report(code: str) -> Response | str | tuple[str, int]:
+def report(code: str) -> ResponseReturnValue:
     """Report a suspected fake; stored for the officials of the certificate's province."""
     canonical = _code(code)
     check = None
@@ -468,7 +476,7 @@ def report(code: str) -> Response | str | tuple[str, int]:
         if photo_error is None:
             province_raw = form.province.data if check is None else None
             svc.report_fake(
-                session, what=form.what.data, where=form.where.data,
+                session, what=form.what.data or "", where=form.where.data,
                 code=canonical or code, check=check,
                 province_id=int(province_raw) if province_raw and province_raw.isdigit() else None,
                 photo_key=photo_key,
@@ -495,7 +503,7 @@ def _label_scope() -> set[int] | None | Response:
     every province), or the sign-in redirect. The rules live in services.permissions."""
     user = actor()
     if user is None:
-        return login_manager.unauthorized()  # type: ignore[no-any-return]
+        return login_manager.unauthorized()
     permissions.require(user, "use_workspace")
     scope = permissions.province_scope(user)
     return None if scope is None else {scope}
@@ -508,7 +516,7 @@ def _labels_page(checks: list[svc.CertificateCheck], title: str) -> Response:
     printable, revoked = svc.printable(checks, day)
     labels = [
         {"c": c, "url": verify_url(_base_url(), c.code), "standing": c.standing(day),
-         "svg": qr.cached(media_dir, verify_url(_base_url(), c.code), "svg").decode()}  # type: ignore[arg-type]
+         "svg": qr.cached(media_dir, _printed_url(c.code), "svg").decode()}
         for c in printable
     ]  # fmt: skip
     html = _render("verify/labels.html", labels=labels, title=title, revoked=revoked)
@@ -533,7 +541,8 @@ def label_certificate(code: str | None = None, cert_id: int | None = None) -> Re
             allowed = _label_scope()
             if isinstance(allowed, Response):
                 return allowed
-            check = svc.find_by_id(conn, cert_id)  # type: ignore[arg-type]
+            assert cert_id is not None  # the route gives a code or an id
+            check = svc.find_by_id(conn, cert_id)
             if check is not None and allowed is not None and check.current_province_id not in allowed:
                 raise permissions.Forbidden()
     if check is None:
