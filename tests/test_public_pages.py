@@ -190,7 +190,7 @@ def test_former_province_page_points_to_the_unit_it_became_part_of(seeded_app: F
 
 def test_province_list_has_the_34_current_units_with_counts(seeded_app: Flask) -> None:
     body = html(seeded_app.test_client(), "/provinces?lang=en")
-    cards = re.findall(r'<h3><a href="/provinces/([a-z-]+)">', body)
+    cards = re.findall(r'<h2 class="card-title"><a href="/provinces/([a-z-]+)">', body)
     assert len(cards) == 34 and not any(c.endswith("truoc-2025") for c in cards)
     da_nang = seeddata.products_now_in("Đà Nẵng")  # with those printed under Quảng Nam
     assert re.search(rf"Thành phố Đà Nẵng</a> <span class=\"n\">{da_nang} products", body)
