@@ -50,6 +50,10 @@ def plain_env(data_dir: Path, **settings: str) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    if "faketime" in env.get("LD_PRELOAD", ""):
+        # Under a frozen libfaketime clock the rate limiter's in-memory expiry timer
+        # (a non-daemon thread) never fires, so the process could not exit.
+        env = {**env, "RATELIMIT_ENABLED": "false"}
     # A new session has no controlling terminal, so a password prompt reads stdin.
     return subprocess.run(args, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
                           start_new_session=True, **kwargs)  # fmt: skip
