@@ -6,8 +6,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from catalogue.commands import db, imports, search, seed, translations, users
+    from catalogue.commands import backup, db, imports, search, seed, translations, users
 
     for command in (db.db_group, seed.seed_command, search.search_group,
-                    users.user_group, imports.import_command, translations.translations_group):  # fmt: skip
+                    users.user_group, imports.import_command, translations.translations_group,
+                    backup.backup_group):  # fmt: skip
         app.cli.add_command(command)
