@@ -58,6 +58,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(verify.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    from catalogue.jobs import queue as job_queue
+    from catalogue.jobs import views as job_views
+
+    job_queue.init_app(app)
+    app.register_blueprint(job_views.bp)
     errors.init_app(app)
     from catalogue import media
 

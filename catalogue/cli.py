@@ -12,3 +12,6 @@ def init_app(app: Flask) -> None:
                     users.user_group, imports.import_command, translations.translations_group,
                     backup.backup_group):  # fmt: skip
         app.cli.add_command(command)
+    from catalogue.jobs import commands as job_commands
+
+    app.cli.add_command(job_commands.jobs_group)

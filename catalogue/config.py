@@ -105,6 +105,8 @@ class Settings:
     ENV: str = "production"
     CATALOGUE_DATA_DIR: Path = PROJECT_ROOT / "data"
     DATABASE_URL: str = ""
+    # Where scans are counted (catalogue.verification.counting); empty: next to the registry.
+    CHECKS_DATABASE_URL: str = ""
     SECRET_KEY: str = ""
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     PORT: int = 5000
@@ -116,8 +118,13 @@ class Settings:
     VERIFY_CURRENT_KEY_ID: str = "a"
     RATELIMIT_ENABLED: bool = True
     RATELIMIT_STORAGE_URI: str = "memory://"
-    # Per-client limits on the verification endpoints (Flask-Limiter syntax).
+    # Limits on the verification endpoints (Flask-Limiter syntax), shared by page, API and
+    # look-up. Per (client address, code): one client re-checking one code.
     VERIFY_RATE_LIMIT: str = "60 per minute;600 per hour"
+    # Per client address, every code: high enough for a fair's visitors behind one Wi-Fi.
+    VERIFY_CLIENT_RATE_LIMIT: str = "300 per minute;6000 per hour"
+    # Per client address, look-ups that found nothing (walking through codes or numbers).
+    VERIFY_FAILED_RATE_LIMIT: str = "20 per minute;200 per hour"
     VERIFY_REPORT_RATE_LIMIT: str = "5 per minute;20 per day"
     MAX_CONTENT_LENGTH: int = 32 * 1024 * 1024
     SESSION_COOKIE_SECURE: bool = False
@@ -175,6 +182,7 @@ class Settings:
         if env.get("CATALOGUE_DATA_DIR"):
             s.CATALOGUE_DATA_DIR = Path(env["CATALOGUE_DATA_DIR"]).resolve()
         s.DATABASE_URL = env.get("DATABASE_URL", "")
+        s.CHECKS_DATABASE_URL = env.get("CHECKS_DATABASE_URL", "")
         s.SECRET_KEY = env.get("SECRET_KEY", "")
         s.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "").rstrip("/") or s.PUBLIC_BASE_URL
         s.PORT = _int(env, "PORT", s.PORT, 1, 65535)
@@ -190,6 +198,8 @@ class Settings:
         s.RATELIMIT_ENABLED = _bool(env.get("RATELIMIT_ENABLED"), s.RATELIMIT_ENABLED)
         s.VERIFY_RATE_LIMIT = env.get("VERIFY_RATE_LIMIT", s.VERIFY_RATE_LIMIT)
         s.VERIFY_REPORT_RATE_LIMIT = env.get("VERIFY_REPORT_RATE_LIMIT", s.VERIFY_REPORT_RATE_LIMIT)
+        s.VERIFY_CLIENT_RATE_LIMIT = env.get("VERIFY_CLIENT_RATE_LIMIT", s.VERIFY_CLIENT_RATE_LIMIT)
+        s.VERIFY_FAILED_RATE_LIMIT = env.get("VERIFY_FAILED_RATE_LIMIT", s.VERIFY_FAILED_RATE_LIMIT)
         if env.get("REDIS_URL"):
             s.RATELIMIT_STORAGE_URI = env["REDIS_URL"]
         s.SESSION_COOKIE_SECURE = _bool(

@@ -6,10 +6,11 @@ then ``Accept-Language``, then Vietnamese.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from flask import Flask, redirect, request
+from flask import Flask, abort, redirect, request
 from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -28,10 +29,21 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LOCALES) or "vi"
 
 
+#: Control characters (a CR/LF would break the ``Location`` header) and backslashes
+#: (browsers read ``/\\host`` as another site), raw or percent-encoded.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+
+
 def safe_next(target: str | None, fallback: str = "/") -> str:
-    """Only same-site relative paths; anything else goes to ``fallback``."""
+    """Only same-site relative paths; other sites go to ``fallback``.
+
+    A ``next`` that could break or bend the redirect header is refused (400):
+    such a link was tampered with, and following it silently hides that.
+    """
     if not target:
         return fallback
+    if _UNSAFE.search(target) or _UNSAFE.search(unquote(target)):
+        abort(400)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return fallback

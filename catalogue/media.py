@@ -18,6 +18,7 @@ import hashlib
 import io
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -137,7 +138,7 @@ def zip_images(data: bytes) -> dict[str, tuple[str, bytes]]:
         raise PhotoRejected(_("The zip file is too large."))
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
         raise PhotoRejected(_("This is not a zip file.")) from None
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
@@ -153,7 +154,18 @@ def zip_images(data: bytes) -> dict[str, tuple[str, bytes]]:
             if not name.lower().endswith(IMAGE_SUFFIXES) or member.file_size > MAX_PHOTO_BYTES:
                 out.setdefault(photo_name_key(name), (name, b""))
                 continue
-            out[photo_name_key(name)] = (name, archive.read(member))
+            try:
+                content = archive.read(member)
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+                # A bad CRC, a truncated or encrypted member: the zip as a whole is refused.
+                raise PhotoRejected(
+                    _(
+                        "The zip file is damaged: %(name)s cannot be unpacked. "
+                        "Make the zip file again and upload it.",
+                        name=name,
+                    )
+                ) from None
+            out[photo_name_key(name)] = (name, content)
     return out
 
 

@@ -92,6 +92,10 @@ _SPEC: dict[str, Any] = {
                         "description": "A filter value is not understood.",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                     },
+                    "503": {
+                        "description": "This server's search index is being built (first start): "
+                        "`building` holds `done` and `total` products; retry after `Retry-After` seconds.",
+                    },
                 },
             }
         },
@@ -109,6 +113,7 @@ _SPEC: dict[str, Any] = {
                         "content": {"text/csv": {"schema": {"type": "string"}}},
                     },
                     "400": {"description": "A filter value is not understood."},
+                    "503": {"description": "The search index is being built; retry after `Retry-After` s."},
                 },
             }
         },
@@ -236,7 +241,8 @@ _SPEC: dict[str, Any] = {
                 "tags": ["meta"],
                 "responses": {
                     "200": {
-                        "description": "`ok` when the database and the search index answer.",
+                        "description": "`ok` when the database and the search index answer; "
+                        "`ok; search index building (done/total)` while a first index is built.",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
                     },
                     "503": {"description": "A dependency is unavailable."},
@@ -423,7 +429,9 @@ _SPEC: dict[str, Any] = {
                     "certificate": {"$ref": "#/components/schemas/Certificate"},
                     "check_count": {
                         "type": "integer",
-                        "description": "How many times this code has been checked.",
+                        "nullable": True,
+                        "description": "How many times this code has been checked "
+                        "(null when the count is briefly unavailable; the verdict still stands).",
                     },
                 },
                 "required": ["status"],

@@ -22,7 +22,8 @@ from tests.conftest import IS_PG, PG_URL
 EXPECTED_TABLES = {
     "app_user", "audit_entry", "certificate", "certificate_event", "event", "exhibit", "exhibitor",
     "fake_report", "import_batch", "photo", "producer", "product", "province", "search_outbox",
-    "selection_round", "validity_policy",
+    "selection_round", "validity_policy", "job", "sign_in_attempt", "verification_check",
+    "verification_tally",
 }  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from catalogue.models import (
     Certificate,
     Event,
     ImportBatch,
+    Job,
     Photo,
     Producer,
     Product,
@@ -132,8 +133,12 @@ def world(seeded_app: Flask) -> dict[str, Any]:
             s, what="Nhãn giả", where="Chợ Đông Ba", code=None, check=None, province_id=hue.province_id,
             photo_key=media.ingest(_png(), seeded_app.config["CATALOGUE_DATA_DIR"] / "reports").file_key,
         )  # fmt: skip
+        job = Job(kind="publish", state="failed", actor_id=hue.id, province_id=hue.province_id,
+                  batch_id=pending.id)  # fmt: skip
+        s.add(job)
         s.commit()
         ids.update(
+            job_id=job.id,
             batch_id=batch.id,
             pending_id=pending.id,
             cert_id=cert.id,

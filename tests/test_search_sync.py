@@ -17,6 +17,7 @@ from catalogue import create_app
 from catalogue.config import PROJECT_ROOT
 from catalogue.db import get_engine, get_session, make_engine
 from catalogue.models import OutboxEvent, Product
+from catalogue.search import building
 from catalogue.search.index import current_name, pending_count
 from catalogue.search.query import SearchParams, run
 from catalogue.services.places import Provinces
@@ -26,14 +27,16 @@ from tests import seeddata
 from tests.conftest import VERIFY_KEYS, base_overrides
 
 
-def publish(session: Session, name: str, number: str, province: str = "Huế") -> int:
+def publish(
+    session: Session, name: str, number: str, province: str = "Huế", producer: str = "HTX thử nghiệm"
+) -> int:
     """Write one certified product through the real write path (no commit)."""
     provinces = Provinces.load(session)
     ctx = WriteContext(
         provinces=provinces, validity_years=3, verify_keys=dict(VERIFY_KEYS), verify_key_id="a"
     )
     result = upsert_record(session, RecordInput(
-        product=name, producer="HTX thử nghiệm", province=provinces.match_current(province),  # type: ignore[arg-type]
+        product=name, producer=producer, province=provinces.match_current(province),  # type: ignore[arg-type]
         level=Level.TINH, year=2026, group=ProductGroup.KHAC, certificate_number=number,
     ), ctx)  # fmt: skip
     return result.product.id  # type: ignore[return-value]
@@ -95,16 +98,25 @@ def test_deleted_index_directory_is_rebuilt_with_nothing_lost(seeded_app: Flask)
     everything = total(seeded_app)
     kien_giang = total(seeded_app, "kien giang")
     shutil.rmtree(seeded_app.config["INDEX_DIR"])
+    client = seeded_app.test_client()
+    assert client.get("/api/v1/products").status_code in (200, 503)  # starts the background build
+    building.wait(Path(seeded_app.config["INDEX_DIR"]))
     assert total(seeded_app) == everything == seeddata.products()
     assert total(seeded_app, "kien giang") == kien_giang
 
 
 _SEARCHER = textwrap.dedent("""
     import json, sys
+    from pathlib import Path
     from catalogue import create_app
+    from catalogue.search import building
     from catalogue.search.query import SearchParams, run
     app = create_app({"ENV": "test", "CATALOGUE_DATA_DIR": sys.argv[1], "DATABASE_URL": sys.argv[2],
-                      "SECRET_KEY": "x", "VERIFY_KEYS": json.loads(sys.argv[3]), "RATELIMIT_ENABLED": False})
+                      "SECRET_KEY": "x", "VERIFY_KEYS": json.loads(sys.argv[3]), "RATELIMIT_ENABLED": False,
+                      "SEARCH_BUILD_IN": "process"})
+    first = app.test_client().get("/api/v1/products?q=nuoc+mam&status=all")
+    print(first.status_code, first.headers.get("Retry-After"))
+    building.wait(Path(app.config["INDEX_DIR"]))
     with app.test_request_context():
         print(json.dumps({"total": run(SearchParams(q="nuoc mam", statuses=())).total}))
     print(app.test_client().get("/healthz").status_code)
@@ -112,6 +124,7 @@ _SEARCHER = textwrap.dedent("""
 
 
 def test_corrupt_index_is_rebuilt_not_fatal(seeded_app: Flask) -> None:
+    """A new process meets a damaged index and no previous build: 503 at once; a builder process fixes it."""
     expected = total(seeded_app, "nuoc mam")
     root = Path(seeded_app.config["INDEX_DIR"])
     live = root / str(current_name(root))
@@ -128,7 +141,9 @@ def test_corrupt_index_is_rebuilt_not_fatal(seeded_app: Flask) -> None:
                           capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
-    assert json.loads(lines[-2])["total"] == expected > 0  # a new process rebuilt it from the database
+    status, retry = lines[-3].split()
+    assert status == "503" and retry.isdigit()  # never a stall or a 500
+    assert json.loads(lines[-2])["total"] == expected > 0  # a builder process rebuilt it from the database
     assert lines[-1] == "200"
     assert current_name(root) != live.name
 
@@ -137,6 +152,9 @@ def test_pointer_to_missing_build_is_rebuilt(seeded_app: Flask) -> None:
     root = Path(seeded_app.config["INDEX_DIR"])
     root.mkdir(parents=True, exist_ok=True)
     (root / "CURRENT").write_text("gen-does-not-exist\n")
+    (root / "PREVIOUS").unlink(missing_ok=True)
+    assert seeded_app.test_client().get("/api/v1/products").status_code in (200, 503)
+    building.wait(root)
     assert total(seeded_app) == seeddata.products()
     assert current_name(root) != "gen-does-not-exist"
 

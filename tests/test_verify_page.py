@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from catalogue.clock import utcnow
 from catalogue.db import get_engine
 from catalogue.models import FakeReport
+from catalogue.verification import counting
 from tests import seeddata
 from tests.fixtures.workspace import login, make_user
 
@@ -36,9 +37,13 @@ def _reports(app: Flask) -> list[FakeReport]:
 
 
 def _count(app: Flask, code: str) -> int:
+    """The stored count: checks before the check log (``certificate.check_count``) plus the log's."""
     with app.app_context(), get_engine().connect() as conn:
-        return int(conn.execute(text("SELECT check_count FROM certificate WHERE verify_code = :c"),
-                                {"c": code}).scalar_one())  # fmt: skip
+        before = int(conn.execute(text("SELECT check_count FROM certificate WHERE verify_code = :c"),
+                                  {"c": code}).scalar_one())  # fmt: skip
+        tally = counting.tally(code)
+    assert tally is not None
+    return before + tally.count
 
 
 # ----------------------------------------------------------------------------- counting and caching

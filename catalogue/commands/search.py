@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,12 @@ def search_group() -> None:
 
 
 @search_group.command("rebuild", help="Build a fresh index from the database and swap it in atomically.")
-@click.option("--procs", default=1, show_default=True, help="Indexing processes (Whoosh multisegment).")
+@click.option(
+    "--procs",
+    default=max(1, min(2, os.cpu_count() or 1)),
+    show_default=True,
+    help="Processes, each reading and indexing its share of the products.",
+)
 @with_appcontext
 @needs_database
 def rebuild(procs: int) -> None:
@@ -63,7 +69,7 @@ def status() -> None:
 
     root, engine = _root_engine()
     st = get_status(root, engine)
-    click.echo(f"index:     {root / st.name if st.name else 'missing (rebuilt on first use)'}")
+    click.echo(f"index:     {root / st.name if st.name else 'missing (built in the background)'}")
     click.echo(f"documents: {st.documents if st.documents is not None else 'unreadable'}")
     click.echo(f"built at:  {st.built_at or '-'}")
     click.echo(f"last write: {f'{st.modified_age:.0f} s ago' if st.modified_age is not None else '-'}")

@@ -73,6 +73,8 @@ class Certificate(SQLModel, table=True):
     batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
     #: Verification code printed as QR (random bits + keyed check); see services.verification.
     verify_code: str | None = Field(default=None, max_length=40)
+    #: Checks counted before the check log (migration 0005), kept as they were; new checks are
+    #: counted in catalogue.verification.counting and added to this for display.
     check_count: int = 0
     first_checked_at: datetime | None = None
     last_checked_at: datetime | None = None

@@ -18,8 +18,11 @@ Semantics (per certificate, as a buyer reads a filter):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
+import secrets
+from dataclasses import dataclass, field, fields
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 from whoosh.reading import IndexReader
@@ -108,6 +111,52 @@ class _Segment:
                    np.array(rg, np.int8), np.array(yr, np.int16), np.array(ex, np.int32),
                    np.array(rv, np.int32), np.array(st, np.int32))  # fmt: skip
 
+    def save(self, path: Path) -> None:
+        """Write the arrays next to the index (atomically) so other processes skip :meth:`read`.
+
+        Province codes are per process, so the file holds each segment's own slug list.
+        """
+        arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("keys", "province")}
+        codes, local = np.unique(self.province, return_inverse=True)
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            with open(tmp, "wb") as out:
+                labels = np.array([PROVINCES[c] for c in codes.tolist()], dtype=str)
+                np.savez(out, **arrays, keys=np.array(self.keys, dtype=str),
+                         province=local.astype(np.int16), province_labels=labels)  # fmt: skip
+            os.replace(tmp, path)
+        except OSError:  # a read-only or full disk only costs the next process a slower start
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path, size: int) -> _Segment | None:
+        """Arrays saved by :meth:`save`, or None when missing, unreadable or of another size."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                values = {name: z[name] for name in z.files}
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+        try:
+            labels = values.pop("province_labels").tolist()
+            local = values.pop("province")
+            remap = np.array([province_code(s) for s in labels] or [0], np.int16)
+            seg = cls(province=remap[local] if len(local) else np.zeros(0, np.int16),
+                      keys=values.pop("keys").tolist(), **values)  # fmt: skip
+        except (KeyError, TypeError, IndexError):
+            return None
+        return seg if len(seg.pid) == size else None
+
+
+def facet_file(folder: Path, segid: str, size: int) -> Path:
+    return folder / f"facets-{segid}-{size}.npz"
+
+
+def prune_facet_files(folder: Path, keep: set[Path]) -> None:
+    """Remove saved tables of segments no longer in the index (merged or replaced)."""
+    for path in folder.glob("facets-*.npz"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+
 
 def _year_end(year: int) -> int:
     return date(year, 12, 31).toordinal()
@@ -145,8 +194,15 @@ class DocTable:
     _years: np.ndarray | None = None
 
     @classmethod
-    def build(cls, searcher: Searcher, previous: DocTable | None = None) -> DocTable:
-        """Concatenate per-segment arrays, reusing segments already read."""
+    def build(
+        cls, searcher: Searcher, previous: DocTable | None = None, folder: Path | None = None
+    ) -> DocTable:
+        """Concatenate per-segment arrays, reusing segments already read.
+
+        With ``folder`` (the build directory), tables saved there are loaded instead of
+        reading every stored document (seconds at 100,000 products), and tables read
+        are saved for the next process.
+        """
         cache = previous.segments if previous else {}
         segments: dict[tuple[str, int], _Segment] = {}
         parts: list[tuple[_Segment, int]] = []
@@ -157,7 +213,15 @@ class DocTable:
             if seg is None:  # an empty index
                 continue
             key = (seg.segid, reader.doc_count_all())
-            part = cache.get(key) or _Segment.read(reader)
+            part = cache.get(key)
+            if part is None and folder is not None:
+                path = facet_file(folder, *key)
+                part = _Segment.load(path, key[1])
+                if part is None:
+                    part = _Segment.read(reader)
+                    part.save(path)
+            if part is None:
+                part = _Segment.read(reader)
             segments[key] = part
             parts.append((part, offset))
             if reader.has_deletions():

@@ -30,7 +30,7 @@ from catalogue.clock import today as clock_today
 from catalogue.search.analysis import exact_tokens, folded_tokens
 from catalogue.search.engine import Scorer
 from catalogue.search.facets import FACETS, DocTable, Filters, filter_and_count
-from catalogue.search.index import Reader, Snapshot, reader_for
+from catalogue.search.index import IndexBuilding, Reader, Snapshot, reader_for
 from catalogue.services.places import Provinces
 from catalogue.services.status import current_policy
 from catalogue.text import fold, nfc
@@ -306,24 +306,27 @@ def _reader() -> Reader:
 CORRUPTION = (OSError, EOFError, zlib.error, pickle.UnpicklingError, struct.error)
 
 
-def _rebuild_damaged() -> None:
-    from catalogue.search.index import rebuild
-
-    reader = _reader()
-    reader.reset()
-    log.warning("search index damaged: rebuilding from the database")
-    rebuild(reader.root, _engine())
+def _damaged() -> None:
+    """The open build raised while read: answer from the previous one and rebuild in the background."""
+    log.warning("search index damaged: rebuilding from the database in the background")
+    _reader().mark_bad()
 
 
 def snapshot() -> Snapshot:
-    """The process's searcher; an unreadable index is rebuilt once, then retried."""
+    """The process's searcher, in step with this node's outbox cursor.
+
+    Raises :class:`~catalogue.search.index.IndexBuilding` while a first index is built.
+    """
     from catalogue.search import sync
 
     sync.ensure_started()  # first use in this app: drain what a crashed process left pending
+    sync.catch_up()  # rows other nodes (or processes) committed since
     try:
         return _reader().snapshot(_engine())
-    except Exception:  # noqa: BLE001 - corrupt index files: rebuild from the DB
-        _rebuild_damaged()
+    except IndexBuilding:
+        raise
+    except Exception:  # noqa: BLE001 - corrupt index files: fall back, rebuild in the background
+        _damaged()
         return _reader().snapshot(_engine())
 
 
@@ -331,12 +334,13 @@ def run(params: SearchParams, *, today: date | None = None, limit: int | None = 
     """Search: ids of the requested page in result order, total, facets and a suggestion.
 
     ``limit`` (CSV export) returns up to that many ids from the first result instead of a page.
-    Index files found damaged while reading are rebuilt from the database, then the search retried.
+    Index files found damaged while reading make the search retry on the previous build
+    (or raise IndexBuilding) while a fresh one is built in the background.
     """
     try:
         return _run(params, today, limit)
     except CORRUPTION:
-        _rebuild_damaged()
+        _damaged()
         return _run(params, today, limit)
 
 

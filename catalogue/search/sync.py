@@ -4,13 +4,19 @@ A session that flushed an outbox row marks the app "dirty" when it commits;
 when the app context ends (after a request, or after a CLI command) the
 pending rows are drained into the index. The rows are durable, so a nudge that
 fails or never happens (crash, kill) only delays indexing until the next drain:
-the next commit anywhere, the first search of a new process, or
-``flask search rebuild``.
+the next commit, the next search (each search first checks, with one query,
+whether the outbox holds rows past this node's cursor — rows other nodes
+wrote), or ``flask search rebuild``. Draining never builds an index: without
+one it starts a background build (:mod:`catalogue.search.building`).
+
+Under gunicorn each worker opens the index and loads the filter tables when
+the app is created (a background thread), not on its first visitor's search.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -68,24 +74,63 @@ def _listen() -> None:
 
 
 def drain_now(app: Flask | None = None) -> int:
-    """Drain pending outbox rows into this app's index; returns rows applied."""
+    """Drain outbox rows past this node's cursor into its index; returns rows applied.
+
+    Without a usable index, starts a background build (which catches up itself) and returns 0.
+    """
     from catalogue.db import get_engine
-    from catalogue.search.index import drain
+    from catalogue.search import building
+    from catalogue.search.index import IndexMissing, drain
 
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     state = _state(app)
     state.dirty = False
     state.started = True
-    return drain(Path(app.config["INDEX_DIR"]), get_engine(app.config["SQLALCHEMY_URL"]))
+    root, engine = Path(app.config["INDEX_DIR"]), get_engine(app.config["SQLALCHEMY_URL"])
+    try:
+        return drain(root, engine)
+    except IndexMissing:
+        building.start(root, engine)
+        return 0
 
 
 def ensure_started() -> None:
-    """On a process's first search: open (or rebuild) the index and drain leftovers."""
+    """On a process's first search: drain leftovers (or start building a missing index)."""
     state = _state(current_app)
     if not state.started:
         with state.lock:
             if not state.started:
                 drain_now()
+
+
+def catch_up() -> None:
+    """Before a search: drain when the outbox holds rows this node's build has not applied."""
+    from catalogue.db import get_engine
+    from catalogue.search.index import behind, current_name, reader_for
+
+    root = Path(current_app.config["INDEX_DIR"])
+    name = reader_for(root).serving() or current_name(root)
+    if not name:
+        return
+    try:
+        if behind(root, get_engine(current_app.config["SQLALCHEMY_URL"]), name):
+            drain_now()
+    except Exception:  # noqa: BLE001 - the search still answers; rows stay for the next drain
+        log.exception("catching up with the search outbox failed")
+
+
+def _warm_up(app: Flask) -> None:
+    """Open the index and load its filter tables before the first visitor's search."""
+    from catalogue.search import query
+    from catalogue.search.index import IndexBuilding
+
+    try:
+        with app.test_request_context():
+            query.snapshot()
+    except IndexBuilding:
+        log.warning("no search index yet: building it in the background")
+    except Exception:  # noqa: BLE001 - the first search retries and reports
+        log.exception("warming up the search index failed")
 
 
 def _teardown(_exc: BaseException | None) -> None:
@@ -98,6 +143,12 @@ def _teardown(_exc: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from catalogue.search import building
+
     app.extensions[_EXT] = SyncState()
     _listen()
     app.teardown_appcontext(_teardown)
+    default_mode = "thread" if app.config.get("TESTING") else "process"
+    building.MODE = app.config.get("SEARCH_BUILD_IN") or default_mode
+    if app.config.get("SEARCH_WARM_UP", "gunicorn.arbiter" in sys.modules):  # a server worker
+        threading.Thread(target=_warm_up, args=(app,), daemon=True, name="search-warm-up").start()

@@ -14,13 +14,9 @@ The same functions serve the workspace upload and ``flask import``:
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import io
-import unicodedata
-import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -30,6 +26,8 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, col, select
 
 from catalogue.clock import utcnow
+from catalogue.imports import files
+from catalogue.imports.files import ImportFileError
 from catalogue.models import ImportBatch, Province, User
 from catalogue.services import audit, permissions
 from catalogue.services.accounts import office_name
@@ -39,21 +37,14 @@ from catalogue.services.rows import HEADERS, REQUIRED, FieldError, header_field,
 from catalogue.text import fold, nfc
 from catalogue.vocab import Level, parse_level
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_ROWS = 20_000
-#: An XLSX is a zip: refuse one that inflates beyond this (zip bomb).
-MAX_XLSX_INFLATED = 200 * 1024 * 1024
-#: Title lines above the header row that we look past ("DANH SÁCH SẢN PHẨM…").
-HEADER_SEARCH_ROWS = 15
+# The limits live with the bounded readers; these names stay for existing callers.
+MAX_FILE_BYTES = files.MAX_FILE_BYTES
+MAX_ROWS = files.MAX_ROWS
+MAX_XLSX_INFLATED = files.MAX_XLSX_INFLATED
+HEADER_SEARCH_ROWS = files.HEADER_SEARCH_ROWS
+decode_text = files.decode_text
 #: The template's example row starts with these words; it must never be published.
 EXAMPLE_MARKERS = ("vi du", "example")
-
-_XLSX_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read; the message is for the official."""
 
 
 @dataclass
@@ -148,108 +139,13 @@ def sha256(data: bytes) -> str:
 
 
 def read_table(data: bytes, filename: str = "") -> Table:
-    """Header-mapped rows of an XLSX (first sheet) or CSV file, judged by content."""
-    if not data or not data.strip():
-        raise ImportFileError(gettext("The file is empty."))
-    if len(data) > MAX_FILE_BYTES:
-        raise ImportFileError(
-            gettext(
-                "The file is too large (%(size)s MB; at most %(limit)s MB). Split it into several files.",
-                size=f"{len(data) / 1048576:.1f}",
-                limit=MAX_FILE_BYTES // 1048576,
-            )
-        )
-    if data.startswith(_XLSX_MAGIC):
-        grid, encoding = _xlsx_rows(data), None
-    elif data.startswith(_OLE_MAGIC):
-        raise ImportFileError(
-            gettext(
-                "This is an old Excel file (.xls). Open it in Excel and save it as .xlsx "
-                "(Excel Workbook) or as CSV UTF-8."
-            )
-        )
-    else:
-        text, encoding = decode_text(data)
-        grid = _csv_rows(text)
-    return _map_headers(grid, encoding)
+    """Header-mapped rows of an XLSX (first sheet) or CSV file, judged by content.
 
-
-def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode a CSV file: UTF-8 (BOM or not), UTF-16 (Excel "Unicode text"), or Windows-1258.
-
-    Legacy font encodings (TCVN3, VNI) cannot be told apart from Windows-1258
-    reliably; they are caught later because the headers are not recognised.
+    Reading is bounded by :mod:`catalogue.imports.files`: a hostile file is refused
+    with a plain explanation before it can cost much memory or time.
     """
-    if data.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    elif b"\x00" in data[:4096]:
-        head = data[:4096]
-        # ASCII text in UTF-16 has NUL in every other byte: odd positions for little-endian.
-        candidates = ["utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"]
-    else:
-        candidates = ["utf-8", "cp1258"]
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if _looks_binary(text):
-            break
-        # Windows-1258 writes tones as combining marks: compose them (NFC).
-        return unicodedata.normalize("NFC", text), encoding
-    raise ImportFileError(
-        gettext(
-            "This file is neither a spreadsheet (XLSX) nor a text file we can read. "
-            "In Excel choose “Save as” → “CSV UTF-8” or “Excel Workbook (.xlsx)”."
-        )
-    )
-
-
-def _looks_binary(text: str) -> bool:
-    sample = text[:4096]
-    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\r\n\t")
-    return controls > max(2, len(sample) // 100)
-
-
-def _csv_rows(text: str) -> Iterable[list[Any]]:
-    head = [line for line in text.splitlines()[:HEADER_SEARCH_ROWS] if line.strip()]
-    # Excel writes ";" where the list separator is ";" and tabs for "Unicode text".
-    delimiter = max((",", ";", "\t"), key=lambda d: sum(line.count(d) for line in head))
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-
-def _xlsx_rows(data: bytes) -> Iterable[list[Any]]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            inflated = sum(info.file_size for info in archive.infolist())
-            names = set(archive.namelist())
-    except zipfile.BadZipFile:
-        raise ImportFileError(gettext("The file looks like an XLSX file but is damaged.")) from None
-    if inflated > MAX_XLSX_INFLATED:
-        raise ImportFileError(gettext("The spreadsheet is too large once unpacked."))
-    if "xl/workbook.xml" not in names:
-        raise ImportFileError(
-            gettext("This is a zip file, not an Excel workbook. Upload the .xlsx or .csv file itself.")
-        )
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - openpyxl raises many kinds on a malformed workbook
-        raise ImportFileError(gettext("The Excel workbook could not be read; it may be damaged.")) from None
-    try:
-        sheet = book.worksheets[0]
-        rows = [
-            list(row)
-            for _, row in zip(
-                range(MAX_ROWS + HEADER_SEARCH_ROWS + 2), sheet.iter_rows(values_only=True), strict=False
-            )
-        ]
-    finally:
-        book.close()
-    return rows
+    grid, encoding = files.read_grid(data)
+    return _map_headers(grid, encoding)
 
 
 def _cell(value: Any) -> Any:
@@ -324,9 +220,7 @@ def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
             continue
         rows.append((line, values))
         if len(rows) > MAX_ROWS:
-            raise ImportFileError(
-                gettext("The file has more than %(n)s rows. Split it into several files.", n=MAX_ROWS)
-            )
+            raise files.too_many_rows()
     if not rows:
         raise ImportFileError(gettext("The file has a header row but no product rows."))
     return Table(rows=rows, header_line=header_line, columns=written, ignored=ignored, encoding=encoding)
@@ -363,14 +257,21 @@ def _scope_errors(actor: permissions.Actor, rec: RecordInput, provinces: Provinc
 
 
 def check_table(
-    session: Session, *, actor: permissions.Actor, table: Table, provinces: Provinces | None = None
+    session: Session,
+    *,
+    actor: permissions.Actor,
+    table: Table,
+    provinces: Provinces | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[RowReport]:
-    """Every row typed and checked; no writes."""
+    """Every row typed and checked; no writes. ``progress(done, total)`` follows the rows (jobs)."""
     permissions.require(actor, "import")
     provinces = provinces or Provinces.load(session)
     reports: list[RowReport] = []
     first_line: dict[tuple[str, str], int] = {}
-    for line, values in table.rows:
+    for done, (line, values) in enumerate(table.rows):
+        if progress is not None and done % 100 == 0:
+            progress(done, len(table.rows))
         report = RowReport(line=line, values=values)
         if fold(nfc(str(values.get("product") or ""))).startswith(EXAMPLE_MARKERS):
             report.errors.append(
@@ -457,7 +358,12 @@ def _short(provinces: Provinces, rec: RecordInput) -> str:
 
 
 def check_file(
-    session: Session, *, actor: permissions.Actor, filename: str, data: bytes
+    session: Session,
+    *,
+    actor: permissions.Actor,
+    filename: str,
+    data: bytes,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[ImportReport, Table | None]:
     """The dry run of a file: every problem, nothing written."""
     permissions.require(actor, "import")
@@ -469,7 +375,7 @@ def check_file(
         return report, None
     report.encoding = table.encoding
     report.ignored_columns = table.ignored
-    report.rows = check_table(session, actor=actor, table=table)
+    report.rows = check_table(session, actor=actor, table=table, progress=progress)
     return report, table
 
 
@@ -479,7 +385,12 @@ def _common(values: Iterable[Any]) -> Any:
 
 
 def stage_batch(
-    session: Session, *, actor: permissions.Actor, filename: str, data: bytes
+    session: Session,
+    *,
+    actor: permissions.Actor,
+    filename: str,
+    data: bytes,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[ImportBatch | None, ImportReport]:
     """Check a file and keep its rows as a pending batch for the preview (flushes, no commit).
 
@@ -487,7 +398,7 @@ def stage_batch(
     so the preview can list them. Earlier pending uploads of the same file name
     by the same official are discarded: the new upload replaces them.
     """
-    report, table = check_file(session, actor=actor, filename=filename, data=data)
+    report, table = check_file(session, actor=actor, filename=filename, data=data, progress=progress)
     if table is None:
         return None, report
     user = actor if isinstance(actor, User) else None
@@ -541,11 +452,17 @@ def batch_table(batch: ImportBatch) -> Table:
     return Table(rows=rows, header_line=1, columns={})
 
 
-def check_batch(session: Session, *, actor: permissions.Actor, batch: ImportBatch) -> ImportReport:
+def check_batch(
+    session: Session,
+    *,
+    actor: permissions.Actor,
+    batch: ImportBatch,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
     """Re-run the dry run on a stored batch (the database may have changed since upload)."""
     permissions.require(actor, "view_batch", province=batch.province_id)
     report = ImportReport(filename=batch.filename, sha256=batch.file_sha256)
-    report.rows = check_table(session, actor=actor, table=batch_table(batch))
+    report.rows = check_table(session, actor=actor, table=batch_table(batch), progress=progress)
     return report
 
 

@@ -105,12 +105,14 @@ def publish_batch(
     decision_date: date | None = None,
     config: Mapping[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    check_progress: Callable[[int, int], None] | None = None,
 ) -> PublishResult:
     """Publish every row of a pending batch, or raise and publish nothing.
 
     The dry run is repeated first (the database may have changed since the
     upload); the decision number and date given here fill rows that lack them.
-    ``progress(done, total)`` is called after each row (the CLI draws a bar).
+    ``progress(done, total)`` is called after each row (the CLI draws a bar);
+    ``check_progress`` follows the repeated dry run (the job page shows both).
     """
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "pending":
@@ -120,7 +122,7 @@ def publish_batch(
                 state=BATCH_STATES.get(batch.state, batch.state),
             )
         )
-    report = importing.check_batch(session, actor=actor, batch=batch)
+    report = importing.check_batch(session, actor=actor, batch=batch, progress=check_progress)
     if not report.ok:
         raise BatchRejected(report)
     decision_number = nfc(decision_number) or None
@@ -556,7 +558,11 @@ def attach_batch_photos(
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "published":
         raise PublishError(gettext("Publish the batch first, then add its photos."))
-    files = media.zip_images(data)
+    try:
+        files = media.zip_images(data)
+    except media.PhotoRejected as exc:
+        # The zip as a whole is unusable (damaged, too large): nothing is attached.
+        raise PublishError(str(exc)) from None
     wanted: dict[str, list[dict[str, Any]]] = {}
     for row in batch.rows or []:
         name = row["values"].get("photo")

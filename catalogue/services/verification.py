@@ -3,9 +3,10 @@ count checks, and answer "was it valid on that day" from its history.
 
 The scan path (``/v/<code>``) is the hottest in the app, so it avoids the ORM:
 the code is checked with its HMAC before any database work
-(:func:`catalogue.services.codes.parse_code`), then one atomic ``UPDATE …
-SET check_count = check_count + 1 … RETURNING`` counts the check
-(:func:`count_check`); the one Core ``SELECT`` joining every column the page
+(:func:`catalogue.services.codes.parse_code`), then :func:`count_check` reads the
+certificate's state (no write: a publish cannot delay it) and appends the check
+to the check log (:mod:`catalogue.verification.counting`), a store no publish
+writes to; the one Core ``SELECT`` joining every column the page
 shows (:func:`find_by_code`) runs only when the worker has no fresh rendering
 of that certificate. Status is derived from dates at read time
 (:mod:`catalogue.services.status`), never stored. Revocation itself is
@@ -17,11 +18,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from time import monotonic, sleep
 from typing import Any
 
-from sqlalchemy import Connection, FromClause, bindparam, func, inspect, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, FromClause, bindparam, func, inspect, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as sm_select
@@ -38,6 +37,7 @@ from catalogue.models import (
     SelectionRound,
 )
 from catalogue.services.status import Policy, Standing, current_policy, standing
+from catalogue.verification import counting
 from catalogue.vocab import CertificateStatus, Level, Region
 
 #: A count above this on the page gets the "copied code?" warning (one package is
@@ -129,7 +129,8 @@ class CertificateCheck:
     revoked_on: date | None
     revoked_reason: str | None
     revoked_reference: str | None
-    check_count: int
+    #: None when the check log could not be read (see :func:`count_check`).
+    check_count: int | None
     first_checked_at: datetime | None
     last_checked_at: datetime | None
     updated_at: datetime | None
@@ -181,7 +182,7 @@ class CertificateCheck:
 
     @property
     def suspicious(self) -> bool:
-        return self.check_count > SUSPICIOUS_CHECKS
+        return (self.check_count or 0) > SUSPICIOUS_CHECKS
 
     def standing(self, day: date, policy: Policy | None = None) -> Standing:
         """Status on ``day`` from the current record, with its basis (the one status rule)."""
@@ -234,10 +235,11 @@ def find_by_number(conn: Connection, number: str, limit: int = 10) -> list[Certi
 
 @dataclass(frozen=True)
 class Counted:
-    """What the counting ``UPDATE`` returns: enough to find a cached page."""
+    """A certificate's state after counting a check: enough to find a cached page."""
 
     id: int
-    check_count: int
+    #: None when the check log could not be reached (the page shows the verdict alone).
+    check_count: int | None
     first_checked_at: datetime | None
     last_checked_at: datetime | None
     updated_at: datetime | None
@@ -245,87 +247,52 @@ class Counted:
     expires_on: date | None
 
 
-# Plain SQL with typed parameters and columns: the statement is fixed, so no
-# per-request compilation; works on SQLite (≥ 3.35) and PostgreSQL alike.
-_COUNT_SQL = (
-    "UPDATE certificate SET check_count = check_count + 1, "
-    "first_checked_at = COALESCE(first_checked_at, :now), last_checked_at = :now "
-    "WHERE verify_code = :code "
-    "RETURNING id, check_count, first_checked_at, last_checked_at, updated_at, revoked_on, expires_on"
-)
+#: What the page cache needs, read without a write: a publish holding the
+#: registry's write lock never delays it (WAL on SQLite, MVCC on PostgreSQL).
+_STATE = select(
+    _c.c.id, _c.c.check_count, _c.c.first_checked_at, _c.c.last_checked_at, _c.c.updated_at,
+    _c.c.revoked_on, _c.c.expires_on,
+).where(_c.c.verify_code == bindparam("code"))  # fmt: skip
 
 
-def _typed(sql: str) -> Any:
-    return (
-        text(sql)
-        .bindparams(
-            bindparam("now", type_=_c.c.last_checked_at.type), bindparam("code", type_=_c.c.verify_code.type)
-        )
-        .columns(
-            _c.c.id,
-            _c.c.check_count,
-            _c.c.first_checked_at,
-            _c.c.last_checked_at,
-            _c.c.updated_at,
-            _c.c.revoked_on,
-            _c.c.expires_on,
-        )  # fmt: skip
-    )
+def count_check(
+    conn: Connection, code: str, device: str | None = None, now: datetime | None = None
+) -> Counted | None:
+    """Count one check of ``code`` in the check log; None when no certificate has that code.
 
-
-_COUNT_BY_CODE = _typed(_COUNT_SQL)
-# PostgreSQL: a count is not a record, so this transaction does not wait for the
-# WAL flush (a database crash may lose the last fraction of a second of counts,
-# never corrupt them) and sync workers are not held by fsync. One round trip.
-_COUNT_BY_CODE_PG = _typed("SET LOCAL synchronous_commit TO OFF; " + _COUNT_SQL)
-
-
-def count_check(conn: Connection, code: str, now: datetime | None = None) -> Counted | None:
-    """Count one check of ``code`` atomically; None when no certificate has that code.
-
-    A single ``UPDATE … SET check_count = check_count + 1 … RETURNING`` so
-    concurrent workers never lose a count and the count shown is this check's.
-    The caller commits.
+    The registry is only read; the check is appended to the log
+    (:mod:`catalogue.verification.counting`), committed before this returns (on
+    PostgreSQL through ``conn``, whose transaction it commits). The count is the
+    certificate's ``check_count`` (checks counted before the log existed) plus
+    the log's tally; ``check_count`` is None when the log failed.
     """
-    params = {"now": now or utcnow(), "code": code}
-    if conn.dialect.name == "sqlite":
-        row = _sqlite_write(conn, params)
-    elif conn.dialect.name == "postgresql":
-        row = conn.execute(_COUNT_BY_CODE_PG, params).first()
-    else:
-        row = conn.execute(_COUNT_BY_CODE, params).first()
-    return Counted(*row) if row is not None else None
+    row = conn.execute(_STATE, {"code": code}).first()
+    if row is None:
+        return None
+    now = now or utcnow()
+    counted = Counted(*row)
+    return _with_tally(counted, counting.record(code, device, now, registry=conn), now)
 
 
-#: How long a check may wait for another worker's write on SQLite.
-_SQLITE_WAIT_S = 10.0
+def with_checks(check: CertificateCheck) -> CertificateCheck:
+    """``check`` with its full count (pre-log count plus the log), without counting a check."""
+    tally = counting.tally(check.code)
+    return check.with_count(_with_tally(_counted(check), tally, check.last_checked_at))
 
 
-def _sqlite_write(conn: Connection, params: dict[str, Any]) -> Any:
-    """Run the counting UPDATE, retrying quickly while another worker holds the write lock.
+def _counted(check: CertificateCheck) -> Counted:
+    return Counted(check.id, check.check_count, check.first_checked_at, check.last_checked_at,
+                   check.updated_at, check.revoked_on, check.expires_on)  # fmt: skip
 
-    SQLite's own busy handler sleeps at least 1 ms between attempts, longer than
-    the ~50 µs the other worker's write takes; under two busy workers that
-    sleeping, not the database, bounded throughput. We poll every 0.1–2 ms instead.
-    """
-    raw = conn.connection.driver_connection
-    assert raw is not None, "a checked-out connection has its driver connection"
-    (previous,) = raw.execute("PRAGMA busy_timeout").fetchone()
-    raw.execute("PRAGMA busy_timeout = 0")
-    deadline = monotonic() + _SQLITE_WAIT_S
-    pause = 0.0001
-    try:
-        while True:
-            try:
-                return conn.execute(_COUNT_BY_CODE, params).first()
-            except OperationalError as exc:
-                if "locked" not in str(exc.orig) or monotonic() > deadline:
-                    raise
-                conn.rollback()
-                sleep(pause)
-                pause = min(pause * 2, 0.002)
-    finally:
-        raw.execute(f"PRAGMA busy_timeout = {int(previous)}")
+
+def _with_tally(base: Counted, tally: counting.Tally | None, last: datetime | None) -> Counted:
+    if tally is None:
+        return replace(base, check_count=None)
+    firsts = [t for t in (base.first_checked_at, tally.first_at) if t is not None]
+    return replace(
+        base, check_count=(base.check_count or 0) + tally.count, first_checked_at=min(firsts, default=None),
+        last_checked_at=last if tally.count else base.last_checked_at,
+    )  # fmt: skip
 
 
 def code_exists(conn: Connection, code: str) -> bool:

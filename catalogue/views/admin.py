@@ -8,8 +8,6 @@ services through :mod:`catalogue.services.permissions`.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -27,19 +25,22 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlmodel import Session, col, func, or_, select
+from werkzeug.exceptions import TooManyRequests
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from catalogue import auth, media
+from catalogue.accounts import throttle as sign_in_throttle
 from catalogue.auth import actor, guard
 from catalogue.clock import VIETNAM, today
-from catalogue.db import get_engine, get_session, pk
-from catalogue.extensions import limiter
+from catalogue.db import get_engine, get_session
+from catalogue.extensions import client_address
 from catalogue.forms import (
     AuditFilterForm,
     CertificateForm,
@@ -62,6 +63,9 @@ from catalogue.forms import (
     choices,
 )
 from catalogue.i18n import safe_next
+from catalogue.jobs import service as jobs
+from catalogue.jobs import tasks as job_tasks
+from catalogue.jobs.models import Job
 from catalogue.models import (
     AuditEntry,
     Certificate,
@@ -226,22 +230,21 @@ def _forbidden(exc: Any) -> tuple[str, int]:
 # ----------------------------------------------------------------------------- signing in
 
 
-def _login_email_key() -> str:
-    return "login:" + fold(request.form.get("email", ""))[:254]
-
-
 def _too_many() -> str:
     return _("Too many sign-in attempts. Wait a few minutes and try again.")
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"], error_message=_too_many)
-@limiter.limit("30 per hour", methods=["POST"], key_func=_login_email_key, error_message=_too_many)
 def login() -> Any:
     form = LoginForm()
     target = safe_next(request.values.get("next"), url_for("admin.index"))
     if request.method == "GET" and actor() is not None:
         return redirect(target)
+    if request.method == "POST" and current_app.config["RATELIMIT_ENABLED"]:
+        # Per e-mail and per address, counted in the database: shared by every worker.
+        wait = sign_in_throttle.attempt(request.form.get("email", ""), client_address())
+        if wait is not None:
+            raise TooManyRequests(description=_too_many(), retry_after=wait)
     if form.validate_on_submit():
         user = accounts.authenticate(_session(), form.email.data or "", form.password.data or "")
         if user is not None:
@@ -358,18 +361,44 @@ def imports() -> Any:
     report = None
     if form.validate_on_submit():
         upload = form.file.data
-        data = upload.read(importing.MAX_FILE_BYTES + 1)
-        batch, report = importing.stage_batch(
-            _session(), actor=me, filename=upload.filename or "upload", data=data
-        )
-        if batch is not None:
-            _session().commit()
-            return redirect(url_for("admin.batch", batch_id=batch.id))
+        # Whole (MAX_CONTENT_LENGTH bounds it), so a refusal can state the file's real size.
+        data = upload.read()
+        report = _dry_run(me, upload.filename or "upload", data)
+        if not isinstance(report, importing.ImportReport):
+            return report
     _form_errors(form)
     batches = importing.visible_batches(_session(), actor=me)
     return render_template(
-        "admin/imports.html", form=form, report=report, batches=batches, levels=importing.levels_label(me)
-    ), 400 if report else 200
+        "admin/imports.html", form=form, report=report, batches=batches, levels=importing.levels_label(me),
+        jobs=[jobs.status(j) for j in jobs.visible_jobs(_session(), actor=me, limit=10)],
+    ), 400 if report else 200  # fmt: skip
+
+
+def _dry_run(me: User, filename: str, data: bytes) -> Any:
+    """Check the file in a background job; go to the upload when it is done, else to the job.
+
+    A file that cannot be read at all comes back as a report for the upload page.
+    """
+    if len(data) > importing.MAX_FILE_BYTES or not data.strip():
+        report = importing.ImportReport(filename=filename, sha256=importing.sha256(data))
+        try:
+            importing.read_table(data, filename)  # the size and emptiness checks answer at once
+        except importing.ImportFileError as exc:
+            report.file_errors.append(str(exc))
+        return report
+    session = _session()
+    job = jobs.create(
+        session, kind="dry_run", actor=me, province_id=me.province_id,
+        params={"filename": filename[:300]}, data=data, locale=str(get_locale() or "vi"),
+    )  # fmt: skip
+    job = jobs.submit(session, job)
+    if job.state == "done" and job.batch_id:
+        return redirect(url_for("admin.batch", batch_id=job.batch_id))
+    if job.state in ("done", "failed") and (job.result or {}).get("file_errors"):
+        report = importing.ImportReport(filename=filename, sha256=importing.sha256(data))
+        report.file_errors = list((job.result or {})["file_errors"])
+        return report
+    return redirect(url_for("jobs.job", job_id=job.id))
 
 
 @bp.get("/imports/template.xlsx")
@@ -392,7 +421,9 @@ def _batch(batch_id: int) -> ImportBatch:
 def batch(batch_id: int) -> str:
     batch = _batch(batch_id)
     me = _me()
-    report = importing.check_batch(_session(), actor=me, batch=batch) if batch.state == "pending" else None
+    batch_jobs = jobs.visible_jobs(_session(), actor=me, batch_id=batch.id, limit=5)
+    busy = any(jobs.effective_state(j) in jobs.ACTIVE for j in batch_jobs)
+    report = _batch_report(batch, batch_jobs) if batch.state == "pending" and not busy else None
     certificates = (
         publishing.batch_certificates(_session(), actor=me, batch=batch) if batch.state == "published" else []
     )
@@ -420,7 +451,23 @@ def batch(batch_id: int) -> str:
         column_label=importing.column_label,
         rounds=_rounds_of(certificates),
         label_url=_label_url,
+        jobs=[jobs.status(j) for j in batch_jobs[:1]],
+        busy=busy,
     )
+
+
+#: A pending upload up to this many rows is checked again on each view; a larger one
+#: shows its background dry run (the check is repeated when publishing anyway).
+RECHECK_ROWS = 1000
+
+
+def _batch_report(batch: ImportBatch, batch_jobs: list[Job]) -> importing.ImportReport | None:
+    if batch.row_count <= RECHECK_ROWS:
+        return importing.check_batch(_session(), actor=_me(), batch=batch)
+    for job in batch_jobs:
+        if job.kind == "dry_run" and job.state == "done" and job.result:
+            return job_tasks.report_from_json(job.result, batch.file_sha256)
+    return None
 
 
 def _rounds_of(certificates: list[Certificate]) -> list[SelectionRound]:
@@ -446,35 +493,31 @@ def publish(batch_id: int) -> Any:
         _form_errors(form)
         return redirect(url_for("admin.batch", batch_id=batch_id))
     session = _session()
-    try:
-        result = publishing.publish_batch(
-            session,
-            actor=_me(),
-            batch=batch,
-            decision_number=form.decision_number.data,
-            decision_date=form.decision_date.data,
-        )
-        session.commit()
-    except publishing.PublishError as exc:
-        session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("admin.batch", batch_id=batch_id))
-    except Exception:
-        session.rollback()
-        current_app.logger.exception("publishing batch %s failed", batch_id)
+    if batch.state != "pending":
         flash(
-            _("Publishing failed because of a server error; nothing was published. Try again later."), "error"
+            _(
+                "This batch is %(state)s; only a pending batch can be published.",
+                state=publishing.BATCH_STATES.get(batch.state, batch.state),
+            ),
+            "error",
         )
         return redirect(url_for("admin.batch", batch_id=batch_id))
-    flash(
-        _(
-            "Published: %(new)d new, %(updated)d updated, %(same)d unchanged.",
-            new=result.created,
-            updated=result.updated,
-            same=result.unchanged,
-        ),
-        "info",
-    )
+    if any(
+        jobs.effective_state(j) in jobs.ACTIVE
+        for j in jobs.visible_jobs(session, actor=_me(), batch_id=batch.id, limit=5)
+    ):
+        flash(_("This upload is already being worked on; wait for that job to finish."), "error")
+        return redirect(url_for("admin.batch", batch_id=batch_id))
+    decision_date = form.decision_date.data
+    job = jobs.create(
+        session, kind="publish", actor=_me(), province_id=batch.province_id, batch_id=batch.id,
+        params={"decision_number": form.decision_number.data or None,
+                "decision_date": decision_date.isoformat() if decision_date else None},
+        locale=str(get_locale() or "vi"),
+    )  # fmt: skip
+    job = jobs.submit(session, job)
+    if job.state in ("done", "failed"):  # finished already (a small batch, or jobs run inline)
+        flash(job.message or "", "info" if job.state == "done" else "error")
     return redirect(url_for("admin.batch", batch_id=batch_id))
 
 
@@ -498,69 +541,53 @@ def batch_photos(batch_id: int) -> Any:
     batch = _batch(batch_id)
     form = ZipForm()
     if form.validate_on_submit():
-        try:
-            report = publishing.attach_batch_photos(
-                _session(), actor=_me(), batch=batch, data=form.file.data.read(media.MAX_ZIP_BYTES + 1)
-            )
-            _session().commit()
-        except (publishing.PublishError, media.PhotoRejected) as exc:
-            _session().rollback()
-            flash(str(exc), "error")
+        data = form.file.data.read(media.MAX_ZIP_BYTES + 1)
+        if batch.state != "published":
+            flash(_("Publish the batch first, then add its photos."), "error")
+        elif len(data) > media.MAX_ZIP_BYTES:
+            try:
+                media.zip_images(data)  # says how large a zip may be
+            except media.PhotoRejected as exc:
+                flash(str(exc), "error")
         else:
-            flash(_("%(n)d photos attached.", n=len(report.attached)), "info")
-            for name, reason in report.rejected:
-                flash(f"{name}: {reason}", "error")
-            if report.unmatched_files:
-                flash(
-                    _(
-                        "Files matching no row of the “Ảnh” column: %(names)s",
-                        names=", ".join(report.unmatched_files),
-                    ),
-                    "error",
-                )
-            if report.missing:
-                flash(
-                    _(
-                        "Photos named in the file but not in the zip: %(names)s",
-                        names=", ".join(report.missing),
-                    ),
-                    "error",
-                )
+            session = _session()
+            job = jobs.create(
+                session, kind="photo_zip", actor=_me(), province_id=batch.province_id, batch_id=batch.id,
+                data=data, locale=str(get_locale() or "vi"),
+            )  # fmt: skip
+            job = jobs.submit(session, job)
+            if job.state in ("done", "failed"):
+                status = jobs.status(job)
+                flash(status["message"] or "", "info" if job.state == "done" else "error")
+                for problem in status["result"].get("problems", []):
+                    flash(problem, "error")
     _form_errors(form)
     return redirect(url_for("admin.batch", batch_id=batch_id))
 
 
 @bp.get("/imports/<int:batch_id>/qr.zip")
 @guard("import")
-def batch_qr(batch_id: int) -> Response:
-    """Every QR code of a published batch as PNG files named by certificate number."""
-    from catalogue import qr
-    from catalogue.services.catalog import verify_url
+def batch_qr(batch_id: int) -> Any:
+    """Every QR code of a published batch as PNG files named by certificate number.
+
+    A large batch's zip is built by a job; this then sends the official to its page.
+    """
+    from catalogue.jobs import exports
 
     batch = _batch(batch_id)
-    base = current_app.config["PUBLIC_BASE_URL"]
     certificates = publishing.batch_certificates(_session(), actor=_me(), batch=batch)
-    with get_engine().connect() as conn:
-        checks = [c for c in (verification.find_by_id(conn, pk(cert)) for cert in certificates) if c]
-    day = today()
-    printable, revoked = verification.printable(checks, day)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for check in printable:
-            url = verify_url(base, check.code)
-            if url:
-                label = check.number or check.code or ""
-                name = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
-                # An expired certificate is marked in the file name, where the printer sees it.
-                mark = "HET-HIEU-LUC-" if check.status(day).value == "expired" else ""
-                archive.writestr(f"{mark}{name}-{check.code}.png", qr.render_png(url))
-        if revoked:
-            archive.writestr(
-                "KHONG-IN-thu-hoi.txt",
-                "\n".join([_("Revoked certificates: no QR code is included for them.")]
-                          + [f"{c.number or '—'} · {c.product_name}" for c in revoked]) + "\n",
-            )  # fmt: skip
-    response = Response(out.getvalue(), mimetype="application/zip")
+    if len(certificates) > exports.INLINE_QR_CODES:
+        session = _session()
+        job = jobs.create(
+            session, kind="qr_zip", actor=_me(), province_id=batch.province_id, batch_id=batch.id,
+            locale=str(get_locale() or "vi"),
+        )  # fmt: skip
+        job = jobs.submit(session, job)
+        return redirect(url_for("jobs.job", job_id=job.id))
+    data = exports.qr_zip_bytes(
+        certificates, engine=get_engine(), base=current_app.config["PUBLIC_BASE_URL"], day=today()
+    )
+    response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="qr-batch-{batch.id}.zip"'
     return response
 

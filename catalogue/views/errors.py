@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from catalogue.db import get_session
+from catalogue.extensions import retry_after_seconds
 
 #: Titles and explanations for the codes a visitor may meet.
 _MESSAGES = {
@@ -43,6 +44,8 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     assert exc.code is not None  # Flask returns a code-less HTTPException itself, unhandled
     title, message = _texts(exc)
     headers = {"Cache-Control": "no-store"} if (exc.code or 500) >= 500 else {}
+    if exc.code == 429:
+        headers = {"Cache-Control": "no-store", "Retry-After": str(retry_after_seconds(exc))}
     if _wants_json():
         return {"error": title, "message": message}, exc.code, headers
     if exc.code == 404:

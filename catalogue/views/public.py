@@ -160,15 +160,24 @@ def media(key: str) -> Response:
 
 @bp.get("/healthz")
 def healthz() -> tuple[str, int, dict[str, str]]:
-    """``ok`` when the database answers (and the index, once search exists)."""
+    """``ok`` when the database answers and the index is readable.
+
+    While a first index is built in the background the node still serves every page
+    but search (which answers 503 with progress), so it stays healthy: 200 with
+    ``ok; search index building (done/total)``.
+    """
     try:
         get_session().connection().execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         return "database unavailable", 503, {"Content-Type": "text/plain"}
     from catalogue.search import query as search_query
+    from catalogue.search.index import IndexBuilding
 
     try:
         search_query.snapshot().searcher.doc_count()
+    except IndexBuilding as building:
+        detail = f"ok; search index building ({building.done}/{building.total})"
+        return detail, 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         return "search index unavailable", 503, {"Content-Type": "text/plain"}
     return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}

@@ -12,11 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from catalogue.db import get_session
+from catalogue.search import building
+from catalogue.search.index import IndexBuilding
 from catalogue.search.query import SearchError, SearchParams, SearchResult, run
 from catalogue.services.catalog import ProductSummary, load_summaries, product_json, verify_url
 from catalogue.services.places import Provinces
@@ -40,6 +42,25 @@ FACET_TITLES = {
     "year": _l("Year"),
     "status": _l("Status"),
 }
+
+
+@bp.errorhandler(IndexBuilding)
+def index_building(exc: IndexBuilding) -> Response:
+    """No index on this node yet: 503 with the build's progress; every other page still works."""
+    headers = {"Retry-After": str(building.RETRY_AFTER), "Cache-Control": "no-store"}
+    message = _("The search index is being built: %(done)d of %(total)d products so far. Please try again "
+                "in a few seconds.", done=exc.done, total=exc.total)  # fmt: skip
+    if request.path.startswith("/api/"):
+        body = {"error": _("Search is being prepared"), "message": message,
+                "building": {"done": exc.done, "total": exc.total}}  # fmt: skip
+        response = jsonify(body)
+    else:
+        percent = int(100 * exc.done / exc.total) if exc.total else 0
+        response = Response(render_template("search/building.html", done=exc.done, total=exc.total,
+                                            percent=percent))  # fmt: skip
+    response.status_code = 503
+    response.headers.update(headers)
+    return response
 
 
 def facet_label(name: str, value: str, provinces: Provinces) -> str:

@@ -58,7 +58,7 @@ from catalogue.auth import actor
 from catalogue.clock import VIETNAM
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
-from catalogue.extensions import limiter, login_manager
+from catalogue.extensions import limiter, login_manager, retry_after_seconds
 from catalogue.forms import Form
 from catalogue.i18n import fmt_date
 from catalogue.models import SelectionRound
@@ -69,6 +69,8 @@ from catalogue.services.codes import parse_code
 from catalogue.services.places import Provinces
 from catalogue.services.round_names import round_label
 from catalogue.services.status import Policy, current_policy
+from catalogue.verification import limits
+from catalogue.verification.devices import device_hash
 
 bp = Blueprint("verify", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,9 +106,20 @@ def _when_enabled(decorator: Callable[[F], F]) -> Callable[[F], F]:
     return wrap
 
 
-#: One per-client budget shared by every look-up (page, API, lookup form), so
-#: spreading requests over endpoints does not multiply it.
-verify_limit = _when_enabled(limiter.shared_limit(_verify_limit, scope="verify"))
+def _verify_limits(view: F) -> F:
+    """Budgets shared by every look-up (page, API, lookup form), so spreading requests
+    over endpoints does not multiply them; who each counts: :mod:`catalogue.verification.limits`."""
+    limited: Callable[..., Any] = view
+    for decorate in (
+        limiter.shared_limit(limits.per_code_limit, scope="verify", key_func=limits.client_and_item),
+        limiter.shared_limit(limits.per_client_limit, scope="verify-client"),
+        limiter.shared_limit(limits.failed_limit, scope="verify-misses", deduct_when=limits.found_nothing),
+    ):
+        limited = decorate(limited)
+    return cast(F, limited)
+
+
+verify_limit = _when_enabled(_verify_limits)
 
 
 def _code(raw: str | None) -> str | None:
@@ -200,9 +213,10 @@ def _page_headers(response: Response, tag: str) -> Response:
 
 # ----------------------------------------------------------------------------- the page
 #
-# The hot path (a plain scan) runs one counting UPDATE … RETURNING, then fills
-# the count into the page's HTML, rendered once per (certificate version,
-# language, day) and kept per app in each worker for PAGE_TTL seconds. The UPDATE returns
+# The hot path (a plain scan) reads the certificate's state, appends the check to
+# the check log (never the registry's write lock), then fills the count into the
+# page's HTML, rendered once per (certificate version, language, day) and kept per
+# app in each worker for PAGE_TTL seconds. The read returns
 # the certificate's ``updated_at``, ``revoked_on`` and ``expires_on``, so a
 # revocation, reinstatement or correction shows at once; an edit of the product
 # or producer (other tables) shows within PAGE_TTL.
@@ -251,10 +265,21 @@ def _warn_html(translations: Any) -> str:
     return str(Markup('<p class="warn" role="note">%s</p>') % message)
 
 
+def _device() -> str:
+    """This client's daily pseudonym for the check log (no address is stored)."""
+    return device_hash(current_app.config["SECRET_KEY"], clock_today(), request.remote_addr,
+                       request.user_agent.string)  # fmt: skip
+
+
 def _count_parts(
-    count: int, first: datetime | None, locale: str, translations: Any, warning: str
+    count: int | None, first: datetime | None, locale: str, translations: Any, warning: str
 ) -> tuple[str, str]:
-    """The "Checked" cell and, for a suspicious count, the copied-code warning."""
+    """The "Checked" cell and, for a suspicious count, the copied-code warning.
+
+    ``count`` None: the check log could not be reached; the verdict stands alone.
+    """
+    if count is None:
+        return str(Markup.escape(translations.gettext("not available right now"))), ""
     return (_count_html(count, first, locale, translations),
             warning if count > svc.SUSPICIOUS_CHECKS else "")  # fmt: skip
 
@@ -306,7 +331,7 @@ def result(code: str) -> Response:
     if as_of is not None or as_of_error or request.method != "GET" or request.if_none_match:
         return _result_uncounted_first(code, canonical, as_of, as_of_error, locale, today)
     with get_engine().connect() as conn:
-        counted = svc.count_check(conn, canonical)
+        counted = svc.count_check(conn, canonical, _device())
         if counted is None:
             return _not_recognised(code)
         conn.commit()
@@ -335,7 +360,7 @@ def _result_uncounted_first(
         if as_of is not None:
             as_of_answer = svc.status_as_of(check, as_of, svc.history(conn, check.id), policy)
         elif as_of_error is None and request.method == "GET":
-            counted = svc.count_check(conn, code)
+            counted = svc.count_check(conn, code, _device())
             conn.commit()
             if counted is not None:
                 check = check.with_count(counted)
@@ -443,7 +468,7 @@ class FakeReportForm(Form):
 
 
 @bp.route("/v/<code>/report", methods=["GET", "POST"])
-@limiter.shared_limit(_verify_limit, scope="verify", methods=["GET"])
+@limiter.shared_limit(limits.per_code_limit, scope="verify", key_func=limits.client_and_item, methods=["GET"])
 @limiter.limit(_report_limit, methods=["POST"])
 def report(code: str) -> ResponseReturnValue:
     """Report a suspected fake; stored for the officials of the certificate's province."""
@@ -646,7 +671,7 @@ def api_code(code: str) -> Response:
             return _page_headers(Response(status=304), tag)
         answer = _count_or_history(conn, check, as_of)
     if isinstance(answer, svc.AsOf):
-        data = check_json(check, today, with_code=True)
+        data = check_json(svc.with_checks(check), today, with_code=True)  # not counted, but shown
         data["as_of"] = {
             "date": answer.day.isoformat(),
             "status": answer.status.value if answer.status else "not_yet_issued",
@@ -671,7 +696,7 @@ def _count_or_history(
         return svc.status_as_of(check, as_of, svc.history(conn, check.id))
     if request.method != "GET":
         return check
-    counted = svc.count_check(conn, check.code)
+    counted = svc.count_check(conn, check.code, _device())
     conn.commit()
     return check.with_count(counted) if counted is not None else check
 
@@ -720,5 +745,5 @@ def _too_many(exc: TooManyRequests) -> Response:
         response = Response(_render("verify/rate_limited.html", domain=_domain()))
     response.status_code = 429
     response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("Retry-After", str(retry or 60))
+    response.headers.setdefault("Retry-After", str(retry or retry_after_seconds(exc)))
     return response

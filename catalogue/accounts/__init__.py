@@ -1,0 +1,1 @@
+"""Officials' accounts: sign-in throttling (more of the accounts code moves here later)."""

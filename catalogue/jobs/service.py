@@ -1,0 +1,280 @@
+"""Creating, running, watching and retrying jobs; the ``job`` table is the truth.
+
+A job runs in short transactions of its own for its bookkeeping (claim,
+progress, finish) and in one transaction for its work, so a consumer killed
+with ``-9`` leaves the work uncommitted and the row ``running`` with a heartbeat
+that goes stale: :func:`effective_state` then says "interrupted" and
+:func:`retry` queues it again.
+
+On SQLite the row cannot be written while the same job's publish transaction
+holds the write lock, so live progress and heartbeat also go to the queue's
+key-value storage (a separate file, or Redis), read back by :func:`status`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from catalogue.clock import utcnow
+from catalogue.db import get_engine, pk
+from catalogue.jobs import queue
+from catalogue.jobs.models import Job
+from catalogue.models import User
+from catalogue.services import permissions
+
+#: A running job whose heartbeat is older than this is taken for dead (consumer killed).
+STALE_AFTER = timedelta(seconds=90)
+#: Progress is written at most this often (each write is a short transaction).
+REPORT_EVERY = timedelta(seconds=1)
+
+KINDS = {
+    "dry_run": _l("Checking the file"),
+    "publish": _l("Publishing"),
+    "photo_zip": _l("Attaching photos"),
+    "rebuild": _l("Rebuilding the search index"),
+    "qr_zip": _l("Preparing the QR codes"),
+}
+STATES = {
+    "queued": _l("waiting to start"),
+    "running": _l("running"),
+    "done": _l("finished"),
+    "failed": _l("failed"),
+    "interrupted": _l("interrupted"),
+}
+ACTIVE = ("queued", "running")
+
+
+class JobError(ValueError):
+    """The job cannot be changed as asked; the message is for the official."""
+
+
+def files_dir(app: Flask | None = None) -> Path:
+    """Where uploads wait for their job (never served)."""
+    app = app or current_app
+    path = Path(app.config["SETTINGS"].CATALOGUE_DATA_DIR) / "jobs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def upload_path(job: Job, app: Flask | None = None) -> Path:
+    return files_dir(app) / f"{pk(job)}.upload"
+
+
+def download_path(job: Job, app: Flask | None = None) -> Path:
+    """A file the job made for the official (a QR zip), sent by the job page."""
+    return files_dir(app) / f"{pk(job)}.zip"
+
+
+def create(
+    session: Session,
+    *,
+    kind: str,
+    actor: User,
+    province_id: int | None,
+    batch_id: int | None = None,
+    params: dict[str, Any] | None = None,
+    data: bytes | None = None,
+    locale: str = "vi",
+) -> Job:
+    """A queued job row (flushed, not committed); ``data`` is kept on disk for the job."""
+    job = Job(
+        kind=kind,
+        actor_id=actor.id,
+        province_id=province_id,
+        batch_id=batch_id,
+        params=params or {},
+        locale=locale[:8],
+    )
+    session.add(job)
+    session.flush()
+    if data is not None:
+        path = upload_path(job)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return job
+
+
+def submit(session: Session, job: Job) -> Job:
+    """Commit the job row, then enqueue it (immediate mode runs it now) and reload it."""
+    session.commit()
+    queue.enqueue(pk(job))
+    session.expire(job)
+    session.refresh(job)
+    return job
+
+
+def _live_key(job_id: int) -> str:
+    return f"job-progress:{job_id}"
+
+
+def _stale(moment: datetime | None, now: datetime) -> bool:
+    return moment is None or now - _aware(moment) > STALE_AFTER
+
+
+def live(job: Job) -> dict[str, Any] | None:
+    """The progress the job reported to the queue's storage, if newer than the row's."""
+    try:
+        value = queue.get_huey().get(_live_key(pk(job)), peek=True)
+    except Exception:  # noqa: BLE001 - a queue store that is down only hides live progress
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def effective_state(job: Job, now: datetime | None = None) -> str:
+    """The state to show: a running job whose heartbeat went stale is "interrupted"."""
+    if job.state != "running":
+        return job.state
+    now = now or utcnow()
+    beat = job.heartbeat_at
+    extra = live(job)
+    if extra and extra.get("at") and (beat is None or extra["at"] > _aware(beat)):
+        beat = extra["at"]
+    return "interrupted" if _stale(beat, now) else "running"
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored moment is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def status(job: Job) -> dict[str, Any]:
+    """What the job page and its JSON endpoint show."""
+    state = effective_state(job)
+    done, total, message = job.done, job.total, job.message
+    extra = live(job) if state == "running" else None
+    if extra and (job.heartbeat_at is None or extra.get("at", job.heartbeat_at) >= _aware(job.heartbeat_at)):
+        done, total, message = int(extra.get("done", 0)), int(extra.get("total", 0)), extra.get("phase")
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "kind_label": str(KINDS.get(job.kind, job.kind)),
+        "state": state,
+        "state_label": str(STATES.get(state, state)),
+        "done": done,
+        "total": total,
+        "percent": int(100 * done / total) if total else (100 if state == "done" else 0),
+        "message": message,
+        "result": job.result or {},
+        "batch_id": job.batch_id,
+        "finished": state not in ACTIVE,
+        # An unreadable file ends "done" with its reasons; "failed" is always a server-side failure.
+        "retryable": state in ("interrupted", "failed"),
+    }
+
+
+def require_job(actor: permissions.Actor, job: Job) -> None:
+    """The batch's rule: the province's officials (and the ministry) see and retry its jobs."""
+    permissions.require(actor, "view_batch", province=job.province_id)
+
+
+def visible_jobs(
+    session: Session, *, actor: permissions.Actor, batch_id: int | None = None, limit: int = 20
+) -> list[Job]:
+    query = select(Job)
+    scope = permissions.province_scope(actor)
+    if scope is not None:
+        query = query.where(Job.province_id == scope)
+    if batch_id is not None:
+        query = query.where(Job.batch_id == batch_id)
+    return list(session.exec(query.order_by(col(Job.id).desc()).limit(limit)).all())
+
+
+def retry(session: Session, *, actor: permissions.Actor, job: Job) -> Job:
+    """Queue an interrupted or failed job again (its work was all-or-nothing, so rerunning is safe)."""
+    require_job(actor, job)
+    if not status(job)["retryable"]:
+        raise JobError(str(_l("Only an interrupted or failed job can be retried.")))
+    job.state, job.done, job.message, job.result = "queued", 0, None, None
+    job.started_at = job.finished_at = job.heartbeat_at = None
+    job.attempts += 1
+    session.add(job)
+    return submit(session, job)
+
+
+# ----------------------------------------------------------------------------- the consumer's side
+
+
+class Reporter:
+    """Writes a job's progress and heartbeat, at most once a second."""
+
+    def __init__(self, app: Flask, job_id: int) -> None:
+        self.app, self.job_id = app, job_id
+        self.last: datetime | None = None
+        #: What the job is doing now, shown while it runs.
+        self.phase: str | None = None
+        #: False while the job's own transaction holds SQLite's write lock.
+        self.table_writable = True
+
+    def __call__(self, done: int, total: int, *, force: bool = False) -> None:
+        from catalogue.jobs import tasks
+
+        if tasks.FAULT is not None:
+            tasks.FAULT(self.job_id, done, total)
+        now = utcnow()
+        if not force and self.last is not None and now - self.last < REPORT_EVERY and 0 < done < total:
+            return
+        self.last = now
+        try:
+            live = {"done": done, "total": total, "at": now, "phase": self.phase}
+            queue.get_huey(self.app).put(_live_key(self.job_id), live)
+        except Exception:  # noqa: BLE001 - live progress is a nicety; the row stays the truth
+            current_app.logger.warning("job %s: could not store live progress", self.job_id)
+        if self.table_writable:
+            with Session(get_engine()) as s:
+                s.execute(
+                    update(Job)
+                    .where(col(Job.id) == self.job_id)
+                    .values(done=done, total=total, heartbeat_at=now, message=self.phase)
+                )
+                s.commit()
+
+    def hold_table(self, session: Session) -> None:
+        """Stop writing the row while ``session`` writes, on SQLite (one writer at a time)."""
+        self.table_writable = session.get_bind().dialect.name != "sqlite"
+
+
+def claim(job_id: int) -> bool:
+    """Mark a queued job running; False when another consumer has it or it is finished."""
+    now = utcnow()
+    with Session(get_engine()) as s:
+        claimed = s.execute(
+            update(Job)
+            .where(col(Job.id) == job_id, col(Job.state) == "queued")
+            .values(state="running", started_at=now, heartbeat_at=now)
+        )
+        s.commit()
+        return bool(getattr(claimed, "rowcount", 0))
+
+
+def finish(job_id: int, *, state: str, message: str | None, result: dict[str, Any] | None = None,
+           batch_id: int | None = None, done: int | None = None) -> None:  # fmt: skip
+    with Session(get_engine()) as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            return
+        job.state, job.message, job.finished_at = state, message[:2000] if message else None, utcnow()
+        job.heartbeat_at = job.finished_at
+        if result is not None:
+            job.result = result
+        if batch_id is not None:
+            job.batch_id = batch_id
+        if done is not None:
+            job.done = done
+            job.total = max(job.total, done)
+        s.add(job)
+        s.commit()
+
+
+def discard_files(job: Job, app: Flask | None = None) -> None:
+    path = upload_path(job, app)
+    path.unlink(missing_ok=True)
+    shutil.rmtree(path.with_suffix(".d"), ignore_errors=True)

@@ -1,0 +1,95 @@
+"""Blueprint "jobs": a job's page (progress, result, Retry) and the JSON its script polls.
+
+The page refreshes itself with ``<meta http-equiv="refresh">`` when scripts are
+off; with scripts, ``static/js/jobs.js`` polls :func:`job_json` (no inline
+script: the CSP forbids it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from catalogue.auth import actor, guard
+from catalogue.db import get_session
+from catalogue.forms import ConfirmForm
+from catalogue.jobs import service
+from catalogue.jobs.models import Job
+from catalogue.models import User
+from catalogue.views import admin
+
+bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+# The workspace's page helpers and error pages (403, expired form) apply here too.
+bp.context_processor(admin._workspace_helpers)
+bp.errorhandler(CSRFError)(admin._csrf_error)
+bp.errorhandler(403)(admin._forbidden)
+
+
+def _job(job_id: int) -> Job:
+    job = get_session().get(Job, job_id)
+    if job is None:
+        abort(404)
+    service.require_job(_me(), job)
+    return job
+
+
+def _me() -> User:
+    user = actor()
+    assert user is not None  # guard() ran first
+    return user
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<int:job_id>")
+@guard("import")
+def job(job_id: int) -> str:
+    found = _job(job_id)
+    return render_template("admin/job.html", job=found, status=service.status(found), confirm=ConfirmForm())
+
+
+@bp.get("/<int:job_id>.json")
+@guard("import")
+def job_json(job_id: int) -> Response:
+    return jsonify(service.status(_job(job_id)))
+
+
+@bp.post("/<int:job_id>/retry")
+@guard("import")
+def retry(job_id: int) -> Any:
+    found = _job(job_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            service.retry(get_session(), actor=_me(), job=found)
+            flash(_("The job was started again."), "info")
+        except service.JobError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("jobs.job", job_id=job_id))
+
+
+@bp.get("/<int:job_id>/download")
+@guard("import")
+def download(job_id: int) -> Response:
+    found = _job(job_id)
+    name = (found.result or {}).get("download")
+    path = service.download_path(found)
+    if found.state != "done" or not name or not path.exists():
+        abort(404)
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=str(name))

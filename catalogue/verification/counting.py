@@ -1,0 +1,181 @@
+"""The check log: record a check of a code, and count a code's checks, where no publish can block it.
+
+Where the log lives (:func:`store_url`):
+
+- ``CHECKS_DATABASE_URL`` when set (several nodes must share one store);
+- with the embedded SQLite registry, a file of its own,
+  ``$CATALOGUE_DATA_DIR/checks.sqlite3`` (WAL, short busy timeout): a publish
+  holds the registry file's write lock for seconds, this file's lock is only
+  ever held by other checks for microseconds;
+- with a server database, the tables of that database (migration 0005), which
+  publishing never touches, so no publish lock is shared.
+
+Each check appends a row to ``verification_check`` (code, time, daily device
+pseudonym) and bumps the code's running count in ``verification_tally`` in the
+same transaction, so a scan reads one row however often the code was checked.
+
+A store other than the main database gets its tables from the models here (the
+one schema definition, which migration 0005 mirrors). Failures never reach the
+page: :func:`record` and :func:`tally` return None and the caller shows the
+verdict without a count.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Connection, Engine, bindparam, event, select, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlmodel import SQLModel
+
+from catalogue.clock import utcnow
+from catalogue.db import get_engine
+from catalogue.verification.models import VerificationCheck  # noqa: F401 (registers the tables)
+
+log = logging.getLogger(__name__)
+
+CHECKS_FILE = "checks.sqlite3"
+#: How long a check may wait for another check's write on a separate SQLite store.
+#: Only checks write there, each for microseconds; past this the page goes without a count.
+BUSY_TIMEOUT_MS = 1000
+
+#: The model's table (SQLModel does not type ``__table__``).
+_t = SQLModel.metadata.tables["verification_check"]
+_k = SQLModel.metadata.tables["verification_tally"]
+_PREPARED: dict[str, Engine] = {}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A code's checks in the log (the certificate's pre-log count is added by the caller)."""
+
+    count: int
+    first_at: datetime | None
+
+
+def store_url() -> str:
+    """The check log's database URL (see the module docstring)."""
+    cfg = current_app.config
+    if cfg.get("CHECKS_DATABASE_URL"):
+        return str(cfg["CHECKS_DATABASE_URL"])
+    main = str(cfg["SQLALCHEMY_URL"])
+    if main.startswith("sqlite"):
+        return f"sqlite:///{Path(cfg['CATALOGUE_DATA_DIR']) / CHECKS_FILE}"
+    return main
+
+
+def _short_wait(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+    cur.close()
+
+
+def store_engine() -> Engine:
+    """The store's engine, its tables created when the store is not the main database."""
+    url = store_url()
+    engine = get_engine(url)
+    if _PREPARED.get(url) is engine:
+        return engine
+    if url != current_app.config["SQLALCHEMY_URL"]:
+        if engine.dialect.name == "sqlite":
+            # Runs after make_engine's own listener (WAL, synchronous=NORMAL), so it wins.
+            event.listen(engine, "connect", _short_wait)
+        with engine.begin() as conn:  # IF NOT EXISTS: several workers may start at once
+            for table in (_t, _k):
+                conn.execute(CreateTable(table, if_not_exists=True))
+                for index in table.indexes:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+    _PREPARED[url] = engine
+    return engine
+
+
+_INSERT = _t.insert()
+# The running count, bumped in the same transaction as the appended row (SQLite ≥ 3.35 and
+# PostgreSQL both have ON CONFLICT … RETURNING): a scan never counts a code's rows.
+_BUMP = (
+    "INSERT INTO verification_tally (code, checks, first_checked_at, last_checked_at) "
+    "VALUES (:code, 1, :now, :now) ON CONFLICT (code) DO UPDATE "
+    "SET checks = verification_tally.checks + 1, last_checked_at = excluded.last_checked_at "
+    "RETURNING checks, first_checked_at"
+)
+
+
+def _typed(sql: str) -> Any:
+    return (
+        text(sql)
+        .bindparams(
+            bindparam("now", type_=_k.c.last_checked_at.type), bindparam("code", type_=_k.c.code.type)
+        )
+        .columns(_k.c.checks, _k.c.first_checked_at)
+    )
+
+
+_BUMP_SQL = _typed(_BUMP)
+# PostgreSQL, one round trip: the log row in a CTE, the count in the statement; a
+# count is not a record, so the commit does not wait for the WAL flush (a crash
+# may lose the last fraction of a second of counts, log and tally alike).
+_RECORD_PG = _typed(
+    "SET LOCAL synchronous_commit TO OFF; "
+    "WITH added AS (INSERT INTO verification_check (code, checked_at, device) VALUES (:code, :now, :device)) "
+    + _BUMP
+)
+_TALLY = select(_k.c.checks, _k.c.first_checked_at).where(_k.c.code == bindparam("code"))
+
+
+def record(
+    code: str, device: str | None = None, now: datetime | None = None, registry: Connection | None = None
+) -> Tally | None:
+    """Append one check of ``code``; the code's tally including it, or None if the store failed.
+
+    Committed before returning, so the very next request sees it. When the log is
+    in the registry's own database (PostgreSQL), pass the caller's ``registry``
+    connection: the check then rides on it (one connection and round trip per
+    scan) and that connection's transaction is committed, or rolled back on failure.
+    """
+    now = now or utcnow()
+    shared = registry is not None and store_url() == current_app.config["SQLALCHEMY_URL"]
+    try:
+        if registry is not None and shared:
+            counted = _append(registry, code, device, now)
+            registry.commit()
+            return counted
+        with store_engine().begin() as conn:
+            return _append(conn, code, device, now)
+    except (SQLAlchemyError, OSError) as exc:
+        if registry is not None and shared:
+            registry.rollback()
+        log.warning("check of %s not counted: %s", code, _short(exc))
+        return None
+
+
+def _append(conn: Connection, code: str, device: str | None, now: datetime) -> Tally:
+    params = {"code": code, "now": now, "device": device}
+    if conn.dialect.name == "postgresql":
+        checks, first = conn.execute(_RECORD_PG, params).one()
+    else:
+        conn.execute(_INSERT, {"code": code, "checked_at": now, "device": device})
+        checks, first = conn.execute(_BUMP_SQL, params).one()
+    return Tally(int(checks), first)
+
+
+def tally(code: str) -> Tally | None:
+    """The code's checks so far, or None if the store cannot be read."""
+    try:
+        with store_engine().connect() as conn:
+            row = conn.execute(_TALLY, {"code": code}).first()
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("checks of %s not read: %s", code, _short(exc))
+        return None
+    return Tally(int(row.checks), row.first_checked_at) if row is not None else Tally(0, None)
+
+
+def _short(exc: Any) -> str:
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]

@@ -1,0 +1,48 @@
+"""The check log's one table: a row per counted scan, appended and never updated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, Integer
+from sqlmodel import Field, SQLModel
+
+
+class VerificationCheck(SQLModel, table=True):
+    """One counted check of a verification code.
+
+    INSERT-only, so counting shares no lock with the registry's writers; the
+    count of a code is its number of rows (plus the certificate's
+    ``check_count`` from before the log existed). ``device`` is a daily salted
+    hash (see :mod:`catalogue.verification.devices`), never an address.
+    Migration 0005 creates it in the main database; a separate store (the
+    SQLite default) gets it from this definition (:mod:`.counting`).
+    """
+
+    __tablename__ = "verification_check"
+    __table_args__ = (Index("ix_verification_check_code_checked_at", "code", "checked_at"),)
+
+    # BIGINT on a server database; SQLite's rowid alias must be INTEGER.
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    )
+    code: str = Field(max_length=40)
+    checked_at: datetime
+    device: str | None = Field(default=None, max_length=32)
+
+
+class VerificationTally(SQLModel, table=True):
+    """Per code, the check log's running count, kept in the same transaction as each appended row.
+
+    So a scan reads one row instead of counting a popular code's rows (a copied
+    code may be checked hundreds of thousands of times). Lives in the check
+    store, beside the log: only scans of the same code ever wait on its row,
+    never a publish.
+    """
+
+    __tablename__ = "verification_tally"
+
+    code: str = Field(primary_key=True, max_length=40)
+    checks: int
+    first_checked_at: datetime
+    last_checked_at: datetime

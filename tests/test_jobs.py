@@ -1,0 +1,199 @@
+"""Long work runs as background jobs whose state lives in the ``job`` table (issue 13, item 2).
+
+The tests run Huey in immediate mode (jobs run inline when queued); a consumer
+killed with ``-9`` is simulated by :data:`catalogue.jobs.tasks.FAULT` raising
+:class:`~catalogue.jobs.tasks.Killed` part-way, which skips every line of the
+job's own bookkeeping, as a killed process would.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, func, select
+
+from catalogue.db import get_engine
+from catalogue.jobs import tasks
+from catalogue.jobs.models import Job
+from catalogue.models import Certificate, ImportBatch, OutboxEvent, Product
+from catalogue.views import admin
+from tests.fixtures.workspace import post, row, signed_in, upload, xlsx_bytes
+
+
+@pytest.fixture
+def official(seeded_app: Flask) -> FlaskClient:
+    return signed_in(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
+
+
+@pytest.fixture
+def no_fault() -> Iterator[None]:
+    yield
+    tasks.FAULT = None
+
+
+def _session(app: Flask) -> Session:
+    return Session(get_engine(app.config["SQLALCHEMY_URL"]), expire_on_commit=False)
+
+
+def _count(app: Flask, model: type) -> int:
+    with _session(app) as s:
+        return s.exec(select(func.count()).select_from(model)).one()
+
+
+def _jobs(app: Flask) -> list[Job]:
+    with _session(app) as s:
+        return list(s.exec(select(Job).order_by(Job.id)).all())  # type: ignore[arg-type]
+
+
+def test_upload_is_checked_by_a_job_whose_result_survives_a_reload(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
+    official.get("/lang/en?next=/admin/")  # the job's messages are kept in its starter's language
+    response = upload(official, xlsx_bytes([row(1), row(2)]))
+    assert response.status_code == 302
+    (job,) = _jobs(seeded_app)
+    assert (job.kind, job.state, job.done) == ("dry_run", "done", 2)
+    assert response.headers["Location"].endswith(f"/admin/imports/{job.batch_id}")
+    for _ in range(2):  # a reload shows the same finished job
+        page = official.get(f"/admin/jobs/{job.id}?lang=en").get_data(as_text=True)
+        assert "finished" in page and "All 2 rows are correct." in page
+        assert f"/admin/imports/{job.batch_id}" in page
+    status = official.get(f"/admin/jobs/{job.id}.json").get_json()
+    assert status["state"] == "done" and status["finished"] and status["done"] == 2
+    assert f"/admin/jobs/{job.id}" in official.get("/admin/imports").get_data(as_text=True)
+
+
+def test_a_large_upload_shows_its_stored_dry_run_instead_of_checking_again(
+    seeded_app: Flask, official: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin, "RECHECK_ROWS", 1)
+    batch_url = upload(official, xlsx_bytes([row(1), row(2, province="Huế")])).headers["Location"]
+
+    def no_recheck(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a large upload must not be checked again inside the request")
+
+    monkeypatch.setattr(admin.importing, "check_batch", no_recheck)
+    page = official.get(batch_url + "?lang=en").get_data(as_text=True)
+    assert "1 of 2 rows have problems" in page
+    # Stored in the uploader's language (Vietnamese here): the message names both provinces.
+    assert "Huế" in page and "Lào Cai" in page
+
+
+def test_publishing_runs_as_a_job_and_the_upload_page_shows_its_result(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
+    batch_url = upload(official, xlsx_bytes([row(1), row(2)])).headers["Location"]
+    response = post(
+        official, batch_url + "/publish?lang=en", {"decision_number": "45/QĐ-UBND"}, token_from=batch_url
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith(batch_url)
+    publish_job = _jobs(seeded_app)[-1]
+    assert (publish_job.kind, publish_job.state, publish_job.result) == (
+        "publish", "done", {"batch_id": publish_job.batch_id, "created": 2, "updated": 0, "unchanged": 0},
+    )  # fmt: skip
+    page = official.get(batch_url + "?lang=en").get_data(as_text=True)
+    assert "Published: 2 new, 0 updated, 0 unchanged." in page
+    assert "TEST-00002/GCN-SCT" in page
+
+
+def test_a_killed_publish_writes_nothing_shows_retry_and_retry_publishes_all(
+    seeded_app: Flask, official: FlaskClient, no_fault: None
+) -> None:
+    before = {m: _count(seeded_app, m) for m in (Product, Certificate, OutboxEvent)}
+    batch_url = upload(official, xlsx_bytes([row(n) for n in range(1, 6)])).headers["Location"]
+
+    def kill(_job_id: int, done: int, _total: int) -> None:
+        if done == 3:
+            raise tasks.Killed
+
+    tasks.FAULT = kill
+    with pytest.raises(tasks.Killed):
+        post(official, batch_url + "/publish", {}, token_from=batch_url)
+    tasks.FAULT = None
+    assert {m: _count(seeded_app, m) for m in before} == before
+    job = _jobs(seeded_app)[-1]
+    assert (job.kind, job.state) == ("publish", "running")
+    with _session(seeded_app) as s:
+        assert s.exec(select(ImportBatch.state)).one() == "pending"
+
+    # While its heartbeat is fresh the job is running: no second publish, no Retry.
+    page = official.get(batch_url + "?lang=en").get_data(as_text=True)
+    assert "running" in page and "Retry" not in page and "Publish 5 rows" not in page
+    # It refreshes itself: a script file polls the JSON, or a meta refresh without scripts (no inline script).
+    assert 'http-equiv="refresh"' in page and "js/jobs.js" in page and "<script>" not in page
+
+    with time_machine.travel(timedelta(minutes=5)):
+        page = official.get(batch_url + "?lang=en").get_data(as_text=True)
+        assert "interrupted" in page and "Retry" in page
+        assert official.get(f"/admin/jobs/{job.id}.json").get_json()["state"] == "interrupted"
+        response = post(official, f"/admin/jobs/{job.id}/retry", {}, token_from=f"/admin/jobs/{job.id}")
+        assert response.status_code == 302
+    assert _count(seeded_app, Certificate) == before[Certificate] + 5
+    with _session(seeded_app) as s:
+        again = s.get(Job, job.id)
+        assert again is not None and (again.state, again.attempts) == ("done", 1)
+        assert s.exec(select(ImportBatch.state)).one() == "published"
+
+
+def test_a_failed_publish_says_nothing_was_published(
+    seeded_app: Flask, official: FlaskClient, no_fault: None
+) -> None:
+    batch_url = upload(official, xlsx_bytes([row(1), row(2)])).headers["Location"]
+
+    def crash(_job_id: int, done: int, _total: int) -> None:
+        if done == 1:
+            raise RuntimeError("disk full")
+
+    tasks.FAULT = crash
+    post(official, batch_url + "/publish?lang=en", {}, token_from=batch_url)
+    tasks.FAULT = None
+    page = official.get(batch_url + "?lang=en").get_data(as_text=True)
+    assert "nothing was published" in page and "Retry" in page
+    assert _jobs(seeded_app)[-1].state == "failed"
+
+
+def test_another_provinces_official_can_neither_see_nor_retry_a_job(
+    seeded_app: Flask, official: FlaskClient, no_fault: None
+) -> None:
+    batch_url = upload(official, xlsx_bytes([row(1)])).headers["Location"]
+    tasks.FAULT = lambda _j, _d, _t: (_ for _ in ()).throw(RuntimeError("boom"))
+    post(official, batch_url + "/publish", {}, token_from=batch_url)
+    tasks.FAULT = None
+    job = _jobs(seeded_app)[-1]
+    assert job.state == "failed"
+    other = signed_in(seeded_app, "danang@so.gov.vn", "province", "Đà Nẵng")
+    assert other.get(f"/admin/jobs/{job.id}").status_code == 403
+    assert other.get(f"/admin/jobs/{job.id}.json").status_code == 403
+    response = post(other, f"/admin/jobs/{job.id}/retry", {}, token_from="/admin/imports")
+    assert response.status_code == 403
+    assert not re.search(rf"/admin/jobs/{job.id}\b", other.get("/admin/imports").get_data(as_text=True))
+    assert _jobs(seeded_app)[-1].state == "failed" and _count(seeded_app, Certificate) == _count(
+        seeded_app, Certificate
+    )
+
+
+def test_a_large_batchs_qr_zip_is_built_by_a_job_and_downloaded_from_its_page(
+    seeded_app: Flask, official: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from catalogue.jobs import exports
+
+    batch_url = upload(official, xlsx_bytes([row(1), row(2)])).headers["Location"]
+    post(official, batch_url + "/publish", {}, token_from=batch_url)
+    monkeypatch.setattr(exports, "INLINE_QR_CODES", 1)
+    response = official.get(batch_url + "/qr.zip?lang=en")
+    assert response.status_code == 302
+    job_url = response.headers["Location"]
+    page = official.get(job_url + "?lang=en").get_data(as_text=True)
+    assert "The zip of 2 QR codes is ready." in page
+    download = re.search(r'href="(/admin/jobs/\d+/download)"', page)
+    assert download is not None
+    archive = zipfile.ZipFile(io.BytesIO(official.get(download.group(1)).data))
+    assert sorted(n.split("-")[1] for n in archive.namelist()) == ["00001_GCN", "00002_GCN"]

@@ -1,0 +1,195 @@
+"""Index builds never run inside a request (issue 13, item 3).
+
+No index yet: search, the API and CSV answer 503 with the build's progress and
+``Retry-After`` while every other page works. A damaged index: the previous
+build keeps answering while a fresh one is built in the background. Each build
+saves its filter tables, so a new process need not read every document. The
+outbox cursor of each build never skips rows committed out of id order.
+Builds are paused with :data:`catalogue.search.building.HOOK`, never timed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func
+from sqlmodel import Session, col, delete, select
+
+from catalogue.db import get_engine, get_session
+from catalogue.models import OutboxEvent
+from catalogue.search import building
+from catalogue.search.facets import _Segment
+from catalogue.search.index import CURSOR, current_name, previous_name, reader_for
+from tests import seeddata
+from tests.test_search_sync import publish, total
+
+
+class PausedBuild:
+    """Holds a background build at its first progress report until released."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, done: int, total: int) -> None:
+        self.reached.set()
+        assert self.release.wait(60), "test never released the paused build"
+
+
+@pytest.fixture
+def paused_build() -> Iterator[PausedBuild]:
+    hook = PausedBuild()
+    building.HOOK = hook
+    try:
+        yield hook
+    finally:
+        hook.release.set()
+        building.HOOK = None
+
+
+def index_root(app: Flask) -> Path:
+    return Path(app.config["INDEX_DIR"])
+
+
+def first_code(app: Flask) -> str:
+    with app.app_context():
+        from sqlalchemy import text
+
+        return str(get_session().connection().execute(text("SELECT verify_code FROM certificate LIMIT 1"))
+                   .scalar_one())  # fmt: skip
+
+
+def test_no_index_answers_503_with_progress_while_every_other_page_works(
+    seeded_app: Flask, paused_build: PausedBuild
+) -> None:
+    import shutil
+
+    root = index_root(seeded_app)
+    code = first_code(seeded_app)
+    shutil.rmtree(root)
+    client = seeded_app.test_client()
+    page = client.get("/search?q=nuoc+mam&lang=en")
+    assert paused_build.reached.wait(30)
+    assert page.status_code == 503 and page.headers["Retry-After"].isdigit()
+    assert "Search is being prepared" in page.get_data(as_text=True)
+    api = client.get("/api/v1/products?q=nuoc+mam")
+    assert api.status_code == 503 and "Retry-After" in api.headers
+    assert api.get_json()["building"] == {"done": 0, "total": seeddata.products()}
+    text = client.get("/search?q=nuoc+mam&lang=en").get_data(as_text=True)
+    assert f"0 of {seeddata.products()} products" in text
+    assert client.get("/api/v1/products.csv").status_code == 503
+    assert client.get("/search?lang=vi").status_code == 503
+    # Everything else works while the index is built.
+    assert client.get("/").status_code == 200
+    assert client.get(f"/v/{code}").status_code == 200
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.get_data(as_text=True).startswith("ok; search index building")
+    paused_build.release.set()
+    building.wait(root)
+    assert client.get("/api/v1/products?status=all").get_json()["total"] == seeddata.products()
+    assert client.get("/healthz").get_data(as_text=True) == "ok"
+
+
+def _corrupt(root: Path, name: str) -> None:
+    for path in (root / name).iterdir():
+        if path.suffix in (".toc", ".seg"):
+            path.write_bytes(b"garbage")
+
+
+def test_damaged_index_keeps_answering_from_the_previous_build_while_rebuilding(
+    seeded_app: Flask, paused_build: PausedBuild
+) -> None:
+    root = index_root(seeded_app)
+    paused_build.release.set()  # the CLI rebuild below runs unpaused
+    result = seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
+    assert result.exit_code == 0, result.output
+    old = previous_name(root)
+    assert old and old != current_name(root)
+    nuoc_mam = total(seeded_app, "nuoc mam")
+    with seeded_app.test_request_context():
+        session = get_session()
+        publish(session, "Mắm ruốc qqprev", "PREV-1")
+        session.commit()
+    assert total(seeded_app, "qqprev") == 1
+    paused_build.release.clear()
+    damaged = str(current_name(root))
+    _corrupt(root, damaged)
+    reader_for(root).reset()  # as a process starting now
+    assert total(seeded_app, "nuoc mam") == nuoc_mam > 0  # answered from the previous build
+    assert paused_build.reached.wait(30)  # while a fresh one is built in the background
+    assert total(seeded_app, "qqprev") == 1  # the previous build caught up from its own cursor
+    assert current_name(root) == damaged
+    paused_build.release.set()
+    building.wait(root)
+    assert current_name(root) not in (damaged, None)
+    assert total(seeded_app, "qqprev") == 1 and total(seeded_app) == seeddata.products() + 1
+
+
+def test_each_build_saves_its_facet_tables_and_a_new_process_loads_them(
+    seeded_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = index_root(seeded_app)
+    result = seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert list((root / str(current_name(root))).glob("facets-*.npz"))
+    with seeded_app.test_request_context():
+        from catalogue.search.query import SearchParams, run
+
+        before = run(SearchParams(statuses=())).facets
+    reader_for(root).reset()  # as a fresh worker
+
+    def no_reading(*_args: object) -> None:
+        raise AssertionError("read every stored document instead of the saved tables")
+
+    monkeypatch.setattr(_Segment, "read", classmethod(no_reading))
+    with seeded_app.test_request_context():
+        assert run(SearchParams(statuses=())).facets == before
+
+
+def _max_outbox_id(session: Session) -> int:
+    return int(session.exec(select(func.max(OutboxEvent.id))).one() or 0)
+
+
+def test_cursor_never_skips_a_row_committed_out_of_id_order(seeded_app: Flask) -> None:
+    """SQLite commits in id order, so a row with a lower id arriving late is simulated."""
+    assert total(seeded_app, "qqlate") == 0
+    engine = get_engine(seeded_app.config["SQLALCHEMY_URL"])
+    with Session(engine) as session:  # no app context: nothing drains these
+        early = publish(session, "Bánh tráng qqlate sớm", "LATE-1")
+        late = publish(session, "Bánh tráng qqlate muộn", "LATE-2")
+        session.commit()
+        session.exec(delete(OutboxEvent).where(col(OutboxEvent.product_id).in_([early, late])))
+        high = _max_outbox_id(session)
+        session.add(OutboxEvent(id=high + 2, product_id=early))
+        session.commit()
+    assert total(seeded_app, "qqlate") == 1  # row high+2 applied; high+1 not committed yet
+    root = index_root(seeded_app)
+    assert f'"high": {high + 2}' in (root / str(current_name(root)) / CURSOR).read_text()
+    with Session(engine) as session:
+        session.add(OutboxEvent(id=high + 1, product_id=late))  # the slower transaction commits now
+        session.commit()
+    assert total(seeded_app, "qqlate") == 2
+
+
+def test_parallel_build_gives_the_same_answers(seeded_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--procs 2``: each process reads and indexes its share; the parts commit as one index."""
+    from catalogue.search import index
+
+    with seeded_app.test_request_context():
+        from catalogue.search.query import SearchParams, run
+
+        before = run(SearchParams(q="nuoc mam", statuses=()))
+    monkeypatch.setattr(index, "BATCH", 10)  # the seed is small: split it anyway
+    result = seeded_app.test_cli_runner().invoke(args=["search", "rebuild", "--procs", "2"])
+    assert result.exit_code == 0, result.output
+    assert f"Indexed {seeddata.products()} products" in result.output
+    root = index_root(seeded_app)
+    assert len(list((root / str(current_name(root))).glob("facets-*.npz"))) == 2  # one segment per process
+    with seeded_app.test_request_context():
+        after = run(SearchParams(q="nuoc mam", statuses=()))
+    assert (after.total, after.facets) == (before.total, before.facets)
+    assert sorted(after.ids) == sorted(before.ids)
