@@ -74,4 +74,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     sync.init_app(app)
     cli.init_app(app)
     web.init_app(app)
+    if settings.TRUSTED_PROXIES:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app

@@ -128,6 +128,9 @@ class Settings:
     VERIFY_REPORT_RATE_LIMIT: str = "5 per minute;20 per day"
     MAX_CONTENT_LENGTH: int = 32 * 1024 * 1024
     SESSION_COOKIE_SECURE: bool = False
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto it trusts (0: none).
+    # Behind a proxy, 0 would make every client share the proxy's address in the rate limits.
+    TRUSTED_PROXIES: int = 0
     # Where generated secrets were read from (None: the environment or overrides gave them).
     secrets_path: Path | None = None
     # True when VERIFY_KEYS are throw-away values, neither given nor kept (see ``finalise``).
@@ -183,6 +186,7 @@ class Settings:
             s.CATALOGUE_DATA_DIR = Path(env["CATALOGUE_DATA_DIR"]).resolve()
         s.DATABASE_URL = env.get("DATABASE_URL", "")
         s.CHECKS_DATABASE_URL = env.get("CHECKS_DATABASE_URL", "")
+        s.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", s.TRUSTED_PROXIES, 0, 5)
         s.SECRET_KEY = env.get("SECRET_KEY", "")
         s.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "").rstrip("/") or s.PUBLIC_BASE_URL
         s.PORT = _int(env, "PORT", s.PORT, 1, 65535)

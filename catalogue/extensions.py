@@ -18,7 +18,7 @@ login_manager = LoginManager()
 
 
 def client_address() -> str:
-    """The client's address (behind a trusted proxy the app is wrapped with ProxyFix)."""
+    """The client's address (behind ``TRUSTED_PROXIES`` proxies, ProxyFix has put the real one here)."""
     return get_remote_address() or request.remote_addr or "unknown"
 
 

@@ -143,6 +143,46 @@ def test_walking_through_codes_is_slowed(seeded_app: Flask, make_certificate: Ca
     assert _client(seeded_app, "198.51.100.1").get(f"/v/{real}").status_code == 200
 
 
+def _walk_until_refused(client: FlaskClient, real: str, figure: int, forwarded_for: str) -> list[int]:
+    headers = {"X-Forwarded-For": forwarded_for}
+    return [client.get(f"/v/{real[:-4]}{n:04d}", headers=headers).status_code for n in range(figure + 1)]
+
+
+def test_behind_a_trusted_proxy_each_visitor_is_counted_by_their_own_address(
+    make_app: Callable[..., Flask],
+) -> None:
+    """Behind the README's reverse proxy every request comes from the proxy's address."""
+    behind = make_app(seeded=True, RATELIMIT_ENABLED=True, TRUSTED_PROXIES=1)
+    real = _certificate_code(behind)
+    figure = _per_minute(behind, "VERIFY_FAILED_RATE_LIMIT")
+    proxy = _client(behind, "10.0.0.2")
+    assert _walk_until_refused(proxy, real, figure, "198.51.100.7")[-1] == 429
+    # A visitor behind the same proxy is not slowed by another's walk.
+    assert proxy.get(f"/v/{real}", headers={"X-Forwarded-For": "198.51.100.8"}).status_code == 200
+
+
+def test_without_a_trusted_proxy_a_forwarded_address_is_not_believed(seeded_app: Flask) -> None:
+    """A client cannot dodge its limit by sending a new X-Forwarded-For with each request."""
+    real = _certificate_code(seeded_app)
+    figure = _per_minute(seeded_app, "VERIFY_FAILED_RATE_LIMIT")
+    client = _client(seeded_app, "198.51.100.9")
+    statuses = [
+        client.get(f"/v/{real[:-4]}{n:04d}", headers={"X-Forwarded-For": f"192.0.2.{n}"}).status_code
+        for n in range(figure + 1)
+    ]
+    assert statuses[:figure] == [404] * figure and statuses[-1] == 429
+
+
+def _certificate_code(app: Flask) -> str:
+    """A stored, correctly signed code of the seed (any: only its key check matters here)."""
+    from sqlalchemy import text
+
+    from catalogue.db import get_engine
+
+    with app.app_context(), get_engine().connect() as conn:
+        return str(conn.execute(text("SELECT verify_code FROM certificate ORDER BY id LIMIT 1")).scalar_one())
+
+
 # ----------------------------------------------------------------------------- sign-in
 
 
