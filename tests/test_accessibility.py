@@ -29,7 +29,9 @@ from PIL import Image
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from catalogue.clock import utcnow
 from catalogue.db import get_engine
+from catalogue.jobs import service as jobs
 from catalogue.models import Certificate, Product, User
 from catalogue.services import importing, publishing
 from catalogue.services import verification as svc
@@ -140,8 +142,15 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
             [row(61), row(62, province="Quang Tri", issued="31/02/2025", level="")]
         ))  # fmt: skip
         assert bad is not None and not report.ok
+        # A publish job that failed: its page shows progress, the message and the Retry form.
+        failed_job = jobs.create(
+            s, kind="publish", actor=user, province_id=user.province_id, batch_id=ready.id
+        )
+        failed_job.state, failed_job.done, failed_job.total = "failed", 1, 2
+        failed_job.message, failed_job.finished_at = "Không có gì được công bố.", utcnow()
         s.commit()
         batch_ids = {"published": published.id, "ready": ready.id, "bad": bad.id}
+        job_id = failed_job.id
         valid_cert, revoked_cert = certs[valid], certs[revoked]
 
     with app.app_context(), get_engine().connect() as conn:
@@ -229,6 +238,7 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
             shows=".problems",
         ),
         Step("import dry run, ready", f"/admin/imports/{batch_ids['ready']}", shows=".summary.ok"),
+        Step("job, failed (retry form)", f"/admin/jobs/{job_id}", shows="form[action$='/retry'] button"),
         Step("import dry run, problems", f"/admin/imports/{batch_ids['bad']}", shows="tr.bad"),
         Step(
             "import, published (photos zip form)",
