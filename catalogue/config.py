@@ -131,6 +131,9 @@ class Settings:
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto it trusts (0: none).
     # Behind a proxy, 0 would make every client share the proxy's address in the rate limits.
     TRUSTED_PROXIES: int = 0
+    # How long a request waits for SQLite's single writer (a publish holds it) before
+    # answering 503 "try again": under gunicorn's 30 s worker timeout, within DESIGN's 10 s.
+    SQLITE_BUSY_SECONDS: float = 8.0
     # Where generated secrets were read from (None: the environment or overrides gave them).
     secrets_path: Path | None = None
     # True when VERIFY_KEYS are throw-away values, neither given nor kept (see ``finalise``).

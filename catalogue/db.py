@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
-_ENGINES: dict[str, Engine] = {}
+_ENGINES: dict[tuple[str, float], Engine] = {}
 
 
 class _Row(Protocol):
@@ -31,10 +31,14 @@ def pk(row: _Row) -> int:
     return row.id
 
 
-def make_engine(url: str) -> Engine:
+#: How long an SQLite connection waits for another writer before giving up (seconds).
+SQLITE_BUSY_SECONDS = 30.0
+
+
+def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_seconds})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -49,15 +53,26 @@ def make_engine(url: str) -> Engine:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL per process (gunicorn workers each get their own)."""
+    """One engine per URL (and SQLite busy timeout) per process; gunicorn workers each get their own.
+
+    In an app, SQLite waits ``SQLITE_BUSY_SECONDS`` for another writer: a web request
+    gives up well before gunicorn's worker timeout, so the visitor gets a "try again"
+    page instead of a killed worker. Outside an app (start-up checks, scripts) 30 s.
+    """
     url = url or current_app.config["SQLALCHEMY_URL"]
-    engine = _ENGINES.get(url)
+    busy = (
+        float(current_app.config.get("SQLITE_BUSY_SECONDS", SQLITE_BUSY_SECONDS))
+        if has_app_context()
+        else None
+    )
+    key = (url, busy or SQLITE_BUSY_SECONDS)
+    engine = _ENGINES.get(key)
     if engine is None:
         if url.startswith("sqlite:///"):
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = _ENGINES[url] = make_engine(url)
+        engine = _ENGINES[key] = make_engine(url, key[1])
     return engine
 
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from catalogue.db import get_session
 from catalogue.extensions import retry_after_seconds
+
+#: Seconds a visitor is asked to wait when SQLite's writer is busy with a publish.
+BUSY_RETRY_SECONDS = 30
 
 #: Titles and explanations for the codes a visitor may meet.
 _MESSAGES = {
@@ -21,6 +25,10 @@ _MESSAGES = {
     404: (_l("Page not found"), _l("There is no page at this address.")),
     405: (_l("Method not allowed"), _l("This address does not accept that kind of request.")),
     413: (_l("File too large"), _l("The file you sent is larger than allowed.")),
+    503: (
+        _l("Busy for a moment"),
+        _l("The registry is saving a large publication. Nothing you sent was saved; try again in a minute."),
+    ),
     429: (
         _l("Too many requests"),
         _l("Too many requests from your connection. Please wait a minute and try again."),
@@ -53,7 +61,23 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     return render_template("errors/error.html", error=exc, title=title, message=message), exc.code, headers
 
 
+def _database_busy(exc: Exception) -> bool:
+    """SQLite's single writer is held longer than a request may wait (a long publish)."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 def _server_error(exc: Exception) -> ResponseReturnValue:
+    if _database_busy(exc):
+        try:
+            get_session().rollback()
+        except Exception:  # noqa: BLE001, S110 - the page must render whatever the DB state
+            pass
+        title, message = (str(t) for t in _MESSAGES[503])
+        headers = {"Cache-Control": "no-store", "Retry-After": str(BUSY_RETRY_SECONDS)}
+        if _wants_json():
+            return {"error": title, "message": message}, 503, headers
+        page = render_template("errors/error.html", error=ServiceUnavailable(), title=title, message=message)
+        return page, 503, headers
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
     try:
         get_session().rollback()
