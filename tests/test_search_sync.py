@@ -242,3 +242,66 @@ def test_empty_database_gives_an_empty_index(make_app: Callable[..., Flask]) -> 
     app = make_app()
     data = app.test_client().get("/api/v1/products").get_json()
     assert data["total"] == 0 and data["items"] == []
+
+
+# ----------------------------------------------------------------------------- kill -9
+
+_KILLED = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from catalogue import create_app
+    from catalogue.db import get_engine
+    from catalogue.search.index import drain, rebuild
+    app = create_app({"ENV": "test", "CATALOGUE_DATA_DIR": sys.argv[1], "DATABASE_URL": sys.argv[2],
+                      "SECRET_KEY": "x", "VERIFY_KEYS": json.loads(sys.argv[3]), "RATELIMIT_ENABLED": False})
+    with app.app_context():
+        root = Path(app.config["INDEX_DIR"])
+        drain(root, get_engine()) if sys.argv[4] == "drain" else rebuild(root, get_engine())
+    print("not killed")
+""")
+
+
+def _killed_at(app: Flask, point: str, what: str) -> None:
+    """Run a drain or rebuild in another process that SIGKILLs itself at ``point``."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "CATALOGUE_KILL_AT": point}
+    args = [str(data_dir(app)), app.config["DATABASE_URL"], json.dumps(VERIFY_KEYS), what]
+    done = subprocess.run([sys.executable, "-c", _KILLED, *args], capture_output=True, text=True, env=env,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == -9, (done.returncode, done.stdout, done.stderr)  # killed, as kill -9 would
+
+
+def _publish_three(app: Flask, word: str) -> None:
+    engine = make_engine(app.config["SQLALCHEMY_URL"])
+    with Session(engine) as session:
+        for i in range(3):
+            publish(session, f"Sản phẩm {word} {i}", f"K9-{word}-{i}")
+        session.commit()
+    engine.dispose()
+
+
+def test_a_drain_killed_after_writing_the_index_loses_and_doubles_nothing(seeded_app: Flask) -> None:
+    everything = total(seeded_app)
+    _publish_three(seeded_app, "qqkilldrain")
+    _killed_at(seeded_app, "drain.applied", "drain")
+    # The next search's drain applies the rows again: each product once, none lost.
+    assert total(seeded_app, "qqkilldrain") == 3
+    assert total(seeded_app) == everything + 3
+    assert (
+        pending_count(get_engine(seeded_app.config["SQLALCHEMY_URL"]), Path(seeded_app.config["INDEX_DIR"]))
+        == 0
+    )
+
+
+def test_a_rebuild_killed_before_its_swap_leaves_the_old_index_answering(seeded_app: Flask) -> None:
+    root = Path(seeded_app.config["INDEX_DIR"])
+    live = current_name(root)
+    everything = total(seeded_app)
+    _killed_at(seeded_app, "rebuild.written", "rebuild")
+    assert current_name(root) == live  # never swapped in
+    assert total(seeded_app) == everything  # the old build answers as before
+    _publish_three(seeded_app, "qqkillbuild")  # and keeps following the registry
+    assert total(seeded_app, "qqkillbuild") == 3
+    # The next rebuild swaps in cleanly and clears the killed build's directory.
+    seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
+    assert current_name(root) != live and total(seeded_app) == everything + 3
+    assert len(list(root.glob("gen-*"))) <= 2  # the new build and the previous one, nothing else

@@ -47,6 +47,7 @@ from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
+from catalogue import faults
 from catalogue.clock import utcnow
 from catalogue.models import OutboxEvent, Product
 from catalogue.search.facets import DocTable, _Segment, facet_file, prune_facet_files
@@ -316,6 +317,8 @@ def rebuild(
         "schema_version": SCHEMA_VERSION, "built_at": started.isoformat(), "documents": count,
     }))  # fmt: skip
 
+    faults.point("rebuild.written")  # a complete build not swapped in: the old one keeps answering
+
     def swap() -> int:
         old = current_name(root)
         previous = old if old and usable(root, old) else previous_name(root)
@@ -504,6 +507,7 @@ def _drain_into(ix: whoosh_index.Index, engine: Engine) -> int:
             if not rows:
                 break
             apply_products(ix, session, sorted({r.product_id for r in rows}))
+            faults.point("drain.applied")  # in the index, not yet in the cursor: re-applied, never lost
             cursor.advance([r.id for r in rows if r.id is not None])
             cursor.save(folder)  # after the index commit: a crash in between only re-applies rows
             _mark_processed(session, [r.id for r in rows if r.id is not None])
