@@ -10,6 +10,7 @@ Builds are paused with :data:`catalogue.search.building.HOOK`, never timed.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,3 +194,19 @@ def test_parallel_build_gives_the_same_answers(seeded_app: Flask, monkeypatch: p
         after = run(SearchParams(q="nuoc mam", statuses=()))
     assert (after.total, after.facets) == (before.total, before.facets)
     assert sorted(after.ids) == sorted(before.ids)
+
+
+def test_the_rebuild_command_waits_its_turn_behind_a_running_build(seeded_app: Flask) -> None:
+    """One build per node: the command refuses clearly while the background builder holds the lock."""
+    root = Path(seeded_app.config["INDEX_DIR"])
+    live = current_name(root)
+    fd = building._try_lock(root)  # a background build is running
+    assert fd is not None
+    try:
+        result = seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
+    finally:
+        os.close(fd)
+    assert result.exit_code == 1 and "already running" in result.output
+    assert current_name(root) == live  # nothing swapped
+    done = seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
+    assert done.exit_code == 0 and current_name(root) != live

@@ -37,7 +37,7 @@ def search_group() -> None:
 @with_appcontext
 @needs_database
 def rebuild(procs: int) -> None:
-    from catalogue.search.index import rebuild as do_rebuild
+    from catalogue.search import building
 
     root, engine = _root_engine()
     state: dict[str, Any] = {"bar": None, "done": 0}
@@ -52,10 +52,16 @@ def rebuild(procs: int) -> None:
         state["done"] = done
 
     try:
-        report = do_rebuild(root, engine, progress, procs=procs)
+        # Under the node's build lock, with the progress the search page's 503 shows.
+        report = building.build(root, engine, progress, procs=procs)
     finally:
         if state["bar"] is not None:
             state["bar"].__exit__(None, None, None)
+    if report is None:
+        raise click.ClickException(
+            "A build of this node's index is already running (its progress shows on /search); "
+            "nothing was started."
+        )
     rate = report.documents / report.seconds if report.seconds else 0
     click.echo(f"Indexed {report.documents} products in {report.seconds:.1f} s ({rate:.0f} documents/s); "
                f"now serving {report.name} ({report.caught_up} recent changes re-applied).")  # fmt: skip

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from catalogue.search.index import BUILD_LOCK, PROGRESS, rebuild
+from catalogue.search.index import BUILD_LOCK, PROGRESS, RebuildReport, rebuild
 
 log = logging.getLogger(__name__)
 
@@ -95,22 +95,32 @@ def _write_progress(root: Path, done: int, total: int) -> None:
     os.replace(tmp, root / PROGRESS)
 
 
-def build(root: Path, engine: Engine) -> bool:
-    """Build and swap in a fresh index unless another build runs; True when this one built."""
+def build(
+    root: Path,
+    engine: Engine,
+    progress: Callable[[int, int], None] | None = None,
+    procs: int | None = None,
+) -> RebuildReport | None:
+    """Build and swap in a fresh index unless another build runs on this node (then None).
+
+    Every build goes through here (background and ``flask search rebuild``), so one
+    runs at a time and the 503 page shows whichever is running.
+    """
     fd = _try_lock(root)
     if fd is None:
-        return False
+        return None
     try:
 
         def report(done: int, total: int) -> None:
             _write_progress(root, done, total)
+            if progress is not None:
+                progress(done, total)
             if HOOK is not None:
                 HOOK(done, total)
 
-        result = rebuild(root, engine, report, procs=PROCS)
-        log.info("search index built in the background: %d documents in %.1f s", result.documents,
-                 result.seconds)  # fmt: skip
-        return True
+        result = rebuild(root, engine, report, procs=procs or PROCS)
+        log.info("search index built: %d documents in %.1f s", result.documents, result.seconds)
+        return result
     finally:
         (root / PROGRESS).unlink(missing_ok=True)
         os.close(fd)
