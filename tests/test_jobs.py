@@ -197,3 +197,30 @@ def test_a_large_batchs_qr_zip_is_built_by_a_job_and_downloaded_from_its_page(
     assert download is not None
     archive = zipfile.ZipFile(io.BytesIO(official.get(download.group(1)).data))
     assert sorted(n.split("-")[1] for n in archive.namelist()) == ["00001_GCN", "00002_GCN"]
+
+
+def test_a_job_the_queue_lost_is_shown_interrupted_and_can_be_retried(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
+    """The row was committed but its queue entry is gone (queue file or Redis wiped)."""
+    from catalogue.jobs import service
+    from catalogue.models import User
+
+    batch_url = upload(official, xlsx_bytes([row(n) for n in range(1, 4)])).headers["Location"]
+    before = _count(seeded_app, Certificate)
+    with seeded_app.test_request_context(), _session(seeded_app) as s:
+        user = s.exec(select(User).where(User.email == "laocai@so.gov.vn")).one()
+        batch = s.exec(select(ImportBatch)).one()
+        job = service.create(s, kind="publish", actor=user, province_id=batch.province_id, batch_id=batch.id,
+                             params={"decision_number": None, "decision_date": None})  # fmt: skip
+        s.commit()  # ... and never reaches the queue
+        job_id = job.id
+    page = official.get(f"/admin/jobs/{job_id}?lang=en").get_data(as_text=True)
+    assert "waiting to start" in page and "Retry" not in page  # just queued: waiting is normal
+    with time_machine.travel(timedelta(minutes=5)):
+        assert official.get(f"/admin/jobs/{job_id}.json").get_json()["state"] == "interrupted"
+        page = official.get(batch_url + "?lang=en").get_data(as_text=True)
+        assert "interrupted" in page and "Retry" in page
+        response = post(official, f"/admin/jobs/{job_id}/retry", {}, token_from=f"/admin/jobs/{job_id}")
+        assert response.status_code == 302
+    assert _count(seeded_app, Certificate) == before + 3

@@ -129,11 +129,27 @@ def live(job: Job) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _lost_in_queue(job: Job, now: datetime) -> bool:
+    """Queued a while ago, yet the queue holds nothing: its entry was lost (queue file or Redis wiped).
+
+    A job merely waiting behind a long one is still among the queue's pending tasks.
+    """
+    if not _stale(job.created_at, now):
+        return False
+    try:
+        return queue.get_huey().pending_count() == 0
+    except Exception:  # noqa: BLE001 - a queue store that is down cannot say; keep "queued"
+        return False
+
+
 def effective_state(job: Job, now: datetime | None = None) -> str:
-    """The state to show: a running job whose heartbeat went stale is "interrupted"."""
+    """The state to show: a running job whose heartbeat went stale, or a queued job the
+    queue has lost, is "interrupted" (and may be retried)."""
+    now = now or utcnow()
+    if job.state == "queued":
+        return "interrupted" if _lost_in_queue(job, now) else "queued"
     if job.state != "running":
         return job.state
-    now = now or utcnow()
     beat = job.heartbeat_at
     extra = live(job)
     if extra and extra.get("at") and (beat is None or extra["at"] > _aware(beat)):
