@@ -360,3 +360,32 @@ def make_certificate(seeded_app: Flask) -> Callable[..., str]:
             return str(result.certificate.verify_code)
 
     return factory
+
+
+# ----------------------------------------------------------------------------- search builds
+
+
+class PausedBuild:
+    """Holds a background build at its first progress report until released."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, done: int, total: int) -> None:
+        self.reached.set()
+        assert self.release.wait(60), "test never released the paused build"
+
+
+@pytest.fixture
+def paused_build() -> Iterator[PausedBuild]:
+    """A background index build that stops at its first progress report until released."""
+    from catalogue.search import building
+
+    hook = PausedBuild()
+    building.HOOK = hook
+    try:
+        yield hook
+    finally:
+        hook.release.set()
+        building.HOOK = None

@@ -17,6 +17,7 @@ form is not checked again when the same form is checked filled in for an existin
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,7 @@ from catalogue.services import importing, publishing
 from catalogue.services import verification as svc
 from catalogue.services.permissions import SYSTEM
 from catalogue.vocab import ProductGroup
+from tests.conftest import PausedBuild
 from tests.fixtures.workspace import PASSWORD, make_user, row, xlsx_bytes
 
 pytestmark = pytest.mark.browser
@@ -421,3 +423,27 @@ def test_every_page_and_form_has_no_serious_or_critical_violation(
         print("\nModerate or minor findings (not failing):\n" + "\n".join(advisory))
     assert not blocking, "\n" + "\n".join(blocking)
     assert checked and len(checked) == len(steps)
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_the_search_being_prepared_page_has_no_serious_or_critical_violation(
+    view: str, browser: Any, seeded_app: Flask, live_server: str, paused_build: PausedBuild
+) -> None:
+    """The 503 a visitor meets on a node still building its first index (held by a paused build)."""
+    from axe_playwright_python.base import AXE_FILE_PATH
+
+    shutil.rmtree(seeded_app.config["INDEX_DIR"])
+    context = browser.new_context(**VIEWS[view])
+    try:
+        context.add_init_script(path=AXE_FILE_PATH)
+        page = context.new_page()
+        response = page.goto(live_server + "/search?q=banh")
+        assert response is not None and response.status == 503
+        assert paused_build.reached.wait(30) and page.get_attribute("html", "lang") == LANG[view]
+        assert page.locator("h1").count() == 1
+        page.evaluate(AXE_START)
+        violations = page.evaluate(AXE_COLLECT)
+    finally:
+        context.close()
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    assert not blocking, _report(view, "/search (index being built)", blocking)

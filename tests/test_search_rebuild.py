@@ -11,8 +11,6 @@ Builds are paused with :data:`catalogue.search.building.HOOK`, never timed.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,30 +24,8 @@ from catalogue.search import building
 from catalogue.search.facets import _Segment
 from catalogue.search.index import CURSOR, current_name, previous_name, reader_for
 from tests import seeddata
+from tests.conftest import PausedBuild
 from tests.test_search_sync import publish, total
-
-
-class PausedBuild:
-    """Holds a background build at its first progress report until released."""
-
-    def __init__(self) -> None:
-        self.reached = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, done: int, total: int) -> None:
-        self.reached.set()
-        assert self.release.wait(60), "test never released the paused build"
-
-
-@pytest.fixture
-def paused_build() -> Iterator[PausedBuild]:
-    hook = PausedBuild()
-    building.HOOK = hook
-    try:
-        yield hook
-    finally:
-        hook.release.set()
-        building.HOOK = None
 
 
 def index_root(app: Flask) -> Path:
