@@ -198,6 +198,15 @@ def test_a_large_batchs_qr_zip_is_built_by_a_job_and_downloaded_from_its_page(
     archive = zipfile.ZipFile(io.BytesIO(official.get(download.group(1)).data))
     assert sorted(n.split("-")[1] for n in archive.namelist()) == ["00001_GCN", "00002_GCN"]
 
+    # A week on, making another zip clears the old one; its link says what to do instead of failing.
+    with time_machine.travel(timedelta(days=8)):
+        again = official.get(batch_url + "/qr.zip?lang=en")
+        assert again.status_code == 302 and again.headers["Location"] != job_url
+        gone = official.get(download.group(1) + "?lang=en")
+        assert gone.status_code == 410 and "make the QR zip again" in gone.get_data(as_text=True)
+        fresh = official.get(again.headers["Location"] + "/download")
+        assert fresh.status_code == 200 and zipfile.ZipFile(io.BytesIO(fresh.data)).namelist()
+
 
 def test_a_job_the_queue_lost_is_shown_interrupted_and_can_be_retried(
     seeded_app: Flask, official: FlaskClient

@@ -73,6 +73,29 @@ def download_path(job: Job, app: Flask | None = None) -> Path:
     return files_dir(app) / f"{pk(job)}.zip"
 
 
+#: How long a job's generated download (a QR zip) is kept; the job page then says to make it again.
+KEEP_DOWNLOADS = timedelta(days=7)
+
+
+def prune_downloads(session: Session, app: Flask | None = None, now: datetime | None = None) -> int:
+    """Remove downloads of jobs finished more than :data:`KEEP_DOWNLOADS` ago, and leftover parts.
+
+    Run before each new download is made, so the folder holds about a week of them.
+    """
+    cutoff = (now or utcnow()) - KEEP_DOWNLOADS
+    removed = 0
+    old = session.exec(select(Job).where(col(Job.finished_at) < cutoff, col(Job.kind) == "qr_zip")).all()
+    for job in old:
+        path = download_path(job, app)
+        if path.exists():
+            path.unlink()
+            removed += 1
+    for part in files_dir(app).glob("*.part"):
+        if part.stat().st_mtime < cutoff.timestamp():  # a job killed while writing
+            part.unlink(missing_ok=True)
+    return removed
+
+
 def create(
     session: Session,
     *,

@@ -245,6 +245,7 @@ def qr_zip(app: Flask, session: Session, job: Job, user: User, report: service.R
     if batch is None:
         raise publishing.PublishError(gettext("This upload no longer exists."))
     certificates = publishing.batch_certificates(session, actor=user, batch=batch)
+    service.prune_downloads(session, app)
     path = service.download_path(job, app)
     tmp = path.with_suffix(".part")
     with tmp.open("wb") as out:

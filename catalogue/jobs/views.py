@@ -90,6 +90,11 @@ def download(job_id: int) -> Response:
     found = _job(job_id)
     name = (found.result or {}).get("download")
     path = service.download_path(found)
-    if found.state != "done" or not name or not path.exists():
+    if found.state != "done" or not name:
         abort(404)
+    if not path.exists():  # kept for a week (service.KEEP_DOWNLOADS)
+        abort(
+            410,
+            description=_("This file was removed after a week; make the QR zip again from the upload."),
+        )
     return send_file(path, mimetype="application/zip", as_attachment=True, download_name=str(name))

@@ -24,6 +24,7 @@ _MESSAGES = {
     403: (_l("Access denied"), _l("You do not have permission to see this page.")),
     404: (_l("Page not found"), _l("There is no page at this address.")),
     405: (_l("Method not allowed"), _l("This address does not accept that kind of request.")),
+    410: (_l("No longer here"), _l("What was at this address has been removed.")),
     413: (_l("File too large"), _l("The file you sent is larger than allowed.")),
     503: (
         _l("Busy for a moment"),
