@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import date
+from typing import Any
 
 from flask import Flask
 from sqlmodel import Session, select
@@ -54,6 +55,31 @@ def test_round_sheet_leaves_out_revoked_and_marks_expired(seeded_app: Flask) -> 
     assert "Provincial · Lào Cai · 2024" in sheet  # named as people say it, not by slug
     single = client.get(f"/labels/certificates/{certs['L-REVOKED'].id}", headers=EN).get_data(as_text=True)
     assert certs["L-REVOKED"].verify_code not in single and "revoked" in single
+
+
+def test_a_large_rounds_labels_come_a_page_at_a_time(seeded_app: Flask, monkeypatch: Any) -> None:
+    """However large a round, one request renders a bounded number of labels (QR codes)."""
+    from catalogue.views import verify
+
+    certs = _publish_three(seeded_app)  # two printable labels, one revoked
+    monkeypatch.setattr(verify, "LABELS_PER_PAGE", 1)
+    with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
+        slug = s.get(SelectionRound, certs["L-VALID"].round_id).slug  # type: ignore[union-attr]
+    client = seeded_app.test_client()
+    login(client, "laocai@so.gov.vn")
+    pages = [client.get(f"/labels/rounds/{slug}?page={n}", headers=EN).get_data(as_text=True) for n in (1, 2)]
+    printable = [certs["L-VALID"].verify_code, certs["L-EXPIRED"].verify_code]
+    assert [sum(code in page for code in printable) for page in pages] == [1, 1]  # one label a page
+    assert all(code in "".join(pages) for code in printable)  # together: every label
+    assert (
+        "Labels 1–1 of 2" in pages[0]
+        and "Page 1 of 2" in pages[0]
+        and f"/labels/rounds/{slug}?page=2" in pages[0]
+    )
+    assert "Labels 2–2 of 2" in pages[1]
+    assert "1 revoked certificate has no label" in pages[1]
+    last = client.get(f"/labels/rounds/{slug}?page=99", headers=EN).get_data(as_text=True)
+    assert "Labels 2–2 of 2" in last  # a page past the end is the last page
 
 
 def test_batch_qr_zip_leaves_out_revoked_and_marks_expired(seeded_app: Flask) -> None:

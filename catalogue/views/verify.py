@@ -62,6 +62,7 @@ from catalogue.extensions import limiter, login_manager, retry_after_seconds
 from catalogue.forms import Form
 from catalogue.i18n import fmt_date
 from catalogue.models import SelectionRound
+from catalogue.paging import Pager, page_number
 from catalogue.services import permissions
 from catalogue.services import verification as svc
 from catalogue.services.catalog import verify_url
@@ -534,17 +535,31 @@ def _label_scope() -> set[int] | None | Response:
     return None if scope is None else {scope}
 
 
-def _labels_page(checks: list[svc.CertificateCheck], title: str) -> Response:
-    """A label sheet: never a label for a revoked certificate; an expired one is marked."""
+#: Labels on one page of a round's sheets: ten A4 sheets of 21. A page whose QR codes are
+#: all new (none cached yet) still renders in a few seconds, so no request runs long.
+LABELS_PER_PAGE = 210
+
+
+def _labels_page(
+    checks: list[svc.CertificateCheck], title: str, page: int | None = None, slug: str | None = None
+) -> Response:
+    """A label sheet: never a label for a revoked certificate; an expired one is marked.
+
+    With ``page`` (a round's sheets) the labels come :data:`LABELS_PER_PAGE` at a time.
+    """
     media_dir = current_app.config["MEDIA_DIR"]
     day = clock_today()
     printable, revoked = svc.printable(checks, day)
+    pager = None
+    if page is not None:
+        pager = Pager.clamped(page, len(printable), LABELS_PER_PAGE)
+        printable = printable[pager.offset : pager.offset + pager.per_page]
     labels = [
         {"c": c, "url": verify_url(_base_url(), c.code), "standing": c.standing(day),
          "svg": qr.cached(media_dir, _printed_url(c.code), "svg").decode()}
         for c in printable
     ]  # fmt: skip
-    html = _render("verify/labels.html", labels=labels, title=title, revoked=revoked)
+    html = _render("verify/labels.html", labels=labels, title=title, revoked=revoked, pager=pager, slug=slug)
     response = Response(html)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
@@ -588,7 +603,8 @@ def label_round(slug: str) -> Response:
         abort(404)
     session = get_session()
     round_ = session.exec(select(SelectionRound).where(SelectionRound.slug == slug)).first()
-    return _labels_page(checks, round_label(round_, Provinces.load(session)) if round_ else slug)
+    title = round_label(round_, Provinces.load(session)) if round_ else slug
+    return _labels_page(checks, title, page=page_number(request.args.get("page")), slug=slug)
 
 
 # ----------------------------------------------------------------------------- JSON API
