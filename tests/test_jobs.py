@@ -233,3 +233,14 @@ def test_a_job_the_queue_lost_is_shown_interrupted_and_can_be_retried(
         response = post(official, f"/admin/jobs/{job_id}/retry", {}, token_from=f"/admin/jobs/{job_id}")
         assert response.status_code == 302
     assert _count(seeded_app, Certificate) == before + 3
+
+
+def test_a_refused_file_reads_as_a_refusal_on_its_job_page(seeded_app: Flask, official: FlaskClient) -> None:
+    """With a worker, the upload lands on the job page: a file that cannot be read must say so plainly."""
+    official.get("/lang/en?next=/admin/")  # the job's messages are kept in its starter's language
+    response = upload(official, b"PK\x03\x04 not really a workbook", filename="hong.xlsx")
+    assert response.status_code == 400  # jobs run inline here: the upload page shows it at once
+    (job,) = _jobs(seeded_app)
+    page = official.get(f"/admin/jobs/{job.id}?lang=en").get_data(as_text=True)
+    assert re.search(r'<p class="error">[^<]*damaged', page)
+    assert "Upload a corrected file" in page and 'href="/admin/imports"' in page and "Retry" not in page

@@ -207,6 +207,8 @@ def status(job: Job) -> dict[str, Any]:
         "finished": state not in ACTIVE,
         # An unreadable file ends "done" with its reasons; "failed" is always a server-side failure.
         "retryable": state in ("interrupted", "failed"),
+        # ... and the page says so as a refusal, with the way to send another file.
+        "refused": state == "done" and bool((job.result or {}).get("file_errors")),
     }
 
 
