@@ -52,20 +52,18 @@ def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str | None = None, busy_seconds: float | None = None) -> Engine:
     """One engine per URL (and SQLite busy timeout) per process; gunicorn workers each get their own.
 
-    In an app, SQLite waits ``SQLITE_BUSY_SECONDS`` for another writer: a web request
-    gives up well before gunicorn's worker timeout, so the visitor gets a "try again"
-    page instead of a killed worker. Outside an app (start-up checks, scripts) 30 s.
+    SQLite waits ``SQLITE_BUSY_SECONDS`` (the app's setting, or ``busy_seconds`` from
+    callers that run before the app exists) for another writer: a web request gives
+    up well before gunicorn's worker timeout, so the visitor gets a "try again" page
+    instead of a killed worker. Scripts without either wait 30 s.
     """
     url = url or current_app.config["SQLALCHEMY_URL"]
-    busy = (
-        float(current_app.config.get("SQLITE_BUSY_SECONDS", SQLITE_BUSY_SECONDS))
-        if has_app_context()
-        else None
-    )
-    key = (url, busy or SQLITE_BUSY_SECONDS)
+    if busy_seconds is None and has_app_context():
+        busy_seconds = float(current_app.config.get("SQLITE_BUSY_SECONDS", SQLITE_BUSY_SECONDS))
+    key = (url, busy_seconds or SQLITE_BUSY_SECONDS)
     engine = _ENGINES.get(key)
     if engine is None:
         if url.startswith("sqlite:///"):

@@ -83,7 +83,8 @@ def _connection(settings: Settings) -> Iterator[Connection]:
     from catalogue.db import get_engine
 
     try:
-        with get_engine(settings.database_url).connect() as conn:
+        # The app's own engine (same busy timeout), not a second pool beside it.
+        with get_engine(settings.database_url, settings.SQLITE_BUSY_SECONDS).connect() as conn:
             yield conn
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()

@@ -15,7 +15,8 @@ from catalogue.models import Province
 from catalogue.seeding import seed_provinces
 from catalogue.services.places import Provinces
 from catalogue.services.rows import parse_row
-from catalogue.services.status import ExpiryBasis, Policy, certificate_standing, policy_expiry, status_on
+from catalogue.services.status import ExpiryBasis, Policy, certificate_standing, standing
+from catalogue.services.verification import status_as_of
 from catalogue.vocab import (
     CertificateStatus,
     Level,
@@ -46,22 +47,38 @@ def provinces() -> Iterator[Provinces]:
 # ----------------------------------------------------------------------------- status and expiry
 
 
+def _status(day: date, *, expires_on: date | None, revoked_on: date | None) -> object:
+    """The one status rule (:func:`standing`) for a 2024 provincial certificate."""
+    return standing(
+        day,
+        level="tinh",
+        year=2024,
+        issued_on=None,
+        expires_on=expires_on,
+        revoked_on=revoked_on,
+        policy=Policy(default_years=3),
+    ).status
+
+
 def test_valid_until_the_end_of_the_expiry_day_then_expired() -> None:
     expiry = date(2026, 3, 31)
-    assert status_on(date(2026, 3, 31), expires_on=expiry, revoked_on=None) is VALID
-    assert status_on(date(2026, 4, 1), expires_on=expiry, revoked_on=None) is EXPIRED
+    assert _status(date(2026, 3, 31), expires_on=expiry, revoked_on=None) is VALID
+    assert _status(date(2026, 4, 1), expires_on=expiry, revoked_on=None) is EXPIRED
 
 
 def test_revocation_wins_from_its_date_even_before_expiry() -> None:
     kwargs = {"expires_on": date(2027, 1, 1), "revoked_on": date(2025, 9, 10)}
-    assert status_on(date(2025, 9, 9), **kwargs) is VALID
-    assert status_on(date(2025, 9, 10), **kwargs) is REVOKED
+    assert _status(date(2025, 9, 9), **kwargs) is VALID
+    assert _status(date(2025, 9, 10), **kwargs) is REVOKED
     # Still revoked (not "expired") long after the expiry date.
-    assert status_on(date(2030, 1, 1), **kwargs) is REVOKED
+    assert _status(date(2030, 1, 1), **kwargs) is REVOKED
 
 
 def test_no_status_before_the_issue_date() -> None:
-    assert status_on(date(2024, 1, 1), expires_on=None, revoked_on=None, issued_on=date(2024, 6, 1)) is None
+    check = SimpleNamespace(level="tinh", year=2024, issued_on=date(2024, 6, 1), expires_on=None,
+                            revoked_on=None, revoked_reason=None)  # fmt: skip
+    assert status_as_of(check, date(2024, 1, 1), []).status is None  # type: ignore[arg-type]
+    assert status_as_of(check, date(2024, 6, 1), []).status is VALID  # type: ignore[arg-type]
 
 
 def test_status_of_a_row_is_derived_from_its_dates_each_time() -> None:
@@ -73,17 +90,30 @@ def test_status_of_a_row_is_derived_from_its_dates_each_time() -> None:
     assert certificate_standing(row, "tinh", 2023, policy, date(2025, 12, 31)).status is REVOKED
 
 
+def _assumed_expiry(issued_on: date | None, year: int, years: int) -> date | None:
+    """The last valid day the policy assumes (what :func:`standing` reports as the expiry)."""
+    return standing(
+        date(year, 1, 1),
+        level="tinh",
+        year=year,
+        issued_on=issued_on,
+        expires_on=None,
+        revoked_on=None,
+        policy=Policy(default_years=years),
+    ).expires_on
+
+
 def test_policy_counts_from_the_issue_date() -> None:
-    assert policy_expiry(date(2023, 12, 15), 2023, 3) == date(2026, 12, 15)
+    assert _assumed_expiry(date(2023, 12, 15), 2023, 3) == date(2026, 12, 15)
 
 
 def test_policy_counts_from_the_end_of_the_year_when_only_the_year_is_known() -> None:
-    assert policy_expiry(None, 2021, 3) == date(2024, 12, 31)
-    assert policy_expiry(None, 2021, 5) == date(2026, 12, 31)
+    assert _assumed_expiry(None, 2021, 3) == date(2024, 12, 31)
+    assert _assumed_expiry(None, 2021, 5) == date(2026, 12, 31)
 
 
 def test_policy_from_29_february_lands_on_28_february() -> None:
-    assert policy_expiry(date(2024, 2, 29), 2024, 3) == date(2027, 2, 28)
+    assert _assumed_expiry(date(2024, 2, 29), 2024, 3) == date(2027, 2, 28)
 
 
 def test_the_decisions_expiry_wins_over_the_policy() -> None:

@@ -13,7 +13,6 @@ key-value storage (a separate file, or Redis), read back by :func:`status`.
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -165,16 +164,16 @@ def _lost_in_queue(job: Job, now: datetime) -> bool:
         return False
 
 
-def effective_state(job: Job, now: datetime | None = None) -> str:
+def effective_state(job: Job, now: datetime | None = None, extra: dict[str, Any] | None = None) -> str:
     """The state to show: a running job whose heartbeat went stale, or a queued job the
-    queue has lost, is "interrupted" (and may be retried)."""
+    queue has lost, is "interrupted" (and may be retried). ``extra``: :func:`live`, if read."""
     now = now or utcnow()
     if job.state == "queued":
         return "interrupted" if _lost_in_queue(job, now) else "queued"
     if job.state != "running":
         return job.state
     beat = job.heartbeat_at
-    extra = live(job)
+    extra = extra if extra is not None else live(job)
     if extra and extra.get("at") and (beat is None or extra["at"] > _aware(beat)):
         beat = extra["at"]
     return "interrupted" if _stale(beat, now) else "running"
@@ -187,9 +186,10 @@ def _aware(moment: datetime) -> datetime:
 
 def status(job: Job) -> dict[str, Any]:
     """What the job page and its JSON endpoint show."""
-    state = effective_state(job)
+    extra = live(job) if job.state == "running" else None  # read once from the queue's storage
+    state = effective_state(job, extra=extra)
     done, total, message = job.done, job.total, job.message
-    extra = live(job) if state == "running" else None
+    extra = extra if state == "running" else None
     if extra and (job.heartbeat_at is None or extra.get("at", job.heartbeat_at) >= _aware(job.heartbeat_at)):
         done, total, message = int(extra.get("done", 0)), int(extra.get("total", 0)), extra.get("phase")
     return {
@@ -318,4 +318,3 @@ def finish(job_id: int, *, state: str, message: str | None, result: dict[str, An
 def discard_files(job: Job, app: Flask | None = None) -> None:
     path = upload_path(job, app)
     path.unlink(missing_ok=True)
-    shutil.rmtree(path.with_suffix(".d"), ignore_errors=True)

@@ -22,7 +22,7 @@ import numpy as np
 from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
 
-from catalogue.search.facets import DocTable
+from catalogue.search.facets import DocTable, _leaves
 
 #: Field weights (a word in the name counts more than one in the description).
 NAME_WEIGHT = 2.0
@@ -37,12 +37,6 @@ MAX_EXPANSION = 300
 #: ``values`` (encoded positions) only when asked for; ``memo`` keeps decoded positions.
 Entry = tuple[np.ndarray, np.ndarray, list[bytes] | None, dict[int, frozenset[int]]]
 _Key = tuple[str, str, str, bool]
-
-
-def _leaves(searcher: Searcher) -> list[tuple[IndexReader, int]]:
-    if searcher.is_atomic():
-        return [(searcher.reader(), 0)]
-    return [(s.reader(), offset) for s, offset in searcher.subsearchers]
 
 
 @dataclass

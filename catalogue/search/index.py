@@ -525,25 +525,13 @@ def behind(root: Path, engine: Engine, name: str) -> bool:
     """Whether the outbox holds rows this build has not applied (one cheap query per search)."""
     with Session(engine) as session:
         cursor = Cursor.load(root / name, session)
+        cursor.expire()  # gaps that never filled (rolled-back ids) stop costing a query after GAP_TTL
         newest = session.exec(select(func.max(OutboxEvent.id))).one() or 0
         if newest > cursor.high:
             return True
         if cursor.gaps:
             return bool(_rows_in(session, sorted(cursor.gaps)))
     return False
-
-
-def ensure_index(root: Path, engine: Engine) -> whoosh_index.Index:
-    """Open the live index, building it now if there is none (CLI and benchmarks only).
-
-    Requests never call this: they answer 503 while :mod:`catalogue.search.building`
-    builds in the background.
-    """
-    try:
-        return _open_dir(root, live_name(root))
-    except IndexMissing:
-        rebuild(root, engine)
-        return _open_dir(root, live_name(root))
 
 
 def pending_count(engine: Engine, root: Path | None = None) -> int:

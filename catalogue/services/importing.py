@@ -37,12 +37,6 @@ from catalogue.services.rows import HEADERS, REQUIRED, FieldError, header_field,
 from catalogue.text import fold, nfc
 from catalogue.vocab import Level, parse_level
 
-# The limits live with the bounded readers; these names stay for existing callers.
-MAX_FILE_BYTES = files.MAX_FILE_BYTES
-MAX_ROWS = files.MAX_ROWS
-MAX_XLSX_INFLATED = files.MAX_XLSX_INFLATED
-HEADER_SEARCH_ROWS = files.HEADER_SEARCH_ROWS
-decode_text = files.decode_text
 #: The template's example row starts with these words; it must never be published.
 EXAMPLE_MARKERS = ("vi du", "example")
 
@@ -171,7 +165,7 @@ def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
     header: list[Any] | None = None
     header_line = 0
     for line, row in enumerate(iterator, start=1):
-        if line > HEADER_SEARCH_ROWS:
+        if line > files.HEADER_SEARCH_ROWS:
             break
         if sum(1 for c in row if header_field(c)) >= 3:
             header, header_line = row, line
@@ -219,7 +213,7 @@ def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
         if not any(v not in (None, "") for v in values.values()):
             continue
         rows.append((line, values))
-        if len(rows) > MAX_ROWS:
+        if len(rows) > files.MAX_ROWS:
             raise files.too_many_rows()
     if not rows:
         raise ImportFileError(gettext("The file has a header row but no product rows."))

@@ -281,21 +281,19 @@ def level_counts(session: Session, today: date, product_condition: Any = None) -
     round_key = col(Certificate.round_id) + literal_column("0")
     query = (
         select(
-            round_key,
+            SelectionRound.level,
             func.sum(case((valid_on(today), 1), else_=0)),
             func.count(),
         )
         .join(SelectionRound, col(SelectionRound.id) == round_key)
-        .group_by(round_key)
+        .group_by(round_key, SelectionRound.level)
     )
     if product_condition is not None:
         query = query.join(Product, col(Product.id) == Certificate.product_id).where(product_condition)
-    per_round = session.exec(query).all()
-    levels = dict(session.exec(select(SelectionRound.id, SelectionRound.level)).all())
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for round_id, valid, total in per_round:
-        counts[levels[round_id]][0] += int(valid or 0)
-        counts[levels[round_id]][1] += total
+    for level, valid, total in session.exec(query).all():  # the round's level comes with its counts
+        counts[level][0] += int(valid or 0)
+        counts[level][1] += total
     return [LevelCount(lv, *counts[lv.value]) for lv in sorted(Level, key=lambda x: -x.rank)
             if lv.value in counts]  # fmt: skip
 

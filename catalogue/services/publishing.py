@@ -266,7 +266,6 @@ def correct_certificate(
     certificate: Certificate,
     values: Mapping[str, Any],
     reason: str | None = None,
-    config: Mapping[str, Any] | None = None,
 ) -> dict[str, list[Any]]:
     """Correct a certificate's printed facts; recorded as a "corrected" event with before/after."""
     round_ = _require_certificate(session, actor, "correct_certificate", certificate)

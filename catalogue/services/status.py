@@ -67,11 +67,6 @@ def validity_start(issued_on: date | None, year: int) -> date:
     return issued_on or date(year, 12, 31)
 
 
-def policy_expiry(issued_on: date | None, year: int, years: int) -> date:
-    """Last valid day of an assumed validity of ``years``."""
-    return add_years(validity_start(issued_on, year), years)
-
-
 def _cutoff(day: date, years: int) -> date:
     """Earliest start whose ``start + years`` is on or after ``day``."""
     try:
@@ -131,11 +126,6 @@ class Policy:
     def cutoff_ordinals(self, levels: list[str], day: date) -> list[int]:
         """:meth:`cutoff` for each level in ``levels`` as day ordinals (for numpy)."""
         return [self.cutoff(level, day).toordinal() for level in levels]
-
-    def history(self, level: Level | str) -> list[Term]:
-        """Every setting of ``level``, newest first, ending with the default."""
-        steps = self.steps.get(str(level.value if isinstance(level, Level) else level), ())
-        return [Term(y, d) for d, y in reversed(steps)] + [Term(self.default_years, None)]
 
 
 @dataclass(frozen=True)
@@ -205,28 +195,6 @@ def certificate_standing(
         expires_on=getattr(cert, "expires_on", None), revoked_on=getattr(cert, "revoked_on", None),
         policy=policy,
     )  # fmt: skip
-
-
-def status_on(
-    day: date,
-    *,
-    expires_on: date | None,
-    revoked_on: date | None,
-    issued_on: date | None = None,
-) -> CertificateStatus | None:
-    """Status on ``day`` given an effective expiry; None before the issue date.
-
-    Revoked wins from the revocation date; expired the day after the expiry date.
-    Callers holding a certificate use :func:`standing`, which supplies the
-    assumed expiry when the decision states none.
-    """
-    if issued_on is not None and day < issued_on:
-        return None
-    if revoked_on is not None and day >= revoked_on:
-        return CertificateStatus.REVOKED
-    if expires_on is not None and day > expires_on:
-        return CertificateStatus.EXPIRED
-    return CertificateStatus.VALID
 
 
 def valid_sql(

@@ -63,6 +63,7 @@ from catalogue.forms import (
     choices,
 )
 from catalogue.i18n import safe_next
+from catalogue.imports import files
 from catalogue.jobs import service as jobs
 from catalogue.jobs import tasks as job_tasks
 from catalogue.jobs.models import Job
@@ -379,12 +380,11 @@ def _dry_run(me: User, filename: str, data: bytes) -> Any:
 
     A file that cannot be read at all comes back as a report for the upload page.
     """
-    if len(data) > importing.MAX_FILE_BYTES or not data.strip():
+    try:  # an empty, oversized, old .xls or password-protected file is refused at once
+        files.sniff(data)
+    except importing.ImportFileError as exc:
         report = importing.ImportReport(filename=filename, sha256=importing.sha256(data))
-        try:
-            importing.read_table(data, filename)  # the size and emptiness checks answer at once
-        except importing.ImportFileError as exc:
-            report.file_errors.append(str(exc))
+        report.file_errors.append(str(exc))
         return report
     session = _session()
     job = jobs.create(
@@ -394,7 +394,7 @@ def _dry_run(me: User, filename: str, data: bytes) -> Any:
     job = jobs.submit(session, job)
     if job.state == "done" and job.batch_id:
         return redirect(url_for("admin.batch", batch_id=job.batch_id))
-    if job.state in ("done", "failed") and (job.result or {}).get("file_errors"):
+    if job.state == "done" and (job.result or {}).get("file_errors"):
         report = importing.ImportReport(filename=filename, sha256=importing.sha256(data))
         report.file_errors = list((job.result or {})["file_errors"])
         return report

@@ -53,7 +53,7 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     assert exc.code is not None  # Flask returns a code-less HTTPException itself, unhandled
     title, message = _texts(exc)
     headers = {"Cache-Control": "no-store"} if (exc.code or 500) >= 500 else {}
-    if exc.code == 429:
+    if exc.code in (429, 503):
         headers = {"Cache-Control": "no-store", "Retry-After": str(retry_after_seconds(exc))}
     if _wants_json():
         return {"error": title, "message": message}, exc.code, headers
@@ -68,22 +68,13 @@ def _database_busy(exc: Exception) -> bool:
 
 
 def _server_error(exc: Exception) -> ResponseReturnValue:
-    if _database_busy(exc):
-        try:
-            get_session().rollback()
-        except Exception:  # noqa: BLE001, S110 - the page must render whatever the DB state
-            pass
-        title, message = (str(t) for t in _MESSAGES[503])
-        headers = {"Cache-Control": "no-store", "Retry-After": str(BUSY_RETRY_SECONDS)}
-        if _wants_json():
-            return {"error": title, "message": message}, 503, headers
-        page = render_template("errors/error.html", error=ServiceUnavailable(), title=title, message=message)
-        return page, 503, headers
-    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
     try:
         get_session().rollback()
     except Exception:  # noqa: BLE001, S110 - the page must render whatever the DB state
         pass
+    if _database_busy(exc):
+        return _http_error(ServiceUnavailable(retry_after=BUSY_RETRY_SECONDS))
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
     headers = {"Cache-Control": "no-store"}
     if _wants_json():
         return {"error": "Internal Server Error"}, 500, headers

@@ -83,10 +83,6 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _verify_limit() -> str:
-    return current_app.config["VERIFY_RATE_LIMIT"]
-
-
 def _report_limit() -> str:
     return current_app.config["VERIFY_REPORT_RATE_LIMIT"]
 
@@ -295,7 +291,7 @@ def _result_context(check: svc.CertificateCheck, today: date, policy: Policy) ->
 
 def _cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str, today: date) -> _Page | None:
     pages: dict[tuple[Any, ...], _Page] = current_app.extensions.setdefault("verify_pages", {})
-    policy = current_policy()
+    policy = current_policy(conn)  # on the request's connection when the cached policy runs out
     # The policy is part of the key: a new setting changes an assumed validity at once.
     key = (counted.id, counted.updated_at, counted.revoked_on, counted.expires_on, locale, today, policy.key)
     page = pages.get(key)
@@ -353,7 +349,7 @@ def _result_uncounted_first(
         check = svc.find_by_code(conn, code)
         if check is None:
             return _not_recognised(raw)
-        policy = current_policy()
+        policy = current_policy(conn)
         tag = svc.etag(check, locale, today, as_of, as_of_error, policy.key)
         if request.if_none_match.contains_weak(tag):
             return _page_headers(Response(status=304), tag)
@@ -402,13 +398,13 @@ def _image_not_found() -> Response:
 
 
 @bp.get("/v/<code>/qr.svg")
-@limiter.limit(_verify_limit)  # images have their own bucket: a designer fetches several sizes
+@limiter.limit(limits.per_code_limit)  # images have their own bucket: a designer fetches several sizes
 def qr_svg(code: str) -> Response:
     return _qr(code, "svg")
 
 
 @bp.get("/v/<code>/qr.png")
-@limiter.limit(_verify_limit)
+@limiter.limit(limits.per_code_limit)
 def qr_png(code: str) -> Response:
     raw = request.args.get("size", "")
     size = int(raw) if raw.isdigit() and len(raw) < 6 else qr.PNG_DEFAULT
@@ -748,7 +744,6 @@ def api_number() -> Response:
 
 @bp.errorhandler(TooManyRequests)
 def _too_many(exc: TooManyRequests) -> Response:
-    retry = exc.retry_after if hasattr(exc, "retry_after") else None
     if request.path.startswith("/api/"):
         response = jsonify(
             {
@@ -761,5 +756,5 @@ def _too_many(exc: TooManyRequests) -> Response:
         response = Response(_render("verify/rate_limited.html", domain=_domain()))
     response.status_code = 429
     response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("Retry-After", str(retry or retry_after_seconds(exc)))
+    response.headers.setdefault("Retry-After", str(retry_after_seconds(exc)))
     return response
