@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
+
+_T = TypeVar("_T")
 
 _ENGINES: dict[tuple[str, float], Engine] = {}
 
@@ -29,6 +31,22 @@ def pk(row: _Row) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} has no id yet: add and flush it first")
     return row.id
+
+
+def get_row(session: Session, model: type[_T], ident: int | None) -> _T | None:
+    """``session.get``, which also finds a row a staged publish has added but not yet written.
+
+    See :class:`catalogue.services.records.Staging`: such rows have their keys
+    but are in no identity map until the publish reveals them.
+    """
+    if ident is None:
+        return None
+    staged = session.info.get("staged_rows")
+    if staged:
+        row = staged.get((model, ident))
+        if row is not None:
+            return row
+    return session.get(model, ident)
 
 
 #: How long an SQLite connection waits for another writer before giving up (seconds).

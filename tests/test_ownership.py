@@ -53,8 +53,10 @@ def _publish(app: Flask, email: str, rows: list[dict[str, Any]], **kw: Any) -> i
     with app.test_request_context("/?lang=en"), Session(get_engine(), expire_on_commit=False) as s:
         user = _user(s, email)
         batch, report = importing.stage_batch(s, actor=user, filename="qd.xlsx", data=xlsx_bytes(rows))
+        s.commit()
         if batch is not None and report.ok:
-            publishing.publish_batch(s, actor=user, batch=batch, **kw)
+            # Staged on SQLite (the workspace's and CLI's way); on PostgreSQL row by row.
+            publishing.publish_batch(s, actor=user, batch=batch, staged=True, **kw)
         s.commit()
         return report
 

@@ -83,11 +83,12 @@ def _run(path: Path, email: str, dry_run: bool, decision: str | None, decision_d
             return
         batch, _ = importing.stage_batch(session, actor=user, filename=path.name, data=data)
         assert batch is not None
+        session.commit()  # the pending batch; the publish below then holds the write lock only briefly
         try:
             with click.progressbar(length=len(report.rows), label="Publishing", file=sys.stderr) as bar:
                 result = publishing.publish_batch(
                     session, actor=user, batch=batch, decision_number=decision, decision_date=decided_on,
-                    progress=lambda done, _total: bar.update(done - bar.pos),
+                    progress=lambda done, _total: bar.update(done - bar.pos), staged=True,
                 )  # fmt: skip
         except publishing.BatchRejected as exc:
             for line in exc.report.problems():

@@ -163,9 +163,14 @@ def publish(app: Flask, session: Session, job: Job, user: User, report: service.
 
     def progress(done: int, total: int) -> None:
         if done == 1:
-            report.phase = gettext("Writing the rows (all at once, or nothing)…")
-            report.hold_table(session)  # the first row written took the write lock
+            report.phase = gettext("Preparing the rows; none is public until all are ready…")
         report(done, total)
+
+    def locking() -> None:
+        # The registry was too busy to stage: this attempt holds SQLite's write lock throughout.
+        report.phase = gettext("Writing the rows (all at once, or nothing)…")
+        report(0, 0, force=True)
+        report.hold_table(session)
 
     report.phase = gettext("Checking every row again…")
     result = publishing.publish_batch(
@@ -176,8 +181,10 @@ def publish(app: Flask, session: Session, job: Job, user: User, report: service.
         decision_date=date.fromisoformat(decision_date) if decision_date else None,
         progress=progress,
         check_progress=report,
+        staged=True,
+        locking=locking,
     )
-    session.commit()
+    session.commit()  # on PostgreSQL (a staged publish on SQLite has committed)
     return {
         "batch_id": batch.id,
         "created": result.created,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from catalogue.db import get_row
 from catalogue.models import Certificate, Producer, Product, Province, SelectionRound
 from catalogue.services.permissions import MINISTRY_LEVELS, Owner
 from catalogue.services.places import Provinces
@@ -44,7 +45,7 @@ def producer_owner(provinces: Provinces, producer: Producer) -> Owner:
 
 def product_owner(session: Session, provinces: Provinces, product: Product) -> Owner:
     """A product belongs to its producer's province; without a producer, to its own."""
-    producer = session.get(Producer, product.producer_id) if product.producer_id else None
+    producer = get_row(session, Producer, product.producer_id)
     if producer is not None and producer.province_id is not None:
         return producer_owner(provinces, producer)
     return province_owner(provinces, product.province_id)
@@ -63,6 +64,6 @@ def round_owner(provinces: Provinces, round_: SelectionRound) -> Owner:
 
 
 def certificate_owner(session: Session, provinces: Provinces, certificate: Certificate) -> Owner:
-    round_ = session.get(SelectionRound, certificate.round_id)
+    round_ = get_row(session, SelectionRound, certificate.round_id)
     assert round_ is not None
     return level_owner(provinces, round_.level, round_.province_id or certificate.province_id)

@@ -17,15 +17,19 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session, col, func, select
+from sqlalchemy import Table, insert, inspect, text
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from catalogue import media
 from catalogue.clock import today, utcnow
 from catalogue.db import pk
 from catalogue.models import (
+    AuditEntry,
     Certificate,
     CertificateEvent,
     ImportBatch,
+    OutboxEvent,
     Photo,
     Product,
     Province,
@@ -36,7 +40,14 @@ from catalogue.services import audit, importing, ownership, permissions
 from catalogue.services.accounts import office_name
 from catalogue.services.permissions import Actor, audit_actor, require
 from catalogue.services.places import Provinces
-from catalogue.services.records import RecordInput, WriteContext, certificate_clash, upsert_record
+from catalogue.services.records import (
+    STAGED_MODELS,
+    RecordInput,
+    Staging,
+    WriteContext,
+    certificate_clash,
+    upsert_record,
+)
 from catalogue.text import nfc
 from catalogue.vocab import Level
 
@@ -96,6 +107,14 @@ def _current_province_id(session: Session, province_id: int | None) -> int | Non
 # ----------------------------------------------------------------------------- batches
 
 
+#: How many times a staged publish works its rows out before it gives up letting other writers
+#: in: the last attempt takes SQLite's write lock first, so nothing can overtake it.
+STAGE_ATTEMPTS = 3
+
+#: Audit entries of these kinds mean a registry row a publish reads has changed.
+_REGISTRY_ENTITIES = ("producer", "product", "selection_round", "certificate", "import_batch")
+
+
 def publish_batch(
     session: Session,
     *,
@@ -106,6 +125,8 @@ def publish_batch(
     config: Mapping[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     check_progress: Callable[[int, int], None] | None = None,
+    staged: bool = False,
+    locking: Callable[[], None] | None = None,
 ) -> PublishResult:
     """Publish every row of a pending batch, or raise and publish nothing.
 
@@ -113,7 +134,105 @@ def publish_batch(
     upload); the decision number and date given here fill rows that lack them.
     ``progress(done, total)`` is called after each row (the CLI draws a bar);
     ``check_progress`` follows the repeated dry run (the job page shows both).
+
+    ``staged`` (SQLite; the session must have nothing unwritten) works every row
+    out without writing, then takes the write lock only to check that no
+    registry row changed meanwhile and write them all in one short commit; if
+    one did, it works them out again. Sign-ins, saves and reports are not kept
+    waiting for the whole batch. It commits; ``locking`` is called before the
+    last attempt, which holds the lock throughout. Otherwise the caller commits.
     """
+    if not staged or session.get_bind().dialect.name != "sqlite":
+        return _publish(session, actor, batch, decision_number, decision_date, config, progress,
+                        check_progress, None)  # fmt: skip
+    assert not (session.new or session.dirty or session.deleted), "a staged publish needs a clean session"
+    session.commit()  # end any read transaction: a stale snapshot could not take the lock
+    for attempt in range(1, STAGE_ATTEMPTS + 1):
+        if attempt == STAGE_ATTEMPTS:
+            if locking is not None:
+                locking()
+            _take_write_lock(session)
+        with session.no_autoflush:  # nothing is written before the check below
+            mark, next_ids = _registry_mark(session)
+            result = _publish(session, actor, batch, decision_number, decision_date, config, progress,
+                              check_progress, Staging(next_ids))  # fmt: skip
+            inserts = _new_rows(session)
+            if attempt < STAGE_ATTEMPTS:
+                _take_write_lock(session)
+            unchanged = _registry_mark(session)[0] == mark
+            if unchanged:
+                # Rows refer to each other by the keys they were given: check references at commit.
+                session.execute(text("PRAGMA defer_foreign_keys = ON"))
+                for table, rows in inserts:
+                    session.execute(insert(table), rows)
+        if unchanged:
+            session.commit()  # the rest: the batch, changed records, search-outbox rows
+            return result
+        current_app.logger.info("publish of batch %s: the registry changed meanwhile; again", batch.id)
+        session.rollback()
+    raise AssertionError("unreachable: the last attempt holds the write lock")
+
+
+def _new_rows(session: Session) -> list[tuple[Table, list[dict[str, Any]]]]:
+    """The staged publish's new rows as plain column values, taken out of the session.
+
+    Worked out before the lock, so it is held only for the inserts themselves
+    (the ORM's bookkeeping for thousands of rows costs more than the writing).
+    Search-outbox rows stay in the session: its flush is what tells the search
+    sync that rows are waiting.
+    """
+    by_table: dict[Table, list[Any]] = {}
+    for row in sorted(session.new, key=lambda r: inspect(r).insert_order):
+        if not isinstance(row, OutboxEvent):
+            by_table.setdefault(row.__table__, []).append(row)
+    out = []
+    for table in SQLModel.metadata.sorted_tables:
+        rows = by_table.pop(table, [])
+        if not rows:
+            continue
+        keys = [attr.key for attr in inspect(type(rows[0])).column_attrs]
+        if all(row.id is None for row in rows):
+            keys.remove("id")  # numbered by the database
+        out.append((table, [{key: getattr(row, key) for key in keys} for row in rows]))
+        for row in rows:
+            session.expunge(row)
+    assert not by_table, f"rows of tables outside the metadata: {list(by_table)}"
+    return out
+
+
+def _take_write_lock(session: Session) -> None:
+    """SQLite's write lock now (waiting as any writer does), so what is read next stays true."""
+    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _registry_mark(session: Session) -> tuple[tuple[Any, ...], dict[type[Any], int]]:
+    """What changes whenever a registry row is added or changed, and the next key of each staged table."""
+    newest = [select(func.max(model.id)).scalar_subquery() for model in STAGED_MODELS]
+    audited = (
+        select(AuditEntry.id)
+        .where(col(AuditEntry.entity_type).in_(_REGISTRY_ENTITIES))
+        .order_by(col(AuditEntry.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    events = select(func.max(CertificateEvent.id)).scalar_subquery()
+    outbox = select(func.max(OutboxEvent.id)).scalar_subquery()
+    row = tuple(session.execute(sa_select(*newest, audited, events, outbox)).one())
+    next_ids = {model: int(top or 0) + 1 for model, top in zip(STAGED_MODELS, row, strict=False)}
+    return row, next_ids
+
+
+def _publish(
+    session: Session,
+    actor: Actor,
+    batch: ImportBatch,
+    decision_number: str | None,
+    decision_date: date | None,
+    config: Mapping[str, Any] | None,
+    progress: Callable[[int, int], None] | None,
+    check_progress: Callable[[int, int], None] | None,
+    staging: Staging | None,
+) -> PublishResult:
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "pending":
         raise PublishError(
@@ -127,6 +246,7 @@ def publish_batch(
         raise BatchRejected(report)
     decision_number = nfc(decision_number) or None
     ctx = write_context(session, actor, batch.id, config)
+    ctx.staging = staging
     result = PublishResult(batch=batch)
     for row in report.rows:
         rec = row.record
@@ -180,7 +300,8 @@ def publish_batch(
             },
         ),
     )
-    session.flush()
+    if staging is None:
+        session.flush()
     return result
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from catalogue.clock import utcnow
-from catalogue.db import pk
+from catalogue.db import get_row, pk
 from catalogue.models import (
     Certificate,
     CertificateEvent,
@@ -89,6 +89,37 @@ class WriteContext:
     #: Ignored (accepted for older callers): an assumed validity is worked out
     #: when read (services.status), never written.
     validity_years: int | None = None
+    #: Set when the rows are worked out before the write lock is taken (see :class:`Staging`).
+    staging: Staging | None = None
+
+
+#: The tables whose new rows a staged publish numbers itself.
+STAGED_MODELS: tuple[type[Producer | Product | SelectionRound | Certificate], ...] = (
+    Producer, Product, SelectionRound, Certificate,
+)  # fmt: skip
+
+
+@dataclass
+class Staging:
+    """Keys for rows a publish adds without flushing, so it holds SQLite's writer only to reveal them.
+
+    SQLite numbers a new row max(id) + 1; a staged publish takes those numbers
+    itself (from ``next_ids``, read before the first row is worked out) so rows
+    can refer to each other unwritten. The publish later writes them only after
+    checking, under the lock, that no other writer has added or changed a
+    registry row since (:func:`catalogue.services.publishing.publish_batch`).
+    """
+
+    next_ids: dict[type[Any], int]
+
+    def store(self, session: Session, row: Producer | Product | SelectionRound | Certificate) -> None:
+        row.id = self.next_ids[type(row)]
+        self.next_ids[type(row)] += 1
+        session.add(row)
+        staged: dict[tuple[type[Any], int], Any] = session.info.setdefault("staged_rows", {})
+        staged[(type(row), row.id)] = row
+        if not isinstance(row, Certificate):
+            session.info.setdefault("staged_slugs", set()).add((type(row), row.slug))
 
 
 @dataclass
@@ -100,11 +131,33 @@ class UpsertResult:
 
 
 def _unique_slug(session: Session, model: type[Producer | Product | SelectionRound], base: str) -> str:
+    staged: set[tuple[type[Any], str]] = session.info.get("staged_slugs", set())
     slug, n = base, 1
-    while session.exec(select(model.id).where(model.slug == slug)).first() is not None:
+    while (model, slug) in staged or session.exec(
+        select(model.id).where(model.slug == slug)
+    ).first() is not None:
         n += 1
         slug = f"{base}-{n}"
     return slug
+
+
+def _store(
+    session: Session,
+    ctx: WriteContext,
+    row: Producer | Product | SelectionRound | Certificate,
+    found_in: Callable[[], list[Any]],
+) -> None:
+    """Give a new row its key: numbered by a staged publish, else by the database (a flush).
+
+    ``found_in`` is the remembered answer that must now include the row: a flush
+    drops every remembered answer, but a staged row is only ever found there.
+    """
+    if ctx.staging is not None:
+        ctx.staging.store(session, row)
+        found_in().append(row)
+    else:
+        session.add(row)
+        session.flush()
 
 
 def _apply(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
@@ -139,7 +192,8 @@ def _remembered(session: Session, key: tuple[Any, ...], load: Callable[[], list[
 
 
 def _forget(session: OrmSession, *_: Any) -> None:
-    session.info.pop("match_memo", None)
+    for key in ("match_memo", "staged_rows", "staged_slugs"):
+        session.info.pop(key, None)
 
 
 for _moment in ("after_flush", "after_commit", "after_soft_rollback"):
@@ -224,14 +278,24 @@ def _round_query(rec: RecordInput) -> Any:
     return query.order_by(col(SelectionRound.id))
 
 
+def _round_candidates(session: Session, rec: RecordInput) -> list[SelectionRound]:
+    """The rounds :func:`_round_query` finds, remembered under exactly the fields it filters on."""
+    key = (
+        "round", rec.level, rec.year,
+        rec.region if rec.level is Level.KHU_VUC else None,
+        rec.province.id if rec.level in LOCAL_LEVELS else None,
+        rec.locality if rec.level in {Level.HUYEN, Level.XA} else None,
+    )  # fmt: skip
+    return _remembered(session, key, lambda: list(session.exec(_round_query(rec)).all()))
+
+
 def _find_round(session: Session, rec: RecordInput) -> SelectionRound | None:
     """The round a row belongs to; one published under the row's decision first.
 
     A round is never changed by a row: provenance (decision, source, office)
     belongs to each certificate's own publication.
     """
-    key = ("round", rec.level, rec.year, rec.region, rec.province.id, rec.locality)
-    candidates = _remembered(session, key, lambda: list(session.exec(_round_query(rec)).all()))
+    candidates = _round_candidates(session, rec)
     for r in candidates:
         if rec.decision_number and r.decision_number == rec.decision_number:
             return r
@@ -253,9 +317,18 @@ def _find_certificate(
     # No number (public sources rarely print one): same product in the same round.
     if product is None or round_ is None:
         return None
-    return session.exec(
-        select(Certificate).where(Certificate.product_id == product.id, Certificate.round_id == round_.id)
-    ).first()
+    held = _held(session, pk(product), pk(round_))
+    return held[0] if held else None
+
+
+def _held(session: Session, product_id: int, round_id: int) -> list[Certificate]:
+    """The product's certificates of the round."""
+    query = (
+        select(Certificate)
+        .where(Certificate.product_id == product_id, Certificate.round_id == round_id)
+        .order_by(col(Certificate.id))
+    )
+    return _remembered(session, ("held", product_id, round_id), lambda: list(session.exec(query).all()))
 
 
 def _numbered_query(numbers: list[str], level: Level | None = None, year: int | None = None) -> Any:
@@ -320,9 +393,9 @@ def match_record(session: Session, rec: RecordInput, provinces: Provinces, actor
     match = Match()
     match.round = _find_round(session, rec)
     if rec.product_id is not None:
-        match.product = session.get(Product, rec.product_id)
+        match.product = get_row(session, Product, rec.product_id)
         if match.product is not None and match.product.producer_id is not None:
-            match.producer = session.get(Producer, match.product.producer_id)
+            match.producer = get_row(session, Producer, match.product.producer_id)
     else:
         if rec.producer:
             match.producer = _find_producer(session, provinces, rec.producer, current_id)
@@ -331,7 +404,7 @@ def match_record(session: Session, rec: RecordInput, provinces: Provinces, actor
         )
     match.certificate = _find_certificate(session, provinces, rec, match.product, match.round)
     if match.certificate is not None:
-        holder = session.get(Product, match.certificate.product_id)
+        holder = get_row(session, Product, match.certificate.product_id)
         if holder is not None and (match.product is None or holder.id != match.product.id):
             # The number is this office's certificate of another product: the row corrects it,
             # so that product is what it changes.
@@ -369,7 +442,7 @@ def match_record(session: Session, rec: RecordInput, provinces: Provinces, actor
     return match
 
 
-def _new_round(session: Session, rec: RecordInput) -> SelectionRound:
+def _new_round(session: Session, rec: RecordInput, ctx: WriteContext) -> SelectionRound:
     if rec.level is Level.KHU_VUC:
         where = rec.region.value if rec.region else "khu-vuc"
     elif rec.level in LOCAL_LEVELS:
@@ -393,8 +466,7 @@ def _new_round(session: Session, rec: RecordInput) -> SelectionRound:
         decision_date=rec.decision_date,
         source=rec.source,
     )
-    session.add(round_)
-    session.flush()
+    _store(session, ctx, round_, lambda: _round_candidates(session, rec))
     return round_
 
 
@@ -428,8 +500,7 @@ def _write_producer(
             source=rec.source,
             **values,
         )
-        session.add(producer)
-        session.flush()
+        _store(session, ctx, producer, lambda: _named(session, Producer, nfc(rec.producer)))
         _audit(session, ctx, "create", "producer", producer.id, owner_id, producer.name)
         return producer
     if rec.level not in LOCAL_LEVELS:
@@ -457,7 +528,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
         )
     province_current = _current_of(ctx.provinces, rec.province.id)
     producer = _write_producer(session, rec, ctx, match.producer, province_current)
-    round_ = match.round or _new_round(session, rec)
+    round_ = match.round or _new_round(session, rec, ctx)
     cert = match.certificate
 
     product_values: dict[str, Any] = {
@@ -479,8 +550,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
             slug=_unique_slug(session, Product, slugify(rec.product, 80)),
             **{k: v for k, v in product_values.items() if v is not None},
         )
-        session.add(product)
-        session.flush()
+        _store(session, ctx, product, lambda: _named(session, Product, rec.product))
         _audit(session, ctx, "create", "product", product.id, province_current, product.name)
     elif rec.level in LOCAL_LEVELS:
         # A ministry row attaches its certificate and never changes the province's product.
@@ -511,8 +581,10 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
             batch_id=ctx.batch_id,
             **cert_values,
         )
-        session.add(cert)
-        session.flush()
+        number = cert.number
+        _store(session, ctx, cert, lambda: _held(session, pk(product), pk(round_)))
+        if number and ctx.staging is not None:
+            _numbered(session, number, rec.level, rec.year).append((cert, round_.province_id))
         session.add(
             CertificateEvent(
                 certificate_id=pk(cert),
