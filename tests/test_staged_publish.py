@@ -23,7 +23,7 @@ from catalogue.db import get_engine
 from catalogue.jobs import tasks
 from catalogue.jobs.models import Job
 from catalogue.models import Certificate, Producer, Product, Province, User
-from catalogue.services import editing, importing, publishing
+from catalogue.services import editing, importing, publishing, records
 from tests.conftest import IS_PG
 from tests.fixtures.workspace import login, make_user, post, row, signed_in, upload, xlsx_bytes
 
@@ -155,7 +155,7 @@ def _publish_directly(app: Flask, rows: list[dict[str, Any]], staged: bool) -> N
 
 
 def test_a_staged_publish_writes_exactly_what_a_row_by_row_publish_writes(
-    make_app: Callable[..., Flask],
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows of one batch that name each other's new records: one producer for two products, one
     product certified twice (in two new rounds), rows sharing a new round, a product described twice."""
@@ -171,6 +171,8 @@ def test_a_staged_publish_writes_exactly_what_a_row_by_row_publish_writes(
     ]  # fmt: skip
     outcomes = []
     for staged in (True, False):
+        if not staged:  # the oracle: every question asked of the database after every row
+            monkeypatch.setattr(records, "follow_writes", lambda _session: None)
         app = make_app(seeded=True, SQLITE_BUSY_SECONDS=0.3)
         make_user(app, "laocai@so.gov.vn", "province", "Lào Cai")
         _publish_directly(app, rows, staged)

@@ -36,7 +36,7 @@ from catalogue.models import (
     SelectionRound,
     User,
 )
-from catalogue.services import audit, importing, ownership, permissions
+from catalogue.services import audit, importing, ownership, permissions, records
 from catalogue.services.accounts import office_name
 from catalogue.services.permissions import Actor, audit_actor, require
 from catalogue.services.places import Provinces
@@ -247,6 +247,7 @@ def _publish(
     decision_number = nfc(decision_number) or None
     ctx = write_context(session, actor, batch.id, config)
     ctx.staging = staging
+    records.follow_writes(session)
     result = PublishResult(batch=batch)
     for row in report.rows:
         rec = row.record

@@ -113,6 +113,7 @@ class Staging:
     next_ids: dict[type[Any], int]
 
     def store(self, session: Session, row: Producer | Product | SelectionRound | Certificate) -> None:
+        follow_writes(session)
         row.id = self.next_ids[type(row)]
         self.next_ids[type(row)] += 1
         session.add(row)
@@ -154,10 +155,11 @@ def _store(
     """
     if ctx.staging is not None:
         ctx.staging.store(session, row)
-        found_in().append(row)
     else:
         session.add(row)
         session.flush()
+    if _follows_writes(session):
+        found_in().append(row)
 
 
 def _apply(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
@@ -192,11 +194,31 @@ def _remembered(session: Session, key: tuple[Any, ...], load: Callable[[], list[
 
 
 def _forget(session: OrmSession, *_: Any) -> None:
-    for key in ("match_memo", "staged_rows", "staged_slugs"):
+    for key in ("match_memo", "staged_rows", "staged_slugs", "memo_follows_writes"):
         session.info.pop(key, None)
 
 
-for _moment in ("after_flush", "after_commit", "after_soft_rollback"):
+def _forget_unless_followed(session: OrmSession, *_: Any) -> None:
+    if not _follows_writes(session):
+        _forget(session)
+
+
+def _follows_writes(session: OrmSession) -> bool:
+    return bool(session.info.get("memo_follows_writes"))
+
+
+def follow_writes(session: Session) -> None:
+    """Keep the memo across this session's flushes until it commits or rolls back.
+
+    For a publish, whose only writes are :func:`upsert_record`'s and which adds
+    each new row to the answers that must now include it: thousands of rows no
+    longer ask the database the same questions again after every row.
+    """
+    session.info["memo_follows_writes"] = True
+
+
+event.listen(OrmSession, "after_flush", _forget_unless_followed)
+for _moment in ("after_commit", "after_soft_rollback"):
     event.listen(OrmSession, _moment, _forget)
 
 
@@ -583,7 +605,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
         )
         number = cert.number
         _store(session, ctx, cert, lambda: _held(session, pk(product), pk(round_)))
-        if number and ctx.staging is not None:
+        if number and _follows_writes(session):
             _numbered(session, number, rec.level, rec.year).append((cert, round_.province_id))
         session.add(
             CertificateEvent(
