@@ -7,6 +7,7 @@ catalogue holds the official names).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 
@@ -30,6 +31,11 @@ class Level(StrEnum):
     def rank(self) -> int:
         """Higher is more prestigious; pages list the highest valid level first."""
         return _LEVEL_RANK[self]
+
+    @classmethod
+    def by_rank(cls, levels: Iterable[Level] | None = None) -> list[Level]:
+        """``levels`` (all by default) highest first, as every list of levels is shown."""
+        return sorted(cls if levels is None else levels, key=lambda level: -level.rank)
 
     @property
     def label(self) -> str:

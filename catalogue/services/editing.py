@@ -28,7 +28,8 @@ from catalogue.models import (
 from catalogue.services import audit, ownership, permissions
 from catalogue.services.permissions import Actor, audit_actor, require
 from catalogue.services.places import Provinces
-from catalogue.services.publishing import PublishError, _current_province_id, require_product
+from catalogue.services.publishing import PublishError, require_product
+from catalogue.services.records import unique_slug
 from catalogue.text import nfc, slugify
 from catalogue.vocab import Level
 
@@ -91,17 +92,6 @@ def _clean(values: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, Any
     return out
 
 
-def _unique_slug(session: Session, model: Any, text: str, own_id: int | None = None) -> str:
-    base = slugify(text, 80)
-    slug, n = base, 1
-    while True:
-        found = session.exec(select(model.id).where(model.slug == slug)).first()
-        if found is None or found == own_id:
-            return slug
-        n += 1
-        slug = f"{base}-{n}"
-
-
 def _save(
     session: Session, actor: Actor, obj: Any, values: dict[str, Any], entity: str, province_id: int | None
 ) -> dict[str, list[Any]]:
@@ -125,10 +115,10 @@ def _save(
         entity_id=obj.id,
         changes=changes,
         summary=getattr(obj, "name", None) or getattr(obj, "slug", None),
-        province_id=_current_province_id(session, province_id),
+        province_id=Provinces.load(session).current_id(province_id),
     )
-    moved_from = _current_province_id(session, before.get("province_id"))
-    if "province_id" in changes and moved_from not in (None, _current_province_id(session, province_id)):
+    moved_from = Provinces.load(session).current_id(before.get("province_id"))
+    if "province_id" in changes and moved_from not in (None, Provinces.load(session).current_id(province_id)):
         # A record moved between provinces touches both: each office sees the entry.
         audit.record(
             session,
@@ -162,7 +152,7 @@ def save_producer(
     if not data.get("name", producer.name if producer else None):
         raise PublishError(_("The producer needs a name."))
     if producer is None:
-        producer = Producer(name=data["name"], slug=_unique_slug(session, Producer, data["name"]))
+        producer = Producer(name=data["name"], slug=unique_slug(session, Producer, slugify(data["name"], 80)))
     data["contacts_public"] = bool(data.get("contacts_public", producer.contacts_public))
     if not _save(session, actor, producer, data, "producer", producer.province_id or data.get("province_id")):
         return producer  # saved untouched: nothing to reindex
@@ -191,7 +181,7 @@ def save_product(
         # Attaching a product to a producer changes what that producer's page shows.
         permissions.require_touch(actor, ownership.producer_owner(provinces, producer))
     if product is None:
-        product = Product(name=data["name"], slug=_unique_slug(session, Product, data["name"]))
+        product = Product(name=data["name"], slug=unique_slug(session, Product, slugify(data["name"], 80)))
     if data.get("group") is not None and (product is None or data["group"] != product.group):
         # An official's own choice of group is no longer the editors' assignment.
         data["group_assigned"] = False
@@ -234,7 +224,7 @@ def save_round(
     if round_ is None:
         assert level is not None, "a new round needs its level"  # the form always sends one
         round_ = SelectionRound(
-            slug=_unique_slug(session, SelectionRound, f"{level}-{year}-{utcnow():%H%M%S}"),
+            slug=unique_slug(session, SelectionRound, slugify(f"{level}-{year}-{utcnow():%H%M%S}", 80)),
             level=level,
             year=year,
         )
@@ -260,7 +250,7 @@ def save_event(session: Session, *, actor: Actor, event: Event | None, values: M
         event = Event(
             name=data["name"],
             kind=data.get("kind") or "fair",
-            slug=_unique_slug(session, Event, data["name"]),
+            slug=unique_slug(session, Event, slugify(data["name"], 80)),
         )
     _save(session, actor, event, data, "event", data.get("province_id", event.province_id))
     return event
@@ -299,7 +289,7 @@ def add_exhibitor(
                 {"producer_id": producer.id, "booth": exhibitor.booth, "products": [p.id for p in products]},
             ]
         },
-        province_id=_current_province_id(session, event.province_id),
+        province_id=Provinces.load(session).current_id(event.province_id),
     )
     session.flush()
     return exhibitor
@@ -325,7 +315,7 @@ def remove_exhibitor(session: Session, *, actor: Actor, exhibitor: Exhibitor) ->
                 None,
             ]
         },
-        province_id=_current_province_id(session, event.province_id if event else None),
+        province_id=Provinces.load(session).current_id(event.province_id if event else None),
     )
     session.delete(exhibitor)
     for product_id in product_ids:

@@ -591,4 +591,4 @@ def template_xlsx(provinces: Provinces) -> bytes:
 
 def levels_label(actor: permissions.Actor) -> list[Level]:
     """Levels an account publishes, highest first, for the upload page."""
-    return sorted(permissions.levels_for(actor), key=lambda lvl: -lvl.rank)
+    return Level.by_rank(permissions.levels_for(actor))

@@ -294,7 +294,7 @@ def level_counts(session: Session, today: date, product_condition: Any = None) -
     for level, valid, total in session.exec(query).all():  # the round's level comes with its counts
         counts[level][0] += int(valid or 0)
         counts[level][1] += total
-    return [LevelCount(lv, *counts[lv.value]) for lv in sorted(Level, key=lambda x: -x.rank)
+    return [LevelCount(lv, *counts[lv.value]) for lv in Level.by_rank()
             if lv.value in counts]  # fmt: skip
 
 

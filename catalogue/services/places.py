@@ -9,7 +9,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from catalogue.models import Province
@@ -27,6 +30,17 @@ _ALIASES = {
     "ba ria vung tau": "ba ria vung tau",
     "brvt": "ba ria vung tau",
 }
+
+
+_CACHE = "provinces"
+
+
+def _forget(session: OrmSession, *_: Any) -> None:
+    session.info.pop(_CACHE, None)
+
+
+for _moment in ("after_commit", "after_soft_rollback"):
+    event.listen(OrmSession, _moment, _forget)
 
 
 @dataclass
@@ -48,7 +62,17 @@ class Provinces:
 
     @classmethod
     def load(cls, session: Session) -> Provinces:
-        return cls(list(session.exec(select(Province).order_by(col(Province.id))).all()))
+        """The session's provinces, read once per transaction (a workspace page asks many times).
+
+        Read again when the session holds unwritten province rows (the query's
+        autoflush writes them first), as a fresh query would see them.
+        """
+        cached: Provinces | None = session.info.get(_CACHE)
+        if cached is None or any(isinstance(row, Province) for row in (*session.new, *session.dirty)):
+            cached = session.info[_CACHE] = cls(
+                list(session.exec(select(Province).order_by(col(Province.id))).all())
+            )
+        return cached
 
     def get(self, province_id: int | None) -> Province | None:
         return self.by_id.get(province_id) if province_id is not None else None
@@ -62,6 +86,11 @@ class Provinces:
         if province is None or province.is_current:
             return province
         return self.by_id.get(province.successor_id) if province.successor_id else None
+
+    def current_id(self, province_id: int | None) -> int | None:
+        """The id of the current unit a province id is (or became part of): whose records they are."""
+        current = self.current_of(self.get(province_id))
+        return current.id if current else None
 
     def predecessors(self, current: Province) -> list[Province]:
         return [p for p in self.rows if p.successor_id == current.id]

@@ -97,13 +97,6 @@ def write_context(
     )
 
 
-def _current_province_id(session: Session, province_id: int | None) -> int | None:
-    province = session.get(Province, province_id) if province_id else None
-    if province is None:
-        return None
-    return province.successor_id if province.valid_to is not None and province.successor_id else province.id
-
-
 # ----------------------------------------------------------------------------- batches
 
 
@@ -433,7 +426,7 @@ def correct_certificate(
         entity_id=certificate.id,
         changes=changes,
         summary=certificate.number,
-        province_id=_current_province_id(session, certificate.province_id),
+        province_id=Provinces.load(session).current_id(certificate.province_id),
     )
     audit.enqueue_reindex(session, certificate.product_id)
     session.flush()
@@ -489,7 +482,7 @@ def revoke_certificate(
         changes=audit.diff(
             before, {"revoked_on": on, "revoked_reason": reason, "revoked_reference": reference}
         ),
-        province_id=_current_province_id(session, certificate.province_id),
+        province_id=Provinces.load(session).current_id(certificate.province_id),
     )
     audit.enqueue_reindex(session, certificate.product_id)
     session.flush()
@@ -527,7 +520,7 @@ def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certif
         entity_id=certificate.id,
         summary=nfc(reason)[:500],
         changes=audit.diff(before, dict.fromkeys(before)),
-        province_id=_current_province_id(session, certificate.province_id),
+        province_id=Provinces.load(session).current_id(certificate.province_id),
     )
     audit.enqueue_reindex(session, certificate.product_id)
     session.flush()
@@ -635,7 +628,7 @@ def add_photo(
         entity_id=photo.id,
         summary=product.name,
         changes={"file_key": [None, photo.file_key], "product_id": [None, product.id]},
-        province_id=_current_province_id(session, product.province_id),
+        province_id=Provinces.load(session).current_id(product.province_id),
     )
     audit.enqueue_reindex(session, pk(product))
     return photo
@@ -654,7 +647,7 @@ def remove_photo(session: Session, *, actor: Actor, photo: Photo, media_dir: Any
         entity_id=photo.id,
         summary=product.name,
         changes={"file_key": [key, None]},
-        province_id=_current_province_id(session, product.province_id),
+        province_id=Provinces.load(session).current_id(product.province_id),
     )
     session.delete(photo)
     audit.enqueue_reindex(session, pk(product))

@@ -131,7 +131,8 @@ class UpsertResult:
     changed: bool
 
 
-def _unique_slug(session: Session, model: type[Producer | Product | SelectionRound], base: str) -> str:
+def unique_slug(session: Session, model: type[Any], base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``…: the first slug no row of ``model`` has (staged rows count)."""
     staged: set[tuple[type[Any], str]] = session.info.get("staged_slugs", set())
     slug, n = base, 1
     while (model, slug) in staged or session.exec(
@@ -232,11 +233,6 @@ def _named(session: Session, model: type[Producer | Product], name: str) -> list
     return _remembered(session, ("named", model, key), load)
 
 
-def _current_of(provinces: Provinces, province_id: int | None) -> int | None:
-    current = provinces.current_of(provinces.get(province_id))
-    return current.id if current else None
-
-
 @dataclass
 class Match:
     """The existing records a row names, found only within the row's own scope.
@@ -261,7 +257,7 @@ def _find_producer(
     session: Session, provinces: Provinces, name: str, current_id: int | None
 ) -> Producer | None:
     for candidate in _named(session, Producer, name):
-        if current_id is not None and _current_of(provinces, candidate.province_id) == current_id:
+        if current_id is not None and provinces.current_id(candidate.province_id) == current_id:
             return candidate
     return None
 
@@ -281,7 +277,7 @@ def _find_product(
         if (
             not producer_named
             and product.producer_id is None
-            and _current_of(provinces, product.province_id) == current_id
+            and provinces.current_id(product.province_id) == current_id
         ):
             return product
     return None
@@ -411,7 +407,7 @@ def match_record(session: Session, rec: RecordInput, provinces: Provinces, actor
     Shared by the dry run (which reports conflicts as row errors and
     ``elsewhere`` as warnings) and :func:`upsert_record` (which refuses them).
     """
-    current_id = _current_of(provinces, rec.province.id)
+    current_id = provinces.current_id(rec.province.id)
     match = Match()
     match.round = _find_round(session, rec)
     if rec.product_id is not None:
@@ -456,7 +452,7 @@ def match_record(session: Session, rec: RecordInput, provinces: Provinces, actor
         if not name:
             continue
         for other in _named(session, model, name):
-            other_current = _current_of(provinces, other.province_id)
+            other_current = provinces.current_id(other.province_id)
             if (found is None or other.id != found.id) and other_current != current_id:
                 province = provinces.get(other_current)
                 kind = "producer" if model is Producer else "product"
@@ -475,7 +471,7 @@ def _new_round(session: Session, rec: RecordInput, ctx: WriteContext) -> Selecti
         where = "quoc-gia"
     base = slugify(f"{rec.level.value}-{where}-{rec.year}", 110)
     round_ = SelectionRound(
-        slug=_unique_slug(session, SelectionRound, base),
+        slug=unique_slug(session, SelectionRound, base),
         level=rec.level.value,
         region=rec.region.value if rec.region and rec.level is Level.KHU_VUC else None,
         year=rec.year,
@@ -518,7 +514,7 @@ def _write_producer(
     if found is None:
         producer = Producer(
             name=nfc(rec.producer),
-            slug=_unique_slug(session, Producer, slugify(rec.producer, 80)),
+            slug=unique_slug(session, Producer, slugify(rec.producer, 80)),
             source=rec.source,
             **values,
         )
@@ -548,7 +544,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
         raise permissions.Forbidden(
             permissions.explain_owner(actor, permissions.Owner(None, label=", ".join(match.conflicts)))
         )
-    province_current = _current_of(ctx.provinces, rec.province.id)
+    province_current = ctx.provinces.current_id(rec.province.id)
     producer = _write_producer(session, rec, ctx, match.producer, province_current)
     round_ = match.round or _new_round(session, rec, ctx)
     cert = match.certificate
@@ -569,7 +565,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
     product_changes: dict[str, list[Any]] = {}
     if product is None:
         product = Product(
-            slug=_unique_slug(session, Product, slugify(rec.product, 80)),
+            slug=unique_slug(session, Product, slugify(rec.product, 80)),
             **{k: v for k, v in product_values.items() if v is not None},
         )
         _store(session, ctx, product, lambda: _named(session, Product, rec.product))

@@ -95,7 +95,7 @@ def history(session: Session, default_years: int) -> dict[Level, list[Setting]]:
         .join(User, col(User.id) == ValidityPolicy.set_by_id, isouter=True)
         .order_by(col(ValidityPolicy.effective_from).desc(), col(ValidityPolicy.id).desc())
     ).all()
-    out: dict[Level, list[Setting]] = {lv: [] for lv in sorted(Level, key=lambda x: -x.rank)}
+    out: dict[Level, list[Setting]] = {lv: [] for lv in Level.by_rank()}
     for row, email in rows:
         if row.level in Level._value2member_map_:
             lvl = Level(row.level)

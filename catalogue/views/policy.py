@@ -50,7 +50,7 @@ class PolicyForm(Form):
 
 
 def _levels() -> list[Level]:
-    return sorted(Level, key=lambda x: -x.rank)
+    return Level.by_rank()
 
 
 def _default_years() -> int:
