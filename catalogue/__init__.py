@@ -51,13 +51,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     i18n.init_app(app)
 
-    from catalogue.views import admin, api, errors, public, search, verify
+    from catalogue.api import views as api
+    from catalogue.views import admin, errors, public, search, verify
 
     app.register_blueprint(public.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(api.bp)
+    app.register_blueprint(api.bp)  # every /api/v1 endpoint and the API page /api
     from catalogue.jobs import queue as job_queue
     from catalogue.jobs import views as job_views
 

@@ -6,11 +6,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from catalogue.commands import backup, db, imports, search, seed, translations, users
+    from catalogue.commands import backup, db, imports, maintenance, search, seed, translations, users
 
     for command in (db.db_group, seed.seed_command, search.search_group,
                     users.user_group, imports.import_command, translations.translations_group,
-                    backup.backup_group):  # fmt: skip
+                    backup.backup_group, maintenance.maintenance_group):  # fmt: skip
         app.cli.add_command(command)
     from catalogue.jobs import commands as job_commands
 

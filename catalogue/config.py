@@ -134,6 +134,11 @@ class Settings:
     # How long a request waits for SQLite's single writer (a publish holds it) before
     # answering 503 "try again": under gunicorn's 30 s worker timeout, within DESIGN's 10 s.
     SQLITE_BUSY_SECONDS: float = 8.0
+    # Retention (``flask maintenance prune`` and the job worker's daily run): raw rows of the
+    # check log older than this are deleted (the per-code tally keeps every count exact) ...
+    CHECK_LOG_DAYS: int = 400
+    # ... and search outbox rows older than this (a node further behind must rebuild its index).
+    OUTBOX_DAYS: int = 30
     # Where generated secrets were read from (None: the environment or overrides gave them).
     secrets_path: Path | None = None
     # True when VERIFY_KEYS are throw-away values, neither given nor kept (see ``finalise``).
@@ -190,6 +195,8 @@ class Settings:
         s.DATABASE_URL = env.get("DATABASE_URL", "")
         s.CHECKS_DATABASE_URL = env.get("CHECKS_DATABASE_URL", "")
         s.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", s.TRUSTED_PROXIES, 0, 5)
+        s.CHECK_LOG_DAYS = _int(env, "CHECK_LOG_DAYS", s.CHECK_LOG_DAYS, 1, 36500)
+        s.OUTBOX_DAYS = _int(env, "OUTBOX_DAYS", s.OUTBOX_DAYS, 1, 3650)
         s.SECRET_KEY = env.get("SECRET_KEY", "")
         s.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "").rstrip("/") or s.PUBLIC_BASE_URL
         s.PORT = _int(env, "PORT", s.PORT, 1, 65535)

@@ -62,7 +62,7 @@ def test_api_da_nang_includes_the_quang_nam_2021_national_products(client: Flask
 def test_bad_api_input_is_a_clear_400(client: FlaskClient, query: str, needle: str) -> None:
     response = client.get("/api/v1/products?" + query, headers={"Accept-Language": "en"})
     assert response.status_code == 400
-    assert needle in response.get_json()["message"]
+    assert needle in response.get_json()["error"]["message"]
 
 
 @pytest.mark.parametrize("query", ["page=abc", "q=" + "b" * 1000, "province=Atlantis", "year=1"])
@@ -74,7 +74,7 @@ def test_bad_page_input_is_a_400_page_with_the_message(client: FlaskClient, quer
 
 def test_bad_input_message_in_vietnamese(client: FlaskClient) -> None:
     response = client.get("/api/v1/products?page=abc", headers={"Accept-Language": "vi"})
-    assert response.status_code == 400 and response.get_json()["message"]
+    assert response.status_code == 400 and response.get_json()["error"]["message"]
 
 
 def test_page_past_the_end_is_empty_not_an_error(client: FlaskClient) -> None:

@@ -19,8 +19,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from catalogue.db import get_engine, get_session
-from catalogue.models import OutboxEvent
-from catalogue.search import building
+from catalogue.models import OutboxEvent, Product
+from catalogue.search import building, index
 from catalogue.search.facets import _Segment
 from catalogue.search.index import CURSOR, current_name, previous_name, reader_for
 from tests import seeddata
@@ -186,3 +186,95 @@ def test_the_rebuild_command_waits_its_turn_behind_a_running_build(seeded_app: F
     assert current_name(root) == live  # nothing swapped
     done = seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
     assert done.exit_code == 0 and current_name(root) != live
+
+
+def test_a_rebuild_reapplies_nothing_its_cursor_covers(seeded_app: Flask) -> None:
+    """Rows committed before a build began are in what it read: they only count as processed."""
+    with seeded_app.test_request_context():
+        session = get_session()
+        publish(session, "Mè xửng qqcovered đã áp dụng", "COVER-1")
+        session.commit()  # drained into the live build when the request ends
+    engine = get_engine(seeded_app.config["SQLALCHEMY_URL"])
+    with Session(engine) as session:  # no app context: nothing drains this one
+        publish(session, "Mè xửng qqcovered đang chờ", "COVER-2")
+        session.commit()
+    report = index.rebuild(index_root(seeded_app), engine)
+    assert report.caught_up == 0
+    assert index.pending_count(engine) == 0 and index.pending_count(engine, index_root(seeded_app)) == 0
+    assert total(seeded_app, "qqcovered") == 2
+
+
+def test_a_row_committed_below_the_gap_window_while_building_is_applied(
+    seeded_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction holding an old id commits after the build read its product: applied after the build."""
+    monkeypatch.setattr(index, "GAP_SCAN", 1)  # the held id lies below the window of possible gaps
+    monkeypatch.setattr(index, "BATCH", 1)  # the build reports after each product it read
+    engine = get_engine(seeded_app.config["SQLALCHEMY_URL"])
+    with Session(engine) as session:
+        first = session.exec(select(func.min(Product.id))).one()  # the build reads it first
+        held = session.exec(select(func.min(OutboxEvent.id))).one()
+        assert first is not None and held is not None and held < _max_outbox_id(session) - 1
+        session.exec(delete(OutboxEvent).where(col(OutboxEvent.id) == held))  # as if still uncommitted
+        session.commit()
+    committed: list[int] = []
+
+    def commit_late(done: int, _total: int) -> None:
+        if done >= 1 and not committed:  # the build has read the first product: now the transaction commits
+            with Session(engine) as session:
+                product = session.get(Product, first)
+                assert product is not None
+                product.name = "Bánh phu thê qqheld"
+                session.add(OutboxEvent(id=held, product_id=first))
+                session.commit()
+            committed.append(held)
+
+    report = index.rebuild(index_root(seeded_app), engine, commit_late)
+    assert committed and report.caught_up == 1  # that row alone
+    assert total(seeded_app, "qqheld") == 1
+    assert index.pending_count(engine, index_root(seeded_app)) == 0
+
+
+def test_pending_rows_are_those_past_the_cursor_or_in_its_gaps(seeded_app: Flask) -> None:
+    """``search status`` and pending_count count by one rule: a gap that filled is pending."""
+    engine = get_engine(seeded_app.config["SQLALCHEMY_URL"])
+    root = index_root(seeded_app)
+    with Session(engine) as session:
+        early = publish(session, "Bánh ít qqgap sớm", "GAP-1")
+        late = publish(session, "Bánh ít qqgap muộn", "GAP-2")
+        session.commit()
+        session.exec(delete(OutboxEvent).where(col(OutboxEvent.product_id).in_([early, late])))
+        high = _max_outbox_id(session)
+        session.add(OutboxEvent(id=high + 2, product_id=early))
+        session.commit()
+    assert total(seeded_app, "qqgap") == 1  # high + 1 is a gap of the cursor now
+    assert index.pending_count(engine, root) == 0
+    with Session(engine) as session:
+        session.add(OutboxEvent(id=high + 1, product_id=late))
+        session.commit()
+    assert index.pending_count(engine, root) == 1
+    status = index.status(root, engine)
+    assert status.pending == 1 and status.oldest_pending_age is not None
+    assert total(seeded_app, "qqgap") == 2
+    assert index.pending_count(engine, root) == 0 and index.status(root, engine).pending == 0
+    import shutil
+
+    shutil.rmtree(root)  # without a build every row is pending
+    with Session(engine) as session:
+        everything = session.exec(select(func.count()).select_from(OutboxEvent)).one()
+    assert index.pending_count(engine, root) == index.status(root, engine).pending == everything
+
+
+def test_the_503_page_shows_the_builds_percentage(seeded_app: Flask, paused_build: PausedBuild) -> None:
+    import shutil
+
+    root = index_root(seeded_app)
+    shutil.rmtree(root)
+    client = seeded_app.test_client()
+    assert client.get("/search?lang=en").status_code == 503
+    assert paused_build.reached.wait(30)
+    building._write_progress(root, 1, 8)  # as the builder reports
+    page = client.get("/search?lang=en")
+    assert page.status_code == 503 and ">12%</progress>" in page.get_data(as_text=True)
+    paused_build.release.set()
+    building.wait(root)

@@ -7,18 +7,21 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from flask import Flask
+from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
 from catalogue import create_app
 from catalogue.config import PROJECT_ROOT
 from catalogue.db import get_engine, get_session, make_engine
 from catalogue.models import OutboxEvent, Product
-from catalogue.search import building
-from catalogue.search.index import current_name, pending_count
+from catalogue.search import building, index
+from catalogue.search.index import IndexBuilding, current_name, drain, pending_count
 from catalogue.search.query import SearchParams, run
 from catalogue.services.places import Provinces
 from catalogue.services.records import RecordInput, WriteContext, upsert_record
@@ -305,3 +308,111 @@ def test_a_rebuild_killed_before_its_swap_leaves_the_old_index_answering(seeded_
     seeded_app.test_cli_runner().invoke(args=["search", "rebuild"])
     assert current_name(root) != live and total(seeded_app) == everything + 3
     assert len(list(root.glob("gen-*"))) <= 2  # the new build and the previous one, nothing else
+
+
+# ----------------------------------------------------------------------------- per-search cost
+
+
+@contextmanager
+def outbox_statements() -> Iterator[list[str]]:
+    """The SQL statements (on any engine) that read or write the outbox, while the block runs."""
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "search_outbox" in statement:
+            seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+
+@contextmanager
+def cursor_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
+    """Every ``cursor.json`` parsed (by a search's check or a drain), while the block runs."""
+    reads: list[bytes] = []
+    parse = index.Cursor.parse
+
+    def counted(_cls: type[index.Cursor], raw: bytes) -> index.Cursor:
+        reads.append(raw)
+        return parse(raw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(index.Cursor, "parse", classmethod(counted))
+        yield reads
+
+
+def _write_undrained(app: Flask, name: str, number: str) -> None:
+    """Commit a product as another node would: nothing in this app drains it."""
+    engine = make_engine(app.config["SQLALCHEMY_URL"])
+    with Session(engine) as session:
+        publish(session, name, number)
+        session.commit()
+    engine.dispose()
+
+
+def test_a_search_asks_the_outbox_once_and_reads_the_cursor_only_when_it_changed(
+    seeded_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    total(seeded_app)  # this process has opened the index and read its cursor
+    with cursor_reads(monkeypatch) as reads, outbox_statements() as asked:
+        for _ in range(3):
+            assert total(seeded_app, "nuoc mam") > 0
+        assert reads == []  # the cursor file did not change: not read again
+        assert len(asked) == 3  # one "anything new?" query per search
+        assert not any("max(" in sql.lower() for sql in asked)
+    _write_undrained(seeded_app, "Chè búp qqcached", "T-CACHE")
+    with cursor_reads(monkeypatch) as reads:
+        assert total(seeded_app, "qqcached") == 1  # the cached cursor still sees rows written elsewhere
+        drained = len(reads)
+        total(seeded_app)
+        total(seeded_app)
+        assert len(reads) == drained + 1  # the cursor the drain rewrote is read once, then cached
+
+
+def test_healthz_catches_up_through_the_search_reader(seeded_app: Flask) -> None:
+    total(seeded_app)
+    _write_undrained(seeded_app, "Mật mía qqhealth", "T-HEALTH")
+    engine = get_engine(seeded_app.config["SQLALCHEMY_URL"])
+    root = Path(seeded_app.config["INDEX_DIR"])
+    assert pending_count(engine, root) == 1
+    response = seeded_app.test_client().get("/healthz")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "ok"
+    assert pending_count(engine, root) == 0  # the check that searches make, and their drain
+    with outbox_statements() as asked:
+        assert seeded_app.test_client().get("/healthz").status_code == 200
+    assert len(asked) == 1  # nothing new: one query
+
+
+def test_a_drain_opens_the_index_once(seeded_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    total(seeded_app)
+    _publish_three(seeded_app, "qqonce")
+    opened: list[str] = []
+    open_dir = index.whoosh_index.open_dir
+
+    def counted(folder: str, *args: object, **kwargs: object) -> object:
+        opened.append(folder)
+        return open_dir(folder, *args, **kwargs)
+
+    monkeypatch.setattr(index.whoosh_index, "open_dir", counted)
+    assert total(seeded_app, "qqonce") == 3  # the search found the cursor behind and drained
+    assert len(opened) == 1
+    _publish_three(seeded_app, "qqtwice")
+    assert drain(Path(seeded_app.config["INDEX_DIR"]), get_engine(seeded_app.config["SQLALCHEMY_URL"])) == 3
+    assert len(opened) == 2
+
+
+def test_a_build_without_its_cursor_is_treated_as_damaged_and_rebuilt(seeded_app: Flask) -> None:
+    """Every published build has a cursor (written before the swap): one without is never guessed at."""
+    root = Path(seeded_app.config["INDEX_DIR"])
+    live = str(current_name(root))
+    (root / live / index.CURSOR).unlink()
+    (root / index.PREVIOUS).unlink(missing_ok=True)
+    index.reader_for(root).reset()  # as a process starting now
+    with pytest.raises(IndexBuilding):
+        total(seeded_app)
+    building.wait(root)
+    assert current_name(root) != live
+    assert total(seeded_app) == seeddata.products()

@@ -331,7 +331,8 @@ def test_too_many_checks_get_a_friendly_429(make_app: Callable[..., Flask]) -> N
     assert page.headers["Retry-After"]
     assert _count(app, code) == 3
     api = client.get(f"/api/v1/verify/{code}")
-    assert api.status_code == 429 and api.get_json()["status"] == "rate_limited"
+    assert api.status_code == 429 and api.get_json()["error"]["code"] == "too_many_requests"
+    assert api.headers["Retry-After"]
     # Another client is not affected.
     other = app.test_client()
     assert other.get(f"/v/{code}", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200

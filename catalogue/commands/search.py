@@ -34,10 +34,28 @@ def search_group() -> None:
     show_default=True,
     help="Processes, each reading and indexing its share of the products.",
 )
+@click.option(
+    "--background",
+    is_flag=True,
+    help="Queue the rebuild as a job for the job worker (its page shows progress) and return at once.",
+)
+@click.option(
+    "--by",
+    "by_email",
+    default=None,
+    metavar="EMAIL",
+    help="With --background: the ministry official recorded as starting the job (default: the command line).",
+)
 @with_appcontext
 @needs_database
-def rebuild(procs: int) -> None:
+def rebuild(procs: int, background: bool, by_email: str | None) -> None:
     from catalogue.search import building
+
+    if by_email is not None and not background:
+        raise click.UsageError("--by goes with --background (a foreground rebuild records no job).")
+    if background:
+        _queue_rebuild(by_email)
+        return
 
     root, engine = _root_engine()
     state: dict[str, Any] = {"bar": None, "done": 0}
@@ -67,6 +85,39 @@ def rebuild(procs: int) -> None:
                f"now serving {report.name} ({report.caught_up} recent changes re-applied).")  # fmt: skip
 
 
+def _queue_rebuild(by_email: str | None) -> None:
+    """``search rebuild --background``: the same job as the workspace's button."""
+    from flask_babel import force_locale
+
+    from catalogue.db import session_scope
+    from catalogue.jobs import service
+    from catalogue.models import User
+    from catalogue.services import accounts, permissions
+
+    with force_locale("en"), session_scope() as session:
+        actor: User | permissions.SystemActor = permissions.SYSTEM
+        if by_email is not None:
+            user = accounts.find_user(session, by_email)
+            if user is None:
+                raise click.ClickException(f"No account with the e-mail {by_email!r}.")
+            if not permissions.can(user, "rebuild_search"):
+                raise click.ClickException(
+                    f"{user.email} may not rebuild the search index: only an active ministry official may."
+                )
+            actor = user
+        try:
+            job = service.start_rebuild(session, actor=actor)
+        except service.JobError as exc:
+            raise click.ClickException(str(exc)) from None
+        state = service.status(job)
+        base = current_app.config["PUBLIC_BASE_URL"]
+        click.echo(f"Queued the search index rebuild as job {job.id} ({state['state_label']}).")
+        click.echo(f"Follow it on {base}/admin/jobs/{job.id} (signed in as a ministry official) "
+                   f"or with: flask --app catalogue jobs show {job.id}")  # fmt: skip
+        if not state["finished"]:
+            click.echo("A job worker runs it (make run starts one; or: flask --app catalogue jobs consumer).")
+
+
 @search_group.command("status", help="Documents in the index, pending outbox rows and ages.")
 @with_appcontext
 @needs_database
@@ -81,6 +132,8 @@ def status() -> None:
     click.echo(f"last write: {f'{st.modified_age:.0f} s ago' if st.modified_age is not None else '-'}")
     age = f" (oldest {st.oldest_pending_age:.0f} s old)" if st.oldest_pending_age is not None else ""
     click.echo(f"pending outbox rows: {st.pending}{age}")
+    if st.needs_rebuild:
+        click.echo("needs rebuild: outbox rows it never applied were pruned (OUTBOX_DAYS); rebuild started")
 
 
 @search_group.command("drain", help="Apply pending outbox rows to the index now.")

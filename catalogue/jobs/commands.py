@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from catalogue.jobs.queue import WORKERS
 from catalogue.startup import needs_database
 
 
@@ -15,7 +16,13 @@ def jobs_group() -> None:
 
 
 @jobs_group.command("consumer", help="Run queued jobs until stopped (Ctrl-C or SIGTERM).")
-@click.option("--workers", default=1, show_default=True, help="Jobs run at the same time (threads).")
+@click.option(
+    "--workers",
+    default=WORKERS,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Jobs run at the same time (threads): one office's long publish does not hold up another's check.",
+)
 @with_appcontext
 @needs_database
 def consumer(workers: int) -> None:
@@ -25,4 +32,26 @@ def consumer(workers: int) -> None:
     huey = queue.get_huey(app)
     if huey.immediate:
         raise click.ClickException("Jobs run inline in this configuration (TESTING); no consumer needed.")
-    huey.create_consumer(workers=workers, worker_type="thread", check_worker_health=True).run()
+    queue.make_consumer(app, workers).run()
+
+
+@jobs_group.command("show", help="A job's state and progress (what its page in the workspace shows).")
+@click.argument("job_id", type=int)
+@with_appcontext
+@needs_database
+def show(job_id: int) -> None:
+    from flask_babel import force_locale
+
+    from catalogue.db import session_scope
+    from catalogue.jobs import service
+    from catalogue.jobs.models import Job
+
+    with force_locale("en"), session_scope() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise click.ClickException(f"No job {job_id}.")
+        st = service.status(job)
+        progress = f" {st['done']} of {st['total']} ({st['percent']}%)" if st["total"] else ""
+        click.echo(f"job {job_id}: {st['kind_label']}: {st['state_label']}{progress}")
+        if st["message"]:
+            click.echo(str(st["message"]))

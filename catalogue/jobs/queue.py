@@ -6,7 +6,8 @@
 * tests (``TESTING`` or ``JOBS_IMMEDIATE``): Huey's immediate mode, which runs each
   task inline when it is enqueued (no consumer process).
 
-Only one task is registered, :func:`run_job` with a job id: the ``job`` table says the rest.
+One task runs jobs, :func:`run_job` with a job id: the ``job`` table says the rest. One periodic
+task prunes old rows daily (:data:`PRUNE_AT`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 
 EXTENSION = "catalogue_huey"
 TASK = "catalogue_huey_run_job"
+#: Jobs the consumer runs at the same time (threads): one office's long publish does not hold up
+#: another office's upload check. On SQLite two publishes still take turns on the write lock.
+WORKERS = 2
+#: When the consumer prunes old rows (:mod:`catalogue.services.retention`): 20:30 UTC, 03:30 in Vietnam.
+PRUNE_AT = crontab(minute="30", hour="20")
 
 
 def make_huey(app: Flask) -> Huey:
@@ -35,6 +41,9 @@ def make_huey(app: Flask) -> Huey:
     from catalogue.jobs import tasks
 
     app.extensions[TASK] = huey.task(name="run_job", retries=0)(tasks.run_job_in_app(app))
+    # Retention, once a day at 03:30 in Vietnam (Huey's crontab is in UTC), in every consumer:
+    # pruning twice is harmless.
+    huey.periodic_task(PRUNE_AT, name="prune")(tasks.prune_in_app(app))
     return huey
 
 
@@ -63,3 +72,10 @@ def enqueue(job_id: int, app: Flask | None = None) -> Any:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     get_huey(app)
     return app.extensions[TASK](job_id)
+
+
+def make_consumer(app: Flask, workers: int = WORKERS, **options: Any) -> Any:
+    """The consumer ``flask jobs consumer`` runs: ``workers`` threads (a job claim is atomic,
+    :func:`catalogue.jobs.service.claim`, so no job runs twice) and the daily periodic task."""
+    return get_huey(app).create_consumer(workers=workers, worker_type="thread", check_worker_health=True,
+                                         **options)  # fmt: skip

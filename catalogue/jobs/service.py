@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -49,6 +50,8 @@ STATES = {
     "interrupted": _l("interrupted"),
 }
 ACTIVE = ("queued", "running")
+#: Kinds that need no official's account: the command line may start them (``actor_id`` empty).
+SYSTEM_KINDS = frozenset({"rebuild"})
 
 
 class JobError(ValueError):
@@ -99,17 +102,23 @@ def create(
     session: Session,
     *,
     kind: str,
-    actor: User,
+    actor: User | permissions.SystemActor,
     province_id: int | None,
     batch_id: int | None = None,
     params: dict[str, Any] | None = None,
     data: bytes | None = None,
     locale: str = "vi",
 ) -> Job:
-    """A queued job row (flushed, not committed); ``data`` is kept on disk for the job."""
+    """A queued job row (flushed, not committed); ``data`` is kept on disk for the job.
+
+    ``actor`` :data:`~catalogue.services.permissions.SYSTEM` (the command line) leaves
+    ``actor_id`` empty: only :data:`SYSTEM_KINDS` may run so.
+    """
+    if isinstance(actor, permissions.SystemActor) and kind not in SYSTEM_KINDS:
+        raise JobError(f"a {kind} job needs an official's account")
     job = Job(
         kind=kind,
-        actor_id=actor.id,
+        actor_id=actor.id if isinstance(actor, User) else None,
         province_id=province_id,
         batch_id=batch_id,
         params=params or {},
@@ -238,6 +247,38 @@ def retry(session: Session, *, actor: permissions.Actor, job: Job) -> Job:
     job.started_at = job.finished_at = job.heartbeat_at = None
     job.attempts += 1
     session.add(job)
+    return submit(session, job)
+
+
+def active_rebuild(session: Session) -> Job | None:
+    """The search index rebuild job waiting or running, if any (one interrupted does not count)."""
+    candidates = session.exec(
+        select(Job).where(col(Job.kind) == "rebuild", col(Job.state).in_(ACTIVE)).order_by(col(Job.id).desc())
+    ).all()
+    return next((job for job in candidates if effective_state(job) in ACTIVE), None)
+
+
+def latest_rebuild(session: Session) -> Job | None:
+    """The newest search index rebuild job (the workspace home shows it to ministry officials)."""
+    return session.exec(select(Job).where(col(Job.kind) == "rebuild").order_by(col(Job.id).desc())).first()
+
+
+def start_rebuild(session: Session, *, actor: User | permissions.SystemActor, locale: str = "vi") -> Job:
+    """Queue a full rebuild of the search index (ministry officials, or the command line).
+
+    Refused while another rebuild job is waiting or running. The job builds under the
+    node's build lock (:func:`catalogue.search.building.build`), like ``flask search rebuild``.
+    """
+    permissions.require(actor, "rebuild_search")
+    running = active_rebuild(session)
+    if running is not None:
+        raise JobError(
+            gettext(
+                "A rebuild of the search index is already under way (job #%(id)s); wait for it to finish.",
+                id=running.id,
+            )
+        )
+    job = create(session, kind="rebuild", actor=actor, province_id=None, locale=locale)
     return submit(session, job)
 
 

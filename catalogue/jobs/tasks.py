@@ -42,7 +42,21 @@ def run_job_in_app(app: Flask) -> Callable[[int], None]:
     return run_job
 
 
-HANDLERS: dict[str, Callable[[Flask, Session, Job, User, service.Reporter], dict[str, Any]]] = {}
+def prune_in_app(app: Flask) -> Callable[[], None]:
+    """The consumer's daily retention task (:mod:`catalogue.services.retention`), bound to ``app``."""
+
+    def prune() -> None:
+        from catalogue.services import retention
+
+        with app.app_context():
+            app.logger.warning("retention: %s", retention.prune(app).summary())
+
+    return prune
+
+
+#: Each kind's work; the fourth argument is the official who started it (None for a system job,
+#: one of :data:`service.SYSTEM_KINDS` started from the command line).
+HANDLERS: dict[str, Callable[[Flask, Session, Job, Any, service.Reporter], dict[str, Any]]] = {}
 
 
 def handler(kind: str) -> Callable[[Any], Any]:
@@ -63,14 +77,15 @@ def run(app: Flask, job_id: int) -> None:
         assert job is not None
         user = session.get(User, job.actor_id) if job.actor_id else None
         with force_locale(job.locale):
-            if user is None or not user.is_active:
+            system = job.actor_id is None and job.kind in service.SYSTEM_KINDS
+            if not system and (user is None or not user.is_active):
                 service.finish(
                     job_id, state="failed", message=gettext("The account that started this job is gone.")
                 )
                 return
             try:
                 result = HANDLERS[job.kind](app, session, job, user, reporter)
-            except publishing.PublishError as exc:
+            except (publishing.PublishError, service.JobError) as exc:
                 session.rollback()
                 service.finish(job_id, state="failed", message=str(exc))
                 return
@@ -234,13 +249,29 @@ def photo_zip(app: Flask, session: Session, job: Job, user: User, report: servic
 
 
 @handler("rebuild")
-def rebuild(app: Flask, session: Session, job: Job, user: User, report: service.Reporter) -> dict[str, Any]:
+def rebuild(
+    app: Flask, session: Session, job: Job, user: User | None, report: service.Reporter
+) -> dict[str, Any]:
+    """A full rebuild of this node's index, under its build lock like ``flask search rebuild``."""
     from pathlib import Path
 
-    from catalogue.search import index
+    from catalogue.search import building
 
-    outcome = index.rebuild(Path(app.config["INDEX_DIR"]), get_engine(), progress=report)
-    return {"_message": gettext("The search index was rebuilt."), "documents": outcome.documents}
+    report.phase = gettext("Indexing the products…")
+    report(0, 0, force=True)
+    outcome = building.build(Path(app.config["INDEX_DIR"]), get_engine(), progress=report)
+    if outcome is None:
+        raise service.JobError(
+            gettext(
+                "Another build of the search index is running on this server; nothing was started. "
+                "Try again when it has finished."
+            )
+        )
+    return {
+        "_message": gettext("The search index was rebuilt."),
+        "_done": outcome.documents,
+        "documents": outcome.documents,
+    }
 
 
 @handler("qr_zip")

@@ -20,6 +20,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -82,6 +83,22 @@ def retry(job_id: int) -> Any:
         except service.JobError as exc:
             flash(str(exc), "error")
     return redirect(url_for("jobs.job", job_id=job_id))
+
+
+@bp.post("/search-rebuild")
+@guard("rebuild_search")
+def rebuild_search() -> Any:
+    """Ministry officials: rebuild the search index in the background, then watch its job page."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("admin.index"))
+    session = get_session()
+    try:
+        started = service.start_rebuild(session, actor=_me(), locale=str(get_locale() or "vi"))
+    except service.JobError as exc:
+        flash(str(exc), "error")
+        running = service.active_rebuild(session)
+        return redirect(url_for("jobs.job", job_id=running.id) if running else url_for("admin.index"))
+    return redirect(url_for("jobs.job", job_id=started.id))
 
 
 @bp.get("/<int:job_id>/download")

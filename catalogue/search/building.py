@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from catalogue.search.index import BUILD_LOCK, PROGRESS, RebuildReport, rebuild
+from catalogue.search.index import BUILD_LOCK, PROGRESS, RebuildReport, rebuild, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ def progress(root: Path) -> Progress:
 
 
 def _write_progress(root: Path, done: int, total: int) -> None:
-    tmp = root / f"{PROGRESS}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"done": done, "total": total}))
-    os.replace(tmp, root / PROGRESS)
+    write_atomic(root / PROGRESS, json.dumps({"done": done, "total": total}))
 
 
 def build(

@@ -171,10 +171,8 @@ class Scorer:
     def __init__(self, searcher: Searcher, table: DocTable) -> None:
         self.searcher = searcher
         self.table = table
-        self.n = max(1, int(table.live.sum()))
+        self.n, self.avg = table.length_stats()
         self.lengths = {"name": table.name_len, "body": table.body_len}
-        self.avg = {k: max(1.0, float(v[table.live].mean())) if table.size else 1.0
-                    for k, v in self.lengths.items()}  # fmt: skip
 
     def _bm25(self, part: str, p: Postings, boost: float, score: np.ndarray) -> None:
         if not len(p.ids):

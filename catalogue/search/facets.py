@@ -192,6 +192,7 @@ class DocTable:
     _status_cache: tuple[tuple[object, ...], np.ndarray] | None = None
     _name_rank: np.ndarray | None = None
     _years: np.ndarray | None = None
+    _length_stats: tuple[int, dict[str, float]] | None = None
 
     @classmethod
     def build(
@@ -251,6 +252,15 @@ class DocTable:
             rank[np.array(order, np.int64)] = np.arange(self.size)
             self._name_rank = rank
         return self._name_rank
+
+    def length_stats(self) -> tuple[int, dict[str, float]]:
+        """Live documents (at least 1) and their mean name and body lengths, for BM25 (once per table)."""
+        if self._length_stats is None:
+            live = self.live
+            avg = {k: max(1.0, float(v[live].mean())) if live.any() else 1.0
+                   for k, v in (("name", self.name_len), ("body", self.body_len))}  # fmt: skip
+            self._length_stats = (max(1, int(live.sum())), avg)
+        return self._length_stats
 
     def years(self) -> np.ndarray:
         """Distinct certificate years, sorted (computed once per table)."""

@@ -38,9 +38,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, exists, func, or_, true, update
 from sqlmodel import Session, col, select
 from whoosh import index as whoosh_index
 from whoosh.reading import SegmentReader
@@ -55,6 +55,9 @@ from catalogue.search.schema import SCHEMA_VERSION, build_schema, document_for
 from catalogue.services.catalog import load_summaries
 from catalogue.services.places import Provinces
 from catalogue.services.status import Policy
+
+if TYPE_CHECKING:
+    from catalogue.search.building import Progress
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +74,18 @@ GAP_TTL = timedelta(hours=1)
 MAX_GAPS = 10_000
 #: A build's starting cursor treats missing ids among the last this many as possibly uncommitted.
 GAP_SCAN = 2_000
-#: Outbox rows written this long before a rebuild started are re-applied after
-#: the swap, covering transactions that committed while the rebuild was reading.
+#: Outbox rows written this long before a rebuild started that it could not see then
+#: (their transaction committed while it was reading, below the GAP_SCAN window) are
+#: applied after the build; rows it saw are covered by its cursor and never re-applied.
 REBUILD_OVERLAP = timedelta(minutes=5)
+#: Ids per ``IN (...)`` list (SQLite and PostgreSQL both take this many parameters).
+ID_CHUNK = 1000
 BATCH = 100  # load_summaries matches certificates per product: keep batches small
+#: Outbox rows are never pruned younger than this (``OUTBOX_DAYS`` is at least 1), so a build
+#: started less than this ago cannot have missed a pruned row.
+MIN_PRUNE_AGE = timedelta(days=1)
+#: Rows deleted per transaction by :func:`prune_outbox` (short write locks on SQLite).
+PRUNE_BATCH = 5_000
 #: Documents hold dates, never a status (worked out per query with the policy then in effect),
 #: so building them needs no policy from the database.
 _NO_STATUS = Policy()
@@ -108,26 +119,31 @@ def write_lock(root: Path, timeout: float = 60.0) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def current_name(root: Path) -> str | None:
+def _read_pointer(root: Path, pointer: str) -> str | None:
     try:
-        name = (root / POINTER).read_text().strip()
+        name = (root / pointer).read_text().strip()
     except FileNotFoundError:
         return None
     return name or None
+
+
+def current_name(root: Path) -> str | None:
+    return _read_pointer(root, POINTER)
 
 
 def previous_name(root: Path) -> str | None:
-    try:
-        name = (root / PREVIOUS).read_text().strip()
-    except FileNotFoundError:
-        return None
-    return name or None
+    return _read_pointer(root, PREVIOUS)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` at once: readers see the old file or the new one, never a part."""
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _write_pointer(root: Path, pointer: str, name: str) -> None:
-    tmp = root / f"{pointer}.{secrets.token_hex(4)}.tmp"
-    tmp.write_text(name + "\n")
-    os.replace(tmp, root / pointer)
+    write_atomic(root / pointer, name + "\n")
 
 
 def _swap_pointer(root: Path, name: str) -> None:
@@ -142,22 +158,37 @@ def usable(root: Path, name: str | None) -> bool:
     return True
 
 
-def live_name(root: Path) -> str:
-    """The build to answer from: CURRENT, else the kept PREVIOUS; raises IndexMissing."""
-    for name in (current_name(root), previous_name(root)):
-        if name and usable(root, name):
-            return name
+def _open_live(root: Path, first: str | None = None) -> whoosh_index.Index:
+    """Open the build to write to or answer from: ``first`` when given and usable, else CURRENT,
+    else the kept PREVIOUS; raises IndexMissing. Each candidate is opened once."""
+    for name in dict.fromkeys((first, current_name(root), previous_name(root))):
+        if name:
+            try:
+                return _open_dir(root, name)
+            except Exception:  # noqa: BLE001 - damaged or missing: try the next
+                continue
     raise IndexMissing("no usable search index")
 
 
+def live_name(root: Path) -> str:
+    """The build to answer from: CURRENT, else the kept PREVIOUS; raises IndexMissing."""
+    return Path(_open_live(root).storage.folder).name
+
+
 def _open_dir(root: Path, name: str | None) -> whoosh_index.Index:
-    """Open a build directory; any problem (missing, other version, corrupt) raises."""
+    """Open a build directory; any problem (missing, other version, corrupt) raises.
+
+    Every published build has a cursor (written before its ``INFO`` and its swap):
+    one without is damaged.
+    """
     if not name:
         raise FileNotFoundError("no current index")
     path = root / name
     info = json.loads((path / INFO).read_text())
     if info.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"index schema version {info.get('schema_version')} != {SCHEMA_VERSION}")
+    if not (path / CURSOR).is_file():
+        raise FileNotFoundError(f"index build {name} has no {CURSOR}")
     ix = whoosh_index.open_dir(str(path))
     ix._segments()  # reads the TOC only (opening every segment's terms costs ~0.1 s at 100k)
     return ix
@@ -179,19 +210,19 @@ class Cursor:
 
     high: int = 0
     gaps: dict[int, float] = field(default_factory=dict)
+    #: Rows past ``high`` were pruned before this build applied them: it must be rebuilt.
+    stale: bool = False
 
     @classmethod
-    def load(cls, folder: Path, session: Session) -> Cursor:
-        try:
-            data = json.loads((folder / CURSOR).read_text())
-            return cls(int(data["high"]), {int(k): float(v) for k, v in data.get("gaps", {}).items()})
-        except FileNotFoundError:
-            # A build made before cursors existed: start after the rows some node processed.
-            first_pending = session.exec(select(func.min(OutboxEvent.id))
-                                         .where(col(OutboxEvent.processed_at).is_(None))).one()  # fmt: skip
-            if first_pending is not None:
-                return cls(high=first_pending - 1)
-            return cls(high=session.exec(select(func.max(OutboxEvent.id))).one() or 0)
+    def load(cls, folder: Path) -> Cursor:
+        """The cursor of a build (every published build has one: :func:`rebuild` saves it first)."""
+        return cls.parse((folder / CURSOR).read_bytes())
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Cursor:
+        data = json.loads(raw)
+        return cls(int(data["high"]), {int(k): float(v) for k, v in data.get("gaps", {}).items()},
+                   stale=bool(data.get("stale", False)))  # fmt: skip
 
     @classmethod
     def at_start(cls, session: Session) -> Cursor:
@@ -203,9 +234,10 @@ class Cursor:
                                     if i not in seen})  # fmt: skip
 
     def save(self, folder: Path) -> None:
-        tmp = folder / f"{CURSOR}.{secrets.token_hex(4)}.tmp"
-        tmp.write_text(json.dumps({"high": self.high, "gaps": {str(k): v for k, v in self.gaps.items()}}))
-        os.replace(tmp, folder / CURSOR)
+        data: dict[str, Any] = {"high": self.high, "gaps": {str(k): v for k, v in self.gaps.items()}}
+        if self.stale:
+            data["stale"] = True
+        write_atomic(folder / CURSOR, json.dumps(data))
 
     def advance(self, ids: list[int]) -> None:
         """Record rows read past ``high`` (sorted ids of one batch): skipped ids become gaps."""
@@ -217,11 +249,39 @@ class Cursor:
                 self.gaps[missing] = now
         self.high = max(self.high, ids[-1])
 
-    def expire(self) -> None:
+    def expired(self) -> Cursor:
+        """A copy without the gaps older than GAP_TTL, keeping at most MAX_GAPS (the newest)."""
         limit = _now() - GAP_TTL.total_seconds()
-        self.gaps = {i: t for i, t in self.gaps.items() if t >= limit}
-        if len(self.gaps) > MAX_GAPS:
-            self.gaps = dict(sorted(self.gaps.items())[-MAX_GAPS:])
+        gaps = {i: t for i, t in self.gaps.items() if t >= limit}
+        if len(gaps) > MAX_GAPS:
+            gaps = dict(sorted(gaps.items())[-MAX_GAPS:])
+        return Cursor(self.high, gaps, self.stale)
+
+    def expire(self) -> None:
+        self.gaps = self.expired().gaps
+
+    def waiting(self) -> list[ColumnElement[bool]]:
+        """The one rule for outbox rows this build has not applied: past ``high``, or in its gaps.
+
+        As alternatives, each answered by the primary key (see :func:`any_waiting`).
+        """
+        ids = sorted(self.gaps)
+        return [col(OutboxEvent.id) > self.high, *(col(OutboxEvent.id).in_(chunk) for chunk in _chunks(ids))]
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), ID_CHUNK):
+        yield ids[start : start + ID_CHUNK]
+
+
+def _waiting(cursor: Cursor | None) -> ColumnElement[bool]:
+    """Outbox rows a build with this cursor has not applied (every row without a build)."""
+    return or_(*cursor.waiting()) if cursor is not None else true()
+
+
+def any_waiting(conn: Connection, cursor: Cursor) -> bool:
+    """Whether any outbox row waits for this cursor: one query of indexed ``EXISTS`` probes."""
+    return bool(conn.execute(select(or_(*(exists().where(part) for part in cursor.waiting())))).scalar())
 
 
 @dataclass
@@ -280,9 +340,10 @@ def rebuild(
     """Build a complete index from the database in a fresh directory and swap it in.
 
     The build runs without the write lock (drains continue on the old index);
-    the swap and a catch-up of recent outbox rows run under it.
+    the swap and a catch-up of the outbox rows its cursor does not cover run under it.
     """
     started, t0 = utcnow(), time.perf_counter()
+    since = started - REBUILD_OVERLAP
     root.mkdir(parents=True, exist_ok=True)
     name = f"gen-{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     path = root / name
@@ -290,6 +351,7 @@ def rebuild(
     ix = whoosh_index.create_in(str(path), build_schema())
     with Session(engine, expire_on_commit=False) as session:
         cursor = Cursor.at_start(session)  # before reading products: later rows get applied
+        seen = _recent_ids(session, since)  # committed now: the build reads their changes
         ids = _all_product_ids(session)
     if progress:
         progress(0, len(ids))
@@ -323,7 +385,7 @@ def rebuild(
         old = current_name(root)
         previous = old if old and usable(root, old) else previous_name(root)
         # Catch up before the swap, so no reader sees the new build without recent changes.
-        caught = _catch_up(ix, engine, since=started - REBUILD_OVERLAP, cursor=cursor)
+        caught = _catch_up(ix, engine, cursor, since, seen)
         caught += _drain_into(ix, engine)
         if previous and previous != name:
             _write_pointer(root, PREVIOUS, previous)
@@ -433,34 +495,45 @@ def _build_parallel(
     return sum(count for _, count in results)
 
 
-def _catch_up(ix: whoosh_index.Index, engine: Engine, since: datetime, cursor: Cursor) -> int:
-    """Re-apply products changed shortly before a rebuild (belt and braces besides the cursor).
+def _recent_ids(session: Session, since: datetime) -> set[int]:
+    """Ids of the outbox rows written since ``since`` and committed by now."""
+    return {i for i in session.exec(select(OutboxEvent.id).where(col(OutboxEvent.created_at) >= since))
+            if i is not None}  # fmt: skip
 
-    Rows the build read past (up to its starting cursor) count as processed.
+
+def _catch_up(ix: whoosh_index.Index, engine: Engine, cursor: Cursor, since: datetime, seen: set[int]) -> int:
+    """Apply the rows a build's starting cursor covers but the build could not read; returns them.
+
+    Rows up to the cursor's ``high`` (its gaps aside, which :func:`_drain_into` follows)
+    were committed when the build started, so it read their changes: they only count
+    as processed. The exception is a transaction holding ids below the GAP_SCAN window
+    that committed while the build was reading: its rows, written since ``since``, were
+    not among those committed at the start (``seen``). Only their products are applied.
     """
     with Session(engine, expire_on_commit=False) as session:
-        pids = sorted(set(session.exec(select(OutboxEvent.product_id)
-                                       .where(col(OutboxEvent.created_at) >= since)).all()))  # fmt: skip
-        apply_products(ix, session, pids)
+        recent = session.exec(select(OutboxEvent.id, OutboxEvent.product_id)
+                              .where(col(OutboxEvent.created_at) >= since,
+                                     col(OutboxEvent.id) <= cursor.high)).all()  # fmt: skip
+        late = [(i, pid) for i, pid in recent if i not in seen and i not in cursor.gaps]
+        apply_products(ix, session, sorted({pid for _, pid in late}))
         session.exec(update(OutboxEvent).where(col(OutboxEvent.id) <= cursor.high,
                                                col(OutboxEvent.processed_at).is_(None),
                                                col(OutboxEvent.id).not_in(sorted(cursor.gaps)))
                      .values(processed_at=utcnow()))  # fmt: skip
         session.commit()
-        return len(pids)
+        return len(late)
 
 
 def _mark_processed(session: Session, ids: list[int]) -> None:
-    for start in range(0, len(ids), 1000):
-        session.exec(update(OutboxEvent).where(col(OutboxEvent.id).in_(ids[start:start + 1000]),
+    for chunk in _chunks(ids):
+        session.exec(update(OutboxEvent).where(col(OutboxEvent.id).in_(chunk),
                                                col(OutboxEvent.processed_at).is_(None))
                      .values(processed_at=utcnow()))  # fmt: skip
 
 
 def _rows_in(session: Session, ids: list[int]) -> list[OutboxEvent]:
     rows: list[OutboxEvent] = []
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
+    for chunk in _chunks(ids):
         rows += session.exec(select(OutboxEvent).where(col(OutboxEvent.id).in_(chunk))).all()
     return rows
 
@@ -484,13 +557,87 @@ def _save_facets(ix: whoosh_index.Index) -> None:
     prune_facet_files(folder, keep)
 
 
+def _built_at(folder: Path) -> datetime:
+    try:
+        built = datetime.fromisoformat(json.loads((folder / INFO).read_text())["built_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return datetime.min.replace(tzinfo=UTC)
+    return built if built.tzinfo else built.replace(tzinfo=UTC)
+
+
+def _pruned_past(folder: Path, cursor: Cursor, oldest: int | None) -> bool:
+    """Whether outbox rows past this build's cursor were pruned before it applied them.
+
+    No row lies between the cursor and the oldest row left: those ids were pruned (or, on
+    PostgreSQL, taken by transactions that rolled back). Pruned rows were at least
+    :data:`MIN_PRUNE_AGE` old, so a build started since cannot have missed any.
+    """
+    if cursor.stale:
+        return True
+    if oldest is None or oldest <= cursor.high + 1:
+        return False
+    return _built_at(folder) < utcnow() - MIN_PRUNE_AGE
+
+
+def needs_rebuild(folder: Path) -> bool:
+    """Whether a drain found this build missing pruned outbox rows (see :func:`drain`)."""
+    try:
+        return Cursor.load(folder).stale
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def prune_outbox(engine: Engine, before: datetime) -> int:
+    """Delete outbox rows written before ``before``, always keeping the newest; returns rows deleted.
+
+    Each node's cursor is its own, so nobody can tell whether every node applied a row:
+    rows go by age alone, and a node whose cursor is older than the oldest row left
+    notices on its next drain and rebuilds its index (:func:`drain`). The newest row stays
+    so that SQLite, which gives a new row ``max(id) + 1``, never reuses an id a cursor passed.
+    """
+    removed = 0
+    with Session(engine) as session:
+        newest = session.exec(select(func.max(OutboxEvent.id))).one()
+        if newest is None:
+            return 0
+        old = (
+            select(OutboxEvent.id)
+            .where(col(OutboxEvent.created_at) < before, col(OutboxEvent.id) < newest)
+            .order_by(col(OutboxEvent.id))
+            .limit(PRUNE_BATCH)
+        )
+        while True:
+            ids = [i for i in session.exec(old).all() if i is not None]
+            if not ids:
+                break
+            session.exec(delete(OutboxEvent).where(col(OutboxEvent.id).in_(ids)))
+            session.commit()
+            removed += len(ids)
+    return removed
+
+
 def _drain_into(ix: whoosh_index.Index, engine: Engine) -> int:
-    """Apply outbox rows past this build's cursor (and its gaps that have filled); caller holds the lock."""
+    """Apply outbox rows past this build's cursor (and its gaps that have filled); caller holds the lock.
+
+    A build whose cursor is older than the oldest row left (the rows in between were
+    pruned) is marked stale first: :func:`drain` then starts a rebuild.
+    """
     folder = Path(ix.storage.folder)
     done = 0
     with Session(engine, expire_on_commit=False) as session:
-        cursor = Cursor.load(folder, session)
-        before = (cursor.high, dict(cursor.gaps))
+        cursor = Cursor.load(folder)
+        oldest = session.exec(select(func.min(OutboxEvent.id))).one()
+        if not cursor.stale and _pruned_past(folder, cursor, oldest):
+            log.warning("search index %s missed pruned outbox rows: it will be rebuilt", folder.name)
+            cursor.stale = True
+            cursor.save(folder)
+        saved = (cursor.high, dict(cursor.gaps))
+
+        def save() -> None:
+            nonlocal saved
+            cursor.save(folder)
+            saved = (cursor.high, dict(cursor.gaps))
+
         if cursor.gaps:
             filled = _rows_in(session, sorted(cursor.gaps))
             if filled:
@@ -500,7 +647,7 @@ def _drain_into(ix: whoosh_index.Index, engine: Engine) -> int:
                 _mark_processed(session, [r.id for r in filled if r.id is not None])
                 session.commit()
                 done += len(filled)
-                cursor.save(folder)
+                save()
         while True:
             rows = session.exec(select(OutboxEvent).where(col(OutboxEvent.id) > cursor.high)
                                 .order_by(col(OutboxEvent.id)).limit(BATCH * 5)).all()  # fmt: skip
@@ -509,58 +656,60 @@ def _drain_into(ix: whoosh_index.Index, engine: Engine) -> int:
             apply_products(ix, session, sorted({r.product_id for r in rows}))
             faults.point("drain.applied")  # in the index, not yet in the cursor: re-applied, never lost
             cursor.advance([r.id for r in rows if r.id is not None])
-            cursor.save(folder)  # after the index commit: a crash in between only re-applies rows
+            save()  # after the index commit: a crash in between only re-applies rows
             _mark_processed(session, [r.id for r in rows if r.id is not None])
             session.commit()
             done += len(rows)
         cursor.expire()
-        if (cursor.high, cursor.gaps) != before:
-            cursor.save(folder)
+        if (cursor.high, cursor.gaps) != saved:
+            save()
     if done:
         _save_facets(ix)
     return done
 
 
-def behind(root: Path, engine: Engine, name: str) -> bool:
-    """Whether the outbox holds rows this build has not applied (one cheap query per search)."""
-    with Session(engine) as session:
-        cursor = Cursor.load(root / name, session)
-        cursor.expire()  # gaps that never filled (rolled-back ids) stop costing a query after GAP_TTL
-        newest = session.exec(select(func.max(OutboxEvent.id))).one() or 0
-        if newest > cursor.high:
-            return True
-        if cursor.gaps:
-            return bool(_rows_in(session, sorted(cursor.gaps)))
-    return False
+def _live_cursor(root: Path) -> Cursor | None:
+    """The cursor of this node's live build (None without a usable build)."""
+    try:
+        return Cursor.load(root / live_name(root))
+    except IndexMissing:
+        return None
+
+
+def _pending(session: Session, cursor: Cursor | None) -> tuple[int, datetime | None]:
+    """Outbox rows a build with this cursor has not applied, and when the oldest was written."""
+    count, oldest = session.exec(select(func.count(), func.min(OutboxEvent.created_at))
+                                 .where(_waiting(cursor))).one()  # fmt: skip
+    return count, oldest
 
 
 def pending_count(engine: Engine, root: Path | None = None) -> int:
     """Outbox rows not applied: by this node's live build (``root``), or by any node."""
     with Session(engine) as session:
         if root is not None:
-            try:
-                name = live_name(root)
-            except IndexMissing:
-                return session.exec(select(func.count()).select_from(OutboxEvent)).one()
-            cursor = Cursor.load(root / name, session)
-            later = session.exec(select(func.count()).select_from(OutboxEvent)
-                                 .where(col(OutboxEvent.id) > cursor.high)).one()  # fmt: skip
-            return later + len(_rows_in(session, sorted(cursor.gaps)))
+            return _pending(session, _live_cursor(root))[0]
         return session.exec(select(func.count()).select_from(OutboxEvent)
                             .where(col(OutboxEvent.processed_at).is_(None))).one()  # fmt: skip
 
 
-def drain(root: Path, engine: Engine, timeout: float = 30.0) -> int:
-    """Apply outbox rows past the live build's cursor; returns the rows applied.
+def drain(root: Path, engine: Engine, timeout: float = 30.0, name: str | None = None) -> int:
+    """Apply outbox rows past a build's cursor; returns the rows applied.
 
-    One writer at a time: other processes wait on the lock, then find nothing left.
+    The build is ``name`` when given and usable (the one a process answers from), else
+    the live one; it is opened once, under the lock. Callers drain when they know of rows
+    (a commit, a search that found the cursor behind): one writer at a time, so other
+    processes wait on the lock, then find nothing left.
     Raises :class:`IndexMissing` when this node has no usable build (never builds one).
     """
-    if not behind(root, engine, live_name(root)):
-        return 0  # the common case (another worker drained): no lock, no index opened
+    from catalogue.search import building
+
     with write_lock(root, timeout=timeout):
-        ix = _open_dir(root, live_name(root))  # swapped while we waited: drain the new one
-        return _drain_into(ix, engine)
+        ix = _open_live(root, name)  # after the wait: without ``name``, a build swapped in meanwhile
+        done = _drain_into(ix, engine)
+        stale = needs_rebuild(Path(ix.storage.folder))
+    if stale:  # rows it never applied were pruned: build afresh, answering from this one meanwhile
+        building.start(root, engine)
+    return done
 
 
 # ----------------------------------------------------------------------------- reading
@@ -577,9 +726,15 @@ class Snapshot:
 class IndexBuilding(RuntimeError):
     """No build to answer from yet: one is being built in the background."""
 
-    def __init__(self, done: int, total: int) -> None:
-        super().__init__(f"search index building: {done} of {total} products")
-        self.done, self.total = done, total
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(f"search index building: {progress.done} of {progress.total} products")
+        self.progress = progress
+        self.done, self.total = progress.done, progress.total
+
+
+def _file_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes whenever a file is replaced (:func:`write_atomic` gives it a new inode)."""
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class Reader:
@@ -599,12 +754,14 @@ class Reader:
         self._table: DocTable | None = None
         #: Build names found unusable, not retried on every search.
         self._bad: set[str] = set()
+        #: ((build, file key), cursor) of the last cursor read: re-read only when its file changes.
+        self._cursor: tuple[tuple[str, int, int, int, int], Cursor] | None = None
 
     def snapshot(self, engine: Engine) -> Snapshot:
         with self._lock:
             name = current_name(self.root)
             if self._searcher is None or (name != self._name and name not in self._bad):
-                self._open(engine)
+                self._open(engine, name)
             else:
                 assert self._searcher is not None
                 if not self._searcher.up_to_date():
@@ -619,10 +776,9 @@ class Reader:
             assert self._searcher is not None and self._table is not None
             return Snapshot(self._searcher, self._table)
 
-    def _open(self, engine: Engine) -> None:
+    def _open(self, engine: Engine, current: str | None) -> None:
         from catalogue.search import building
 
-        current = current_name(self.root)
         ix = searcher = None
         for name in (current, previous_name(self.root)):
             if not name or name in self._bad:
@@ -638,8 +794,7 @@ class Reader:
         if ix is None or Path(ix.storage.folder).name != current:
             building.start(self.root, engine)
         if ix is None or searcher is None:
-            found = building.progress(self.root)
-            raise IndexBuilding(found.done, found.total)
+            raise IndexBuilding(building.progress(self.root))
         self._ix, self._name = ix, Path(ix.storage.folder).name
         self._searcher = searcher  # a replaced searcher is left to the garbage collector
         self._table = DocTable.build(self._searcher, folder=self.root / self._name)
@@ -647,6 +802,42 @@ class Reader:
     def serving(self) -> str | None:
         """Name of the build this process answers from (None before the first search)."""
         return self._name
+
+    def cursor(self, name: str) -> Cursor | None:
+        """Build ``name``'s cursor (None when its folder is gone), read again only when its file changed.
+
+        The returned cursor is shared: callers never change it.
+        """
+        path = self.root / name / CURSOR
+        try:
+            key = (name, *_file_key(os.stat(path)))
+            cached = self._cursor
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            with open(path, "rb") as f:  # the key of the file read, should it be replaced meanwhile
+                key, cursor = (name, *_file_key(os.fstat(f.fileno()))), Cursor.parse(f.read())
+        except FileNotFoundError:
+            return None
+        self._cursor = (key, cursor)
+        return cursor
+
+    def behind(self, engine: Engine) -> bool:
+        """Whether the outbox holds rows the build this process answers from has not applied.
+
+        Per search: a ``stat`` of its cursor file and one query of indexed ``EXISTS`` probes.
+        Also true while that build missed pruned rows and no rebuild runs yet: the drain
+        that follows starts one.
+        """
+        from catalogue.search import building
+
+        cursor = self.cursor(self._name) if self._name else None
+        if cursor is None:
+            return False
+        with engine.connect() as conn:
+            # Gaps that never filled (rolled-back ids) stop costing a probe after GAP_TTL.
+            if any_waiting(conn, cursor.expired()):
+                return True
+        return cursor.stale and not building.running(self.root)
 
     def mark_bad(self) -> None:
         """The open build raised while being read (damaged files): stop using it, rebuild."""
@@ -672,11 +863,14 @@ _READERS_LOCK = threading.Lock()
 
 
 def reader_for(root: Path) -> Reader:
-    key = str(Path(root).resolve())
-    with _READERS_LOCK:
-        if key not in _READERS:
-            _READERS[key] = Reader(Path(key))
-        return _READERS[key]
+    """This process's reader of an index root (each spelling of the path is resolved once)."""
+    reader = _READERS.get(str(root))
+    if reader is None:
+        with _READERS_LOCK:
+            key = str(Path(root).resolve())
+            reader = _READERS.get(key) or Reader(Path(key))
+            _READERS[key] = _READERS[str(root)] = reader
+    return reader
 
 
 @dataclass
@@ -687,6 +881,8 @@ class Status:
     oldest_pending_age: float | None
     built_at: str | None
     modified_age: float | None
+    #: The live build missed outbox rows that were pruned; a rebuild was started.
+    needs_rebuild: bool = False
 
 
 def status(root: Path, engine: Engine) -> Status:
@@ -701,17 +897,11 @@ def status(root: Path, engine: Engine) -> Status:
     except Exception:  # noqa: BLE001 - status reports, never repairs
         pass
     with Session(engine) as session:
-        try:
-            cursor = Cursor.load(root / live_name(root), session)
-            waiting = col(OutboxEvent.id) > cursor.high
-            if cursor.gaps:
-                waiting = waiting | col(OutboxEvent.id).in_(sorted(cursor.gaps)[:1000])
-        except IndexMissing:
-            waiting = col(OutboxEvent.id).is_not(None)
-        oldest = session.exec(select(func.min(OutboxEvent.created_at)).where(waiting)).one()
+        pending, oldest = _pending(session, _live_cursor(root))
     age = None
     if oldest is not None:
         if oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=UTC)
         age = (utcnow() - oldest).total_seconds()
-    return Status(name, documents, pending_count(engine, root), age, built_at, modified_age)
+    stale = bool(name) and needs_rebuild(root / str(name))
+    return Status(name, documents, pending, age, built_at, modified_age, stale)

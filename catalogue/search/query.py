@@ -313,21 +313,27 @@ def _damaged() -> None:
 
 
 def snapshot() -> Snapshot:
-    """The process's searcher, in step with this node's outbox cursor.
+    """The process's searcher, in step with the outbox cursor of the build it answers from.
 
     Raises :class:`~catalogue.search.index.IndexBuilding` while a first index is built.
     """
     from catalogue.search import sync
 
-    sync.ensure_started()  # first use in this app: drain what a crashed process left pending
-    sync.catch_up()  # rows other nodes (or processes) committed since
+    reader, engine = _reader(), _engine()
+    snap = _open(reader, engine)
+    if sync.catch_up(reader, engine):  # rows other nodes (or processes) committed: applied now
+        snap = _open(reader, engine)
+    return snap
+
+
+def _open(reader: Reader, engine: Engine) -> Snapshot:
     try:
-        return _reader().snapshot(_engine())
+        return reader.snapshot(engine)
     except IndexBuilding:
         raise
     except Exception:  # noqa: BLE001 - corrupt index files: fall back, rebuild in the background
         _damaged()
-        return _reader().snapshot(_engine())
+        return reader.snapshot(engine)
 
 
 def run(params: SearchParams, *, today: date | None = None, limit: int | None = None) -> SearchResult:

@@ -4,10 +4,11 @@ A session that flushed an outbox row marks the app "dirty" when it commits;
 when the app context ends (after a request, or after a CLI command) the
 pending rows are drained into the index. The rows are durable, so a nudge that
 fails or never happens (crash, kill) only delays indexing until the next drain:
-the next commit, the next search (each search first checks, with one query,
-whether the outbox holds rows past this node's cursor — rows other nodes
-wrote), or ``flask search rebuild``. Draining never builds an index: without
-one it starts a background build (:mod:`catalogue.search.building`).
+the next commit, the next search (each search checks, with one query, whether
+the outbox holds rows past the cursor of the build it answers from — rows other
+nodes wrote, or a crashed process left), or ``flask search rebuild``. Draining
+never builds an index: without one it starts a background build
+(:mod:`catalogue.search.building`).
 
 Under gunicorn each worker opens the index and loads the filter tables when
 the app is created (a background thread), not on its first visitor's search.
@@ -19,12 +20,19 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
 from catalogue.models import OutboxEvent
+from catalogue.services import audit
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from catalogue.search.index import Reader
 
 log = logging.getLogger(__name__)
 _EXT = "catalogue_search"
@@ -33,9 +41,6 @@ _EXT = "catalogue_search"
 class SyncState:
     def __init__(self) -> None:
         self.dirty = False
-        #: Drained once on first use in this process (start-up recovery).
-        self.started = False
-        self.lock = threading.Lock()
 
 
 def _state(app: Flask) -> SyncState:
@@ -44,11 +49,11 @@ def _state(app: Flask) -> SyncState:
 
 def _after_flush(session: OrmSession, _ctx: object) -> None:
     if any(isinstance(obj, OutboxEvent) for obj in session.new):
-        session.info["outbox_dirty"] = True
+        audit.outbox_written(session)
 
 
 def _after_commit(session: OrmSession) -> None:
-    if session.info.pop("outbox_dirty", False):
+    if session.info.pop(audit.OUTBOX_WRITTEN, False):
         try:
             state = current_app.extensions.get(_EXT)
         except RuntimeError:  # no app context (scripts): the next drain picks it up
@@ -58,7 +63,7 @@ def _after_commit(session: OrmSession) -> None:
 
 
 def _after_rollback(session: OrmSession) -> None:
-    session.info.pop("outbox_dirty", None)
+    session.info.pop(audit.OUTBOX_WRITTEN, None)
 
 
 _LISTENING = False
@@ -73,9 +78,10 @@ def _listen() -> None:
         _LISTENING = True
 
 
-def drain_now(app: Flask | None = None) -> int:
+def drain_now(app: Flask | None = None, name: str | None = None) -> int:
     """Drain outbox rows past this node's cursor into its index; returns rows applied.
 
+    ``name``: the build to drain (the one this process answers from); by default the live one.
     Without a usable index, starts a background build (which catches up itself) and returns 0.
     """
     from catalogue.db import get_engine
@@ -83,40 +89,27 @@ def drain_now(app: Flask | None = None) -> int:
     from catalogue.search.index import IndexMissing, drain
 
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
-    state = _state(app)
-    state.dirty = False
-    state.started = True
+    _state(app).dirty = False
     root, engine = Path(app.config["INDEX_DIR"]), get_engine(app.config["SQLALCHEMY_URL"])
     try:
-        return drain(root, engine)
+        return drain(root, engine, name=name)
     except IndexMissing:
         building.start(root, engine)
         return 0
 
 
-def ensure_started() -> None:
-    """On a process's first search: drain leftovers (or start building a missing index)."""
-    state = _state(current_app)
-    if not state.started:
-        with state.lock:
-            if not state.started:
-                drain_now()
+def catch_up(reader: Reader, engine: Engine) -> bool:
+    """After a search opened its searcher: drain when the outbox holds rows its build has not applied.
 
-
-def catch_up() -> None:
-    """Before a search: drain when the outbox holds rows this node's build has not applied."""
-    from catalogue.db import get_engine
-    from catalogue.search.index import behind, current_name, reader_for
-
-    root = Path(current_app.config["INDEX_DIR"])
-    name = reader_for(root).serving() or current_name(root)
-    if not name:
-        return
+    Rows other nodes (or other processes, or a process that crashed before draining)
+    committed. Returns whether rows were applied (the searcher is then out of date).
+    """
     try:
-        if behind(root, get_engine(current_app.config["SQLALCHEMY_URL"]), name):
-            drain_now()
+        if reader.behind(engine):
+            return drain_now(name=reader.serving()) > 0
     except Exception:  # noqa: BLE001 - the search still answers; rows stay for the next drain
         log.exception("catching up with the search outbox failed")
+    return False
 
 
 def _warm_up(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from catalogue.models import AuditEntry, OutboxEvent, User
@@ -52,6 +53,16 @@ def record(
     return entry
 
 
+#: ``session.info`` key: the session has written search-outbox rows (read by the search sync, which
+#: drains them once the session commits).
+OUTBOX_WRITTEN = "outbox_written"
+
+
 def enqueue_reindex(session: Session, product_id: int, op: str = "upsert") -> None:
     """Queue a product for the search index in the caller's transaction."""
     session.add(OutboxEvent(product_id=product_id, op=op))
+
+
+def outbox_written(session: Session | OrmSession) -> None:
+    """Say that ``session`` wrote outbox rows (the ORM's flush says so itself; raw inserts call this)."""
+    session.info[OUTBOX_WRITTEN] = True

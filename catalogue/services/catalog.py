@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
-from flask import url_for
 from sqlmodel import Session, col, select
 
 from catalogue.clock import today as clock_today
@@ -146,61 +144,3 @@ def load_summaries(
 def verify_url(base_url: str, code: str | None) -> str | None:
     """The printed, never-changing verification URL of a code."""
     return f"{base_url.rstrip('/')}/v/{code}" if code else None
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def certificate_json(view: CertificateView, base_url: str) -> dict[str, Any]:
-    cert = view.cert
-    standing = view.standing
-    return {
-        "number": cert.number,
-        "level": view.level.value,
-        "region": view.region.value if view.region else None,
-        "year": view.year,
-        "round": view.round.slug,
-        "decision": view.cert.decision_number,
-        "decision_date": _iso(view.cert.decision_date),
-        "office": view.cert.office,
-        "issued_on": _iso(cert.issued_on),
-        # The effective expiry; expiry_basis says whether the decision printed it
-        # or the registry assumes it (the decision states none).
-        "expires_on": _iso(standing.expires_on) if standing else _iso(cert.expires_on),
-        "expiry_basis": standing.basis.value if standing else None,
-        "expiry_from_policy": bool(standing and standing.assumed),
-        "assumed_validity_years": standing.term.years if standing and standing.term else None,
-        "status": view.status.value,
-        "revoked_on": _iso(cert.revoked_on),
-        "province_as_printed": view.province.short_name if view.province else None,
-        "source": cert.source,
-        "source_note": cert.source_note,
-        "verify_url": verify_url(base_url, cert.verify_code),
-    }
-
-
-def product_json(summary: ProductSummary, base_url: str) -> dict[str, Any]:
-    """One API item (DESIGN §4); needs a request or app context for ``url_for``."""
-    p = summary.product
-    producer = summary.producer
-    return {
-        "id": p.id,
-        "name": p.name,
-        "url": url_for("public.product", slug=p.slug, _external=True),
-        "is_set": p.is_set,
-        "group": p.group,
-        "group_assigned_by_editors": p.group_assigned if p.group else None,
-        "locality": p.locality,
-        "producer": {
-            "name": producer.name,
-            "kind": producer.kind,
-            "url": url_for("public.producer", slug=producer.slug, _external=True),
-        } if producer else None,
-        "province": {
-            "as_printed": summary.province.short_name if summary.province else None,
-            "current": summary.current_province.name if summary.current_province else None,
-            "current_slug": summary.current_province.slug if summary.current_province else None,
-        },
-        "certificates": [certificate_json(v, base_url) for v in summary.certificates],
-    }  # fmt: skip

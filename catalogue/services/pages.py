@@ -187,29 +187,6 @@ def _natural(text: str | None) -> tuple[int, str]:
     return (int(digits) if digits else 0, text or "")
 
 
-def event_json(view: EventView, url: str, ics_url: str | None) -> dict[str, Any]:
-    e = view.event
-    return {
-        "name": e.name,
-        "slug": e.slug,
-        "url": url,
-        "kind": view.kind.value,
-        "start_date": e.start_date.isoformat() if e.start_date else None,
-        "end_date": e.end_date.isoformat() if e.end_date else None,
-        "opening_hours": e.opening_hours,
-        "venue": e.venue,
-        "province": {
-            "as_printed": view.province.short_name if view.province else None,
-            "current": view.current_province.name if view.current_province else None,
-            "current_slug": view.current_province.slug if view.current_province else None,
-        },
-        "organiser": e.organiser,
-        "booths": e.booths,
-        "source": e.source,
-        "ics_url": ics_url,
-    }
-
-
 def _ics_escape(text: str) -> str:
     return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
             .replace("\r\n", "\\n").replace("\n", "\\n"))  # fmt: skip

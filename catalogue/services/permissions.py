@@ -38,7 +38,8 @@ PLACE_ACTIONS = frozenset({"edit_producer", "edit_product", "view_batch", "view_
 #: Actions open to any signed-in official; object checks come later through the above.
 OFFICIAL_ACTIONS = frozenset({"use_workspace", "import", "view_audit", "view_reports", "change_password"})
 #: Ministry only.
-MINISTRY_ACTIONS = frozenset({"manage_users", "manage_events", "view_all_provinces", "manage_policy"})
+MINISTRY_ACTIONS = frozenset({"manage_users", "manage_events", "view_all_provinces", "manage_policy",
+                              "rebuild_search"})  # fmt: skip
 ACTIONS = RECORD_ACTIONS | PLACE_ACTIONS | OFFICIAL_ACTIONS | MINISTRY_ACTIONS
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, insert, inspect, text
+from sqlalchemy import Table, inspect, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, func, select
 
@@ -156,8 +156,9 @@ def publish_batch(
             if unchanged:
                 # Rows refer to each other by the keys they were given: check references at commit.
                 session.execute(text("PRAGMA defer_foreign_keys = ON"))
-                for table, rows in inserts:
-                    session.execute(insert(table), rows)
+                connection = session.connection()
+                for statement, values in inserts:
+                    connection.exec_driver_sql(statement, values)
         if unchanged:
             session.commit()  # the rest: the batch, changed records, search-outbox rows
             return result
@@ -166,29 +167,40 @@ def publish_batch(
     raise AssertionError("unreachable: the last attempt holds the write lock")
 
 
-def _new_rows(session: Session) -> list[tuple[Table, list[dict[str, Any]]]]:
-    """The staged publish's new rows as plain column values, taken out of the session.
+def _new_rows(session: Session) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The staged publish's new rows as ready-to-run inserts, taken out of the session.
 
-    Worked out before the lock, so it is held only for the inserts themselves
-    (the ORM's bookkeeping for thousands of rows costs more than the writing).
-    Search-outbox rows stay in the session: its flush is what tells the search
-    sync that rows are waiting.
+    Worked out before the lock, down to each value in the form the database
+    stores (the columns' own bind processors), so the lock is held only while
+    SQLite writes: the ORM's bookkeeping and SQLAlchemy's per-row processing
+    for thousands of rows cost several times the writing itself.
     """
     by_table: dict[Table, list[Any]] = {}
     for row in sorted(session.new, key=lambda r: inspect(r).insert_order):
-        if not isinstance(row, OutboxEvent):
-            by_table.setdefault(row.__table__, []).append(row)
+        by_table.setdefault(row.__table__, []).append(row)
+    if any(isinstance(row, OutboxEvent) for rows in by_table.values() for row in rows[:1]):
+        audit.outbox_written(session)  # the search sync drains them after the commit
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
     out = []
     for table in SQLModel.metadata.sorted_tables:
         rows = by_table.pop(table, [])
         if not rows:
             continue
-        keys = [attr.key for attr in inspect(type(rows[0])).column_attrs]
-        if all(row.id is None for row in rows):
-            keys.remove("id")  # numbered by the database
-        out.append((table, [{key: getattr(row, key) for key in keys} for row in rows]))
-        for row in rows:
-            session.expunge(row)
+        columns = [c for c in table.columns if not (c.key == "id" and all(r.id is None for r in rows))]
+        processors = [c.type.bind_processor(dialect) for c in columns]
+        values = [
+            tuple(
+                value if process is None else process(value)
+                for value, process in zip((getattr(r, c.key) for c in columns), processors, strict=True)
+            )
+            for r in rows
+        ]
+        names = ", ".join(quote(c.name) for c in columns)
+        marks = ", ".join("?" for _ in columns)  # SQLite's parameter style (staging is SQLite's)
+        out.append((f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", values))
+        for r in rows:
+            session.expunge(r)
     assert not by_table, f"rows of tables outside the metadata: {list(by_table)}"
     return out
 

@@ -177,5 +177,29 @@ def tally(code: str) -> Tally | None:
     return Tally(int(row.checks), row.first_checked_at) if row is not None else Tally(0, None)
 
 
+#: Rows deleted per transaction by :func:`prune`, so pruning never holds the store's lock for long.
+PRUNE_BATCH = 5_000
+
+
+def prune(before: datetime) -> int:
+    """Delete the raw check rows older than ``before``; returns rows deleted.
+
+    Counts stay exact: a code's running total lives in ``verification_tally``, which is
+    never pruned (the page shows it, not a count of rows); only each old check's own time and
+    daily device pseudonym go. Deletes in short transactions, oldest first.
+    """
+    engine = store_engine()
+    old = select(_t.c.id).where(_t.c.checked_at < before).order_by(_t.c.id).limit(PRUNE_BATCH)
+    removed = 0
+    while True:
+        with engine.begin() as conn:
+            ids = list(conn.execute(old).scalars())
+            if ids:
+                conn.execute(_t.delete().where(_t.c.id.in_(ids)))
+        removed += len(ids)
+        if len(ids) < PRUNE_BATCH:
+            return removed
+
+
 def _short(exc: Any) -> str:
     return str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]

@@ -270,6 +270,7 @@ def index() -> str:
     me = _me()
     batches = importing.visible_batches(_session(), actor=me, limit=10)
     province = _session().get(Province, me.province_id) if me.province_id else None
+    last_rebuild = jobs.latest_rebuild(_session()) if permissions.can(me, "rebuild_search") else None
     return render_template(
         "admin/index.html",
         batches=batches,
@@ -277,6 +278,7 @@ def index() -> str:
         levels=importing.levels_label(me),
         can=permissions.can,
         me=me,
+        rebuild=jobs.status(last_rebuild) if last_rebuild else None,
     )
 
 

@@ -1,18 +1,17 @@
-"""Blueprint "search": the search page and the product API (one search function).
+"""Blueprint "search": the search page (one search function for the page and the API).
 
-``/search``, ``/api/v1/products`` and ``/api/v1/products.csv`` all validate
-with :meth:`SearchParams.from_args` and call :func:`catalogue.search.query.run`.
+``/search`` validates with :meth:`SearchParams.from_args` and calls
+:func:`catalogue.search.query.run`, as ``/api/v1/products`` and its CSV do
+(:mod:`catalogue.api.views`, which also uses :func:`facet_label`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -20,7 +19,7 @@ from catalogue.db import get_session
 from catalogue.search import building
 from catalogue.search.index import IndexBuilding
 from catalogue.search.query import SearchError, SearchParams, SearchResult, run
-from catalogue.services.catalog import ProductSummary, load_summaries, product_json, verify_url
+from catalogue.services.catalog import load_summaries
 from catalogue.services.places import Provinces
 from catalogue.vocab import CertificateStatus, Level, ProductGroup, Region
 from catalogue.web import public_cache
@@ -28,11 +27,6 @@ from catalogue.web import public_cache
 bp = Blueprint("search", __name__)
 # Short-lived: a published record must show up in search within seconds.
 bp.after_request(public_cache(10, cors=True))
-
-#: Rows in one CSV export (the whole result list up to this many).
-CSV_LIMIT = 10_000
-#: Cells a spreadsheet would treat as a formula get a leading apostrophe.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 FACET_TITLES = {
     "group": _l("Product group"),
@@ -48,16 +42,8 @@ FACET_TITLES = {
 def index_building(exc: IndexBuilding) -> Response:
     """No index on this node yet: 503 with the build's progress; every other page still works."""
     headers = {"Retry-After": str(building.RETRY_AFTER), "Cache-Control": "no-store"}
-    message = _("The search index is being built: %(done)d of %(total)d products so far. Please try again "
-                "in a few seconds.", done=exc.done, total=exc.total)  # fmt: skip
-    if request.path.startswith("/api/"):
-        body = {"error": _("Search is being prepared"), "message": message,
-                "building": {"done": exc.done, "total": exc.total}}  # fmt: skip
-        response = jsonify(body)
-    else:
-        percent = int(100 * exc.done / exc.total) if exc.total else 0
-        response = Response(render_template("search/building.html", done=exc.done, total=exc.total,
-                                            percent=percent))  # fmt: skip
+    response = Response(render_template("search/building.html", done=exc.done, total=exc.total,
+                                        percent=exc.progress.percent))  # fmt: skip
     response.status_code = 503
     response.headers.update(headers)
     return response
@@ -77,102 +63,6 @@ def facet_label(name: str, value: str, provinces: Provinces) -> str:
         match = provinces.match_current(value)
         return match.short_name if match else value
     return value
-
-
-def _search(provinces: Provinces, **limits: int) -> SearchParams:
-    try:
-        return SearchParams.from_args(request.args, provinces, **limits)
-    except SearchError as exc:
-        abort(400, description=str(exc))
-
-
-def _facets_json(result: SearchResult, provinces: Provinces) -> dict[str, list[dict[str, Any]]]:
-    return {
-        name: [{"value": value, "label": facet_label(name, value, provinces), "count": count}
-               for value, count in items]
-        for name, items in result.facets.items()
-    }  # fmt: skip
-
-
-@bp.get("/api/v1/products")
-def api_products() -> Any:
-    session = get_session()
-    provinces = Provinces.load(session)
-    params = _search(provinces)
-    result = run(params)
-    base = current_app.config["PUBLIC_BASE_URL"]
-    items = [product_json(s, base) for s in load_summaries(session, result.ids, provinces)]
-    return {
-        "total": result.total,
-        "page": params.page,
-        "per_page": params.per_page,
-        "items": items,
-        "facets": _facets_json(result, provinces),
-        "suggestion": result.suggestion,
-        "status_rules": status_rules_json(),
-    }
-
-
-def status_rules_json() -> dict[str, Any]:
-    """How the API treats a certificate whose decision states no expiry (DESIGN §2)."""
-    return {
-        "url": url_for("public.status_rules", _external=True),
-        "note": (
-            "status is valid, expired or revoked; a certificate whose decision states no expiry is "
-            'judged by the registry\'s assumed validity per level (expiry_basis "policy"): once that '
-            "has passed it counts as expired (excluded from the default status=valid) although no "
-            'decision says it expired. expiry_basis "decision" means the expiry is printed in the '
-            "decision."
-        ),
-    }
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-CSV_COLUMNS = ("product", "producer", "province_as_printed", "province_now", "group", "level", "region",
-               "year", "certificate_number", "status", "expires_on", "expiry_basis", "url",
-               "verify_url")  # fmt: skip
-
-
-def _csv_row(s: ProductSummary, base: str) -> list[str]:
-    best = s.best
-    return [_cell(v) for v in (
-        s.product.name, s.producer.name if s.producer else "",
-        s.province.short_name if s.province else "",
-        s.current_province.short_name if s.current_province else "",
-        s.group.label if s.group else "",
-        best.level.label if best else "", best.region.label if best and best.region else "",
-        best.year if best else "", best.cert.number if best else "",
-        best.status.label if best else "",
-        # The effective expiry; expiry_basis: "decision" (printed) or "policy" (assumed by the registry).
-        best.standing.expires_on.isoformat() if best and best.standing else "",
-        best.standing.basis.value if best and best.standing else "",
-        url_for("public.product", slug=s.product.slug, _external=True),
-        verify_url(base, best.cert.verify_code) if best else "",
-    )]  # fmt: skip
-
-
-@bp.get("/api/v1/products.csv")
-def api_products_csv() -> Response:
-    """The whole result list (up to CSV_LIMIT rows) as UTF-8 CSV with a BOM for spreadsheets."""
-    session = get_session()
-    provinces = Provinces.load(session)
-    params = _search(provinces)
-    result = run(params, limit=CSV_LIMIT)
-    base = current_app.config["PUBLIC_BASE_URL"]
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for start in range(0, len(result.ids), 500):
-        for summary in load_summaries(session, result.ids[start : start + 500], provinces):
-            writer.writerow(_csv_row(summary, base))
-    return Response(buffer.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": "attachment; filename=products.csv",
-    })  # fmt: skip
 
 
 @dataclass
@@ -248,7 +138,7 @@ def search() -> Any:
     if result.suggestion and not hidden_matches:
         suggestion_url = _url(replace(params, q=result.suggestion, page=1))
     csv_args = [(k, v) for k, v in params.to_args() if k != "page"]
-    csv_url = url_for("search.api_products_csv") + ("?" + urlencode(csv_args) if csv_args else "")
+    csv_url = url_for("api.products_csv") + ("?" + urlencode(csv_args) if csv_args else "")
     pager = {
         "prev": _url(replace(params, page=params.page - 1)) if 1 < params.page <= result.pages else None,
         "next": _url(replace(params, page=params.page + 1)) if params.page < result.pages else None,

@@ -12,8 +12,10 @@ Endpoints (officials' workspace links to the label and QR ones):
   ``GET /labels/certificates/<int:cert_id>`` (officials)
 - ``verify.label_round``       ``GET /labels/rounds/<slug>`` (officials)
 - ``verify.lookup``            ``GET /verify?number=`` or ``?code=``
-- ``verify.api_code``          ``GET /api/v1/verify/<code>``
-- ``verify.api_number``        ``GET /api/v1/verify?number=``
+
+The JSON answers ``GET /api/v1/verify/<code>`` and ``GET /api/v1/verify?number=`` live
+with the rest of the API (:mod:`catalogue.api.views`) and share this module's code
+check (:func:`_code`), date check (:func:`_parse_as_of`) and rate limits (:data:`verify_limit`).
 
 Caching vs counting: the page is ``private, no-cache`` with a weak ETag that
 leaves the count out. Every scan from a new device is a full GET and is counted
@@ -37,7 +39,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    jsonify,
     redirect,
     request,
     url_for,
@@ -603,157 +604,12 @@ def label_round(slug: str) -> Response:
     return _labels_page(checks, title, page=page_number(request.args.get("page")), slug=slug)
 
 
-# ----------------------------------------------------------------------------- JSON API
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def check_json(c: svc.CertificateCheck, today: date, *, with_code: bool) -> dict[str, Any]:
-    """The API shape of one certificate check (shared by code and number look-ups).
-
-    ``expires_on`` is the effective expiry and ``expiry_basis`` says where it comes
-    from: "decision" (printed) or "policy" (the registry's assumed validity, the
-    decision stating none; ``status`` "expired" then means past that assumption).
-    """
-    standing = c.standing(today)
-    status = standing.status.value
-    data: dict[str, Any] = {
-        "status": status,
-        # Same field names as the products API's certificates (services.catalog.certificate_json).
-        "certificate": {
-            "number": c.number, "level": c.level, "region": c.region, "year": c.year, "status": status,
-            "round": c.round_slug, "decision": c.decision_number,
-            "decision_date": _iso(c.decision_date), "office": c.office, "issued_on": _iso(c.issued_on),
-            "expires_on": _iso(standing.expires_on), "expiry_basis": standing.basis.value,
-            "expiry_from_policy": standing.assumed,
-            "assumed_validity_years": standing.term.years if standing.term else None,
-            "revoked_on": _iso(c.revoked_on), "revoked_reason": c.revoked_reason,
-            "revoked_reference": c.revoked_reference, "province_as_printed": c.province_printed,
-            "source": c.source, "source_note": c.source_note,
-        },
-        "product": {
-            "name": c.product_name, "locality": c.locality,
-            "url": url_for("public.product", slug=c.product_slug, _external=True),
-            "photo": url_for("public.media", key=c.photo_key, _external=True) if c.photo_key else None,
-        },
-        "producer": {
-            "name": c.producer_name,
-            "url": url_for("public.producer", slug=c.producer_slug, _external=True),
-        } if c.producer_name else None,
-        "province": {"as_printed": c.province_printed, "current": c.current_province_name},
-        "expiry_basis": standing.basis.value,
-        "status_rules_url": url_for("public.status_rules", _external=True),
-    }  # fmt: skip
-    if with_code:
-        data["code"] = c.code
-        data["verify_url"] = data["certificate"]["verify_url"] = verify_url(_base_url(), c.code)
-        data["check_count"] = c.check_count
-        data["first_checked_at"] = _iso(c.first_checked_at)
-    return data
-
-
-def _api_unknown() -> Response:
-    response = jsonify({"status": "unknown"})
-    response.status_code = 404
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.get("/api/v1/verify/<code>")
-@verify_limit
-def api_code(code: str) -> Response:
-    """Same answer as the page; an API check is counted like a scan."""
-    canonical = _code(code)
-    if canonical is None:
-        return _api_unknown()
-    as_of, as_of_error = _parse_as_of(request.args.get("as_of"))
-    if as_of_error:
-        response = jsonify({"error": "bad_request", "message": as_of_error})
-        response.status_code = 400
-        return response
-    today = clock_today()
-    with get_engine().connect() as conn:
-        check = svc.find_by_code(conn, canonical)
-        if check is None:
-            return _api_unknown()
-        tag = svc.etag(check, "api", today, as_of, current_policy().key)
-        if request.if_none_match.contains_weak(tag):
-            return _page_headers(Response(status=304), tag)
-        answer = _count_or_history(conn, check, as_of)
-    if isinstance(answer, svc.AsOf):
-        data = check_json(svc.with_checks(check), today, with_code=True)  # not counted, but shown
-        data["as_of"] = {
-            "date": answer.day.isoformat(),
-            "status": answer.status.value if answer.status else "not_yet_issued",
-            "issue_day_unknown": answer.issue_day_unknown,
-        }
-        if answer.standing is not None and answer.status is not None:
-            # The expiry on that day: the decision's, or the one the policy then in effect assumed.
-            data["as_of"]["expires_on"] = _iso(answer.standing.expires_on)
-            data["as_of"]["expiry_basis"] = answer.standing.basis.value
-    else:
-        data = check_json(answer, today, with_code=True)
-    response = jsonify(data)
-    response.headers["Cache-Control"] = PAGE_CACHE
-    response.set_etag(tag, weak=True)
-    return response
-
-
-def _count_or_history(
-    conn: Connection, check: svc.CertificateCheck, as_of: date | None
-) -> svc.CertificateCheck | svc.AsOf:
-    if as_of is not None:
-        return svc.status_as_of(check, as_of, svc.history(conn, check.id))
-    if request.method != "GET":
-        return check
-    counted = svc.count_check(conn, check.code, _device())
-    conn.commit()
-    return check.with_count(counted) if counted is not None else check
-
-
-@bp.get("/api/v1/verify")
-@verify_limit
-def api_number() -> Response:
-    """Look up by printed certificate number; never reveals the verification code."""
-    number = " ".join(request.args.get("number", "").split())
-    if not number or len(number) > 100:
-        response = jsonify(
-            {
-                "error": "bad_request",
-                "message": "Give ?number= (the certificate number, up to 100 characters).",
-            }
-        )
-        response.status_code = 400
-        return response
-    with get_engine().connect() as conn:
-        results = svc.find_by_number(conn, number)
-    if not results:
-        response = jsonify({"status": "unknown", "items": []})
-        response.status_code = 404
-        return response
-    today = clock_today()
-    response = jsonify({"items": [check_json(c, today, with_code=False) for c in results]})
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return response
-
-
 # ----------------------------------------------------------------------------- rate limit
 
 
 @bp.errorhandler(TooManyRequests)
 def _too_many(exc: TooManyRequests) -> Response:
-    if request.path.startswith("/api/"):
-        response = jsonify(
-            {
-                "status": "rate_limited",
-                "error": "too_many_requests",
-                "message": "Too many checks from your address; try again in a minute.",
-            }
-        )
-    else:
-        response = Response(_render("verify/rate_limited.html", domain=_domain()))
+    response = Response(_render("verify/rate_limited.html", domain=_domain()))
     response.status_code = 429
     response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("Retry-After", str(retry_after_seconds(exc)))

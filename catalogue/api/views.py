@@ -1,0 +1,333 @@
+"""Blueprint "api": every ``/api/v1`` endpoint, and the human-readable API page ``/api``.
+
+One blueprint, so the contract lives in one room: each route declares its
+:class:`~catalogue.api.spec.Operation` beside its code, validates its parameters with
+a query model and answers with a response model (:mod:`catalogue.api.models`). The
+views call the same services as the HTML pages — :func:`catalogue.search.query.run`
+for search and CSV, :mod:`catalogue.services.verification` and the verify page's
+own code check and rate limits for verification — so the API and the pages cannot
+disagree. URLs, caching headers and limits are those the endpoints always had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import Connection
+from werkzeug.exceptions import BadRequest
+
+from catalogue.api import errors, export
+from catalogue.api import spec as api_spec
+from catalogue.api.models import (
+    BuildingError,
+    CodeQuery,
+    Error,
+    Event,
+    EventList,
+    Facets,
+    FacetValue,
+    FilterQuery,
+    NumberMatch,
+    NumberMatches,
+    NumberQuery,
+    Product,
+    ProductPage,
+    ProductQuery,
+    StatusRules,
+    UnknownCode,
+    UnknownNumber,
+    Verification,
+)
+from catalogue.api.spec import BAD_REQUEST, BUSY, TOO_MANY, Operation, Reply, documented
+from catalogue.clock import today as clock_today
+from catalogue.db import get_engine, get_session
+from catalogue.search import building
+from catalogue.search.index import IndexBuilding
+from catalogue.search.query import SearchError, SearchParams, SearchResult, run
+from catalogue.services import pages
+from catalogue.services import verification as svc
+from catalogue.services.catalog import load_summaries
+from catalogue.services.places import Provinces
+from catalogue.services.status import current_policy
+from catalogue.views.search import facet_label
+from catalogue.views.verify import PAGE_CACHE, _code, _device, _page_headers, _parse_as_of, verify_limit
+from catalogue.web import public_cache
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+bp = Blueprint("api", __name__)
+
+#: Search answers are short-lived: a published record must show up within seconds.
+SEARCH_CACHE = public_cache(10, cors=True)
+LIST_CACHE = public_cache(60, cors=True)
+_CACHES: dict[str, Callable[[Response], Response]] = {}
+
+
+def route(path: str, operation: Operation | None, cache: Callable[[Response], Response] | None = None
+          ) -> Callable[[F], F]:  # fmt: skip
+    """Route a GET endpoint, declare its operation for the spec and its caching hook."""
+
+    def register(view: F) -> F:
+        bp.add_url_rule(path, view_func=view, methods=["GET"])
+        endpoint = f"{bp.name}.{view.__name__}"
+        if operation is not None:
+            documented(endpoint, operation)
+        if cache is not None:
+            _CACHES[endpoint] = cache
+        return view
+
+    return register
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    """Each endpoint's caching as before; OPTIONS is a CORS preflight answer, never a page."""
+    if request.method == "OPTIONS" and response.status_code == 200:
+        allow = response.headers.get("Allow", "GET, HEAD, OPTIONS")
+        return Response(status=204, headers={"Allow": allow, "Access-Control-Allow-Origin": "*",
+                                             "Access-Control-Allow-Methods": allow,
+                                             "Access-Control-Max-Age": "86400"})  # fmt: skip
+    hook = _CACHES.get(request.endpoint or "")
+    return hook(response) if hook else response
+
+
+@bp.errorhandler(IndexBuilding)
+def _index_building(exc: IndexBuilding) -> Response:
+    """No index on this node yet: 503 with the build's progress; verification still works."""
+    message = _("The search index is being built: %(done)d of %(total)d products so far. Please try again "
+                "in a few seconds.", done=exc.done, total=exc.total)  # fmt: skip
+    return errors.index_building(exc, message, building.RETRY_AFTER)
+
+
+# ----------------------------------------------------------------------------- products
+
+_BUILDING = Reply(503, "This server's search index is being built (first start): `building` holds `done` "
+                  "and `total` products; try again after `Retry-After` seconds.", BuildingError,
+                  retry_after=True)  # fmt: skip
+
+
+def _search(query_model: type[FilterQuery], provinces: Provinces) -> SearchParams:
+    """The request's search: checked by the documented model, then read by the search itself."""
+    query_model.parse(request.args)
+    try:
+        return SearchParams.from_args(request.args, provinces)
+    except SearchError as exc:
+        raise BadRequest(description=str(exc)) from None
+
+
+def _facets(result: SearchResult, provinces: Provinces) -> Facets:
+    return Facets.model_validate({
+        name: [FacetValue(value=value, label=facet_label(name, value, provinces), count=count)
+               for value, count in result.facets.get(name, [])]
+        for name in Facets.model_fields
+    })  # fmt: skip
+
+
+def status_rules() -> StatusRules:
+    """How the API treats a certificate whose decision states no expiry (DESIGN §2)."""
+    return StatusRules(
+        url=url_for("public.status_rules", _external=True),
+        note=(
+            "status is valid, expired or revoked; a certificate whose decision states no expiry is "
+            'judged by the registry\'s assumed validity per level (expiry_basis "policy"): once that '
+            "has passed it counts as expired (excluded from the default status=valid) although no "
+            'decision says it expired. expiry_basis "decision" means the expiry is printed in the '
+            "decision."
+        ),
+    )
+
+
+PRODUCTS = Operation(
+    "searchProducts", "Search certified products with facets", "products", query=ProductQuery,
+    description="One page of the products matching the words and filters, with facet counts over all "
+    "matches. Each item names the product, producer and province, with its certificates.",
+    replies=(Reply(200, "One page of matching products and facet counts.", ProductPage), BAD_REQUEST,
+             _BUILDING),
+)  # fmt: skip
+
+
+@route("/api/v1/products", PRODUCTS, SEARCH_CACHE)
+def products() -> Response:
+    session = get_session()
+    provinces = Provinces.load(session)
+    params = _search(ProductQuery, provinces)
+    result = run(params)
+    base = current_app.config["PUBLIC_BASE_URL"]
+    page = ProductPage(
+        total=result.total, page=params.page, per_page=params.per_page, suggestion=result.suggestion,
+        items=[Product.of(s, base) for s in load_summaries(session, result.ids, provinces)],
+        facets=_facets(result, provinces), status_rules=status_rules(),
+    )  # fmt: skip
+    return errors.json_response(page)
+
+
+PRODUCTS_CSV = Operation(
+    "exportProducts", "The same search as CSV", "products", query=export.ExportQuery,
+    description=export.DESCRIPTION,
+    replies=(Reply(200, "UTF-8 CSV with a byte-order mark, one row per product.", media_type="text/csv",
+                   schema={"type": "string"}), BAD_REQUEST, _BUILDING),
+)  # fmt: skip
+
+
+@route("/api/v1/products.csv", PRODUCTS_CSV, SEARCH_CACHE)
+def products_csv() -> Response:
+    """The whole result list (up to :data:`export.CSV_LIMIT` rows)."""
+    session = get_session()
+    provinces = Provinces.load(session)
+    params = _search(export.ExportQuery, provinces)
+    result = run(params, limit=export.CSV_LIMIT)
+    return export.csv_response(session, result.ids, provinces, current_app.config["PUBLIC_BASE_URL"])
+
+
+# ----------------------------------------------------------------------------- verification
+
+_CODE = {"code": "The code from the QR (`/v/<code>`); case, spaces and dashes do not matter."}
+
+VERIFY_CODE = Operation(
+    "verifyCode", "Verify the code printed as a QR on a package", "verification", query=CodeQuery,
+    path_params=_CODE,
+    description="The same verdict as the page `/v/<code>`; a check is counted like a scan (not with "
+    "`as_of`, nor a revalidation answered 304). Rate-limited per client, shared with the page.",
+    replies=(
+        Reply(200, "A known certificate with its current status.", Verification),
+        BAD_REQUEST,
+        Reply(404, "Unknown or tampered code.", UnknownCode),
+        TOO_MANY,
+        BUSY,
+    ),
+)  # fmt: skip
+
+
+@route("/api/v1/verify/<code>", VERIFY_CODE)
+@verify_limit
+def verify_code(code: str) -> Response:
+    canonical = _code(code)
+    if canonical is None:
+        return _unknown(UnknownCode(status="unknown"))
+    query = CodeQuery.parse(request.args)
+    as_of, as_of_error = _parse_as_of(query.as_of)
+    if as_of_error:
+        raise BadRequest(description=as_of_error)
+    today = clock_today()
+    with get_engine().connect() as conn:
+        check = svc.find_by_code(conn, canonical)
+        if check is None:
+            return _unknown(UnknownCode(status="unknown"))
+        tag = svc.etag(check, "api", today, as_of, current_policy().key)
+        if request.if_none_match.contains_weak(tag):
+            return _page_headers(Response(status=304), tag)
+        answer = _count_or_history(conn, check, as_of)
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if isinstance(answer, svc.AsOf):  # not counted, but the count is shown
+        body = Verification.of_check(svc.with_checks(check), today, base, as_of=answer)
+    else:
+        body = Verification.of_check(answer, today, base)
+    response = errors.json_response(body, headers={"Cache-Control": PAGE_CACHE})
+    response.set_etag(tag, weak=True)
+    return response
+
+
+def _unknown(body: UnknownCode) -> Response:
+    return errors.json_response(body, 404, {"Cache-Control": "no-store"})
+
+
+def _count_or_history(conn: Connection, check: svc.CertificateCheck, as_of: date | None
+                      ) -> svc.CertificateCheck | svc.AsOf:  # fmt: skip
+    if as_of is not None:
+        return svc.status_as_of(check, as_of, svc.history(conn, check.id))
+    if request.method != "GET":
+        return check
+    counted = svc.count_check(conn, check.code, _device())
+    conn.commit()
+    return check.with_count(counted) if counted is not None else check
+
+
+VERIFY_NUMBER = Operation(
+    "verifyNumber", "Look up certificates by the number printed next to the QR", "verification",
+    query=NumberQuery,
+    description="The verdict for every certificate with this number. A number lookup never returns the "
+    "verification code or its URL (numbers are guessable, codes are not) and is not counted as a "
+    "check. Rate-limited per client, shared with the page.",
+    replies=(
+        Reply(200, "Every certificate with this number, with its current status.", NumberMatches),
+        BAD_REQUEST,
+        Reply(404, "No certificate has this number.", UnknownNumber),
+        TOO_MANY,
+        BUSY,
+    ),
+)  # fmt: skip
+
+
+@route("/api/v1/verify", VERIFY_NUMBER)
+@verify_limit
+def verify_number() -> Response:
+    query = NumberQuery.parse(request.args)
+    with get_engine().connect() as conn:
+        results = svc.find_by_number(conn, " ".join(query.number.split()))
+    if not results:
+        return errors.json_response(UnknownNumber(status="unknown", items=[]), 404)
+    today = clock_today()
+    body = NumberMatches(items=[NumberMatch.of(c, today) for c in results])
+    return errors.json_response(body, headers={"Cache-Control": "public, max-age=60"})
+
+
+# ----------------------------------------------------------------------------- events and the spec
+
+EVENTS = Operation(
+    "listEvents", "Trade fairs and showrooms", "events",
+    replies=(Reply(200, "Every fair and showroom.", EventList),),
+)  # fmt: skip
+
+
+@route("/api/v1/events", EVENTS, LIST_CACHE)
+def events() -> Response:
+    """Every fair and showroom: current/upcoming first, then past, undated, showrooms."""
+    lists = pages.event_lists(get_session(), Provinces.load(get_session()), clock_today())
+    items = [Event.of(view) for view in lists.upcoming + lists.past + lists.undated + lists.showrooms]
+    return errors.json_response(EventList(total=len(items), items=items))
+
+
+OPENAPI = Operation(
+    "openapi", "This description (OpenAPI 3.1), generated from the code's models", "meta",
+    replies=(Reply(200, "OpenAPI 3.1 document.", schema={"type": "object"}),),
+)  # fmt: skip
+
+
+def spec_document() -> dict[str, Any]:
+    """The OpenAPI document of this app, generated once per app."""
+    cache: dict[str, Any] = current_app.extensions.setdefault("api_spec", {})
+    if "document" not in cache:
+        cache["document"] = api_spec.document(current_app, current_app.config["PUBLIC_BASE_URL"])
+    return cache["document"]
+
+
+@route("/api/v1/openapi.json", OPENAPI, LIST_CACHE)
+def openapi() -> Response:
+    return current_app.response_class(current_app.json.dumps(spec_document()), mimetype="application/json")
+
+
+@route("/api", None, public_cache(60))
+def docs() -> str:
+    """The API described for people, from the same document (no script, no outside assets)."""
+    return render_template(
+        "api/docs.html",
+        spec=spec_document(),
+        error_schema=Error.__name__,
+        type_html=api_spec.type_html,
+        prose=api_spec.prose_html,
+    )
+
+
+documented("public.healthz", Operation(
+    "health", "Health check", "meta",
+    replies=(
+        Reply(200, "`ok` when the database and the search index answer; `ok; search index building "
+              "(done/total)` while a first index is built.", media_type="text/plain",
+              schema={"type": "string"}),
+        Reply(503, "A dependency is unavailable.", media_type="text/plain", schema={"type": "string"}),
+    ),
+))  # fmt: skip

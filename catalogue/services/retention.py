@@ -1,0 +1,49 @@
+"""Retention: old rows that are pruned, by age (``flask maintenance prune``; the job worker daily).
+
+- **The check log** (``verification_check``): raw rows older than ``CHECK_LOG_DAYS``. The counts
+  shown to the public stay exact: each code's running total is kept in ``verification_tally``,
+  which is never pruned (:func:`catalogue.verification.counting.prune`).
+- **The search outbox** (``search_outbox``): rows older than ``OUTBOX_DAYS``. Each node's cursor
+  is private, so rows go by age alone; a node further behind than that notices on its next drain
+  and rebuilds its index (:func:`catalogue.search.index.prune_outbox`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app
+
+from catalogue.clock import utcnow
+
+
+@dataclass(frozen=True)
+class Pruned:
+    checks: int
+    checks_before: datetime
+    outbox: int
+    outbox_before: datetime
+
+    def summary(self) -> str:
+        """One line for the command and the worker's log (operators' English, like every command)."""
+        return (
+            f"Removed {self.checks} check log rows from before {self.checks_before:%Y-%m-%d %H:%M} UTC "
+            f"(the counts shown stay exact) and {self.outbox} search outbox rows from before "
+            f"{self.outbox_before:%Y-%m-%d %H:%M} UTC."
+        )
+
+
+def prune(app: Flask | None = None, now: datetime | None = None) -> Pruned:
+    """Prune both by the app's settings; needs an app context."""
+    from catalogue.db import get_engine
+    from catalogue.search.index import prune_outbox
+    from catalogue.verification import counting
+
+    cfg = (app or current_app).config
+    now = now or utcnow()
+    checks_before = now - timedelta(days=int(cfg["CHECK_LOG_DAYS"]))
+    outbox_before = now - timedelta(days=int(cfg["OUTBOX_DAYS"]))
+    checks = counting.prune(checks_before)
+    outbox = prune_outbox(get_engine(cfg["SQLALCHEMY_URL"]), outbox_before)
+    return Pruned(checks, checks_before, outbox, outbox_before)
