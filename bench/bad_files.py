@@ -36,7 +36,7 @@ MEMORY_BUDGET_MB = 256
 
 CHILD = """
 import json, resource, sys, time
-from catalogue.services.importing import ImportFileError, read_table
+from catalogue.imports.checking import ImportFileError, read_table
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 data = open(sys.argv[1], "rb").read()
 def hwm():

@@ -45,12 +45,13 @@ from openpyxl import Workbook, load_workbook  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from catalogue import create_app, migrate  # noqa: E402
+from catalogue.accounts import services as accounts  # noqa: E402
+from catalogue.accounts.permissions import SYSTEM  # noqa: E402
 from catalogue.db import get_engine, make_engine  # noqa: E402
-from catalogue.seeding import seed_all  # noqa: E402
-from catalogue.services import accounts, importing  # noqa: E402
-from catalogue.services.permissions import SYSTEM  # noqa: E402
-from catalogue.services.places import Provinces  # noqa: E402
-from catalogue.services.rows import HEADERS  # noqa: E402
+from catalogue.imports import checking as importing  # noqa: E402
+from catalogue.places.services import Provinces  # noqa: E402
+from catalogue.registry.rows import HEADERS  # noqa: E402
+from catalogue.registry.seeding import seed_all  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "imports"
 READ_BUDGET_S = 20.0  # per 5,000 rows

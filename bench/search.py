@@ -41,14 +41,15 @@ from bench import common as bench_common  # noqa: E402
 from catalogue import create_app, migrate  # noqa: E402
 from catalogue.clock import utcnow  # noqa: E402
 from catalogue.db import get_engine  # noqa: E402
-from catalogue.models import Certificate, Producer, Product, Province, SelectionRound  # noqa: E402
+from catalogue.places.models import Province  # noqa: E402
+from catalogue.places.services import Provinces  # noqa: E402
+from catalogue.registry.models import Certificate, Producer, Product, SelectionRound  # noqa: E402
+from catalogue.registry.records import RecordInput, WriteContext, upsert_record  # noqa: E402
+from catalogue.registry.seeding import seed_provinces  # noqa: E402
 from catalogue.search import sync  # noqa: E402
 from catalogue.search.engine import CACHE  # noqa: E402
 from catalogue.search.index import rebuild  # noqa: E402
 from catalogue.search.query import SearchParams, run  # noqa: E402
-from catalogue.seeding import seed_provinces  # noqa: E402
-from catalogue.services.places import Provinces  # noqa: E402
-from catalogue.services.records import RecordInput, WriteContext, upsert_record  # noqa: E402
 from catalogue.text import nfc  # noqa: E402
 from catalogue.vocab import Level, ProducerKind, ProductGroup, Region  # noqa: E402
 
@@ -251,7 +252,7 @@ from catalogue import create_app
 from catalogue.db import get_session
 from catalogue.search import sync
 from catalogue.search.query import SearchParams, run
-from catalogue.services.places import Provinces
+from catalogue.places.services import Provinces
 app = create_app({"ENV": "test", "CATALOGUE_DATA_DIR": sys.argv[1], "DATABASE_URL": "", "SECRET_KEY": "bench",
                   "VERIFY_KEYS": {"a": "bench"}, "RATELIMIT_ENABLED": False})
 started = time.perf_counter()

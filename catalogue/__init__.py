@@ -51,8 +51,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     i18n.init_app(app)
 
+    from catalogue import errors
     from catalogue.api import views as api
-    from catalogue.views import admin, errors, public, search, verify
+    from catalogue.registry import views as public
+    from catalogue.search import views as search
+    from catalogue.verification import views as verify
+    from catalogue.workspace import views as admin
 
     app.register_blueprint(public.bp)
     app.register_blueprint(search.bp)
@@ -65,7 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     job_queue.init_app(app)
     app.register_blueprint(job_views.bp)
     errors.init_app(app)
-    from catalogue import media
+    from catalogue.registry import photos as media
 
     media.init_app(app)  # /media/<key>, unless the public blueprint serves it
 

@@ -6,12 +6,16 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from catalogue.commands import backup, db, imports, maintenance, search, seed, translations, users
+    from catalogue.accounts import cli as users
+    from catalogue.commands import backup, db, maintenance, translations
+    from catalogue.imports import cli as imports
+    from catalogue.registry import cli as seed
+    from catalogue.search import cli as search
 
     for command in (db.db_group, seed.seed_command, search.search_group,
                     users.user_group, imports.import_command, translations.translations_group,
                     backup.backup_group, maintenance.maintenance_group):  # fmt: skip
         app.cli.add_command(command)
-    from catalogue.jobs import commands as job_commands
+    from catalogue.jobs import cli as job_commands
 
     app.cli.add_command(job_commands.jobs_group)

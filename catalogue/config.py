@@ -26,7 +26,7 @@ from typing import IO, Any
 import click
 from gunicorn.errors import AppImportError
 
-from catalogue.services.codes import ALPHABET
+from catalogue.registry.codes import ALPHABET
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

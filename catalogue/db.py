@@ -36,7 +36,7 @@ def pk(row: _Row) -> int:
 def get_row(session: Session, model: type[_T], ident: int | None) -> _T | None:
     """``session.get``, which also finds a row a staged publish has added but not yet written.
 
-    See :class:`catalogue.services.records.Staging`: such rows have their keys
+    See :class:`catalogue.registry.records.Staging`: such rows have their keys
     but are in no identity map until the publish reveals them.
     """
     if ident is None:

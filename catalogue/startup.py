@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalogue.config import SECRETS_FILE, Settings, StartupError
-from catalogue.services.codes import ALPHABET, parse_code
+from catalogue.registry.codes import ALPHABET, parse_code
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,11 +1,11 @@
-"""Alembic environment: metadata from catalogue.models, URL from Settings."""
+"""Alembic environment: metadata from catalogue.tables, URL from Settings."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import catalogue.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import catalogue.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from catalogue.config import Settings
 
 config = context.config

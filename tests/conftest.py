@@ -31,11 +31,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session, SQLModel
 
-import catalogue.models  # noqa: F401  (fills SQLModel.metadata)
+import catalogue.tables  # noqa: F401  (fills SQLModel.metadata)
 from catalogue import create_app, migrate
 from catalogue.clock import VIETNAM
 from catalogue.db import dispose_engines, get_engine, make_engine
-from catalogue.seeding import seed_all
+from catalogue.registry.seeding import seed_all
 
 IS_PG = os.environ.get("DATABASE_URL", "").startswith("postgres")
 #: Under pytest-xdist each worker gets a database of its own beside the given one
@@ -338,8 +338,8 @@ def make_certificate(seeded_app: Flask) -> Callable[..., str]:
 
     ``make_certificate(number="12/GCN", issued_on=date(2024, 3, 1), expires_on=..., year=2024)``
     """
-    from catalogue.services.places import Provinces
-    from catalogue.services.records import RecordInput, WriteContext, upsert_record
+    from catalogue.places.services import Provinces
+    from catalogue.registry.records import RecordInput, WriteContext, upsert_record
     from catalogue.vocab import Level, ProductGroup
 
     def factory(**facts: Any) -> str:

@@ -30,13 +30,15 @@ from PIL import Image
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from catalogue.accounts.models import User
+from catalogue.accounts.permissions import SYSTEM
 from catalogue.clock import utcnow
 from catalogue.db import get_engine
+from catalogue.imports import checking as importing
 from catalogue.jobs import service as jobs
-from catalogue.models import Certificate, Product, User
-from catalogue.services import importing, publishing
-from catalogue.services import verification as svc
-from catalogue.services.permissions import SYSTEM
+from catalogue.registry import publishing
+from catalogue.registry.models import Certificate, Product
+from catalogue.verification import services as svc
 from catalogue.vocab import ProductGroup
 from tests.conftest import PausedBuild
 from tests.fixtures.workspace import PASSWORD, make_user, row, xlsx_bytes

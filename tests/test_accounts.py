@@ -9,9 +9,10 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
+from catalogue.accounts import services as accounts
+from catalogue.accounts.models import User
+from catalogue.audit.models import AuditEntry
 from catalogue.db import get_engine
-from catalogue.models import AuditEntry, User
-from catalogue.services import accounts
 from tests.fixtures.workspace import PASSWORD, csrf_token, login, make_user, post
 
 
@@ -200,7 +201,7 @@ def test_ministry_creates_and_deactivates_accounts(app: Flask) -> None:
 
 
 def test_account_rules(app: Flask) -> None:
-    from catalogue.services.permissions import SYSTEM
+    from catalogue.accounts.permissions import SYSTEM
 
     with app.app_context(), app.test_request_context("/?lang=en"):
         with Session(get_engine()) as s:

@@ -20,10 +20,14 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlmodel import Session, select
 
+from catalogue.accounts.models import User
+from catalogue.audit import services as audit
+from catalogue.audit import trail as audit_trail
 from catalogue.db import get_engine
-from catalogue.models import Certificate, Producer, Product, Province, SelectionRound, User
-from catalogue.services import audit, audit_trail, editing, publishing
-from catalogue.services.round_names import round_label
+from catalogue.places.models import Province
+from catalogue.registry import editing, publishing
+from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
+from catalogue.registry.round_names import round_label
 from tests.fixtures.workspace import get_user, login, make_user, province
 
 LAO_CAI_PRODUCT = "Chè Shan tuyết nhật ký"

@@ -9,18 +9,13 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
+from catalogue.accounts.models import User
+from catalogue.audit.models import AuditEntry
 from catalogue.db import get_engine
-from catalogue.models import (
-    AuditEntry,
-    Certificate,
-    CertificateEvent,
-    Event,
-    Exhibit,
-    Producer,
-    Product,
-    User,
-)
-from catalogue.services import importing, publishing
+from catalogue.fairs.models import Event, Exhibit
+from catalogue.imports import checking as importing
+from catalogue.registry import publishing
+from catalogue.registry.models import Certificate, CertificateEvent, Producer, Product
 from tests.fixtures.workspace import login, make_user, post, province, row, xlsx_bytes
 
 
@@ -195,7 +190,7 @@ def test_producer_create_and_edit_with_public_contacts(seeded_app: Flask, setup:
 
 
 def test_product_edit_is_audited_and_queued_for_search(seeded_app: Flask, setup: dict) -> None:
-    from catalogue.models import OutboxEvent
+    from catalogue.audit.models import OutboxEvent
 
     url = f"/admin/products/{setup['product_id']}"
     with _db(seeded_app) as s:

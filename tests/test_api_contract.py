@@ -225,7 +225,7 @@ def test_rate_limited_answers_follow_the_spec(make_app: Callable[..., Flask]) ->
 def test_busy_and_failing_answers_keep_the_error_shape(
     seeded_client: FlaskClient, seeded_codes: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from catalogue.services import verification
+    from catalogue.verification import services as verification
 
     openapi, document = _openapi(seeded_client)
 

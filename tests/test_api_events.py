@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from catalogue.db import get_engine
-from catalogue.models import Event, Province
+from catalogue.fairs.models import Event
+from catalogue.places.models import Province
 from tests import seeddata
 
 

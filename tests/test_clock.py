@@ -15,9 +15,10 @@ from sqlmodel import Session, select
 from time_machine import Traveller
 
 from catalogue import clock as app_clock
+from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.config import PROJECT_ROOT
 from catalogue.db import get_engine
-from catalogue.models import AuditEntry, Certificate, OutboxEvent
+from catalogue.registry.models import Certificate
 from tests.conftest import FROZEN
 
 LATER = datetime(2031, 6, 30, 9, 0, tzinfo=app_clock.VIETNAM)

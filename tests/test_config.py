@@ -30,7 +30,7 @@ from sqlmodel import Session
 from catalogue import create_app
 from catalogue.config import PROJECT_ROOT, SECRETS_FILE, ConfigError, Settings, StartupError, _create_secrets
 from catalogue.db import dispose_engines, get_engine
-from catalogue.services.codes import parse_code
+from catalogue.registry.codes import parse_code
 from catalogue.startup import DatabaseNotReady, key_samples
 from tests.conftest import IS_PG, PG_URL, VERIFY_KEYS, base_overrides, fresh_data_folder
 
@@ -246,8 +246,8 @@ def test_key_samples_finds_one_code_per_key_id(seeded_app: Flask) -> None:
 
 
 def _sign_one_with_b(app: Flask, keys: dict[str, str]) -> str:
-    from catalogue.services.places import Provinces
-    from catalogue.services.records import RecordInput, WriteContext, upsert_record
+    from catalogue.places.services import Provinces
+    from catalogue.registry.records import RecordInput, WriteContext, upsert_record
     from catalogue.vocab import Level, ProductGroup
 
     with app.app_context(), Session(get_engine(), expire_on_commit=False) as session:

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 from sqlmodel import Session, SQLModel, create_engine
 
-from catalogue.models import Province
-from catalogue.seeding import seed_provinces
-from catalogue.services.places import Provinces
-from catalogue.services.rows import parse_row
-from catalogue.services.status import ExpiryBasis, Policy, certificate_standing, standing
-from catalogue.services.verification import status_as_of
+from catalogue.places.models import Province
+from catalogue.places.services import Provinces
+from catalogue.registry.rows import parse_row
+from catalogue.registry.seeding import seed_provinces
+from catalogue.registry.status import ExpiryBasis, Policy, certificate_standing, standing
+from catalogue.verification.services import status_as_of
 from catalogue.vocab import (
     CertificateStatus,
     Level,

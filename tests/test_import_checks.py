@@ -6,9 +6,13 @@ import pytest
 from flask_babel import force_locale
 from sqlmodel import Session, func, select
 
-from catalogue.models import AuditEntry, Certificate, ImportBatch, Product, User
-from catalogue.services import accounts, importing
-from catalogue.services.permissions import SYSTEM
+from catalogue.accounts import services as accounts
+from catalogue.accounts.models import User
+from catalogue.accounts.permissions import SYSTEM
+from catalogue.audit.models import AuditEntry
+from catalogue.imports import checking as importing
+from catalogue.imports.models import ImportBatch
+from catalogue.registry.models import Certificate, Product
 from tests.fixtures.workspace import PASSWORD, csv_text, province, row, xlsx_bytes
 
 
@@ -144,7 +148,7 @@ def test_mixed_file_lists_every_bad_row_and_only_those(db_session: Session, lao_
 
 def test_certificate_of_another_province_cannot_be_overwritten(db_session: Session, lao_cai: User) -> None:
     hue = _user(db_session, "hue@so.gov.vn", "province", "Huế")
-    from catalogue.services import publishing
+    from catalogue.registry import publishing
 
     with force_locale("en"):
         batch, _ = importing.stage_batch(

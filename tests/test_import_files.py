@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 from openpyxl import Workbook
 
-from catalogue.services.importing import ImportFileError, read_table, template_xlsx
+from catalogue.imports.checking import ImportFileError, read_table, template_xlsx
 from tests.fixtures.workspace import HEADERS, cp1258, csv_text, row, xlsx_bytes
 
 VI_ROW = row(1, product="Nước mắm Phú Quốc đặc biệt", producer="Cơ sở Hưng Thịnh", province="Đồng Tháp")
@@ -121,7 +121,7 @@ def test_english_headers_and_unknown_columns() -> None:
 
 
 def test_template_is_readable_and_its_example_row_is_marked() -> None:
-    from catalogue.services.places import Provinces
+    from catalogue.places.services import Provinces
 
     data = template_xlsx(Provinces([]))
     table = read_table(data)

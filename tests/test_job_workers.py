@@ -12,10 +12,10 @@ import pytest
 from flask import Flask
 from sqlmodel import Session
 
+from catalogue.accounts.models import User
 from catalogue.db import get_engine
 from catalogue.jobs import queue, service, tasks
 from catalogue.jobs.models import Job
-from catalogue.models import User
 from tests.fixtures.workspace import make_user
 
 

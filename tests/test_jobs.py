@@ -20,11 +20,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, func, select
 
+from catalogue.audit.models import OutboxEvent
 from catalogue.db import get_engine
+from catalogue.imports.models import ImportBatch
 from catalogue.jobs import tasks
 from catalogue.jobs.models import Job
-from catalogue.models import Certificate, ImportBatch, OutboxEvent, Product
-from catalogue.views import admin
+from catalogue.registry.models import Certificate, Product
+from catalogue.workspace import views as admin
 from tests.fixtures.workspace import post, row, signed_in, upload, xlsx_bytes
 
 
@@ -183,7 +185,7 @@ def test_another_provinces_official_can_neither_see_nor_retry_a_job(
 def test_a_large_batchs_qr_zip_is_built_by_a_job_and_downloaded_from_its_page(
     seeded_app: Flask, official: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from catalogue.jobs import exports
+    from catalogue.verification import exports
 
     batch_url = upload(official, xlsx_bytes([row(1), row(2)])).headers["Location"]
     post(official, batch_url + "/publish", {}, token_from=batch_url)
@@ -212,8 +214,8 @@ def test_a_job_the_queue_lost_is_shown_interrupted_and_can_be_retried(
     seeded_app: Flask, official: FlaskClient
 ) -> None:
     """The row was committed but its queue entry is gone (queue file or Redis wiped)."""
+    from catalogue.accounts.models import User
     from catalogue.jobs import service
-    from catalogue.models import User
 
     batch_url = upload(official, xlsx_bytes([row(n) for n in range(1, 4)])).headers["Location"]
     before = _count(seeded_app, Certificate)

@@ -11,9 +11,12 @@ from typing import Any
 from flask import Flask
 from sqlmodel import Session, select
 
+from catalogue.accounts.models import User
 from catalogue.db import get_engine
-from catalogue.models import Certificate, ImportBatch, SelectionRound, User
-from catalogue.services import importing, publishing
+from catalogue.imports import checking as importing
+from catalogue.imports.models import ImportBatch
+from catalogue.registry import publishing
+from catalogue.registry.models import Certificate, SelectionRound
 from tests.fixtures.workspace import login, make_user, row, xlsx_bytes
 
 EN = {"Accept-Language": "en"}
@@ -59,7 +62,7 @@ def test_round_sheet_leaves_out_revoked_and_marks_expired(seeded_app: Flask) -> 
 
 def test_a_large_rounds_labels_come_a_page_at_a_time(seeded_app: Flask, monkeypatch: Any) -> None:
     """However large a round, one request renders a bounded number of labels (QR codes)."""
-    from catalogue.views import verify
+    from catalogue.verification import views as verify
 
     certs = _publish_three(seeded_app)  # two printable labels, one revoked
     monkeypatch.setattr(verify, "LABELS_PER_PAGE", 1)

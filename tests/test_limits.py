@@ -49,8 +49,8 @@ def _fair_certificates(app: Flask, count: int) -> list[str]:
     from sqlmodel import Session
 
     from catalogue.db import get_engine
-    from catalogue.services.places import Provinces
-    from catalogue.services.records import RecordInput, WriteContext, upsert_record
+    from catalogue.places.services import Provinces
+    from catalogue.registry.records import RecordInput, WriteContext, upsert_record
     from catalogue.vocab import Level, ProductGroup
     from tests.conftest import VERIFY_KEYS
 

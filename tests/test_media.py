@@ -14,10 +14,12 @@ from flask import Flask
 from PIL import Image
 from sqlmodel import Session, select
 
-from catalogue import media
+from catalogue.accounts.models import User
 from catalogue.db import get_engine
-from catalogue.models import Photo, Product, User
-from catalogue.services import importing, publishing
+from catalogue.imports import checking as importing
+from catalogue.registry import photos as media
+from catalogue.registry import publishing
+from catalogue.registry.models import Photo, Product
 from tests.fixtures.workspace import login, make_user, post, row, xlsx_bytes
 
 
@@ -190,7 +192,7 @@ def test_single_photo_upload_and_removal_are_audited(seeded_app: Flask, hue: dic
         token_from=url,
         content_type="multipart/form-data",
     )
-    from catalogue.models import AuditEntry
+    from catalogue.audit.models import AuditEntry
 
     with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
         photo = s.exec(select(Photo).where(Photo.product_id == product.id)).one()

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from catalogue import migrate
-from catalogue.models import __all__ as MODEL_NAMES  # noqa: N812
+from catalogue.tables import __all__ as MODEL_NAMES  # noqa: N812
 from tests.conftest import IS_PG, PG_URL
 
 EXPECTED_TABLES = {

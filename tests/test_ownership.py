@@ -18,11 +18,14 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from catalogue.accounts.models import User
+from catalogue.accounts.permissions import MINISTRY_LEVELS
+from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.db import get_engine
-from catalogue.models import AuditEntry, Certificate, OutboxEvent, Producer, Product, User
-from catalogue.services import importing, publishing
-from catalogue.services.permissions import MINISTRY_LEVELS
-from catalogue.services.places import Provinces
+from catalogue.imports import checking as importing
+from catalogue.places.services import Provinces
+from catalogue.registry import publishing
+from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.vocab import Level
 from tests.fixtures.workspace import login, make_user, post, province, row, xlsx_bytes
 

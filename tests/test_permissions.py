@@ -12,22 +12,20 @@ from flask import Flask
 from PIL import Image
 from sqlmodel import Session, select
 
-from catalogue import media
+from catalogue.accounts import permissions
+from catalogue.accounts import services as accounts
+from catalogue.accounts.models import User
+from catalogue.accounts.permissions import SYSTEM, Forbidden, can
 from catalogue.db import get_engine
-from catalogue.models import (
-    Certificate,
-    Event,
-    ImportBatch,
-    Job,
-    Photo,
-    Producer,
-    Product,
-    Province,
-    SelectionRound,
-    User,
-)
-from catalogue.services import accounts, editing, importing, permissions, publishing, verification
-from catalogue.services.permissions import SYSTEM, Forbidden, can
+from catalogue.fairs.models import Event
+from catalogue.imports import checking as importing
+from catalogue.imports.models import ImportBatch
+from catalogue.jobs.models import Job
+from catalogue.places.models import Province
+from catalogue.registry import editing, publishing
+from catalogue.registry import photos as media
+from catalogue.registry.models import Certificate, Photo, Producer, Product, SelectionRound
+from catalogue.verification import services as verification
 from catalogue.vocab import Level
 from tests.fixtures.workspace import PASSWORD, csrf_token, login, make_user, row, xlsx_bytes
 
@@ -337,7 +335,7 @@ def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
             s,
             actor=a,
             exhibitor=get(
-                __import__("catalogue.models", fromlist=["Exhibitor"]).Exhibitor, w["exhibitor_id"]
+                __import__("catalogue.tables", fromlist=["Exhibitor"]).Exhibitor, w["exhibitor_id"]
             ),
         ),
         "create_user": lambda a: accounts.create_user(

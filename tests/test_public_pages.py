@@ -12,9 +12,10 @@ from flask_babel import force_locale, gettext
 from sqlmodel import Session, func, select
 
 from catalogue.db import get_engine
-from catalogue.models import Certificate, Event, Exhibit, Exhibitor, Photo, Producer, Product, SelectionRound
-from catalogue.services.places import Provinces
-from catalogue.services.records import RecordInput, WriteContext, upsert_record
+from catalogue.fairs.models import Event, Exhibit, Exhibitor
+from catalogue.places.services import Provinces
+from catalogue.registry.models import Certificate, Photo, Producer, Product, SelectionRound
+from catalogue.registry.records import RecordInput, WriteContext, upsert_record
 from catalogue.vocab import Level
 from tests import seeddata
 from tests.conftest import VERIFY_KEYS

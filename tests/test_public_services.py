@@ -9,9 +9,10 @@ from flask import Flask
 from sqlmodel import Session, select
 
 from catalogue.clock import today
-from catalogue.models import Event, Province
-from catalogue.services import pages
-from catalogue.services.places import Provinces
+from catalogue.fairs.models import Event
+from catalogue.places.models import Province
+from catalogue.places.services import Provinces
+from catalogue.registry import pages
 from catalogue.vocab import EventKind
 from tests import seeddata
 

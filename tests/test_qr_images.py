@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from catalogue import qr
-from catalogue.services.codes import parse_code
+from catalogue.registry.codes import parse_code
+from catalogue.verification import qr
 from tests import seeddata
 from tests.conftest import REQUIRE_BROWSER, VERIFY_KEYS
 
@@ -129,7 +129,7 @@ def test_qr_for_an_unknown_or_forged_code_is_404(seeded_client: FlaskClient, suf
     assert parse_code(forged, VERIFY_KEYS) is None
     assert seeded_client.get(f"/v/{forged}/{suffix}").status_code == 404
     # Well-formed and correctly signed, but never issued.
-    from catalogue.services.codes import new_code
+    from catalogue.registry.codes import new_code
 
     unissued = new_code(VERIFY_KEYS, "a")
     assert seeded_client.get(f"/v/{unissued}/{suffix}").status_code == 404

@@ -14,11 +14,11 @@ from flask import Flask
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
+from catalogue.audit.models import OutboxEvent
 from catalogue.clock import utcnow
 from catalogue.config import ConfigError, Settings
 from catalogue.db import get_engine, make_engine
 from catalogue.jobs import queue
-from catalogue.models import OutboxEvent
 from catalogue.search import building
 from catalogue.search.index import current_name, prune_outbox
 from catalogue.verification import counting

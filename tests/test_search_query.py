@@ -19,10 +19,10 @@ from sqlmodel import Session, select
 from catalogue import create_app
 from catalogue.clock import today
 from catalogue.db import dispose_engines, get_engine
-from catalogue.models import Certificate, Product, SelectionRound
+from catalogue.places.services import Provinces
+from catalogue.registry.models import Certificate, Product, SelectionRound
+from catalogue.registry.status import certificate_standing, current_policy
 from catalogue.search.query import SearchParams, parse, run
-from catalogue.services.places import Provinces
-from catalogue.services.status import certificate_standing, current_policy
 from catalogue.text import fold
 from tests import seeddata
 from tests.conftest import base_overrides, fresh_data_folder

@@ -18,8 +18,9 @@ from flask import Flask
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
+from catalogue.audit.models import OutboxEvent
 from catalogue.db import get_engine, get_session
-from catalogue.models import OutboxEvent, Product
+from catalogue.registry.models import Product
 from catalogue.search import building, index
 from catalogue.search.facets import _Segment
 from catalogue.search.index import CURSOR, current_name, previous_name, reader_for

@@ -17,14 +17,15 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
 from catalogue import create_app
+from catalogue.audit.models import OutboxEvent
 from catalogue.config import PROJECT_ROOT
 from catalogue.db import get_engine, get_session, make_engine
-from catalogue.models import OutboxEvent, Product
+from catalogue.places.services import Provinces
+from catalogue.registry.models import Product
+from catalogue.registry.records import RecordInput, WriteContext, upsert_record
 from catalogue.search import building, index
 from catalogue.search.index import IndexBuilding, current_name, drain, pending_count
 from catalogue.search.query import SearchParams, run
-from catalogue.services.places import Provinces
-from catalogue.services.records import RecordInput, WriteContext, upsert_record
 from catalogue.vocab import Level, ProductGroup
 from tests import seeddata
 from tests.conftest import VERIFY_KEYS, base_overrides
@@ -84,7 +85,7 @@ def test_edit_replaces_the_document_and_counts_stay_right(seeded_app: Flask) -> 
         session = get_session()
         product = session.exec(select(Product).where(Product.name == "Gọi hè")).one()
         product.name = "Gọi hè gỗ mít"
-        from catalogue.services.audit import enqueue_reindex
+        from catalogue.audit.services import enqueue_reindex
 
         enqueue_reindex(session, product.id)  # type: ignore[arg-type]
         session.commit()

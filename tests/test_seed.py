@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, func, select
 
-from catalogue.models import AuditEntry, Certificate, Event, Producer, Product, Province
-from catalogue.seeding import seed_all
+from catalogue.audit.models import AuditEntry
+from catalogue.fairs.models import Event
+from catalogue.places.models import Province
+from catalogue.registry.models import Certificate, Producer, Product
+from catalogue.registry.seeding import seed_all
 from tests import seeddata
 from tests.conftest import VERIFY_KEYS
 

@@ -19,11 +19,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
+from catalogue.accounts.models import User
 from catalogue.db import get_engine
+from catalogue.imports import checking as importing
 from catalogue.jobs import tasks
 from catalogue.jobs.models import Job
-from catalogue.models import Certificate, Producer, Product, Province, User
-from catalogue.services import editing, importing, publishing, records
+from catalogue.places.models import Province
+from catalogue.registry import editing, publishing, records
+from catalogue.registry.models import Certificate, Producer, Product
 from tests.conftest import IS_PG
 from tests.fixtures.workspace import login, make_user, post, row, signed_in, upload, xlsx_bytes
 

@@ -27,11 +27,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, func, insert, select
 from sqlmodel import Session
 
+from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.clock import VIETNAM
 from catalogue.db import get_engine
-from catalogue.models import AuditEntry, OutboxEvent, ValidityPolicy
+from catalogue.registry.models import ValidityPolicy
+from catalogue.registry.status import ExpiryBasis, Policy, standing, valid_sql
 from catalogue.search.facets import LEVELS, STATUSES, DocTable
-from catalogue.services.status import ExpiryBasis, Policy, standing, valid_sql
 from catalogue.vocab import CertificateStatus, Level
 from tests.fixtures.workspace import csrf_token, login, make_user
 

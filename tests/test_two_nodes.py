@@ -18,10 +18,11 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from catalogue import create_app
+from catalogue.accounts.permissions import SYSTEM
+from catalogue.audit.models import OutboxEvent
 from catalogue.db import get_engine, get_session, make_engine
-from catalogue.models import Certificate, OutboxEvent
-from catalogue.services import publishing
-from catalogue.services.permissions import SYSTEM
+from catalogue.registry import publishing
+from catalogue.registry.models import Certificate
 from tests.conftest import IS_PG, base_overrides
 from tests.test_search_sync import publish, total
 

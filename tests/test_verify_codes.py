@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from catalogue.services import codes
-from catalogue.services.codes import ALPHABET, CODE_LEN, new_code, normalise, parse_code
+from catalogue.registry import codes
+from catalogue.registry.codes import ALPHABET, CODE_LEN, new_code, normalise, parse_code
 from tests.conftest import VERIFY_KEYS
 
 #: A database nobody listens on: any query would fail the request with a 500.

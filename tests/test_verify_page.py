@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from catalogue.clock import utcnow
 from catalogue.db import get_engine
-from catalogue.models import FakeReport
+from catalogue.imports.models import FakeReport
 from catalogue.verification import counting
 from tests import seeddata
 from tests.fixtures.workspace import login, make_user
@@ -385,7 +385,7 @@ def test_concurrent_checks_are_all_counted(
 
 
 def test_an_uploaded_photo_is_sent_at_phone_size(seeded_app: Flask, seeded_codes: list[str]) -> None:
-    from catalogue import media
+    from catalogue.registry import photos as media
 
     code = seeded_codes[9]
     stored = media.ingest(_jpeg((1200, 900)), seeded_app.config["MEDIA_DIR"])

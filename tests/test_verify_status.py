@@ -10,12 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+from catalogue.accounts.permissions import SYSTEM
 from catalogue.clock import today
 from catalogue.db import get_engine
-from catalogue.models import Certificate, SelectionRound
-from catalogue.services import publishing
-from catalogue.services.permissions import SYSTEM
-from catalogue.services.status import current_policy, standing
+from catalogue.registry import publishing
+from catalogue.registry.models import Certificate, SelectionRound
+from catalogue.registry.status import current_policy, standing
 
 EN = {"Accept-Language": "en"}
 

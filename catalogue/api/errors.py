@@ -2,7 +2,7 @@
 
 Before, errors came in three shapes (a translated title, ``"bad_request"``, a
 ``status``); clients had to guess. The app's error handler
-(:mod:`catalogue.views.errors`) hands every HTTP error on an ``/api/`` path here —
+(:mod:`catalogue.errors`) hands every HTTP error on an ``/api/`` path here —
 400, 404, 405 (with ``Allow``), 429 and 503 (with ``Retry-After``), 500 — so
 routing errors (an unknown path, an undeclared method) get the same shape as the
 views' own. The message is in the request's language. The verify endpoints' 404

@@ -16,8 +16,8 @@ from flask import Response, url_for
 from sqlmodel import Session
 
 from catalogue.api.models import FilterQuery
-from catalogue.services.catalog import ProductSummary, load_summaries, verify_url
-from catalogue.services.places import Provinces
+from catalogue.places.services import Provinces
+from catalogue.registry.catalog import ProductSummary, load_summaries, verify_url
 
 #: Rows in one CSV export (the whole result list up to this many).
 CSV_LIMIT = 10_000

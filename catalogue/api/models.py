@@ -3,8 +3,8 @@
 They are the contract (DESIGN §4): :mod:`catalogue.api.spec` generates the OpenAPI
 document from them, and the query models validate request parameters with the same
 types and limits the document states. Each answer model is built from the read models
-the HTML pages use (:mod:`catalogue.services.catalog`, :mod:`catalogue.services.pages`,
-:mod:`catalogue.services.verification`), so no query logic lives here.
+the HTML pages use (:mod:`catalogue.registry.catalog`, :mod:`catalogue.registry.pages`,
+:mod:`catalogue.verification.services`), so no query logic lives here.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.exceptions import BadRequest
 
+from catalogue.registry.catalog import CertificateView, ProductSummary, verify_url
+from catalogue.registry.pages import EventView
+from catalogue.registry.status import ExpiryBasis, Standing
 from catalogue.search.query import MAX_PAGE, MAX_QUERY, SORTS
-from catalogue.services import verification as svc
-from catalogue.services.catalog import CertificateView, ProductSummary, verify_url
-from catalogue.services.pages import EventView
-from catalogue.services.status import ExpiryBasis, Standing
+from catalogue.verification import services as svc
 from catalogue.vocab import CertificateStatus, EventKind, Level, ProductGroup, Region
 
 #: ``AsOfAnswer.date`` would hide the type's name.

@@ -4,7 +4,7 @@ One blueprint, so the contract lives in one room: each route declares its
 :class:`~catalogue.api.spec.Operation` beside its code, validates its parameters with
 a query model and answers with a response model (:mod:`catalogue.api.models`). The
 views call the same services as the HTML pages — :func:`catalogue.search.query.run`
-for search and CSV, :mod:`catalogue.services.verification` and the verify page's
+for search and CSV, :mod:`catalogue.verification.services` and the verify page's
 own code check and rate limits for verification — so the API and the pages cannot
 disagree. URLs, caching headers and limits are those the endpoints always had.
 """
@@ -45,16 +45,16 @@ from catalogue.api.models import (
 from catalogue.api.spec import BAD_REQUEST, BUSY, TOO_MANY, Operation, Reply, documented
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
+from catalogue.places.services import Provinces
+from catalogue.registry import pages
+from catalogue.registry.catalog import load_summaries
+from catalogue.registry.status import current_policy
 from catalogue.search import building
 from catalogue.search.index import IndexBuilding
 from catalogue.search.query import SearchError, SearchParams, SearchResult, run
-from catalogue.services import pages
-from catalogue.services import verification as svc
-from catalogue.services.catalog import load_summaries
-from catalogue.services.places import Provinces
-from catalogue.services.status import current_policy
-from catalogue.views.search import facet_label
-from catalogue.views.verify import PAGE_CACHE, _code, _device, _page_headers, _parse_as_of, verify_limit
+from catalogue.search.views import facet_label
+from catalogue.verification import services as svc
+from catalogue.verification.views import PAGE_CACHE, _code, _device, _page_headers, _parse_as_of, verify_limit
 from catalogue.web import public_cache
 
 F = TypeVar("F", bound=Callable[..., Any])

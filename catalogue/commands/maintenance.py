@@ -1,5 +1,5 @@
 """``flask maintenance prune``: retention of the check log and the search outbox (see
-:mod:`catalogue.services.retention`); the job worker also runs it once a day."""
+:mod:`catalogue.retention`); the job worker also runs it once a day."""
 
 from __future__ import annotations
 
@@ -22,6 +22,6 @@ def maintenance_group() -> None:
 @with_appcontext
 @needs_database
 def prune() -> None:
-    from catalogue.services import retention
+    from catalogue import retention
 
     click.echo(retention.prune().summary())

@@ -56,7 +56,7 @@ def _fill_english(path: Path) -> None:
 
 def _add_wtforms_messages(pot: Path) -> None:
     """Add WTForms' own validation messages: it ships no Vietnamese catalogue, so
-    our forms look them up in ours (see :class:`catalogue.forms.Form`)."""
+    our forms look them up in ours (see :class:`catalogue.workspace.forms.Form`)."""
     from wtforms.i18n import messages_path
 
     with pot.open("rb") as fh:

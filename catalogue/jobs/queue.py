@@ -24,7 +24,7 @@ TASK = "catalogue_huey_run_job"
 #: Jobs the consumer runs at the same time (threads): one office's long publish does not hold up
 #: another office's upload check. On SQLite two publishes still take turns on the write lock.
 WORKERS = 2
-#: When the consumer prunes old rows (:mod:`catalogue.services.retention`): 20:30 UTC, 03:30 in Vietnam.
+#: When the consumer prunes old rows (:mod:`catalogue.retention`): 20:30 UTC, 03:30 in Vietnam.
 PRUNE_AT = crontab(minute="30", hour="20")
 
 

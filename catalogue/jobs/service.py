@@ -23,12 +23,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from catalogue.accounts import permissions
+from catalogue.accounts.models import User
 from catalogue.clock import utcnow
 from catalogue.db import get_engine, pk
 from catalogue.jobs import queue
 from catalogue.jobs.models import Job
-from catalogue.models import User
-from catalogue.services import permissions
 
 #: A running job whose heartbeat is older than this is taken for dead (consumer killed).
 STALE_AFTER = timedelta(seconds=90)
@@ -111,7 +111,7 @@ def create(
 ) -> Job:
     """A queued job row (flushed, not committed); ``data`` is kept on disk for the job.
 
-    ``actor`` :data:`~catalogue.services.permissions.SYSTEM` (the command line) leaves
+    ``actor`` :data:`~catalogue.accounts.permissions.SYSTEM` (the command line) leaves
     ``actor_id`` empty: only :data:`SYSTEM_KINDS` may run so.
     """
     if isinstance(actor, permissions.SystemActor) and kind not in SYSTEM_KINDS:

@@ -2,7 +2,7 @@
 
 Each handler does its work in one session and commits once at the end, so a
 consumer killed part-way leaves nothing written: publishing keeps
-:func:`catalogue.services.publishing.publish_batch`'s all-or-nothing transaction.
+:func:`catalogue.registry.publishing.publish_batch`'s all-or-nothing transaction.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from flask import Flask, current_app, has_app_context
 from flask_babel import force_locale, gettext
 from sqlmodel import Session
 
+from catalogue.accounts.models import User
 from catalogue.db import get_engine
+from catalogue.imports import checking as importing
+from catalogue.imports.models import ImportBatch
 from catalogue.jobs import service
 from catalogue.jobs.models import Job
-from catalogue.models import ImportBatch, User
-from catalogue.services import importing, publishing
+from catalogue.registry import publishing
 
 #: Test hook: called with (job id, done, total) at every progress report; raise to simulate a crash.
 FAULT: Callable[[int, int, int], None] | None = None
@@ -43,10 +45,10 @@ def run_job_in_app(app: Flask) -> Callable[[int], None]:
 
 
 def prune_in_app(app: Flask) -> Callable[[], None]:
-    """The consumer's daily retention task (:mod:`catalogue.services.retention`), bound to ``app``."""
+    """The consumer's daily retention task (:mod:`catalogue.retention`), bound to ``app``."""
 
     def prune() -> None:
-        from catalogue.services import retention
+        from catalogue import retention
 
         with app.app_context():
             app.logger.warning("retention: %s", retention.prune(app).summary())
@@ -126,7 +128,7 @@ def _report_json(report: importing.ImportReport) -> dict[str, Any]:
 
 def report_from_json(data: dict[str, Any], sha: str = "") -> importing.ImportReport:
     """The stored dry run as the preview template expects it."""
-    from catalogue.services.rows import FieldError
+    from catalogue.registry.rows import FieldError
 
     report = importing.ImportReport(filename=str(data.get("filename", "")), sha256=sha)
     report.file_errors = list(data.get("file_errors") or [])
@@ -277,7 +279,7 @@ def rebuild(
 @handler("qr_zip")
 def qr_zip(app: Flask, session: Session, job: Job, user: User, report: service.Reporter) -> dict[str, Any]:
     from catalogue.clock import today
-    from catalogue.jobs import exports
+    from catalogue.verification import exports
 
     batch = session.get(ImportBatch, job.batch_id)
     if batch is None:

@@ -24,13 +24,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from catalogue.auth import actor, guard
+from catalogue.accounts.login import actor, guard
+from catalogue.accounts.models import User
 from catalogue.db import get_session
-from catalogue.forms import ConfirmForm
 from catalogue.jobs import service
 from catalogue.jobs.models import Job
-from catalogue.models import User
-from catalogue.views import admin
+from catalogue.workspace import views as admin
+from catalogue.workspace.forms import ConfirmForm
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 # The workspace's page helpers and error pages (403, expired form) apply here too.

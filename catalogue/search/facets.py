@@ -28,7 +28,7 @@ import numpy as np
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from catalogue.services.status import Policy
+from catalogue.registry.status import Policy
 from catalogue.vocab import CertificateStatus, Level, ProductGroup, Region
 
 LEVELS: list[str] = [v.value for v in Level]

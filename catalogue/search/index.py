@@ -48,13 +48,14 @@ from whoosh.searching import Searcher
 from whoosh.writing import SegmentWriter
 
 from catalogue import faults
+from catalogue.audit.models import OutboxEvent
 from catalogue.clock import utcnow
-from catalogue.models import OutboxEvent, Product
+from catalogue.places.services import Provinces
+from catalogue.registry.catalog import load_summaries
+from catalogue.registry.models import Product
+from catalogue.registry.status import Policy
 from catalogue.search.facets import DocTable, _Segment, facet_file, prune_facet_files
 from catalogue.search.schema import SCHEMA_VERSION, build_schema, document_for
-from catalogue.services.catalog import load_summaries
-from catalogue.services.places import Provinces
-from catalogue.services.status import Policy
 
 if TYPE_CHECKING:
     from catalogue.search.building import Progress

@@ -27,12 +27,12 @@ from sqlalchemy import Engine
 from whoosh.searching import Searcher
 
 from catalogue.clock import today as clock_today
+from catalogue.places.services import Provinces
+from catalogue.registry.status import current_policy
 from catalogue.search.analysis import exact_tokens, folded_tokens
 from catalogue.search.engine import Scorer
 from catalogue.search.facets import FACETS, DocTable, Filters, filter_and_count
 from catalogue.search.index import IndexBuilding, Reader, Snapshot, reader_for
-from catalogue.services.places import Provinces
-from catalogue.services.status import current_policy
 from catalogue.text import fold, nfc
 from catalogue.vocab import CertificateStatus, parse_group, parse_level, parse_region
 

@@ -19,9 +19,9 @@ from typing import Any
 from flask_babel import force_locale
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 
+from catalogue.places.services import Provinces
+from catalogue.registry.catalog import ProductSummary
 from catalogue.search.analysis import TOKEN_PATTERN, exact_analyzer, folded_analyzer
-from catalogue.services.catalog import ProductSummary
-from catalogue.services.places import Provinces
 from catalogue.text import fold, nfc
 from catalogue.vocab import Level, ProductGroup, Region
 

@@ -26,8 +26,8 @@ from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
-from catalogue.models import OutboxEvent
-from catalogue.services import audit
+from catalogue.audit import services as audit
+from catalogue.audit.models import OutboxEvent
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
