@@ -52,22 +52,33 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
 
     from catalogue import errors
+    from catalogue.accounts import login
+    from catalogue.accounts import views as accounts
     from catalogue.api import views as api
-    from catalogue.registry import views as public
-    from catalogue.search import views as search
-    from catalogue.verification import views as verify
-    from catalogue.workspace import views as admin
-
-    app.register_blueprint(public.bp)
-    app.register_blueprint(search.bp)
-    app.register_blueprint(verify.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(api.bp)  # every /api/v1 endpoint and the API page /api
+    from catalogue.audit import views as audit
+    from catalogue.fairs import workspace as fairs_workspace
+    from catalogue.imports import views as imports
     from catalogue.jobs import queue as job_queue
     from catalogue.jobs import views as job_views
+    from catalogue.registry import validity_views
+    from catalogue.registry import views as public
+    from catalogue.registry import workspace as records
+    from catalogue.search import views as search
+    from catalogue.verification import reports
+    from catalogue.verification import views as verify
+    from catalogue.workspace import shell
+    from catalogue.workspace import views as workspace
 
+    login.init_app(app)
+    app.add_template_global(shell.round_label_global, "round_label")
+    # The public site, then the JSON API (every /api/v1 endpoint and the API page /api) …
+    for blueprint in (public.bp, search.bp, verify.bp, api.bp):
+        app.register_blueprint(blueprint)
+    # … then the officials' workspace under /admin, one blueprint per feature.
+    for blueprint in (workspace.bp, accounts.bp, imports.bp, records.bp, validity_views.bp,
+                      fairs_workspace.bp, reports.bp, audit.bp, job_views.bp):  # fmt: skip
+        app.register_blueprint(blueprint)
     job_queue.init_app(app)
-    app.register_blueprint(job_views.bp)
     errors.init_app(app)
     from catalogue.registry import photos as media
 

@@ -22,11 +22,11 @@ from sqlmodel import Session, func, select
 
 from catalogue.audit.models import OutboxEvent
 from catalogue.db import get_engine
+from catalogue.imports import views as admin
 from catalogue.imports.models import ImportBatch
 from catalogue.jobs import tasks
 from catalogue.jobs.models import Job
 from catalogue.registry.models import Certificate, Product
-from catalogue.workspace import views as admin
 from tests.fixtures.workspace import post, row, signed_in, upload, xlsx_bytes
 
 

@@ -156,24 +156,24 @@ def world(seeded_app: Flask) -> dict[str, Any]:
 
 #: Endpoints any signed-in official may open; their content is scoped by the services.
 OPEN_TO_OFFICIALS = {
-    "admin.index",
-    "admin.logout",
-    "admin.password",
-    "admin.imports",
-    "admin.import_template",
-    "admin.records",
-    "admin.rounds",
-    "admin.audit_log",
-    "admin.reports",
-    "admin.producer",
-    "admin.product",
-    "admin.round_",
+    "workspace.index",
+    "accounts.logout",
+    "accounts.password",
+    "imports.imports",
+    "imports.import_template",
+    "records.records",
+    "records.rounds",
+    "audit.audit_log",
+    "reports.reports",
+    "records.producer",
+    "records.product",
+    "records.round_",
 }
 
 
 def _admin_rules(app: Flask) -> list[Any]:
     rules = [
-        r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "admin.login"
+        r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "accounts.login"
     ]
     assert rules, "no /admin views registered: the walks below would check nothing"
     return rules

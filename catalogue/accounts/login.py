@@ -61,7 +61,7 @@ def actor() -> User | None:
 
 
 def _to_login() -> Any:
-    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 
 def guard(action: str = "use_workspace") -> Callable[[F], F]:
@@ -87,6 +87,6 @@ login_required = guard("use_workspace")
 
 def init_app(app: Flask) -> None:
     login_manager.user_loader(_load)
-    login_manager.login_view = "admin.login"
+    login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in to continue.")
     login_manager.session_protection = "basic"

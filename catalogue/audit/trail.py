@@ -87,9 +87,9 @@ HISTORY_KINDS: dict[str, Any] = {
 }  # fmt: skip
 #: Where each kind of record is opened in the workspace.
 _ENDPOINTS = {
-    "product": ("admin.product", "product_id"), "producer": ("admin.producer", "producer_id"),
-    "certificate": ("admin.certificate", "cert_id"), "selection_round": ("admin.round_", "round_id"),
-    "import_batch": ("admin.batch", "batch_id"), "event": ("admin.event", "event_id"),
+    "product": ("records.product", "product_id"), "producer": ("records.producer", "producer_id"),
+    "certificate": ("records.certificate", "cert_id"), "selection_round": ("records.round_", "round_id"),
+    "import_batch": ("imports.batch", "batch_id"), "event": ("fairs_admin.event", "event_id"),
 }  # fmt: skip
 _LONG = 160
 

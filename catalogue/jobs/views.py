@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     flash,
@@ -22,41 +21,23 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_wtf.csrf import CSRFError
 
-from catalogue.accounts.login import actor, guard
-from catalogue.accounts.models import User
+from catalogue.accounts.login import guard
 from catalogue.db import get_session
 from catalogue.jobs import service
 from catalogue.jobs.models import Job
-from catalogue.workspace import views as admin
+from catalogue.workspace import shell
 from catalogue.workspace.forms import ConfirmForm
 
-bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
-# The workspace's page helpers and error pages (403, expired form) apply here too.
-bp.context_processor(admin._workspace_helpers)
-bp.errorhandler(CSRFError)(admin._csrf_error)
-bp.errorhandler(403)(admin._forbidden)
+bp = shell.blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
 
 def _job(job_id: int) -> Job:
     job = get_session().get(Job, job_id)
     if job is None:
         abort(404)
-    service.require_job(_me(), job)
+    service.require_job(shell.me(), job)
     return job
-
-
-def _me() -> User:
-    user = actor()
-    assert user is not None  # guard() ran first
-    return user
-
-
-@bp.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get("/<int:job_id>")
@@ -78,7 +59,7 @@ def retry(job_id: int) -> Any:
     found = _job(job_id)
     if ConfirmForm().validate_on_submit():
         try:
-            service.retry(get_session(), actor=_me(), job=found)
+            service.retry(get_session(), actor=shell.me(), job=found)
             flash(_("The job was started again."), "info")
         except service.JobError as exc:
             flash(str(exc), "error")
@@ -90,14 +71,14 @@ def retry(job_id: int) -> Any:
 def rebuild_search() -> Any:
     """Ministry officials: rebuild the search index in the background, then watch its job page."""
     if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("admin.index"))
+        return redirect(url_for("workspace.index"))
     session = get_session()
     try:
-        started = service.start_rebuild(session, actor=_me(), locale=str(get_locale() or "vi"))
+        started = service.start_rebuild(session, actor=shell.me(), locale=str(get_locale() or "vi"))
     except service.JobError as exc:
         flash(str(exc), "error")
         running = service.active_rebuild(session)
-        return redirect(url_for("jobs.job", job_id=running.id) if running else url_for("admin.index"))
+        return redirect(url_for("jobs.job", job_id=running.id) if running else url_for("workspace.index"))
     return redirect(url_for("jobs.job", job_id=started.id))
 
 

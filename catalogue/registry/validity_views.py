@@ -24,10 +24,9 @@ from catalogue.clock import today
 from catalogue.db import get_session
 from catalogue.registry import validity
 from catalogue.registry.status import current_policy, forget_policy
-from catalogue.registry.views import bp as public_bp
 from catalogue.vocab import Level
+from catalogue.workspace import shell
 from catalogue.workspace.forms import Form, choices
-from catalogue.workspace.views import bp as admin_bp
 
 
 class PolicyForm(Form):
@@ -57,7 +56,10 @@ def _default_years() -> int:
     return int(current_app.config["CERTIFICATE_VALIDITY_YEARS"])
 
 
-@admin_bp.route("/validity", methods=["GET", "POST"])
+bp = shell.blueprint("validity", __name__)
+
+
+@bp.route("/validity", methods=["GET", "POST"])
 @guard("manage_policy")
 def validity_settings() -> Any:
     session = get_session()
@@ -79,7 +81,7 @@ def validity_settings() -> Any:
             session.commit()
             forget_policy()  # this process shows the new status at once; others within POLICY_TTL
             flash(_("Saved. Statuses follow the new setting from the day it takes effect."), "info")
-            return redirect(url_for("admin.validity_settings"))
+            return redirect(url_for("validity.validity_settings"))
     for errors in form.errors.values():
         for message in errors:
             flash(str(message), "error")
@@ -88,15 +90,3 @@ def validity_settings() -> Any:
         "admin/validity.html", form=form, history=validity.history(session, _default_years()),
         policy=current_policy(session), today=today(),
     ), status  # fmt: skip
-
-
-@public_bp.get("/status")
-def status_rules() -> str:
-    """How status is decided: a public, plain explanation with each level's setting."""
-    session = get_session()
-    day = today()
-    policy = current_policy(session)
-    return render_template(
-        "public/status_rules.html", history=validity.history(session, _default_years()),
-        terms={lv: policy.term(lv, day) for lv in _levels()}, today=day,
-    )  # fmt: skip

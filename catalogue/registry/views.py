@@ -27,8 +27,10 @@ from catalogue.db import get_session
 from catalogue.i18n import COOKIE
 from catalogue.paging import page_number
 from catalogue.places.services import Provinces
-from catalogue.registry import pages
+from catalogue.registry import pages, validity
 from catalogue.registry.models import Photo
+from catalogue.registry.status import current_policy
+from catalogue.vocab import Level
 from catalogue.web import public_cache
 
 bp = Blueprint("public", __name__)
@@ -181,3 +183,16 @@ def healthz() -> tuple[str, int, dict[str, str]]:
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         return "search index unavailable", 503, {"Content-Type": "text/plain"}
     return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+
+
+@bp.get("/status")
+def status_rules() -> str:
+    """How status is decided: a public, plain explanation with each level's setting."""
+    session = get_session()
+    day = today()
+    policy = current_policy(session)
+    default_years = int(current_app.config["CERTIFICATE_VALIDITY_YEARS"])
+    return render_template(
+        "public/status_rules.html", history=validity.history(session, default_years),
+        terms={lv: policy.term(lv, day) for lv in Level.by_rank()}, today=day,
+    )  # fmt: skip
