@@ -52,10 +52,11 @@ user: translations ## Create an official's account: make user EMAIL=… [PROVINC
 test: translations ## Run the whole test suite
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check and mypy (all must be clean)
+lint: $(STAMP) ## ruff check, ruff format --check, mypy and the import contract (all must be clean)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Every benchmark runs even when one misses its budget; the table at the end shows them all.
 bench: translations ## Run every benchmark, then print one table of their figures and baselines

@@ -36,7 +36,8 @@ MEMORY_BUDGET_MB = 256
 
 CHILD = """
 import json, resource, sys, time
-from catalogue.imports.checking import ImportFileError, read_table
+from catalogue.imports.bounds import ImportFileError
+from catalogue.imports.files import read_table
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 data = open(sys.argv[1], "rb").read()
 def hwm():

@@ -49,9 +49,10 @@ from catalogue.accounts import services as accounts  # noqa: E402
 from catalogue.accounts.permissions import SYSTEM  # noqa: E402
 from catalogue.db import get_engine, make_engine  # noqa: E402
 from catalogue.imports import checking as importing  # noqa: E402
+from catalogue.imports import files  # noqa: E402
 from catalogue.places.services import Provinces  # noqa: E402
 from catalogue.registry.rows import HEADERS  # noqa: E402
-from catalogue.registry.seeding import seed_all  # noqa: E402
+from catalogue.seeding import seed_all  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "imports"
 READ_BUDGET_S = 20.0  # per 5,000 rows
@@ -169,9 +170,9 @@ def main() -> int:
             return len(report.rows)
 
         figures = [
-            ("XLSX: read_table", timed(lambda: len(importing.read_table(xlsx).rows), args.repeat, n, "xlsx"),
+            ("XLSX: read_table", timed(lambda: len(files.read_table(xlsx).rows), args.repeat, n, "xlsx"),
              "openpyxl read-only", timed(lambda: bare_xlsx(xlsx), args.repeat, n, "bare xlsx")),
-            ("CSV: read_table", timed(lambda: len(importing.read_table(text).rows), args.repeat, n, "csv"),
+            ("CSV: read_table", timed(lambda: len(files.read_table(text).rows), args.repeat, n, "csv"),
              "csv.reader", timed(lambda: bare_csv(text), args.repeat, n, "bare csv")),
         ]  # fmt: skip
         read_xlsx = figures[0][1]

@@ -44,12 +44,14 @@ from catalogue.db import get_engine  # noqa: E402
 from catalogue.places.models import Province  # noqa: E402
 from catalogue.places.services import Provinces  # noqa: E402
 from catalogue.registry.models import Certificate, Producer, Product, SelectionRound  # noqa: E402
-from catalogue.registry.records import RecordInput, WriteContext, upsert_record  # noqa: E402
-from catalogue.registry.seeding import seed_provinces  # noqa: E402
+from catalogue.registry.records import WriteContext, upsert_record  # noqa: E402
+from catalogue.registry.rows import RecordInput  # noqa: E402
 from catalogue.search import sync  # noqa: E402
+from catalogue.search.builds import rebuild  # noqa: E402
 from catalogue.search.engine import CACHE  # noqa: E402
-from catalogue.search.index import rebuild  # noqa: E402
-from catalogue.search.query import SearchParams, run  # noqa: E402
+from catalogue.search.params import SearchParams  # noqa: E402
+from catalogue.search.query import run  # noqa: E402
+from catalogue.seeding import seed_provinces  # noqa: E402
 from catalogue.text import nfc  # noqa: E402
 from catalogue.vocab import Level, ProducerKind, ProductGroup, Region  # noqa: E402
 
@@ -251,7 +253,8 @@ import json, sys, time
 from catalogue import create_app
 from catalogue.db import get_session
 from catalogue.search import sync
-from catalogue.search.query import SearchParams, run
+from catalogue.search.params import SearchParams
+from catalogue.search.query import run
 from catalogue.places.services import Provinces
 app = create_app({"ENV": "test", "CATALOGUE_DATA_DIR": sys.argv[1], "DATABASE_URL": "", "SECRET_KEY": "bench",
                   "VERIFY_KEYS": {"a": "bench"}, "RATELIMIT_ENABLED": False})

@@ -51,20 +51,25 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     i18n.init_app(app)
 
-    from catalogue import errors
+    from catalogue import errors, health, retention
     from catalogue.accounts import login
     from catalogue.accounts import views as accounts
     from catalogue.api import views as api
     from catalogue.audit import views as audit
+    from catalogue.fairs import pages as fair_pages
+    from catalogue.fairs import views as fairs
     from catalogue.fairs import workspace as fairs_workspace
+    from catalogue.imports import tasks as import_tasks  # noqa: F401 - registers its job handlers
     from catalogue.imports import views as imports
     from catalogue.jobs import queue as job_queue
+    from catalogue.jobs import runner as job_runner
     from catalogue.jobs import views as job_views
-    from catalogue.registry import validity_views
+    from catalogue.registry import parts, validity_views
     from catalogue.registry import views as public
     from catalogue.registry import workspace as records
+    from catalogue.search import tasks as search_tasks  # noqa: F401 - registers its job handler
     from catalogue.search import views as search
-    from catalogue.verification import reports
+    from catalogue.verification import labels, reports
     from catalogue.verification import views as verify
     from catalogue.workspace import shell
     from catalogue.workspace import views as workspace
@@ -72,13 +77,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login.init_app(app)
     app.add_template_global(shell.round_label_global, "round_label")
     # The public site, then the JSON API (every /api/v1 endpoint and the API page /api) …
-    for blueprint in (public.bp, search.bp, verify.bp, api.bp):
+    for blueprint in (public.bp, health.bp, fairs.bp, search.bp, verify.bp, labels.bp, api.bp):
         app.register_blueprint(blueprint)
+    parts.install(app, [fair_pages.OnRegistryPages()])  # the fairs on the registry's pages
     # … then the officials' workspace under /admin, one blueprint per feature.
     for blueprint in (workspace.bp, accounts.bp, imports.bp, records.bp, validity_views.bp,
                       fairs_workspace.bp, reports.bp, audit.bp, job_views.bp):  # fmt: skip
         app.register_blueprint(blueprint)
-    job_queue.init_app(app)
+    job_queue.init_app(app, run_job=job_runner.run_job_in_app(app), daily=retention.daily_in_app(app))
     errors.init_app(app)
     from catalogue.registry import photos as media
 

@@ -7,9 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from catalogue.accounts import cli as users
-    from catalogue.commands import backup, db, maintenance, translations
+    from catalogue.commands import backup, db, maintenance, seed, translations
     from catalogue.imports import cli as imports
-    from catalogue.registry import cli as seed
     from catalogue.search import cli as search
 
     for command in (db.db_group, seed.seed_command, search.search_group,

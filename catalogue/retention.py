@@ -5,11 +5,12 @@
   which is never pruned (:func:`catalogue.verification.counting.prune`).
 - **The search outbox** (``search_outbox``): rows older than ``OUTBOX_DAYS``. Each node's cursor
   is private, so rows go by age alone; a node further behind than that notices on its next drain
-  and rebuilds its index (:func:`catalogue.search.index.prune_outbox`).
+  and rebuilds its index (:func:`catalogue.search.outbox.prune_outbox`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,7 +38,7 @@ class Pruned:
 def prune(app: Flask | None = None, now: datetime | None = None) -> Pruned:
     """Prune both by the app's settings; needs an app context."""
     from catalogue.db import get_engine
-    from catalogue.search.index import prune_outbox
+    from catalogue.search.outbox import prune_outbox
     from catalogue.verification import counting
 
     cfg = (app or current_app).config
@@ -47,3 +48,13 @@ def prune(app: Flask | None = None, now: datetime | None = None) -> Pruned:
     checks = counting.prune(checks_before)
     outbox = prune_outbox(get_engine(cfg["SQLALCHEMY_URL"]), outbox_before)
     return Pruned(checks, checks_before, outbox, outbox_before)
+
+
+def daily_in_app(app: Flask) -> Callable[[], None]:
+    """The consumer's daily retention task (:mod:`catalogue.retention`), bound to ``app``."""
+
+    def daily() -> None:
+        with app.app_context():
+            app.logger.warning("retention: %s", prune(app).summary())
+
+    return daily

@@ -3,19 +3,19 @@
 from catalogue.accounts.models import SignInAttempt, User
 from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
-from catalogue.imports.models import FakeReport, ImportBatch
 from catalogue.jobs.models import Job
 from catalogue.places.models import Province
 from catalogue.registry.models import (
     Certificate,
     CertificateEvent,
+    ImportBatch,
     Photo,
     Producer,
     Product,
     SelectionRound,
     ValidityPolicy,
 )
-from catalogue.verification.models import VerificationCheck, VerificationTally
+from catalogue.verification.models import FakeReport, VerificationCheck, VerificationTally
 
 __all__ = [
     "AuditEntry",

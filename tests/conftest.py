@@ -35,7 +35,7 @@ import catalogue.tables  # noqa: F401  (fills SQLModel.metadata)
 from catalogue import create_app, migrate
 from catalogue.clock import VIETNAM
 from catalogue.db import dispose_engines, get_engine, make_engine
-from catalogue.registry.seeding import seed_all
+from catalogue.seeding import seed_all
 
 IS_PG = os.environ.get("DATABASE_URL", "").startswith("postgres")
 #: Under pytest-xdist each worker gets a database of its own beside the given one
@@ -118,7 +118,7 @@ def _seed(url: str) -> None:
 
 def _build_index(data_dir: Path) -> None:
     """Build the search index of the database in ``data_dir`` through the real rebuild."""
-    from catalogue.search.index import rebuild
+    from catalogue.search.builds import rebuild
 
     app = create_app(base_overrides(data_dir))
     with app.app_context():
@@ -339,7 +339,8 @@ def make_certificate(seeded_app: Flask) -> Callable[..., str]:
     ``make_certificate(number="12/GCN", issued_on=date(2024, 3, 1), expires_on=..., year=2024)``
     """
     from catalogue.places.services import Provinces
-    from catalogue.registry.records import RecordInput, WriteContext, upsert_record
+    from catalogue.registry.records import WriteContext, upsert_record
+    from catalogue.registry.rows import RecordInput
     from catalogue.vocab import Level, ProductGroup
 
     def factory(**facts: Any) -> str:

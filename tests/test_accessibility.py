@@ -35,9 +35,12 @@ from catalogue.accounts.permissions import SYSTEM
 from catalogue.clock import utcnow
 from catalogue.db import get_engine
 from catalogue.imports import checking as importing
+from catalogue.imports import publishing
 from catalogue.jobs import service as jobs
-from catalogue.registry import publishing
+from catalogue.registry.certificates import revoke_certificate
 from catalogue.registry.models import Certificate, Product
+from catalogue.registry.product_photos import add_photo
+from catalogue.verification import fake_reports
 from catalogue.verification import services as svc
 from catalogue.vocab import ProductGroup
 from tests.conftest import PausedBuild
@@ -128,13 +131,13 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         certs = {c.verify_code: c for c in s.exec(select(Certificate).where(
             Certificate.verify_code.in_([valid, expired, lapsed, revoked])  # type: ignore[attr-defined]
         ))}  # fmt: skip
-        publishing.revoke_certificate(s, actor=SYSTEM, certificate=certs[revoked], reason="Không còn đạt",
+        revoke_certificate(s, actor=SYSTEM, certificate=certs[revoked], reason="Không còn đạt",
                                       reference="99/QĐ-SCT", on=date(2026, 1, 5))  # fmt: skip
         product = s.get(Product, certs[valid].product_id)
         assert product is not None
-        publishing.add_photo(s, actor=user, product=product, data=_jpeg(), alt="Gói chè Shan tuyết")
-        svc.report_fake(s, what="Tem QR dán đè lên tem cũ", where="Chợ Bắc Hà", code=valid,
-                        check=svc.find_by_code(s.connection(), valid))  # fmt: skip
+        add_photo(s, actor=user, product=product, data=_jpeg(), alt="Gói chè Shan tuyết")
+        fake_reports.report_fake(s, what="Tem QR dán đè lên tem cũ", where="Chợ Bắc Hà", code=valid,
+                                 check=svc.find_by_code(s.connection(), valid))  # fmt: skip
         published, _ = importing.stage_batch(s, actor=user, filename="a11y-da-dang.xlsx",
                                              data=xlsx_bytes([row(41), row(42)]))  # fmt: skip
         assert published is not None

@@ -25,8 +25,10 @@ from catalogue.audit import services as audit
 from catalogue.audit import trail as audit_trail
 from catalogue.db import get_engine
 from catalogue.places.models import Province
-from catalogue.registry import editing, publishing
+from catalogue.registry import editing
+from catalogue.registry.certificates import correct_certificate, revoke_certificate
 from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
+from catalogue.registry.product_photos import add_photo
 from catalogue.registry.round_names import round_label
 from tests.fixtures.workspace import get_user, login, make_user, province
 
@@ -101,7 +103,7 @@ def test_a_moved_product_reads_with_field_labels_and_province_names(
         })  # fmt: skip
         image = io.BytesIO()
         Image.new("RGB", (400, 300), (30, 120, 60)).save(image, "JPEG")
-        publishing.add_photo(s, actor=me, product=product, data=image.getvalue(),
+        add_photo(s, actor=me, product=product, data=image.getvalue(),
                              media_dir=seeded_app.config["MEDIA_DIR"])  # fmt: skip
         s.commit()
         maker_name = other_maker.name
@@ -318,7 +320,7 @@ def test_history_dates_the_issue_by_the_issue_date(
     assert any("issue date unknown — recognised in 2023" in e for e in events)
     # Once the day is found and corrected, the issue is dated by it.
     with seeded_app.test_request_context("/"), _db(seeded_app) as s:
-        publishing.correct_certificate(s, actor=get_user(s, "laocai@so.gov.vn"),
+        correct_certificate(s, actor=get_user(s, "laocai@so.gov.vn"),
                                        certificate=s.get(Certificate, unknown),
                                        values={"issued_on": date(2023, 5, 2)}, reason="found")  # fmt: skip
         s.commit()
@@ -338,7 +340,7 @@ def test_history_words_for_revocation_in_vietnamese(
         cert = s.exec(select(Certificate).where(Certificate.number == "NK-6/GCN")).one()
         make_user(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
         user = s.exec(select(User).where(User.email == "laocai@so.gov.vn")).one()
-        publishing.revoke_certificate(s, actor=user, certificate=cert, reason="Không còn đạt tiêu chí",
+        revoke_certificate(s, actor=user, certificate=cert, reason="Không còn đạt tiêu chí",
                                       reference="9/QĐ-SCT", on=date(2025, 10, 1))  # fmt: skip
         s.commit()
         cert_id = cert.id

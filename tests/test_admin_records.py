@@ -14,7 +14,7 @@ from catalogue.audit.models import AuditEntry
 from catalogue.db import get_engine
 from catalogue.fairs.models import Event, Exhibit
 from catalogue.imports import checking as importing
-from catalogue.registry import publishing
+from catalogue.imports import publishing
 from catalogue.registry.models import Certificate, CertificateEvent, Producer, Product
 from tests.fixtures.workspace import login, make_user, post, province, row, xlsx_bytes
 

@@ -24,8 +24,9 @@ from sqlmodel import Session, SQLModel
 from catalogue.config import PROJECT_ROOT
 from catalogue.db import get_engine
 from catalogue.imports import checking as importing
-from catalogue.imports.checking import ImportFileError, read_table
-from catalogue.registry import publishing
+from catalogue.imports import publishing
+from catalogue.imports.bounds import ImportFileError
+from catalogue.imports.files import read_table
 from tests.fixtures import bad_files
 from tests.fixtures.workspace import get_user, post, row, signed_in, xlsx_bytes
 
@@ -102,7 +103,8 @@ def test_refusals_stay_within_256_mb(tmp_path: Path) -> None:
         paths.append(str(path))
     script = (
         "import resource, sys\n"
-        "from catalogue.imports.checking import ImportFileError, read_table\n"
+        "from catalogue.imports.bounds import ImportFileError\n"
+        "from catalogue.imports.files import read_table\n"
         "resource.setrlimit(resource.RLIMIT_AS, (256 * 1024 * 1024, 256 * 1024 * 1024))\n"
         "for path in sys.argv[1:]:\n"
         "    try:\n"

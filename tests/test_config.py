@@ -247,7 +247,8 @@ def test_key_samples_finds_one_code_per_key_id(seeded_app: Flask) -> None:
 
 def _sign_one_with_b(app: Flask, keys: dict[str, str]) -> str:
     from catalogue.places.services import Provinces
-    from catalogue.registry.records import RecordInput, WriteContext, upsert_record
+    from catalogue.registry.records import WriteContext, upsert_record
+    from catalogue.registry.rows import RecordInput
     from catalogue.vocab import Level, ProductGroup
 
     with app.app_context(), Session(get_engine(), expire_on_commit=False) as session:

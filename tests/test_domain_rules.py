@@ -14,9 +14,9 @@ from sqlmodel import Session, SQLModel, create_engine
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry.rows import parse_row
-from catalogue.registry.seeding import seed_provinces
-from catalogue.registry.status import ExpiryBasis, Policy, certificate_standing, standing
-from catalogue.verification.services import status_as_of
+from catalogue.registry.status import ExpiryBasis, Policy, certificate_standing, issued_by, standing
+from catalogue.seeding import seed_provinces
+from catalogue.verification.history import status_as_of
 from catalogue.vocab import (
     CertificateStatus,
     Level,
@@ -79,6 +79,19 @@ def test_no_status_before_the_issue_date() -> None:
                             revoked_on=None, revoked_reason=None)  # fmt: skip
     assert status_as_of(check, date(2024, 1, 1), []).status is None  # type: ignore[arg-type]
     assert status_as_of(check, date(2024, 6, 1), []).status is VALID  # type: ignore[arg-type]
+
+
+def test_issued_by_a_day_knows_when_only_the_year_is_known() -> None:
+    assert issued_by(date(2024, 5, 31), issued_on=date(2024, 6, 1), year=2024) is False
+    assert issued_by(date(2024, 6, 1), issued_on=date(2024, 6, 1), year=2024) is True
+    assert issued_by(date(2023, 12, 31), issued_on=None, year=2024) is False
+    assert issued_by(date(2024, 7, 1), issued_on=None, year=2024) is None  # within the year: cannot tell
+    assert issued_by(date(2025, 1, 1), issued_on=None, year=2024) is True
+    check = SimpleNamespace(level="tinh", year=2024, issued_on=None, expires_on=None, revoked_on=None,
+                            revoked_reason=None)  # fmt: skip
+    assert status_as_of(check, date(2023, 12, 31), []).status is None  # type: ignore[arg-type]
+    assert status_as_of(check, date(2024, 7, 1), []).issue_day_unknown  # type: ignore[arg-type]
+    assert not status_as_of(check, date(2025, 7, 1), []).issue_day_unknown  # type: ignore[arg-type]
 
 
 def test_status_of_a_row_is_derived_from_its_dates_each_time() -> None:

@@ -11,8 +11,8 @@ from catalogue.accounts.models import User
 from catalogue.accounts.permissions import SYSTEM
 from catalogue.audit.models import AuditEntry
 from catalogue.imports import checking as importing
-from catalogue.imports.models import ImportBatch
-from catalogue.registry.models import Certificate, Product
+from catalogue.imports import template
+from catalogue.registry.models import Certificate, ImportBatch, Product
 from tests.fixtures.workspace import PASSWORD, csv_text, province, row, xlsx_bytes
 
 
@@ -115,7 +115,7 @@ def test_level_outside_the_role(db_session: Session, lao_cai: User, ministry: Us
 
 
 def test_template_example_row_is_refused(db_session: Session, lao_cai: User) -> None:
-    data = importing.template_xlsx(importing.Provinces.load(db_session))
+    data = template.template_xlsx(importing.Provinces.load(db_session))
     with force_locale("en"):
         report, _ = importing.check_file(db_session, actor=lao_cai, filename="mau.xlsx", data=data)
     assert not report.ok
@@ -148,7 +148,7 @@ def test_mixed_file_lists_every_bad_row_and_only_those(db_session: Session, lao_
 
 def test_certificate_of_another_province_cannot_be_overwritten(db_session: Session, lao_cai: User) -> None:
     hue = _user(db_session, "hue@so.gov.vn", "province", "Huế")
-    from catalogue.registry import publishing
+    from catalogue.imports import publishing
 
     with force_locale("en"):
         batch, _ = importing.stage_batch(

@@ -10,7 +10,9 @@ from datetime import datetime
 import pytest
 from openpyxl import Workbook
 
-from catalogue.imports.checking import ImportFileError, read_table, template_xlsx
+from catalogue.imports.bounds import ImportFileError
+from catalogue.imports.files import read_table
+from catalogue.imports.template import template_xlsx
 from tests.fixtures.workspace import HEADERS, cp1258, csv_text, row, xlsx_bytes
 
 VI_ROW = row(1, product="Nước mắm Phú Quốc đặc biệt", producer="Cơ sở Hưng Thịnh", province="Đồng Tháp")

@@ -13,9 +13,8 @@ from sqlmodel import Session, func, select
 
 from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.db import get_engine
-from catalogue.imports.models import ImportBatch
-from catalogue.registry.models import Certificate, CertificateEvent, Product
-from catalogue.registry.publishing import provenance_for
+from catalogue.registry.models import Certificate, CertificateEvent, ImportBatch, Product
+from catalogue.registry.provenance import provenance_for
 from tests.conftest import IS_PG
 from tests.fixtures.workspace import csv_text, make_user, post, row, signed_in, upload, xlsx_bytes
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from catalogue.accounts.models import User
 from catalogue.db import get_engine
-from catalogue.jobs import queue, service, tasks
+from catalogue.jobs import queue, service
 from catalogue.jobs.models import Job
 from tests.fixtures.workspace import make_user
 
@@ -65,7 +65,7 @@ def consumer_app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     app.config["JOBS_IMMEDIATE"] = False
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     yield app
-    tasks.FAULT = None
+    service.FAULT = None
     for sig, handler in handlers.items():  # the consumer sets its own on start
         signal.signal(sig, handler)
 
@@ -99,7 +99,7 @@ def test_a_long_job_does_not_hold_up_another_offices_check(consumer_app: Flask) 
                 held.set()
                 assert release.wait(60)
 
-        tasks.FAULT = hold
+        service.FAULT = hold
         consumer = queue.make_consumer(app, initial_delay=0.05, max_delay=0.2, scheduler_interval=1)
         consumer.start()
         try:

@@ -1,8 +1,8 @@
 """Long work runs as background jobs whose state lives in the ``job`` table (issue 13, item 2).
 
 The tests run Huey in immediate mode (jobs run inline when queued); a consumer
-killed with ``-9`` is simulated by :data:`catalogue.jobs.tasks.FAULT` raising
-:class:`~catalogue.jobs.tasks.Killed` part-way, which skips every line of the
+killed with ``-9`` is simulated by :data:`catalogue.jobs.job_service.FAULT` raising
+:class:`~catalogue.jobs.job_service.Killed` part-way, which skips every line of the
 job's own bookkeeping, as a killed process would.
 """
 
@@ -23,10 +23,9 @@ from sqlmodel import Session, func, select
 from catalogue.audit.models import OutboxEvent
 from catalogue.db import get_engine
 from catalogue.imports import views as admin
-from catalogue.imports.models import ImportBatch
-from catalogue.jobs import tasks
+from catalogue.jobs import service as job_service
 from catalogue.jobs.models import Job
-from catalogue.registry.models import Certificate, Product
+from catalogue.registry.models import Certificate, ImportBatch, Product
 from tests.fixtures.workspace import post, row, signed_in, upload, xlsx_bytes
 
 
@@ -38,7 +37,7 @@ def official(seeded_app: Flask) -> FlaskClient:
 @pytest.fixture
 def no_fault() -> Iterator[None]:
     yield
-    tasks.FAULT = None
+    job_service.FAULT = None
 
 
 def _session(app: Flask) -> Session:
@@ -114,12 +113,12 @@ def test_a_killed_publish_writes_nothing_shows_retry_and_retry_publishes_all(
 
     def kill(_job_id: int, done: int, _total: int) -> None:
         if done == 3:
-            raise tasks.Killed
+            raise job_service.Killed
 
-    tasks.FAULT = kill
-    with pytest.raises(tasks.Killed):
+    job_service.FAULT = kill
+    with pytest.raises(job_service.Killed):
         post(official, batch_url + "/publish", {}, token_from=batch_url)
-    tasks.FAULT = None
+    job_service.FAULT = None
     assert {m: _count(seeded_app, m) for m in before} == before
     job = _jobs(seeded_app)[-1]
     assert (job.kind, job.state) == ("publish", "running")
@@ -154,9 +153,9 @@ def test_a_failed_publish_says_nothing_was_published(
         if done == 1:
             raise RuntimeError("disk full")
 
-    tasks.FAULT = crash
+    job_service.FAULT = crash
     post(official, batch_url + "/publish?lang=en", {}, token_from=batch_url)
-    tasks.FAULT = None
+    job_service.FAULT = None
     page = official.get(batch_url + "?lang=en").get_data(as_text=True)
     assert "nothing was published" in page and "Retry" in page
     assert _jobs(seeded_app)[-1].state == "failed"
@@ -166,9 +165,9 @@ def test_another_provinces_official_can_neither_see_nor_retry_a_job(
     seeded_app: Flask, official: FlaskClient, no_fault: None
 ) -> None:
     batch_url = upload(official, xlsx_bytes([row(1)])).headers["Location"]
-    tasks.FAULT = lambda _j, _d, _t: (_ for _ in ()).throw(RuntimeError("boom"))
+    job_service.FAULT = lambda _j, _d, _t: (_ for _ in ()).throw(RuntimeError("boom"))
     post(official, batch_url + "/publish", {}, token_from=batch_url)
-    tasks.FAULT = None
+    job_service.FAULT = None
     job = _jobs(seeded_app)[-1]
     assert job.state == "failed"
     other = signed_in(seeded_app, "danang@so.gov.vn", "province", "Đà Nẵng")

@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 from catalogue.accounts.models import User
 from catalogue.db import get_engine
 from catalogue.imports import checking as importing
-from catalogue.imports.models import ImportBatch
-from catalogue.registry import publishing
-from catalogue.registry.models import Certificate, SelectionRound
+from catalogue.imports import publishing
+from catalogue.registry.certificates import revoke_certificate
+from catalogue.registry.models import Certificate, ImportBatch, SelectionRound
 from tests.fixtures.workspace import login, make_user, row, xlsx_bytes
 
 EN = {"Accept-Language": "en"}
@@ -36,7 +36,7 @@ def _publish_three(app: Flask) -> dict[str, Certificate]:
         assert batch is not None and report.ok
         publishing.publish_batch(s, actor=user, batch=batch)
         certs = {c.number: c for c in s.exec(select(Certificate).where(Certificate.batch_id == batch.id))}
-        publishing.revoke_certificate(
+        revoke_certificate(
             s, actor=user, certificate=certs["L-REVOKED"], reason="Vi phạm", reference="12/QĐ-UBND",
             on=date(2026, 1, 5),
         )  # fmt: skip
@@ -62,10 +62,10 @@ def test_round_sheet_leaves_out_revoked_and_marks_expired(seeded_app: Flask) -> 
 
 def test_a_large_rounds_labels_come_a_page_at_a_time(seeded_app: Flask, monkeypatch: Any) -> None:
     """However large a round, one request renders a bounded number of labels (QR codes)."""
-    from catalogue.verification import views as verify
+    from catalogue.verification import labels
 
     certs = _publish_three(seeded_app)  # two printable labels, one revoked
-    monkeypatch.setattr(verify, "LABELS_PER_PAGE", 1)
+    monkeypatch.setattr(labels, "LABELS_PER_PAGE", 1)
     with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
         slug = s.get(SelectionRound, certs["L-VALID"].round_id).slug  # type: ignore[union-attr]
     client = seeded_app.test_client()

@@ -50,7 +50,8 @@ def _fair_certificates(app: Flask, count: int) -> list[str]:
 
     from catalogue.db import get_engine
     from catalogue.places.services import Provinces
-    from catalogue.registry.records import RecordInput, WriteContext, upsert_record
+    from catalogue.registry.records import WriteContext, upsert_record
+    from catalogue.registry.rows import RecordInput
     from catalogue.vocab import Level, ProductGroup
     from tests.conftest import VERIFY_KEYS
 

@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 from catalogue.accounts.models import User
 from catalogue.db import get_engine
 from catalogue.imports import checking as importing
+from catalogue.imports import publishing
 from catalogue.registry import photos as media
-from catalogue.registry import publishing
 from catalogue.registry.models import Photo, Product
 from tests.fixtures.workspace import login, make_user, post, row, xlsx_bytes
 

@@ -23,8 +23,8 @@ from catalogue.accounts.permissions import MINISTRY_LEVELS
 from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.db import get_engine
 from catalogue.imports import checking as importing
+from catalogue.imports import publishing
 from catalogue.places.services import Provinces
-from catalogue.registry import publishing
 from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.vocab import Level
 from tests.fixtures.workspace import login, make_user, post, province, row, xlsx_bytes

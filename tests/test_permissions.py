@@ -17,15 +17,16 @@ from catalogue.accounts import services as accounts
 from catalogue.accounts.models import User
 from catalogue.accounts.permissions import SYSTEM, Forbidden, can
 from catalogue.db import get_engine
+from catalogue.fairs import services as fairs
 from catalogue.fairs.models import Event
 from catalogue.imports import checking as importing
-from catalogue.imports.models import ImportBatch
+from catalogue.imports import publishing
 from catalogue.jobs.models import Job
 from catalogue.places.models import Province
-from catalogue.registry import editing, publishing
+from catalogue.registry import certificates, editing, product_photos
 from catalogue.registry import photos as media
-from catalogue.registry.models import Certificate, Photo, Producer, Product, SelectionRound
-from catalogue.verification import services as verification
+from catalogue.registry.models import Certificate, ImportBatch, Photo, Producer, Product, SelectionRound
+from catalogue.verification import fake_reports
 from catalogue.vocab import Level
 from tests.fixtures.workspace import PASSWORD, csrf_token, login, make_user, row, xlsx_bytes
 
@@ -113,10 +114,10 @@ def world(seeded_app: Flask) -> dict[str, Any]:
         publishing.publish_batch(s, actor=hue, batch=batch)
         cert = s.exec(select(Certificate).where(Certificate.batch_id == batch.id)).one()
         product = s.get(Product, cert.product_id)
-        photo = publishing.add_photo(s, actor=hue, product=product, data=_png())
+        photo = product_photos.add_photo(s, actor=hue, product=product, data=_png())
         ministry = s.get(User, ids["ministry"])
         event = s.exec(select(Event)).first()
-        exhibitor = editing.add_exhibitor(
+        exhibitor = fairs.add_exhibitor(
             s,
             actor=ministry,
             event=event,
@@ -127,7 +128,7 @@ def world(seeded_app: Flask) -> dict[str, Any]:
         pending, _ = importing.stage_batch(
             s, actor=hue, filename="next.xlsx", data=xlsx_bytes([row(2, province="Huế")])
         )
-        report = verification.report_fake(
+        report = fake_reports.report_fake(
             s, what="Nhãn giả", where="Chợ Đông Ba", code=None, check=None, province_id=hue.province_id,
             photo_key=media.ingest(_png(), seeded_app.config["CATALOGUE_DATA_DIR"] / "reports").file_key,
         )  # fmt: skip
@@ -279,7 +280,7 @@ def test_batches_are_listed_only_for_their_province(seeded_app: Flask, world: di
 
 # ----------------------------------------------------------------------------- every mutating service
 
-SERVICE_MODULES = (publishing, editing, accounts, importing)
+SERVICE_MODULES = (publishing, certificates, product_photos, editing, fairs, accounts, importing)
 
 
 def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
@@ -298,20 +299,20 @@ def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
             s, actor=a, batch=get(ImportBatch, w["pending_id"])
         ),
         "batch_certificates": lambda a: publishing.batch_certificates(s, actor=a, batch=batch),
-        "correct_certificate": lambda a: publishing.correct_certificate(
+        "correct_certificate": lambda a: certificates.correct_certificate(
             s, actor=a, certificate=cert, values={"number": "X"}
         ),
-        "revoke_certificate": lambda a: publishing.revoke_certificate(
+        "revoke_certificate": lambda a: certificates.revoke_certificate(
             s, actor=a, certificate=cert, reason="r", reference="f"
         ),
-        "reinstate_certificate": lambda a: publishing.reinstate_certificate(
+        "reinstate_certificate": lambda a: certificates.reinstate_certificate(
             s, actor=a, certificate=cert, reason="r"
         ),
-        "add_certificate": lambda a: publishing.add_certificate(
+        "add_certificate": lambda a: certificates.add_certificate(
             s, actor=a, product=product, level=Level.TINH, year=2025, number="NEW-1"
         ),
-        "add_photo": lambda a: publishing.add_photo(s, actor=a, product=product, data=_png()),
-        "remove_photo": lambda a: publishing.remove_photo(s, actor=a, photo=get(Photo, w["photo_id"])),
+        "add_photo": lambda a: product_photos.add_photo(s, actor=a, product=product, data=_png()),
+        "remove_photo": lambda a: product_photos.remove_photo(s, actor=a, photo=get(Photo, w["photo_id"])),
         "attach_batch_photos": lambda a: publishing.attach_batch_photos(s, actor=a, batch=batch, data=b"PK"),
         "save_producer": lambda a: editing.save_producer(
             s, actor=a, producer=get(Producer, w["producer_id"]), values={"name": "Tampered"}
@@ -322,8 +323,8 @@ def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "save_round": lambda a: editing.save_round(
             s, actor=a, round_=get(SelectionRound, w["round_id"]), values={"edition": "X"}
         ),
-        "save_event": lambda a: editing.save_event(s, actor=a, event=None, values={"name": "Hội chợ"}),
-        "add_exhibitor": lambda a: editing.add_exhibitor(
+        "save_event": lambda a: fairs.save_event(s, actor=a, event=None, values={"name": "Hội chợ"}),
+        "add_exhibitor": lambda a: fairs.add_exhibitor(
             s,
             actor=a,
             event=get(Event, w["event_id"]),
@@ -331,7 +332,7 @@ def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
             booth="B",
             products=[],
         ),
-        "remove_exhibitor": lambda a: editing.remove_exhibitor(
+        "remove_exhibitor": lambda a: fairs.remove_exhibitor(
             s,
             actor=a,
             exhibitor=get(

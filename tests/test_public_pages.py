@@ -15,7 +15,8 @@ from catalogue.db import get_engine
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Certificate, Photo, Producer, Product, SelectionRound
-from catalogue.registry.records import RecordInput, WriteContext, upsert_record
+from catalogue.registry.records import WriteContext, upsert_record
+from catalogue.registry.rows import RecordInput
 from catalogue.vocab import Level
 from tests import seeddata
 from tests.conftest import VERIFY_KEYS

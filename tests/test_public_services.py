@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import icalendar
 from flask import Flask
 from sqlmodel import Session, select
 
-from catalogue.clock import today
+from catalogue.clock import today, utcnow
+from catalogue.db import get_session
+from catalogue.fairs import calendar
+from catalogue.fairs import pages as fair_pages
 from catalogue.fairs.models import Event
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
@@ -28,7 +32,7 @@ def _fair(session: Session, name: str, start: date | None, end: date | None, **k
 
 def test_a_fair_still_running_or_to_come_is_upcoming_and_a_finished_one_is_past(db_session: Session) -> None:
     day = date(2024, 5, 18)
-    lists = pages.event_lists(db_session, Provinces.load(db_session), day)
+    lists = fair_pages.event_lists(db_session, Provinces.load(db_session), day)
     upcoming = {v.event.name for v in lists.upcoming}
     # The northern regional fair ran 16–19/5/2024: on the 18th it is current.
     assert any("khu vực phía Bắc năm 2024" in name for name in upcoming)
@@ -46,8 +50,10 @@ def test_a_fair_still_running_or_to_come_is_upcoming_and_a_finished_one_is_past(
 def test_an_upcoming_fair_shows_on_the_home_page(seeded_app: Flask, db_session: Session) -> None:
     start = today() + timedelta(days=20)
     _fair(db_session, "Hoi cho CNNT sap toi", start, start + timedelta(days=3), venue="Nhà văn hóa tỉnh")
-    home = pages.home(db_session, Provinces.load(db_session), today())
-    assert home.fairs[0].event.name == "Hoi cho CNNT sap toi"
+    fairs = fair_pages.home_fairs(db_session, Provinces.load(db_session), today())
+    assert fairs[0].event.name == "Hoi cho CNNT sap toi"
+    home = seeded_app.test_client().get("/?lang=en").get_data(as_text=True)
+    assert home.index("<h2>Fairs and showrooms") < home.index("Hoi cho CNNT sap toi")
     body = seeded_app.test_client().get("/events?lang=en").get_data(as_text=True)
     current = body.index("Current and upcoming fairs")
     assert current < body.index("Hoi cho CNNT sap toi") < body.index("<h2>Showrooms")
@@ -58,8 +64,8 @@ def test_calendar_text_is_escaped_and_folded_at_75_octets(db_session: Session) -
     name = "Hội chợ; triển lãm, hàng công nghiệp nông thôn tiêu biểu khu vực phía Bắc năm 2026"
     event = _fair(db_session, name, date(2026, 12, 30), date(2027, 1, 2),
                   venue="Cung Triển lãm, Hà Nội", province_id=province.id)  # fmt: skip
-    view = pages.EventView(event, EventKind.FAIR, province, province)
-    ics = pages.event_ics(
+    view = fair_pages.EventView(event, EventKind.FAIR, province, province)
+    ics = calendar.event_ics(
         view, url="http://registry.test/events/x", host="registry.test",
         now=datetime(2026, 11, 1, 8, 0, tzinfo=UTC), description="Line one\nLine two",
     )  # fmt: skip
@@ -73,13 +79,61 @@ def test_calendar_text_is_escaped_and_folded_at_75_octets(db_session: Session) -
     assert "DTSTAMP:20261101T080000Z" in unfolded
 
 
+def test_the_calendar_file_parses_back_with_every_field(db_session: Session) -> None:
+    """Read by a calendar library (icalendar), the file holds one all-day event with our fields."""
+    province = db_session.exec(select(Province).where(Province.slug == "ha-noi")).one()
+    name = "Hội chợ; triển lãm, hàng công nghiệp nông thôn tiêu biểu khu vực phía Bắc năm 2026"
+    event = _fair(db_session, name, date(2026, 12, 30), date(2027, 1, 2),
+                  venue="Cung Triển lãm, Hà Nội", province_id=province.id)  # fmt: skip
+    view = fair_pages.EventView(event, EventKind.FAIR, province, province)
+    now = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+    def ics(stamp: datetime) -> str:
+        return calendar.event_ics(
+            view, url="http://registry.test/events/x", host="registry.test",
+            now=stamp, description="Line one\nLine two",
+        )  # fmt: skip
+
+    text = ics(now)
+    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
+    parsed = icalendar.Calendar.from_ical(text)
+    assert str(parsed["VERSION"]) == "2.0" and str(parsed["METHOD"]) == "PUBLISH"
+    (entry,) = parsed.walk("VEVENT")
+    # All-day: DTSTART and DTEND are dates, DTEND the day after the last day.
+    start, end = entry.decoded("DTSTART"), entry.decoded("DTEND")
+    assert type(start) is date and type(end) is date
+    assert (start, end) == (date(2026, 12, 30), date(2027, 1, 3))
+    assert str(entry["SUMMARY"]) == name
+    assert str(entry["LOCATION"]) == "Cung Triển lãm, Hà Nội, Thành phố Hà Nội"
+    assert str(entry["DESCRIPTION"]) == "Line one\nLine two"
+    assert str(entry["URL"]) == "http://registry.test/events/x"
+    assert entry.decoded("DTSTAMP") == now
+    # The UID names the event, so a calendar updates its entry rather than adding one.
+    uid = str(entry["UID"])
+    assert uid == f"event-{event.id}-{event.slug[:40]}@registry.test"
+    later = icalendar.Calendar.from_ical(ics(now + timedelta(days=3))).walk("VEVENT")[0]
+    assert str(later["UID"]) == uid and later.decoded("DTSTAMP") == now + timedelta(days=3)
+
+
+def test_the_calendar_stamp_is_the_app_clock(seeded_app: Flask) -> None:
+    """DTSTAMP is the moment of the download by the app's clock (frozen in tests), in UTC."""
+    with seeded_app.app_context():
+        session = get_session()
+        past = fair_pages.event_lists(session, Provinces.load(session), today()).past
+        slug = next(v.event.slug for v in past if v.has_calendar)
+    before = utcnow().replace(microsecond=0)
+    body = seeded_app.test_client().get(f"/events/{slug}.ics").get_data(as_text=True)
+    (entry,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert before <= entry.decoded("DTSTAMP") <= utcnow()
+
+
 def test_a_fair_with_only_a_first_day_has_a_one_day_calendar_entry(db_session: Session) -> None:
     event = _fair(db_session, "Hoi cho mot ngay", date(2026, 3, 8), None)
-    view = pages.EventView(event, EventKind.FAIR, None, None)
+    view = fair_pages.EventView(event, EventKind.FAIR, None, None)
     assert view.has_calendar
-    ics = pages.event_ics(view, url="u", host="h", now=datetime(2026, 1, 1, tzinfo=UTC), description="")
+    ics = calendar.event_ics(view, url="u", host="h", now=datetime(2026, 1, 1, tzinfo=UTC), description="")
     assert "DTSTART;VALUE=DATE:20260308" in ics and "DTEND" not in ics and "LOCATION" not in ics
-    only_end = pages.EventView(_fair(db_session, "Chi biet ngay cuoi", None, date(2013, 12, 11)),
+    only_end = fair_pages.EventView(_fair(db_session, "Chi biet ngay cuoi", None, date(2013, 12, 11)),
                                EventKind.FAIR, None, None)  # fmt: skip
     assert not only_end.has_calendar
 

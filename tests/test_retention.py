@@ -20,7 +20,8 @@ from catalogue.config import ConfigError, Settings
 from catalogue.db import get_engine, make_engine
 from catalogue.jobs import queue
 from catalogue.search import building
-from catalogue.search.index import current_name, prune_outbox
+from catalogue.search.index import current_name
+from catalogue.search.outbox import prune_outbox
 from catalogue.verification import counting
 from tests.conftest import FROZEN, PausedBuild
 from tests.test_search_sync import publish, total

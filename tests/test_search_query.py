@@ -22,7 +22,8 @@ from catalogue.db import dispose_engines, get_engine
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Certificate, Product, SelectionRound
 from catalogue.registry.status import certificate_standing, current_policy
-from catalogue.search.query import SearchParams, parse, run
+from catalogue.search.params import SearchParams
+from catalogue.search.query import parse, run
 from catalogue.text import fold
 from tests import seeddata
 from tests.conftest import base_overrides, fresh_data_folder

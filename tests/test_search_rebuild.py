@@ -21,9 +21,10 @@ from sqlmodel import Session, col, delete, select
 from catalogue.audit.models import OutboxEvent
 from catalogue.db import get_engine, get_session
 from catalogue.registry.models import Product
-from catalogue.search import building, index
+from catalogue.search import building, builds, cursor, documents, drain, outbox
 from catalogue.search.facets import _Segment
-from catalogue.search.index import CURSOR, current_name, previous_name, reader_for
+from catalogue.search.index import CURSOR, current_name, previous_name
+from catalogue.search.reader import reader_for
 from tests import seeddata
 from tests.conftest import PausedBuild
 from tests.test_search_sync import publish, total
@@ -115,7 +116,8 @@ def test_each_build_saves_its_facet_tables_and_a_new_process_loads_them(
     assert result.exit_code == 0, result.output
     assert list((root / str(current_name(root))).glob("facets-*.npz"))
     with seeded_app.test_request_context():
-        from catalogue.search.query import SearchParams, run
+        from catalogue.search.params import SearchParams
+        from catalogue.search.query import run
 
         before = run(SearchParams(statuses=())).facets
     reader_for(root).reset()  # as a fresh worker
@@ -155,13 +157,13 @@ def test_cursor_never_skips_a_row_committed_out_of_id_order(seeded_app: Flask) -
 
 def test_parallel_build_gives_the_same_answers(seeded_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--procs 2``: each process reads and indexes its share; the parts commit as one index."""
-    from catalogue.search import index
 
     with seeded_app.test_request_context():
-        from catalogue.search.query import SearchParams, run
+        from catalogue.search.params import SearchParams
+        from catalogue.search.query import run
 
         before = run(SearchParams(q="nuoc mam", statuses=()))
-    monkeypatch.setattr(index, "BATCH", 10)  # the seed is small: split it anyway
+    monkeypatch.setattr(documents, "BATCH", 10)  # the seed is small: split it anyway
     result = seeded_app.test_cli_runner().invoke(args=["search", "rebuild", "--procs", "2"])
     assert result.exit_code == 0, result.output
     assert f"Indexed {seeddata.products()} products" in result.output
@@ -199,9 +201,9 @@ def test_a_rebuild_reapplies_nothing_its_cursor_covers(seeded_app: Flask) -> Non
     with Session(engine) as session:  # no app context: nothing drains this one
         publish(session, "Mè xửng qqcovered đang chờ", "COVER-2")
         session.commit()
-    report = index.rebuild(index_root(seeded_app), engine)
+    report = builds.rebuild(index_root(seeded_app), engine)
     assert report.caught_up == 0
-    assert index.pending_count(engine) == 0 and index.pending_count(engine, index_root(seeded_app)) == 0
+    assert outbox.pending_count(engine) == 0 and outbox.pending_count(engine, index_root(seeded_app)) == 0
     assert total(seeded_app, "qqcovered") == 2
 
 
@@ -209,8 +211,8 @@ def test_a_row_committed_below_the_gap_window_while_building_is_applied(
     seeded_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A transaction holding an old id commits after the build read its product: applied after the build."""
-    monkeypatch.setattr(index, "GAP_SCAN", 1)  # the held id lies below the window of possible gaps
-    monkeypatch.setattr(index, "BATCH", 1)  # the build reports after each product it read
+    monkeypatch.setattr(cursor, "GAP_SCAN", 1)  # the held id lies below the window of possible gaps
+    monkeypatch.setattr(documents, "BATCH", 1)  # the build reports after each product it read
     engine = get_engine(seeded_app.config["SQLALCHEMY_URL"])
     with Session(engine) as session:
         first = session.exec(select(func.min(Product.id))).one()  # the build reads it first
@@ -230,10 +232,10 @@ def test_a_row_committed_below_the_gap_window_while_building_is_applied(
                 session.commit()
             committed.append(held)
 
-    report = index.rebuild(index_root(seeded_app), engine, commit_late)
+    report = builds.rebuild(index_root(seeded_app), engine, commit_late)
     assert committed and report.caught_up == 1  # that row alone
     assert total(seeded_app, "qqheld") == 1
-    assert index.pending_count(engine, index_root(seeded_app)) == 0
+    assert outbox.pending_count(engine, index_root(seeded_app)) == 0
 
 
 def test_pending_rows_are_those_past_the_cursor_or_in_its_gaps(seeded_app: Flask) -> None:
@@ -249,21 +251,21 @@ def test_pending_rows_are_those_past_the_cursor_or_in_its_gaps(seeded_app: Flask
         session.add(OutboxEvent(id=high + 2, product_id=early))
         session.commit()
     assert total(seeded_app, "qqgap") == 1  # high + 1 is a gap of the cursor now
-    assert index.pending_count(engine, root) == 0
+    assert outbox.pending_count(engine, root) == 0
     with Session(engine) as session:
         session.add(OutboxEvent(id=high + 1, product_id=late))
         session.commit()
-    assert index.pending_count(engine, root) == 1
-    status = index.status(root, engine)
+    assert outbox.pending_count(engine, root) == 1
+    status = drain.status(root, engine)
     assert status.pending == 1 and status.oldest_pending_age is not None
     assert total(seeded_app, "qqgap") == 2
-    assert index.pending_count(engine, root) == 0 and index.status(root, engine).pending == 0
+    assert outbox.pending_count(engine, root) == 0 and drain.status(root, engine).pending == 0
     import shutil
 
     shutil.rmtree(root)  # without a build every row is pending
     with Session(engine) as session:
         everything = session.exec(select(func.count()).select_from(OutboxEvent)).one()
-    assert index.pending_count(engine, root) == index.status(root, engine).pending == everything
+    assert outbox.pending_count(engine, root) == drain.status(root, engine).pending == everything
 
 
 def test_the_503_page_shows_the_builds_percentage(seeded_app: Flask, paused_build: PausedBuild) -> None:

@@ -22,10 +22,15 @@ from catalogue.config import PROJECT_ROOT
 from catalogue.db import get_engine, get_session, make_engine
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Product
-from catalogue.registry.records import RecordInput, WriteContext, upsert_record
-from catalogue.search import building, index
-from catalogue.search.index import IndexBuilding, current_name, drain, pending_count
-from catalogue.search.query import SearchParams, run
+from catalogue.registry.records import WriteContext, upsert_record
+from catalogue.registry.rows import RecordInput
+from catalogue.search import building, cursor, index, reader
+from catalogue.search.drain import drain
+from catalogue.search.index import current_name
+from catalogue.search.outbox import pending_count
+from catalogue.search.params import SearchParams
+from catalogue.search.query import run
+from catalogue.search.reader import IndexBuilding
 from catalogue.vocab import Level, ProductGroup
 from tests import seeddata
 from tests.conftest import VERIFY_KEYS, base_overrides
@@ -114,7 +119,8 @@ _SEARCHER = textwrap.dedent("""
     from pathlib import Path
     from catalogue import create_app
     from catalogue.search import building
-    from catalogue.search.query import SearchParams, run
+    from catalogue.search.params import SearchParams
+    from catalogue.search.query import run
     app = create_app({"ENV": "test", "CATALOGUE_DATA_DIR": sys.argv[1], "DATABASE_URL": sys.argv[2],
                       "SECRET_KEY": "x", "VERIFY_KEYS": json.loads(sys.argv[3]), "RATELIMIT_ENABLED": False,
                       "SEARCH_BUILD_IN": "process"})
@@ -206,7 +212,7 @@ _DRAINER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     from catalogue.db import make_engine
-    from catalogue.search.index import drain
+    from catalogue.search.drain import drain
     root, url = Path(sys.argv[1]), sys.argv[2]
     print(json.dumps({"done": drain(root, make_engine(url), timeout=60)}))
 """)
@@ -255,7 +261,8 @@ _KILLED = textwrap.dedent("""
     from pathlib import Path
     from catalogue import create_app
     from catalogue.db import get_engine
-    from catalogue.search.index import drain, rebuild
+    from catalogue.search.builds import rebuild
+    from catalogue.search.drain import drain
     app = create_app({"ENV": "test", "CATALOGUE_DATA_DIR": sys.argv[1], "DATABASE_URL": sys.argv[2],
                       "SECRET_KEY": "x", "VERIFY_KEYS": json.loads(sys.argv[3]), "RATELIMIT_ENABLED": False})
     with app.app_context():
@@ -334,14 +341,14 @@ def outbox_statements() -> Iterator[list[str]]:
 def cursor_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     """Every ``cursor.json`` parsed (by a search's check or a drain), while the block runs."""
     reads: list[bytes] = []
-    parse = index.Cursor.parse
+    parse = cursor.Cursor.parse
 
-    def counted(_cls: type[index.Cursor], raw: bytes) -> index.Cursor:
+    def counted(_cls: type[cursor.Cursor], raw: bytes) -> cursor.Cursor:
         reads.append(raw)
         return parse(raw)
 
     with monkeypatch.context() as patch:
-        patch.setattr(index.Cursor, "parse", classmethod(counted))
+        patch.setattr(cursor.Cursor, "parse", classmethod(counted))
         yield reads
 
 
@@ -411,7 +418,7 @@ def test_a_build_without_its_cursor_is_treated_as_damaged_and_rebuilt(seeded_app
     live = str(current_name(root))
     (root / live / index.CURSOR).unlink()
     (root / index.PREVIOUS).unlink(missing_ok=True)
-    index.reader_for(root).reset()  # as a process starting now
+    reader.reader_for(root).reset()  # as a process starting now
     with pytest.raises(IndexBuilding):
         total(seeded_app)
     building.wait(root)

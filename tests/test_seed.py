@@ -8,7 +8,7 @@ from catalogue.audit.models import AuditEntry
 from catalogue.fairs.models import Event
 from catalogue.places.models import Province
 from catalogue.registry.models import Certificate, Producer, Product
-from catalogue.registry.seeding import seed_all
+from catalogue.seeding import seed_all
 from tests import seeddata
 from tests.conftest import VERIFY_KEYS
 

@@ -25,7 +25,7 @@ from catalogue.db import get_engine
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.registry.rows import header_field, parse_row
-from catalogue.registry.seeding import SEED_DIR
+from catalogue.seeding import SEED_DIR
 from catalogue.text import fold
 from catalogue.vocab import ProducerKind, parse_producer_kind
 from tests import seeddata

@@ -21,7 +21,7 @@ from catalogue import create_app
 from catalogue.accounts.permissions import SYSTEM
 from catalogue.audit.models import OutboxEvent
 from catalogue.db import get_engine, get_session, make_engine
-from catalogue.registry import publishing
+from catalogue.registry.certificates import revoke_certificate
 from catalogue.registry.models import Certificate
 from tests.conftest import IS_PG, base_overrides
 from tests.test_search_sync import publish, total
@@ -65,7 +65,7 @@ def test_revocation_on_a_shows_on_bs_verify_page_at_once(seeded_app: Flask, node
         assert cert is not None
         code = cert.verify_code
         assert "Revoked on" not in node_b.test_client().get(f"/v/{code}?lang=en").get_data(as_text=True)
-        publishing.revoke_certificate(session, actor=SYSTEM, certificate=cert, reason="Không còn đạt",
+        revoke_certificate(session, actor=SYSTEM, certificate=cert, reason="Không còn đạt",
                                       reference="77/QĐ-SCT")  # fmt: skip
         session.commit()
     assert "Revoked on" in node_b.test_client().get(f"/v/{code}?lang=en").get_data(as_text=True)

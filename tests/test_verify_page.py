@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 
 from catalogue.clock import utcnow
 from catalogue.db import get_engine
-from catalogue.imports.models import FakeReport
 from catalogue.verification import counting
+from catalogue.verification.models import FakeReport
 from tests import seeddata
 from tests.fixtures.workspace import login, make_user
 
@@ -312,9 +312,9 @@ def test_labels_by_id_and_by_round_are_for_officials_of_the_province(seeded_app:
     with seeded_app.test_request_context():
         from flask import url_for
 
-        assert url_for("verify.label_certificate", cert_id=row.id) == f"/labels/certificates/{row.id}"
-        assert url_for("verify.label_certificate", code=row.verify_code) == f"/v/{row.verify_code}/label"
-        assert url_for("verify.label_round", slug=row.slug) == f"/labels/rounds/{row.slug}"
+        assert url_for("labels.certificate", cert_id=row.id) == f"/labels/certificates/{row.id}"
+        assert url_for("labels.certificate", code=row.verify_code) == f"/v/{row.verify_code}/label"
+        assert url_for("labels.round", slug=row.slug) == f"/labels/rounds/{row.slug}"
 
 
 # ----------------------------------------------------------------------------- rate limiting

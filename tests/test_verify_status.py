@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from catalogue.accounts.permissions import SYSTEM
 from catalogue.clock import today
 from catalogue.db import get_engine
-from catalogue.registry import publishing
+from catalogue.registry.certificates import reinstate_certificate, revoke_certificate
 from catalogue.registry.models import Certificate, SelectionRound
 from catalogue.registry.status import current_policy, standing
 
@@ -23,7 +23,7 @@ EN = {"Accept-Language": "en"}
 def _revoke(app: Flask, code: str, on: date, reason: str = "Sản phẩm không còn đạt tiêu chí") -> None:
     with app.app_context(), Session(get_engine(), expire_on_commit=False) as session:
         cert = session.exec(select(Certificate).where(Certificate.verify_code == code)).one()
-        publishing.revoke_certificate(
+        revoke_certificate(
             session, actor=SYSTEM, certificate=cert, reason=reason, reference="QĐ 99/QĐ-SCT", on=on
         )
         session.commit()
@@ -32,7 +32,7 @@ def _revoke(app: Flask, code: str, on: date, reason: str = "Sản phẩm không 
 def _reinstate(app: Flask, code: str) -> None:
     with app.app_context(), Session(get_engine(), expire_on_commit=False) as session:
         cert = session.exec(select(Certificate).where(Certificate.verify_code == code)).one()
-        publishing.reinstate_certificate(session, actor=SYSTEM, certificate=cert, reason="Thu hồi nhầm")
+        reinstate_certificate(session, actor=SYSTEM, certificate=cert, reason="Thu hồi nhầm")
         session.commit()
 
 

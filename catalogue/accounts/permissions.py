@@ -222,3 +222,8 @@ def audit_actor(user: Actor) -> dict[str, Any]:
     if isinstance(user, User):
         return {"actor": user}
     return {"actor": None, "actor_label": actor_label(user)}
+
+
+def publishable_levels(actor: Actor) -> list[Level]:
+    """Levels an account publishes, highest first (as the workspace lists them)."""
+    return Level.by_rank(levels_for(actor))

@@ -20,7 +20,7 @@ from catalogue.accounts.permissions import MINISTRY, PROVINCE, ROLES, Actor, aud
 from catalogue.audit import services as audit
 from catalogue.clock import utcnow
 from catalogue.places.models import Province
-from catalogue.registry.ownership import MINISTRY_OFFICE, office_of
+from catalogue.places.services import MINISTRY_OFFICE, office_of
 
 MIN_PASSWORD = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -23,18 +23,14 @@ from werkzeug.exceptions import TooManyRequests
 from catalogue.accounts import login as auth
 from catalogue.accounts import services as accounts
 from catalogue.accounts import throttle as sign_in_throttle
+from catalogue.accounts.forms import LoginForm, PasswordForm, UserForm
 from catalogue.accounts.login import actor, guard
 from catalogue.accounts.models import User
 from catalogue.extensions import client_address
 from catalogue.i18n import safe_next
 from catalogue.places.models import Province
 from catalogue.workspace import shell
-from catalogue.workspace.forms import (
-    ConfirmForm,
-    LoginForm,
-    PasswordForm,
-    UserForm,
-)
+from catalogue.workspace.forms import ConfirmForm
 
 bp = shell.blueprint("accounts", __name__)
 

@@ -6,16 +6,48 @@ Before, errors came in three shapes (a translated title, ``"bad_request"``, a
 400, 404, 405 (with ``Allow``), 429 and 503 (with ``Retry-After``), 500 — so
 routing errors (an unknown path, an undeclared method) get the same shape as the
 views' own. The message is in the request's language. The verify endpoints' 404
-``{"status": "unknown"}`` is an answer, not an error (:class:`~catalogue.api.models.UnknownCode`).
+``{"status": "unknown"}`` is an answer, not an error (:class:`~catalogue.api.answers.UnknownCode`).
+The error models (:class:`Error`, :class:`BuildingError`) live here, with the code that answers them.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Response, current_app
+from pydantic import Field
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from catalogue.api.models import BuildingError, BuildProgress, Error, ErrorCode, ErrorDetail, Model
-from catalogue.search.index import IndexBuilding
+from catalogue.api.answers import Model
+from catalogue.search.reader import IndexBuilding
+
+ErrorCode = Literal[
+    "bad_request", "not_found", "method_not_allowed", "too_many_requests", "search_index_building",
+    "service_unavailable", "internal_error",
+]  # fmt: skip
+
+
+class ErrorDetail(Model):
+    code: ErrorCode = Field(description="Stable key of the kind of error.")
+    message: str = Field(description="What went wrong and what to do, in the request's language.")
+
+
+class Error(Model):
+    """The one shape of every JSON error under ``/api/``."""
+
+    error: ErrorDetail
+
+
+class BuildProgress(Model):
+    done: int
+    total: int
+
+
+class BuildingError(Error):
+    """503 while this server builds its first search index."""
+
+    building: BuildProgress = Field(description="Products indexed so far, of all.")
+
 
 _CODES: dict[int, ErrorCode] = {
     400: "bad_request",

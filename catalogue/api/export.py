@@ -15,7 +15,7 @@ import io
 from flask import Response, url_for
 from sqlmodel import Session
 
-from catalogue.api.models import FilterQuery
+from catalogue.api.queries import FilterQuery
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import ProductSummary, load_summaries, verify_url
 

@@ -21,7 +21,8 @@ from markupsafe import Markup
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from catalogue.api.models import Error, Query
+from catalogue.api.errors import Error
+from catalogue.api.queries import Query
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -2,11 +2,12 @@
 
 One blueprint, so the contract lives in one room: each route declares its
 :class:`~catalogue.api.spec.Operation` beside its code, validates its parameters with
-a query model and answers with a response model (:mod:`catalogue.api.models`). The
-views call the same services as the HTML pages — :func:`catalogue.search.query.run`
-for search and CSV, :mod:`catalogue.verification.services` and the verify page's
-own code check and rate limits for verification — so the API and the pages cannot
-disagree. URLs, caching headers and limits are those the endpoints always had.
+a query model (:mod:`catalogue.api.queries`) and answers with a response model
+(:mod:`catalogue.api.answers`). The views call the same services as the HTML pages —
+:func:`catalogue.search.query.run` for search and CSV, :mod:`catalogue.verification.services`
+and the verify page's request reading (:mod:`catalogue.verification.requests`) and rate
+limits (:mod:`catalogue.verification.limits`) for verification — so the API and
+the pages cannot disagree. URLs, caching headers and limits are those the endpoints always had.
 """
 
 from __future__ import annotations
@@ -22,39 +23,38 @@ from werkzeug.exceptions import BadRequest
 
 from catalogue.api import errors, export
 from catalogue.api import spec as api_spec
-from catalogue.api.models import (
-    BuildingError,
-    CodeQuery,
-    Error,
+from catalogue.api.answers import (
     Event,
     EventList,
     Facets,
     FacetValue,
-    FilterQuery,
     NumberMatch,
     NumberMatches,
-    NumberQuery,
     Product,
     ProductPage,
-    ProductQuery,
     StatusRules,
     UnknownCode,
     UnknownNumber,
     Verification,
 )
+from catalogue.api.errors import BuildingError, Error
+from catalogue.api.queries import CodeQuery, FilterQuery, NumberQuery, ProductQuery
 from catalogue.api.spec import BAD_REQUEST, BUSY, TOO_MANY, Operation, Reply, documented
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
+from catalogue.fairs import pages
 from catalogue.places.services import Provinces
-from catalogue.registry import pages
 from catalogue.registry.catalog import load_summaries
 from catalogue.registry.status import current_policy
 from catalogue.search import building
-from catalogue.search.index import IndexBuilding
-from catalogue.search.query import SearchError, SearchParams, SearchResult, run
-from catalogue.search.views import facet_label
+from catalogue.search.labels import facet_label
+from catalogue.search.params import SearchError, SearchParams
+from catalogue.search.query import SearchResult, run
+from catalogue.search.reader import IndexBuilding
 from catalogue.verification import services as svc
-from catalogue.verification.views import PAGE_CACHE, _code, _device, _page_headers, _parse_as_of, verify_limit
+from catalogue.verification.history import AsOf, load_events, status_as_of
+from catalogue.verification.limits import verify_limit
+from catalogue.verification.requests import PAGE_CACHE, canonical_code, device, page_headers, parse_as_of
 from catalogue.web import public_cache
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -205,11 +205,11 @@ VERIFY_CODE = Operation(
 @route("/api/v1/verify/<code>", VERIFY_CODE)
 @verify_limit
 def verify_code(code: str) -> Response:
-    canonical = _code(code)
+    canonical = canonical_code(code)
     if canonical is None:
         return _unknown(UnknownCode(status="unknown"))
     query = CodeQuery.parse(request.args)
-    as_of, as_of_error = _parse_as_of(query.as_of)
+    as_of, as_of_error = parse_as_of(query.as_of)
     if as_of_error:
         raise BadRequest(description=as_of_error)
     today = clock_today()
@@ -219,10 +219,10 @@ def verify_code(code: str) -> Response:
             return _unknown(UnknownCode(status="unknown"))
         tag = svc.etag(check, "api", today, as_of, current_policy().key)
         if request.if_none_match.contains_weak(tag):
-            return _page_headers(Response(status=304), tag)
+            return page_headers(Response(status=304), tag)
         answer = _count_or_history(conn, check, as_of)
     base = current_app.config["PUBLIC_BASE_URL"]
-    if isinstance(answer, svc.AsOf):  # not counted, but the count is shown
+    if isinstance(answer, AsOf):  # not counted, but the count is shown
         body = Verification.of_check(svc.with_checks(check), today, base, as_of=answer)
     else:
         body = Verification.of_check(answer, today, base)
@@ -236,12 +236,12 @@ def _unknown(body: UnknownCode) -> Response:
 
 
 def _count_or_history(conn: Connection, check: svc.CertificateCheck, as_of: date | None
-                      ) -> svc.CertificateCheck | svc.AsOf:  # fmt: skip
+                      ) -> svc.CertificateCheck | AsOf:  # fmt: skip
     if as_of is not None:
-        return svc.status_as_of(check, as_of, svc.history(conn, check.id))
+        return status_as_of(check, as_of, load_events(conn, check.id))
     if request.method != "GET":
         return check
-    counted = svc.count_check(conn, check.code, _device())
+    counted = svc.count_check(conn, check.code, device())
     conn.commit()
     return check.with_count(counted) if counted is not None else check
 
@@ -322,7 +322,7 @@ def docs() -> str:
     )
 
 
-documented("public.healthz", Operation(
+documented("health.healthz", Operation(
     "health", "Health check", "meta",
     replies=(
         Reply(200, "`ok` when the database and the search index answer; `ok; search index building "

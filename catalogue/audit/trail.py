@@ -24,8 +24,7 @@ from catalogue.clock import VIETNAM
 from catalogue.db import pk
 from catalogue.fairs.models import Event
 from catalogue.i18n import fmt_date
-from catalogue.imports.models import ImportBatch
-from catalogue.registry.models import Certificate, Photo, Producer, Product, SelectionRound
+from catalogue.registry.models import Certificate, ImportBatch, Photo, Producer, Product, SelectionRound
 from catalogue.registry.round_names import round_label
 from catalogue.vocab import (
     AUDIT_ACTIONS,

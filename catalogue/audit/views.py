@@ -13,37 +13,24 @@ from flask import (
     request,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlmodel import col, func, select
-from wtforms import SelectField, StringField
-from wtforms.validators import Length, Optional
 
 from catalogue.accounts.login import guard
 from catalogue.audit import trail
+from catalogue.audit.forms import AuditFilterForm
 from catalogue.audit.models import AuditEntry
 from catalogue.clock import VIETNAM
 from catalogue.paging import Pager, page_number
 from catalogue.text import nfc
 from catalogue.vocab import AUDIT_ACTIONS, AUDIT_ENTITIES
 from catalogue.workspace import shell
-from catalogue.workspace.forms import (
-    AuditFilterForm,
-    choices,
-)
+from catalogue.workspace.forms import choices
 
 bp = shell.blueprint("audit", __name__)
 
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=VIETNAM)
-
-
-class _AuditFilter(AuditFilterForm):
-    """The audit log's filters: who, where, when, which action and which record."""
-
-    action = SelectField(_l("Action"), validate_choice=False)
-    entity_type = SelectField(_l("Kind of record"), validate_choice=False)
-    record = StringField(_l("Record (number or words)"), validators=[Optional(), Length(max=200)])
 
 
 #: The action filter's value that also shows sign-ins (the default view hides them).
@@ -55,7 +42,7 @@ _EVERY_ACTION = "all"
 def audit_log() -> str:
     """The workspace trail, in the official's language, newest first, 50 a page."""
     session = shell.session()
-    form = _AuditFilter(request.args)
+    form = AuditFilterForm(request.args)
     scope = shell.scope()
     form.province_id.choices = shell.province_choices(
         blank=_("All provinces") if scope is None else None, scope=scope

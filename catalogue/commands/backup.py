@@ -118,7 +118,7 @@ def _members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
 def restore(archive: Path) -> None:
     from catalogue import migrate
     from catalogue.db import dispose_engines, make_engine
-    from catalogue.search.index import rebuild
+    from catalogue.search.builds import rebuild
 
     settings = _settings()
     data = Path(settings.CATALOGUE_DATA_DIR)

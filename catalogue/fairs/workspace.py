@@ -18,15 +18,12 @@ from flask_babel import gettext as _
 from sqlmodel import col, select
 
 from catalogue.accounts.login import guard
+from catalogue.fairs import services
+from catalogue.fairs.forms import EventForm, ExhibitorForm
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
-from catalogue.registry import editing
 from catalogue.registry.models import Producer, Product
 from catalogue.workspace import shell
-from catalogue.workspace.forms import (
-    ConfirmForm,
-    EventForm,
-    ExhibitorForm,
-)
+from catalogue.workspace.forms import ConfirmForm
 
 bp = shell.blueprint("fairs_admin", __name__)
 
@@ -51,8 +48,8 @@ def event(event_id: int | None = None) -> Any:
     form.province_id.choices = shell.province_choices(blank="—")
     if form.validate_on_submit():
         saved = shell.commit(
-            lambda: editing.save_event(
-                session, actor=shell.me(), event=obj, values=shell.form_values(form, editing.EVENT_FIELDS)
+            lambda: services.save_event(
+                session, actor=shell.me(), event=obj, values=shell.form_values(form, services.EVENT_FIELDS)
             ),
             _("Saved."),
         )
@@ -100,7 +97,7 @@ def exhibitor_add(event_id: int) -> Any:
         else:
             shown = list(session.exec(select(Product).where(Product.producer_id == producer_row.id)).all())
         shell.commit(
-            lambda: editing.add_exhibitor(
+            lambda: services.add_exhibitor(
                 session,
                 actor=shell.me(),
                 event=obj,
@@ -120,7 +117,7 @@ def exhibitor_delete(exhibitor_id: int) -> Any:
     ex = shell.get_or_404(Exhibitor, exhibitor_id)
     event_id = ex.event_id
     if ConfirmForm().validate_on_submit():
-        editing.remove_exhibitor(shell.session(), actor=shell.me(), exhibitor=ex)
+        services.remove_exhibitor(shell.session(), actor=shell.me(), exhibitor=ex)
         shell.session().commit()
         flash(_("Exhibitor removed."), "info")
     return redirect(url_for("fairs_admin.event", event_id=event_id))

@@ -2,23 +2,23 @@
 
 The same functions serve the workspace upload and ``flask import``:
 
-* :func:`read_table` turns file bytes into header-mapped rows (XLSX first sheet,
-  or CSV in UTF-8 with or without BOM, UTF-16, or Windows-1258), or raises
-  :class:`ImportFileError` with a plain explanation;
+* :func:`catalogue.imports.files.read_table` turns file bytes into header-mapped
+  rows (XLSX first sheet, or CSV in UTF-8 with or without BOM, UTF-16, or
+  Windows-1258), or raises :class:`ImportFileError` with a plain explanation;
 * :func:`check_table` types every row through :func:`catalogue.registry.rows.parse_row`
   and adds what only a whole file and an account can tell: duplicate rows, rows
   outside the official's province or levels, certificates owned by another office;
 * :func:`stage_batch` stores the rows as a pending :class:`ImportBatch` for the
-  preview; :mod:`catalogue.registry.publishing` publishes it.
+  preview; :mod:`catalogue.imports.publishing` publishes it.
+
+The downloadable template the officials fill in is :mod:`catalogue.imports.template`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from typing import Any
 
 from flask_babel import get_locale, gettext
@@ -29,30 +29,16 @@ from catalogue.accounts import permissions
 from catalogue.accounts.models import User
 from catalogue.accounts.services import office_name
 from catalogue.audit import services as audit
-from catalogue.clock import utcnow
-from catalogue.imports import files
-from catalogue.imports.files import ImportFileError
-from catalogue.imports.models import ImportBatch
+from catalogue.imports.bounds import ImportFileError
+from catalogue.imports.files import Table, read_table
+from catalogue.imports.template import EXAMPLE_MARKERS
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
-from catalogue.registry.records import RecordInput, match_record, remember_numbers
-from catalogue.registry.rows import HEADERS, REQUIRED, FieldError, header_field, parse_row
+from catalogue.registry.matching import match_record, remember_numbers
+from catalogue.registry.models import ImportBatch
+from catalogue.registry.rows import HEADERS, FieldError, RecordInput, parse_row
 from catalogue.text import fold, nfc
-from catalogue.vocab import Level, parse_level
-
-#: The template's example row starts with these words; it must never be published.
-EXAMPLE_MARKERS = ("vi du", "example")
-
-
-@dataclass
-class Table:
-    """A spreadsheet reduced to rows keyed by canonical field name."""
-
-    rows: list[tuple[int, dict[str, Any]]]
-    header_line: int
-    columns: dict[str, str]  # canonical field → header as written in the file
-    ignored: list[str] = field(default_factory=list)
-    encoding: str | None = None
+from catalogue.vocab import parse_level
 
 
 @dataclass
@@ -128,99 +114,9 @@ def column_label(name: str) -> str:
     return aliases[0]
 
 
-# ----------------------------------------------------------------------------- reading files
-
-
 def sha256(data: bytes) -> str:
+    """The upload's fingerprint, kept with its batch (a re-upload of the same file is recognised)."""
     return hashlib.sha256(data).hexdigest()
-
-
-def read_table(data: bytes, filename: str = "") -> Table:
-    """Header-mapped rows of an XLSX (first sheet) or CSV file, judged by content.
-
-    Reading is bounded by :mod:`catalogue.imports.files`: a hostile file is refused
-    with a plain explanation before it can cost much memory or time.
-    """
-    grid, encoding = files.read_grid(data)
-    return _map_headers(grid, encoding)
-
-
-def _cell(value: Any) -> Any:
-    """A JSON-safe cell value: text trimmed and NFC, dates as ISO, numbers kept."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, time):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "x" if value else ""
-    if isinstance(value, int | float):
-        return value
-    text = nfc(str(value))
-    return text or None
-
-
-def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
-    iterator = iter(grid)
-    header: list[Any] | None = None
-    header_line = 0
-    for line, row in enumerate(iterator, start=1):
-        if line > files.HEADER_SEARCH_ROWS:
-            break
-        if sum(1 for c in row if header_field(c)) >= 3:
-            header, header_line = row, line
-            break
-    if header is None:
-        hint = ""
-        if encoding == "cp1258":
-            hint = " " + gettext(
-                "If the file was saved in an old Vietnamese encoding (TCVN3/ABC or VNI), "
-                "save it again as “CSV UTF-8” or .xlsx."
-            )
-
-        raise ImportFileError(
-            gettext(
-                "No header row found. The first row of the table must name the columns, "
-                "as in the template: %(headers)s.",
-                headers=", ".join(HEADERS[f][0] for f in REQUIRED),
-            )
-            + hint
-        )
-
-    columns: dict[int, str] = {}
-    written: dict[str, str] = {}
-    ignored: list[str] = []
-    for index, cell in enumerate(header):
-        name = header_field(cell)
-        label = nfc(str(cell)) if cell is not None else ""
-        if name is None:
-            if label:
-                ignored.append(label)
-            continue
-        if name in written:
-            raise ImportFileError(gettext("The column “%(column)s” appears twice.", column=label))
-        columns[index] = name
-        written[name] = label
-    missing = [HEADERS[f][0] for f in REQUIRED if f not in written]
-    if missing:
-        raise ImportFileError(
-            gettext("Required columns are missing: %(columns)s.", columns=", ".join(missing))
-        )
-
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for line, row in enumerate(iterator, start=header_line + 1):
-        values = {name: _cell(row[i]) for i, name in columns.items() if i < len(row)}
-        if not any(v not in (None, "") for v in values.values()):
-            continue
-        rows.append((line, values))
-        if len(rows) > files.MAX_ROWS:
-            raise files.too_many_rows()
-    if not rows:
-        raise ImportFileError(gettext("The file has a header row but no product rows."))
-    return Table(rows=rows, header_line=header_line, columns=written, ignored=ignored, encoding=encoding)
 
 
 # ----------------------------------------------------------------------------- checking rows
@@ -482,116 +378,3 @@ def published_twin(session: Session, batch: ImportBatch) -> ImportBatch | None:
             ImportBatch.id != batch.id,
         )
     ).first()
-
-
-def example_values() -> dict[str, str]:
-    """The template's example row: plainly an example, never a real product."""
-    return {
-        "product": "VÍ DỤ – Tên sản phẩm (xoá dòng này)",
-        "producer": "VÍ DỤ – Tên cơ sở sản xuất",
-        "producer_kind": "Hợp tác xã",
-        "locality": "Xã …",
-        "province": "Tỉnh/Thành phố …",
-        "category": "Thủ công mỹ nghệ",
-        "level": "Tỉnh",
-        "region": "",
-        "year": str(utcnow().year),
-        "certificate_number": "…/GCN-SCT",
-        "issued_on": "dd/mm/yyyy",
-        "expires_on": "",
-        "decision": "…/QĐ-UBND",
-        "description": "",
-        "photo": "ten-anh.jpg",
-    }
-
-
-TEMPLATE_FIELDS = (
-    "product",
-    "producer",
-    "producer_kind",
-    "locality",
-    "province",
-    "category",
-    "level",
-    "region",
-    "year",
-    "certificate_number",
-    "issued_on",
-    "expires_on",
-    "decision",
-    "description",
-    "photo",
-)
-
-
-def template_xlsx(provinces: Provinces) -> bytes:
-    """The downloadable template: Vietnamese headers, one example row, allowed values."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
-    from openpyxl.worksheet.worksheet import Worksheet
-
-    book = Workbook()
-    sheet = book.active
-    assert isinstance(sheet, Worksheet)  # a new workbook's only sheet
-    sheet.title = "Danh sách"
-    sheet.append([HEADERS[f][0] for f in TEMPLATE_FIELDS])
-    example = example_values()
-    sheet.append([example[f] for f in TEMPLATE_FIELDS])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    grey = PatternFill("solid", fgColor="FFF2CC")
-    for cell in sheet[2]:
-        cell.fill = grey
-        cell.font = Font(italic=True, color="7F6000")
-    for column, width in zip(
-        "ABCDEFGHIJKLMNO", (40, 32, 18, 24, 20, 26, 10, 22, 8, 20, 12, 12, 18, 40, 18), strict=True
-    ):
-        sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = "A2"
-
-    lists = book.create_sheet("Giá trị hợp lệ")
-    columns = {
-        "Cấp": ["Xã", "Huyện", "Tỉnh", "Khu vực", "Quốc gia"],
-        "Nhóm sản phẩm": [
-            "Thủ công mỹ nghệ",
-            "Chế biến nông, lâm, thủy sản và thực phẩm",
-            "Thiết bị, máy móc, dụng cụ và phụ tùng cơ khí",
-            "Sản phẩm khác",
-        ],
-        "Khu vực": ["Phía Bắc", "Miền Trung - Tây Nguyên", "Phía Nam"],
-        "Loại hình cơ sở": ["Công ty", "Hợp tác xã", "Tổ hợp tác", "Doanh nghiệp tư nhân", "Hộ kinh doanh"],
-        "Tỉnh/Thành phố": [p.short_name for p in provinces.current()],
-    }
-    for number, (title, values) in enumerate(columns.items(), start=1):
-        lists.cell(row=1, column=number, value=title).font = Font(bold=True)
-        for row, value in enumerate(values, start=2):
-            lists.cell(row=row, column=number, value=value)
-    notes = book.create_sheet("Hướng dẫn")
-    for line in (
-        "Điền mỗi sản phẩm một dòng trên trang “Danh sách”; xoá dòng VÍ DỤ (tô vàng) trước khi tải lên.",
-        "Bắt buộc: Tên sản phẩm, Tên cơ sở, Tỉnh/Thành phố, Nhóm sản phẩm, Cấp, Năm, Số giấy chứng nhận.",
-        "Ngày ghi dd/mm/yyyy. “Khu vực” chỉ điền cho cấp khu vực. “Ảnh” là tên tệp ảnh trong tệp zip.",
-        "Cấp huyện chỉ có đến 30/6/2025; cấp xã có từ 1/7/2025.",
-        "Tải lại cùng số giấy chứng nhận và cấp sẽ cập nhật bản ghi, không tạo bản trùng.",
-    ):
-        notes.append([line])
-    notes.column_dimensions["A"].width = 110
-
-    letters = {f: "ABCDEFGHIJKLMNO"[i] for i, f in enumerate(TEMPLATE_FIELDS)}
-    for name, letter in (("level", "A"), ("category", "B"), ("region", "C"), ("producer_kind", "D")):
-        n = len(columns[HEADERS[name][0]]) + 1
-        rule = DataValidation(
-            type="list", formula1=f"='Giá trị hợp lệ'!${letter}$2:${letter}${n}", allow_blank=True
-        )
-        rule.showErrorMessage = False
-        sheet.add_data_validation(rule)
-        rule.add(f"{letters[name]}2:{letters[name]}5000")
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def levels_label(actor: permissions.Actor) -> list[Level]:
-    """Levels an account publishes, highest first, for the upload page."""
-    return Level.by_rank(permissions.levels_for(actor))

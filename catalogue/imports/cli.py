@@ -1,7 +1,7 @@
 """``flask import FILE [--dry-run] --as EMAIL``: the workspace import from the command line.
 
 Same code path as the web upload (:mod:`catalogue.imports.checking` then
-:mod:`catalogue.registry.publishing`): the file is checked row by row; any bad
+:mod:`catalogue.imports.publishing`): the file is checked row by row; any bad
 row lists every problem, exits with status 1 and writes nothing.
 """
 
@@ -19,7 +19,8 @@ from catalogue.accounts import services as accounts
 from catalogue.accounts.permissions import Forbidden
 from catalogue.db import session_scope
 from catalogue.imports import checking as importing
-from catalogue.registry import publishing
+from catalogue.imports import publishing
+from catalogue.registry.records import PublishError
 from catalogue.registry.rows import parse_date
 from catalogue.startup import needs_database
 
@@ -96,7 +97,7 @@ def _run(path: Path, email: str, dry_run: bool, decision: str | None, decision_d
             for line in exc.report.problems():
                 click.echo(f"  - {line}", err=True)
             raise click.ClickException(str(exc)) from None
-        except publishing.PublishError as exc:
+        except PublishError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(
         f"Published batch #{batch.id}: {result.created} new, {result.updated} updated, "

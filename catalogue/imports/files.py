@@ -1,190 +1,44 @@
-"""Bounded readers for uploaded decision lists: hostile files are refused, cheaply and clearly.
+"""An uploaded decision list as header-mapped rows; hostile files are refused, cheaply and clearly.
 
-An XLSX is a zip of XML parts, and small zips can hide huge work. openpyxl's
-read-only mode streams rows, but it reads the shared-strings table whole and
-pads every row to the sheet's *declared* dimension, so a 220 KB file declaring
-column XFD on 20,000 rows becomes 327 million empty cells. Before openpyxl
-sees a workbook we therefore check the zip's directory (member count, names,
-encryption, inflated sizes — zipfile never inflates a member beyond its
-declared size, so these are real bounds) and stream the parts openpyxl will
-read (first sheet, shared strings) through cheap byte scans: declared and
-actual dimensions, filled cells, shared-string count, longest text. Rows are
-then read with the dimension reset and the columns capped.
-
-CSV goes through :mod:`csv` with its field-size limit caught, and every row is
-checked for width and cell length while streaming. Every refusal is an
-:class:`ImportFileError` whose message is for the official, with real figures.
+:func:`sniff` tells an XLSX from text by content (refusing legacy and
+password-protected Excel files); :func:`read_grid` returns the raw rows of the
+first sheet (:mod:`.workbook`) or of a CSV file (:mod:`.csv_files`), and
+:func:`read_table` finds the header row and keys every row by the format's
+field names (:data:`catalogue.registry.rows.HEADERS`). The bounds all keep, and
+the :class:`~catalogue.imports.bounds.ImportFileError` that explains a refusal,
+are in :mod:`.bounds`.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import re
-import unicodedata
-import zipfile
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
-from posixpath import join, normpath
-from typing import IO, Any
-from xml.etree.ElementTree import ParseError
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
 
-from babel.numbers import format_decimal
-from defusedxml import ElementTree
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_ROWS = 20_000
-#: Title lines above the header row that we look past ("DANH SÁCH SẢN PHẨM…").
-HEADER_SEARCH_ROWS = 15
-#: The format has 15 columns; officials add a few (STT, Ghi chú). Column BL is the last read.
-MAX_COLUMNS = 64
-#: Sheet lines with data (blank lines between rows are allowed, so more than MAX_ROWS).
-MAX_LINES = 2 * MAX_ROWS
-#: Filled cells in the first sheet: 20,000 rows of 25 filled columns.
-MAX_CELLS = 500_000
-#: The most an Excel cell can hold; longer text is not a product description.
-MAX_CELL_CHARS = 32_767
-#: Bytes of XML text between two tags: a cell of MAX_CELL_CHARS in UTF-8, escaped.
-MAX_TEXT_BYTES = 4 * MAX_CELL_CHARS
-#: An XLSX is a zip: refuse one that inflates beyond this (zip bomb).
-MAX_XLSX_INFLATED = 200 * 1024 * 1024
-MAX_XLSX_MEMBERS = 500
-MAX_SHEET_INFLATED = 64 * 1024 * 1024
-MAX_SHARED_STRINGS = 400_000
-MAX_SHARED_STRINGS_INFLATED = 32 * 1024 * 1024
-#: Comments (notes) of all sheets together, with their drawings.
-MAX_COMMENTS_INFLATED = 2 * 1024 * 1024
-#: Any other XML part openpyxl parses (styles, theme, workbook, properties).
-MAX_PART_INFLATED = 4 * 1024 * 1024
-#: Images and other binary parts, never parsed by the read-only reader.
-MAX_MEDIA_INFLATED = 16 * 1024 * 1024
+from catalogue.imports.bounds import (
+    HEADER_SEARCH_ROWS,
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    ImportFileError,
+    password_protected,
+    too_large,
+    too_many_rows,
+)
+from catalogue.imports.csv_files import csv_rows, decode_text
+from catalogue.imports.workbook import xlsx_rows
+from catalogue.registry.rows import HEADERS, REQUIRED, header_field
+from catalogue.text import nfc
 
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls, or an encrypted OOXML package
 _ENCRYPTED_MARK = "EncryptedPackage".encode("utf-16-le")
-_CHUNK = 1024 * 1024
-
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]*)"')
-#: A filled cell with its reference; ``/`` marks an empty (formatting-only) cell.
-_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
-_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
-_UNIQUE_COUNT = re.compile(rb'\buniqueCount="([0-9]+)"')
-_SST_PREFIX = re.compile(rb"<(\w+:)?sst\b")
-_COMMENT_PART = re.compile(r"(comments|threadedcomments|vmldrawing|persons?/)", re.IGNORECASE)
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read; the message is for the official."""
-
-
-# ----------------------------------------------------------------------------- messages
-
-
-def _decimal(value: float, pattern: str = "#,##0.0") -> str:
-    """A figure in the official's locale (15.0 in English, 15,0 in Vietnamese)."""
-    return format_decimal(value, pattern, locale=str(get_locale() or "en"))
-
-
-def _mb(size: int) -> str:
-    return _decimal(size / 1048576)
-
-
-def _count(n: int) -> str:
-    return _decimal(n, "#,##0")
-
-
-def _column_letters(index: int) -> str:
-    """1 → A, 64 → BL, 16384 → XFD."""
-    letters = ""
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def _column_index(letters: str) -> int:
-    index = 0
-    for ch in letters.upper():
-        index = index * 26 + ord(ch) - 64
-    return index
-
-
-def too_large(size: int) -> ImportFileError:
-    return ImportFileError(
-        gettext(
-            "The file is too large: %(size)s MB; the limit is %(limit)s MB. Split it into several files.",
-            size=_mb(size),
-            limit=MAX_FILE_BYTES // 1048576,
-        )
-    )
-
-
-def _password_protected() -> ImportFileError:
-    return ImportFileError(
-        gettext(
-            "The file is protected by a password. Remove the password in Excel "
-            "(File → Info → Protect Workbook), save it and upload it again."
-        )
-    )
-
-
-def _too_many_columns(column: int) -> ImportFileError:
-    return ImportFileError(
-        gettext(
-            "The sheet has data in column %(column)s; at most %(limit)s columns are read "
-            "(up to column %(last)s). Delete the columns to the right of the table.",
-            column=_column_letters(column),
-            limit=MAX_COLUMNS,
-            last=_column_letters(MAX_COLUMNS),
-        )
-    )
-
-
-def _too_many_lines(line: int) -> ImportFileError:
-    return ImportFileError(
-        gettext(
-            "The sheet has data down to row %(row)s; at most %(limit)s rows are read. "
-            "Delete the rows below the table or split the file.",
-            row=_count(line),
-            limit=_count(MAX_LINES),
-        )
-    )
-
-
-def too_many_rows() -> ImportFileError:
-    return ImportFileError(
-        gettext("The file has more than %(n)s rows. Split it into several files.", n=_count(MAX_ROWS))
-    )
-
-
-def _cell_too_long(line: int | None = None) -> ImportFileError:
-    if line is None:
-        return ImportFileError(
-            gettext(
-                "A cell holds more than %(limit)s characters, the most an Excel cell can hold. "
-                "Shorten it and upload again.",
-                limit=_count(MAX_CELL_CHARS),
-            )
-        )
-    return ImportFileError(
-        gettext(
-            "Row %(line)s has a cell longer than %(limit)s characters, the most an Excel cell "
-            "can hold. Shorten it and upload again.",
-            line=_count(line),
-            limit=_count(MAX_CELL_CHARS),
-        )
-    )
-
-
-# ----------------------------------------------------------------------------- entry point
 
 
 def check_size(data: bytes) -> None:
+    """Refuse a file over :data:`~catalogue.imports.bounds.MAX_FILE_BYTES`."""
     if len(data) > MAX_FILE_BYTES:
         raise too_large(len(data))
 
@@ -198,7 +52,7 @@ def sniff(data: bytes) -> str:
         return "xlsx"
     if data.startswith(_OLE_MAGIC):
         if _ENCRYPTED_MARK in data:
-            raise _password_protected()
+            raise password_protected()
         raise ImportFileError(
             gettext(
                 "This is an old Excel file (.xls). Open it in Excel and save it as .xlsx "
@@ -208,417 +62,108 @@ def sniff(data: bytes) -> str:
     return "text"
 
 
-# ----------------------------------------------------------------------------- XLSX
-
-
-@dataclass
-class SheetScan:
-    """What a byte scan of a sheet part found: the extent of its filled cells."""
-
-    max_row: int = 0
-    max_column: int = 0
-    cells: int = 0
-    #: Rows holding at least one filled cell.
-    rows: int = 0
-
-
-class _TextScanner:
-    """Feed an XML part chunk by chunk; refuse a text run longer than any cell can be.
-
-    Chunks are cut at the last ``<`` so every tag and text run is seen whole.
-    """
-
-    def __init__(self) -> None:
-        self.carry = b""
-
-    def feed(self, chunk: bytes, final: bool = False) -> bytes:
-        buffer = self.carry + chunk
-        cut = len(buffer) if final else buffer.rfind(b"<")
-        if cut <= 0:
-            if len(buffer) > MAX_TEXT_BYTES:
-                raise _cell_too_long()
-            self.carry = buffer
-            return b""
-        done, self.carry = buffer[:cut], buffer[cut:]
-        if len(done) > MAX_TEXT_BYTES and max(map(len, done.split(b"<"))) > MAX_TEXT_BYTES:
-            raise _cell_too_long()
-        return done
-
-
-def _chunks(archive: zipfile.ZipFile, name: str) -> Iterator[bytes]:
-    with archive.open(name) as part:
-        while chunk := part.read(_CHUNK):
-            yield chunk
-
-
-def scan_sheet(archive: zipfile.ZipFile, name: str) -> SheetScan:
-    """Declared and actual extent of a sheet, refused as soon as a limit is passed."""
-    scan = SheetScan()
-    scanner = _TextScanner()
-    first = True
-    last_line = 0
-    for data, final in _with_final(_chunks(archive, name)):
-        done = scanner.feed(data, final)
-        if first and done:
-            first = False
-            declared = _DIMENSION.search(done[:65536])
-            if declared:
-                _check_declared(declared.group(1).decode("ascii", "replace"))
-        # Cells written without a reference (allowed, rare) are counted by their tags.
-        unreferenced = done.count(b"<c>") + done.count(b"<c ")
-        for match in _CELL.finditer(done):
-            unreferenced -= 1
-            if match.group(3):
-                continue
-            column = _column_index(match.group(1).decode())
-            line = int(match.group(2))
-            scan.cells += 1
-            if line != last_line:
-                last_line = line
-                scan.rows += 1
-                if scan.rows > MAX_ROWS + HEADER_SEARCH_ROWS + 1:
-                    # Refused here, before openpyxl spends seconds on 20,000 rows.
-                    raise too_many_rows()
-            if column > scan.max_column:
-                scan.max_column = column
-                if column > MAX_COLUMNS:
-                    raise _too_many_columns(column)
-            if line > scan.max_row:
-                scan.max_row = line
-                if line > MAX_LINES:
-                    raise _too_many_lines(line)
-        scan.cells += max(0, unreferenced)
-        if scan.cells > MAX_CELLS:
-            raise ImportFileError(
-                gettext(
-                    "The sheet has more than %(limit)s filled cells. Split it into several files.",
-                    limit=_count(MAX_CELLS),
-                )
-            )
-    return scan
-
-
-def _with_final(pieces: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
-    yield from ((piece, False) for piece in pieces)
-    yield b"", True
-
-
-def _check_declared(ref: str) -> None:
-    """The sheet's own ``<dimension ref="A1:XFD20001">``: openpyxl pads every row to it."""
-    last = ref.split(":")[-1].strip()
-    match = _REF.match(last)
-    if not match:
-        return
-    column, line = _column_index(match.group(1)), int(match.group(2))
-    if column > MAX_COLUMNS:
-        raise _too_many_columns(column)
-    if line > MAX_LINES:
-        raise _too_many_lines(line)
-
-
-def scan_shared_strings(archive: zipfile.ZipFile, name: str) -> int:
-    """Declared and actual number of shared strings, refused as soon as the limit is passed."""
-    scanner = _TextScanner()
-    count = 0
-    opening: tuple[bytes, bytes] | None = None
-    for data, final in _with_final(_chunks(archive, name)):
-        done = scanner.feed(data, final)
-        if not done:
-            continue
-        if opening is None:
-            head = done[:65536]
-            prefix_match = _SST_PREFIX.search(head)
-            prefix = (prefix_match.group(1) or b"") if prefix_match else b""
-            opening = (b"<" + prefix + b"si>", b"<" + prefix + b"si ")
-            declared = _UNIQUE_COUNT.search(head)
-            if declared and int(declared.group(1)) > MAX_SHARED_STRINGS:
-                raise _too_many_strings(int(declared.group(1)))
-        count += done.count(opening[0]) + done.count(opening[1])
-        if count > MAX_SHARED_STRINGS:
-            raise _too_many_strings(count, at_least=True)
-    return count
-
-
-def _too_many_strings(n: int, at_least: bool = False) -> ImportFileError:
-    if at_least:
-        return ImportFileError(
-            gettext(
-                "The file holds more than %(limit)s different texts; a decision list needs far "
-                "fewer. Split it into several files.",
-                limit=_count(MAX_SHARED_STRINGS),
-            )
-        )
-    return ImportFileError(
-        gettext(
-            "The file holds %(n)s different texts; at most %(limit)s are read. Split it into several files.",
-            n=_count(n),
-            limit=_count(MAX_SHARED_STRINGS),
-        )
-    )
-
-
-def _first_sheet(archive: zipfile.ZipFile, names: set[str]) -> str | None:
-    """The part name of the workbook's first worksheet (the one the import reads)."""
-    try:
-        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-        rels_name = "xl/_rels/workbook.xml.rels"
-        rels = ElementTree.fromstring(archive.read(rels_name)) if rels_name in names else None
-    except (ParseError, ValueError, zipfile.BadZipFile, KeyError):
-        return None
-    if rels is None:
-        return None
-    targets = {
-        rel.get("Id"): rel.get("Target", "")
-        for rel in rels.iter(f"{{{_PKG_REL_NS}}}Relationship")
-        if rel.get("Type", "").endswith("/worksheet")
-    }
-    for sheet in book.iter():
-        if not sheet.tag.endswith("}sheet"):
-            continue
-        target = targets.get(sheet.get(f"{{{_REL_NS}}}id"))
-        if target:
-            return target.lstrip("/") if target.startswith("/") else normpath(join("xl", target))
-    return None
-
-
-def _shared_strings_part(names: set[str]) -> str | None:
-    for name in names:
-        if name.lower() == "xl/sharedstrings.xml":
-            return name
-    return None
-
-
-def _unsafe(name: str) -> bool:
-    path = name.replace("\\", "/")
-    return path.startswith("/") or ".." in path.split("/") or ":" in path.split("/")[0]
-
-
-def inspect_xlsx(data: bytes) -> SheetScan | None:
-    """Refuse a workbook whose zip or parts are beyond the limits, before openpyxl opens it.
-
-    Returns the scan of the first sheet (``None`` when the workbook names none).
-    """
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_XLSX_MEMBERS:
-                raise ImportFileError(
-                    gettext(
-                        "The workbook holds %(n)s parts; a spreadsheet has far fewer. "
-                        "Save it again in Excel as .xlsx.",
-                        n=_count(len(members)),
-                    )
-                )
-            names = {m.filename for m in members}
-            for member in members:
-                if _unsafe(member.filename):
-                    raise ImportFileError(
-                        gettext(
-                            "The workbook contains a part with an unsafe name (%(name)s). "
-                            "Save it again in Excel as .xlsx.",
-                            name=member.filename[:80],
-                        )
-                    )
-                if member.flag_bits & 0x1:
-                    raise _password_protected()
-            inflated = sum(m.file_size for m in members)
-            if inflated > MAX_XLSX_INFLATED:
-                raise ImportFileError(
-                    gettext(
-                        "The spreadsheet is too large once unpacked: %(size)s MB; the limit is "
-                        "%(limit)s MB. Split it into several files.",
-                        size=_mb(inflated),
-                        limit=MAX_XLSX_INFLATED // 1048576,
-                    )
-                )
-            if "xl/workbook.xml" not in names:
-                raise ImportFileError(
-                    gettext(
-                        "This is a zip file, not an Excel workbook. Upload the .xlsx or .csv file itself."
-                    )
-                )
-            sheet = _first_sheet(archive, names)
-            strings = _shared_strings_part(names)
-            _check_part_sizes(members, sheet, strings)
-            if strings:
-                scan_shared_strings(archive, strings)
-            return scan_sheet(archive, sheet) if sheet and sheet in names else None
-    except zipfile.BadZipFile:
-        raise ImportFileError(gettext("The file looks like an XLSX file but is damaged.")) from None
-    except (EOFError, OSError, NotImplementedError, RuntimeError, ValueError, zlib.error) as exc:
-        if isinstance(exc, ImportFileError):
-            raise
-        raise ImportFileError(gettext("The file looks like an XLSX file but is damaged.")) from None
-
-
-def _check_part_sizes(members: list[zipfile.ZipInfo], sheet: str | None, strings: str | None) -> None:
-    comments = sum(m.file_size for m in members if _COMMENT_PART.search(m.filename))
-    if comments > MAX_COMMENTS_INFLATED:
-        raise ImportFileError(
-            gettext(
-                "The comments (notes) in the file take %(size)s MB once unpacked; at most %(limit)s MB. "
-                "Delete the comments and upload again.",
-                size=_mb(comments),
-                limit=MAX_COMMENTS_INFLATED // 1048576,
-            )
-        )
-    for member in members:
-        name = member.filename
-        lower = name.lower()
-        if name == strings:
-            limit = MAX_SHARED_STRINGS_INFLATED
-        elif name == sheet or lower.startswith("xl/worksheets/"):
-            limit = MAX_SHEET_INFLATED
-        elif lower.endswith((".xml", ".rels", ".vml")):
-            limit = MAX_PART_INFLATED
-        else:
-            limit = MAX_MEDIA_INFLATED
-        if member.file_size > limit and not _COMMENT_PART.search(name):
-            raise ImportFileError(
-                gettext(
-                    "A part of the workbook (%(name)s) is too large once unpacked: %(size)s MB; "
-                    "at most %(limit)s MB. Split the file or save it again in Excel.",
-                    name=name[:80],
-                    size=_mb(member.file_size),
-                    limit=limit // 1048576,
-                )
-            )
-
-
-def xlsx_rows(data: bytes) -> Iterator[list[Any]]:
-    """Rows of the first sheet, at most :data:`MAX_COLUMNS` wide, after :func:`inspect_xlsx`."""
-    scan = inspect_xlsx(data)
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - openpyxl raises many kinds on a malformed workbook
-        raise ImportFileError(gettext("The Excel workbook could not be read; it may be damaged.")) from None
-    return _stream_rows(book, scan)
-
-
-def _stream_rows(book: Any, scan: SheetScan | None) -> Iterator[list[Any]]:
-    try:
-        if not book.worksheets:
-            raise ImportFileError(gettext("The Excel workbook could not be read; it may be damaged."))
-        sheet = book.worksheets[0]
-        # The declared dimension may lie; never pad rows to it.
-        sheet.reset_dimensions()
-        last = scan.max_row if scan and scan.max_row else MAX_LINES + 1
-        try:
-            for line, values in enumerate(
-                sheet.iter_rows(min_row=1, max_row=last, max_col=MAX_COLUMNS, values_only=True), start=1
-            ):
-                if line > MAX_LINES:
-                    if any(v not in (None, "") for v in values):
-                        raise _too_many_lines(line)
-                    break
-                for value in values:
-                    if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-                        raise _cell_too_long(line)
-                yield list(values)
-        except ImportFileError:
-            raise
-        except Exception:  # noqa: BLE001 - a malformed sheet fails inside openpyxl's parser
-            raise ImportFileError(
-                gettext("The Excel workbook could not be read; it may be damaged.")
-            ) from None
-    finally:
-        book.close()
-
-
-# ----------------------------------------------------------------------------- CSV
-
-
-def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode a CSV file: UTF-8 (BOM or not), UTF-16 (Excel "Unicode text"), or Windows-1258.
-
-    Legacy font encodings (TCVN3, VNI) cannot be told apart from Windows-1258
-    reliably; they are caught later because the headers are not recognised.
-    """
-    if data.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    elif b"\x00" in data[:4096]:
-        head = data[:4096]
-        # ASCII text in UTF-16 has NUL in every other byte: odd positions for little-endian.
-        candidates = ["utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"]
-    else:
-        candidates = ["utf-8", "cp1258"]
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if _looks_binary(text):
-            break
-        # Windows-1258 writes tones as combining marks: compose them (NFC).
-        return unicodedata.normalize("NFC", text), encoding
-    raise ImportFileError(
-        gettext(
-            "This file is neither a spreadsheet (XLSX) nor a text file we can read. "
-            "In Excel choose “Save as” → “CSV UTF-8” or “Excel Workbook (.xlsx)”."
-        )
-    )
-
-
-def _looks_binary(text: str) -> bool:
-    sample = text[:4096]
-    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\r\n\t")
-    return controls > max(2, len(sample) // 100)
-
-
-def csv_rows(text: str) -> Iterator[list[Any]]:
-    """Rows of a decoded CSV, refused at the first one too wide or with a cell too long.
-
-    ``csv`` refuses a field over its process-wide limit (128 KB) with ``csv.Error``;
-    we leave that global alone and refuse longer-than-Excel cells ourselves.
-    """
-    head = [line for line in text[:65536].splitlines()[:HEADER_SEARCH_ROWS] if line.strip()]
-    # Excel writes ";" where the list separator is ";" and tabs for "Unicode text".
-    delimiter = max((",", ";", "\t"), key=lambda d: sum(line.count(d) for line in head))
-    return _bounded_csv(io.StringIO(text, newline=""), delimiter)
-
-
-def _bounded_csv(stream: IO[str], delimiter: str) -> Iterator[list[Any]]:
-    reader = csv.reader(stream, delimiter=delimiter)
-    line = 0
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            if "field limit" in str(exc):
-                raise _cell_too_long(line + 1) from None
-            raise ImportFileError(
-                gettext(
-                    "The CSV file could not be read near row %(line)s. Save it again as “CSV UTF-8”.",
-                    line=_count(line + 1),
-                )
-            ) from None
-        line += 1
-        if line > MAX_LINES and any(v.strip() for v in values):
-            raise _too_many_lines(line)
-        if len(values) > MAX_COLUMNS and any(v.strip() for v in values[MAX_COLUMNS:]):
-            raise ImportFileError(
-                gettext(
-                    "Row %(line)s has %(n)s columns; at most %(limit)s columns are read. "
-                    "Delete the columns to the right of the table.",
-                    line=_count(line),
-                    n=_count(len(values)),
-                    limit=MAX_COLUMNS,
-                )
-            )
-        if any(len(v) > MAX_CELL_CHARS for v in values):
-            raise _cell_too_long(line)
-        yield values[:MAX_COLUMNS]
-
-
 def read_grid(data: bytes) -> tuple[Iterator[list[Any]], str | None]:
     """Rows of an XLSX (first sheet) or CSV file, judged by content; the text encoding for CSV."""
     if sniff(data) == "xlsx":
         return xlsx_rows(data), None
     text, encoding = decode_text(data)
     return csv_rows(text), encoding
+
+
+@dataclass
+class Table:
+    """A spreadsheet reduced to rows keyed by canonical field name."""
+
+    rows: list[tuple[int, dict[str, Any]]]
+    header_line: int
+    columns: dict[str, str]  # canonical field → header as written in the file
+    ignored: list[str] = field(default_factory=list)
+    encoding: str | None = None
+
+
+def read_table(data: bytes, filename: str = "") -> Table:
+    """Header-mapped rows of an XLSX (first sheet) or CSV file, judged by content.
+
+    Reading is bounded (:mod:`.bounds`): a hostile file is refused with a plain
+    explanation before it can cost much memory or time.
+    """
+    grid, encoding = read_grid(data)
+    return _map_headers(grid, encoding)
+
+
+def _cell(value: Any) -> Any:
+    """A JSON-safe cell value: text trimmed and NFC, dates as ISO, numbers kept."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "x" if value else ""
+    if isinstance(value, int | float):
+        return value
+    text = nfc(str(value))
+    return text or None
+
+
+def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
+    iterator = iter(grid)
+    header: list[Any] | None = None
+    header_line = 0
+    for line, row in enumerate(iterator, start=1):
+        if line > HEADER_SEARCH_ROWS:
+            break
+        if sum(1 for c in row if header_field(c)) >= 3:
+            header, header_line = row, line
+            break
+    if header is None:
+        hint = ""
+        if encoding == "cp1258":
+            hint = " " + gettext(
+                "If the file was saved in an old Vietnamese encoding (TCVN3/ABC or VNI), "
+                "save it again as “CSV UTF-8” or .xlsx."
+            )
+
+        raise ImportFileError(
+            gettext(
+                "No header row found. The first row of the table must name the columns, "
+                "as in the template: %(headers)s.",
+                headers=", ".join(HEADERS[f][0] for f in REQUIRED),
+            )
+            + hint
+        )
+
+    columns: dict[int, str] = {}
+    written: dict[str, str] = {}
+    ignored: list[str] = []
+    for index, cell in enumerate(header):
+        name = header_field(cell)
+        label = nfc(str(cell)) if cell is not None else ""
+        if name is None:
+            if label:
+                ignored.append(label)
+            continue
+        if name in written:
+            raise ImportFileError(gettext("The column “%(column)s” appears twice.", column=label))
+        columns[index] = name
+        written[name] = label
+    missing = [HEADERS[f][0] for f in REQUIRED if f not in written]
+    if missing:
+        raise ImportFileError(
+            gettext("Required columns are missing: %(columns)s.", columns=", ".join(missing))
+        )
+
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for line, row in enumerate(iterator, start=header_line + 1):
+        values = {name: _cell(row[i]) for i, name in columns.items() if i < len(row)}
+        if not any(v not in (None, "") for v in values.values()):
+            continue
+        rows.append((line, values))
+        if len(rows) > MAX_ROWS:
+            raise too_many_rows()
+    if not rows:
+        raise ImportFileError(gettext("The file has a header row but no product rows."))
+    return Table(rows=rows, header_line=header_line, columns=written, ignored=ignored, encoding=encoding)

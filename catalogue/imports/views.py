@@ -26,21 +26,16 @@ from catalogue.accounts.models import User
 from catalogue.clock import today
 from catalogue.db import get_engine
 from catalogue.imports import checking as importing
-from catalogue.imports import files
-from catalogue.imports.models import ImportBatch
+from catalogue.imports import files, publishing, template
+from catalogue.imports import tasks as import_tasks
+from catalogue.imports.forms import PublishForm, UploadForm, ZipForm
 from catalogue.jobs import service as jobs
-from catalogue.jobs import tasks as job_tasks
 from catalogue.jobs.models import Job
 from catalogue.registry import photos as media
-from catalogue.registry import publishing
-from catalogue.registry.models import Certificate, Product, SelectionRound
+from catalogue.registry.models import Certificate, ImportBatch, Product, SelectionRound
+from catalogue.registry.records import PublishError
 from catalogue.workspace import shell
-from catalogue.workspace.forms import (
-    ConfirmForm,
-    PublishForm,
-    UploadForm,
-    ZipForm,
-)
+from catalogue.workspace.forms import ConfirmForm
 
 bp = shell.blueprint("imports", __name__)
 
@@ -63,9 +58,10 @@ def imports() -> Any:
             return report
     shell.form_errors(form)
     batches = importing.visible_batches(shell.session(), actor=me)
+    recent = [jobs.status(j) for j in jobs.visible_jobs(shell.session(), actor=me, limit=10)]
     return render_template(
-        "admin/imports.html", form=form, report=report, batches=batches, levels=importing.levels_label(me),
-        jobs=[jobs.status(j) for j in jobs.visible_jobs(shell.session(), actor=me, limit=10)],
+        "admin/imports.html", form=form, report=report, batches=batches,
+        levels=permissions.publishable_levels(me), jobs=recent,
     ), 400 if report else 200  # fmt: skip
 
 
@@ -98,7 +94,7 @@ def _dry_run(me: User, filename: str, data: bytes) -> Any:
 @bp.get("/imports/template.xlsx")
 @guard("import")
 def import_template() -> Response:
-    data = importing.template_xlsx(shell.provinces())
+    data = template.template_xlsx(shell.provinces())
     response = Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response.headers["Content-Disposition"] = 'attachment; filename="mau-danh-sach-san-pham-cnnt.xlsx"'
     return response
@@ -162,7 +158,7 @@ def _batch_report(batch: ImportBatch, batch_jobs: list[Job]) -> importing.Import
         return importing.check_batch(shell.session(), actor=shell.me(), batch=batch)
     for job in batch_jobs:
         if job.kind == "dry_run" and job.state == "done" and job.result:
-            return job_tasks.report_from_json(job.result, batch.file_sha256)
+            return import_tasks.report_from_json(job.result, batch.file_sha256)
     return None
 
 
@@ -219,7 +215,7 @@ def discard(batch_id: int) -> Any:
             publishing.discard_batch(shell.session(), actor=shell.me(), batch=batch)
             shell.session().commit()
             flash(_("The upload was discarded."), "info")
-        except publishing.PublishError as exc:
+        except PublishError as exc:
             flash(str(exc), "error")
     return redirect(url_for("imports.imports"))
 

@@ -13,6 +13,7 @@ task prunes old rows daily (:data:`PRUNE_AT`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 
 EXTENSION = "catalogue_huey"
 TASK = "catalogue_huey_run_job"
+WORK = "catalogue_huey_work"
 #: Jobs the consumer runs at the same time (threads): one office's long publish does not hold up
 #: another office's upload check. On SQLite two publishes still take turns on the write lock.
 WORKERS = 2
@@ -38,22 +40,25 @@ def make_huey(app: Flask) -> Huey:
         data_dir = Path(app.config["SETTINGS"].CATALOGUE_DATA_DIR)
         data_dir.mkdir(parents=True, exist_ok=True)
         huey = SqliteHuey(name, filename=str(data_dir / "queue.sqlite3"), timeout=30)
-    from catalogue.jobs import tasks
-
-    app.extensions[TASK] = huey.task(name="run_job", retries=0)(tasks.run_job_in_app(app))
+    run_job, daily = app.extensions[WORK]
+    app.extensions[TASK] = huey.task(name="run_job", retries=0)(run_job)
     # Retention, once a day at 03:30 in Vietnam (Huey's crontab is in UTC), in every consumer:
     # pruning twice is harmless.
-    huey.periodic_task(PRUNE_AT, name="prune")(tasks.prune_in_app(app))
+    huey.periodic_task(PRUNE_AT, name="prune")(daily)
     return huey
 
 
 _LOCK = threading.Lock()
 
 
-def init_app(app: Flask) -> None:
-    """Nothing is opened yet: SqliteHuey creates its file, and a command pointed at an
-    empty data folder must leave nothing behind (the queue is built on first use)."""
+def init_app(app: Flask, run_job: Callable[[int], None], daily: Callable[[], None]) -> None:
+    """``run_job(job_id)`` is the queue's one task, ``daily()`` its periodic one (both bound to ``app``).
+
+    Nothing is opened yet: SqliteHuey creates its file, and a command pointed at an
+    empty data folder must leave nothing behind (the queue is built on first use).
+    """
     app.extensions[EXTENSION] = None
+    app.extensions[WORK] = (run_job, daily)
 
 
 def get_huey(app: Flask | None = None) -> Huey:

@@ -13,6 +13,7 @@ key-value storage (a separate file, or Redis), read back by :func:`status`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from catalogue.clock import utcnow
 from catalogue.db import get_engine, pk
 from catalogue.jobs import queue
 from catalogue.jobs.models import Job
+from catalogue.refused import Refused
 
 #: A running job whose heartbeat is older than this is taken for dead (consumer killed).
 STALE_AFTER = timedelta(seconds=90)
@@ -54,7 +56,15 @@ ACTIVE = ("queued", "running")
 SYSTEM_KINDS = frozenset({"rebuild"})
 
 
-class JobError(ValueError):
+#: Test hook: called with (job id, done, total) at every progress report; raise to simulate a crash.
+FAULT: Callable[[int, int, int], None] | None = None
+
+
+class Killed(BaseException):
+    """Raised by a test's :data:`FAULT` to stand for ``kill -9``: nothing of the job's own runs after it."""
+
+
+class JobError(Refused):
     """The job cannot be changed as asked; the message is for the official."""
 
 
@@ -297,10 +307,8 @@ class Reporter:
         self.table_writable = True
 
     def __call__(self, done: int, total: int, *, force: bool = False) -> None:
-        from catalogue.jobs import tasks
-
-        if tasks.FAULT is not None:
-            tasks.FAULT(self.job_id, done, total)
+        if FAULT is not None:
+            FAULT(self.job_id, done, total)
         now = utcnow()
         if not force and self.last is not None and now - self.last < REPORT_EVERY and 0 < done < total:
             return

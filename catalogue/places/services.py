@@ -32,6 +32,18 @@ _ALIASES = {
 }
 
 
+#: The ministry's office that certifies regional and national levels (a name: not translated).
+MINISTRY_OFFICE = "Cục Công Thương địa phương — Bộ Công Thương"
+
+
+def office_of(province: Province | None) -> str:
+    """The provincial office's proper name (not translated: it is a name)."""
+    if province is None:
+        return "?"
+    prefix = "thành phố" if province.kind == "thanh_pho" else "tỉnh"
+    return f"Sở Công Thương {prefix} {province.short_name}"
+
+
 _CACHE = "provinces"
 
 

@@ -1,8 +1,9 @@
-"""Workspace edits of producers, products, selection rounds, fairs and showrooms.
+"""Workspace edits of producers, products and selection rounds.
 
-Same rules as :mod:`catalogue.registry.publishing`: permission first, then
-the change with an audit entry (before/after) and, when a product's public
-document changes, a search-outbox row; flush, the caller commits.
+Each service checks permission first, then makes the change with an audit entry
+(before/after) and, when a product's public document changes, a search-outbox
+row; it flushes, the caller commits. :func:`clean_values` and :func:`save_audited`
+serve the fairs' edits too (:mod:`catalogue.fairs.services`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ from catalogue.accounts.permissions import Actor, audit_actor, require
 from catalogue.audit import services as audit
 from catalogue.clock import utcnow
 from catalogue.db import pk
-from catalogue.fairs.models import Event, Exhibit, Exhibitor
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry import ownership
 from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
-from catalogue.registry.publishing import PublishError, require_product
-from catalogue.registry.records import unique_slug
+from catalogue.registry.records import PublishError, unique_slug
 from catalogue.text import nfc, slugify
 from catalogue.vocab import Level
 
@@ -63,22 +62,10 @@ ROUND_FIELDS = (
     "decision_date",
     "source",
 )
-EVENT_FIELDS = (
-    "kind",
-    "name",
-    "start_date",
-    "end_date",
-    "opening_hours",
-    "venue",
-    "province_id",
-    "organiser",
-    "booths",
-    "description",
-    "source",
-)
 
 
-def _clean(values: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+def clean_values(values: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The ``allowed`` fields of a form's values, text NFC-normalised and blank text as ``None``."""
     out = {}
     for key in allowed:
         if key in values:
@@ -87,10 +74,10 @@ def _clean(values: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, Any
     return out
 
 
-def _save(
+def save_audited(
     session: Session, actor: Actor, obj: Any, values: dict[str, Any], entity: str, province_id: int | None
 ) -> dict[str, list[Any]]:
-    """Apply values to a new or existing row and audit the difference."""
+    """Apply values to a new or existing row and audit the difference (also for the fairs' rows)."""
     creating = obj.id is None
     before = {k: (None if creating else getattr(obj, k)) for k in values}
     changes = audit.diff(before, values)
@@ -136,7 +123,7 @@ def save_producer(
     session: Session, *, actor: Actor, producer: Producer | None, values: Mapping[str, Any]
 ) -> Producer:
     """Create or edit a producer; both the old and the new province must be the official's."""
-    data = _clean(values, PRODUCER_FIELDS)
+    data = clean_values(values, PRODUCER_FIELDS)
     if producer is not None:
         require(actor, "edit_producer", province=_province(session, producer.province_id))
     require(
@@ -149,7 +136,9 @@ def save_producer(
     if producer is None:
         producer = Producer(name=data["name"], slug=unique_slug(session, Producer, slugify(data["name"], 80)))
     data["contacts_public"] = bool(data.get("contacts_public", producer.contacts_public))
-    if not _save(session, actor, producer, data, "producer", producer.province_id or data.get("province_id")):
+    if not save_audited(
+        session, actor, producer, data, "producer", producer.province_id or data.get("province_id")
+    ):
         return producer  # saved untouched: nothing to reindex
     for product_id in session.exec(select(Product.id).where(Product.producer_id == producer.id)).all():
         if product_id is not None:  # always, for a stored row: the model types a new row's id
@@ -161,10 +150,10 @@ def save_product(
     session: Session, *, actor: Actor, product: Product | None, values: Mapping[str, Any]
 ) -> Product:
     """Create or edit a product within the official's province."""
-    data = _clean(values, PRODUCT_FIELDS)
+    data = clean_values(values, PRODUCT_FIELDS)
     provinces = Provinces.load(session)
     if product is not None:
-        require_product(session, actor, product)
+        ownership.require_product(session, actor, product)
     target = data.get("province_id", product.province_id if product else None)
     require(actor, "edit_product", province=_province(session, target))
     if not data.get("name", product.name if product else None):
@@ -180,7 +169,7 @@ def save_product(
     if data.get("group") is not None and (product is None or data["group"] != product.group):
         # An official's own choice of group is no longer the editors' assignment.
         data["group_assigned"] = False
-    if _save(session, actor, product, data, "product", target):
+    if save_audited(session, actor, product, data, "product", target):
         audit.enqueue_reindex(session, pk(product))
     return product
 
@@ -194,7 +183,7 @@ def save_round(
     session: Session, *, actor: Actor, round_: SelectionRound | None, values: Mapping[str, Any]
 ) -> SelectionRound:
     """Create or edit a selection round; the level decides which office may."""
-    data = _clean(values, ROUND_FIELDS)
+    data = clean_values(values, ROUND_FIELDS)
     if isinstance(data.get("level"), Level):
         data["level"] = data["level"].value
     if round_ is not None:
@@ -223,96 +212,10 @@ def save_round(
             level=level,
             year=year,
         )
-    if not _save(session, actor, round_, data, "selection_round", province_id):
+    if not save_audited(session, actor, round_, data, "selection_round", province_id):
         return round_  # saved untouched: nothing to reindex
     for product_id in session.exec(
         select(Certificate.product_id).where(Certificate.round_id == round_.id)
     ).all():
         audit.enqueue_reindex(session, product_id)
     return round_
-
-
-def save_event(session: Session, *, actor: Actor, event: Event | None, values: Mapping[str, Any]) -> Event:
-    """Create or edit a trade fair or showroom (ministry only)."""
-    require(actor, "manage_events")
-    data = _clean(values, EVENT_FIELDS)
-    if not data.get("name", event.name if event else None):
-        raise PublishError(_("The fair or showroom needs a name."))
-    start, end = data.get("start_date"), data.get("end_date")
-    if start and end and end < start:
-        raise PublishError(_("The last day comes before the first day."))
-    if event is None:
-        event = Event(
-            name=data["name"],
-            kind=data.get("kind") or "fair",
-            slug=unique_slug(session, Event, slugify(data["name"], 80)),
-        )
-    _save(session, actor, event, data, "event", data.get("province_id", event.province_id))
-    return event
-
-
-def add_exhibitor(
-    session: Session,
-    *,
-    actor: Actor,
-    event: Event,
-    producer: Producer,
-    booth: str | None,
-    products: list[Product],
-) -> Exhibitor:
-    """Add a producer to a fair or showroom with its booth and the products it shows."""
-    require(actor, "manage_events")
-    foreign = [p.name for p in products if p.producer_id != producer.id]
-    if foreign:
-        raise PublishError(_("These products are not the producer's: %(names)s.", names=", ".join(foreign)))
-    exhibitor = Exhibitor(event_id=pk(event), producer_id=pk(producer), booth=nfc(booth)[:50] or None)
-    session.add(exhibitor)
-    session.flush()
-    for product in products:
-        session.add(Exhibit(exhibitor_id=pk(exhibitor), product_id=pk(product)))
-        audit.enqueue_reindex(session, pk(product))
-    audit.record(
-        session,
-        **audit_actor(actor),
-        action="add_exhibitor",
-        entity_type="event",
-        entity_id=event.id,
-        summary=f"{event.name}: {producer.name}",
-        changes={
-            "exhibitor": [
-                None,
-                {"producer_id": producer.id, "booth": exhibitor.booth, "products": [p.id for p in products]},
-            ]
-        },
-        province_id=Provinces.load(session).current_id(event.province_id),
-    )
-    session.flush()
-    return exhibitor
-
-
-def remove_exhibitor(session: Session, *, actor: Actor, exhibitor: Exhibitor) -> None:
-    require(actor, "manage_events")
-    event = session.get(Event, exhibitor.event_id)
-    shown = session.exec(select(Exhibit).where(Exhibit.exhibitor_id == exhibitor.id)).all()
-    product_ids = [x.product_id for x in shown]
-    for exhibit in shown:
-        session.delete(exhibit)
-    audit.record(
-        session,
-        **audit_actor(actor),
-        action="remove_exhibitor",
-        entity_type="event",
-        entity_id=exhibitor.event_id,
-        summary=event.name if event else None,
-        changes={
-            "exhibitor": [
-                {"producer_id": exhibitor.producer_id, "booth": exhibitor.booth, "products": product_ids},
-                None,
-            ]
-        },
-        province_id=Provinces.load(session).current_id(event.province_id if event else None),
-    )
-    session.delete(exhibitor)
-    for product_id in product_ids:
-        audit.enqueue_reindex(session, product_id)
-    session.flush()

@@ -184,3 +184,27 @@ class ValidityPolicy(SQLModel, table=True):
     set_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     set_at: datetime = Field(default_factory=utcnow)
     note: str | None = Field(default=None, max_length=500)
+
+
+# A publication: the decision's spreadsheet an office published (or is about to), which each
+# certificate it wrote names as its provenance (``Certificate.batch_id``). The import workflow
+# (files, dry run, publishing) is catalogue.imports; the record of it belongs to the registry.
+class ImportBatch(SQLModel, table=True):
+    __tablename__ = "import_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    #: The office that published it, as shown publicly.
+    office: str | None = Field(default=None, max_length=300)
+    province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
+    filename: str = Field(max_length=300)
+    file_sha256: str = Field(max_length=64)
+    #: "pending", "published" or "discarded".
+    state: str = Field(default="pending", max_length=16)
+    published_at: datetime | None = None
+    decision_number: str | None = Field(default=None, max_length=100)
+    decision_date: date | None = None
+    row_count: int = 0
+    #: Parsed rows kept between the dry run and publishing.
+    rows: list[Any] | None = Field(default=None, sa_column=Column(JSON))

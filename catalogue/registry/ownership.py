@@ -5,29 +5,19 @@ producer (a product without a producer, to its own province); a certificate
 or round of a local level (district, commune, provincial) to the Sở Công
 Thương of its province; a regional or national one to the ministry. Every
 write path — forms, the import's dry run and publish, the CLI — asks here,
-so a same-name match can never lend an actor another office's record.
+so a same-name match can never lend an actor another office's record;
+:func:`require_product` is the workspace's check before it changes a product.
 """
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
-from catalogue.accounts.permissions import MINISTRY_LEVELS, Owner
+from catalogue.accounts.permissions import MINISTRY_LEVELS, Actor, Owner, require, require_touch
 from catalogue.db import get_row
-from catalogue.places.models import Province
-from catalogue.places.services import Provinces
+from catalogue.places.services import MINISTRY_OFFICE, Provinces, office_of
 from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
 from catalogue.vocab import Level
-
-MINISTRY_OFFICE = "Cục Công Thương địa phương — Bộ Công Thương"
-
-
-def office_of(province: Province | None) -> str:
-    """The provincial office's proper name (not translated: it is a name)."""
-    if province is None:
-        return "?"
-    prefix = "thành phố" if province.kind == "thanh_pho" else "tỉnh"
-    return f"Sở Công Thương {prefix} {province.short_name}"
 
 
 def province_owner(provinces: Provinces, province_id: int | None) -> Owner:
@@ -68,3 +58,9 @@ def certificate_owner(session: Session, provinces: Provinces, certificate: Certi
     round_ = get_row(session, SelectionRound, certificate.round_id)
     assert round_ is not None
     return level_owner(provinces, round_.level, round_.province_id or certificate.province_id)
+
+
+def require_product(session: Session, actor: Actor, product: Product) -> None:
+    """Refuse unless ``actor`` may change ``product`` (its producer's province decides)."""
+    require(actor, "use_workspace")
+    require_touch(actor, product_owner(session, Provinces.load(session), product))

@@ -1,32 +1,30 @@
-"""Read-only queries behind the public pages (home, product, producer, province,
-round and fair/showroom pages) and the events API.
+"""Read-only queries behind the registry's public pages: home, product, producer, province and round.
 
 Views stay thin: each page asks one function here for a plain dataclass. Counts
 are computed with grouped SQL so the home page stays cheap at 100,000 products;
-product lists are paginated and rendered from :func:`load_summaries`.
+product lists are paginated and rendered from :func:`load_summaries`. What the
+fairs add to these pages comes from :mod:`catalogue.registry.parts`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import case, func, literal_column
 from sqlmodel import Session, col, select
 
 from catalogue.db import pk
-from catalogue.fairs.models import Event, Exhibit, Exhibitor
-from catalogue.imports.models import ImportBatch
 from catalogue.paging import Pager
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import ProductSummary, load_summaries
-from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
+from catalogue.registry.models import Certificate, ImportBatch, Producer, Product, SelectionRound
 from catalogue.registry.status import Policy, current_policy, valid_sql
 from catalogue.text import fold
-from catalogue.vocab import EventKind, Level, ProductGroup, Region
+from catalogue.vocab import Level, ProductGroup, Region
 
 PER_PAGE = 40
 
@@ -80,156 +78,6 @@ def source_parts(text: str | None) -> list[tuple[str, str | None]]:
     return parts
 
 
-# ----------------------------------------------------------------------------- events
-
-
-@dataclass
-class EventView:
-    event: Event
-    kind: EventKind
-    province: Province | None
-    current_province: Province | None
-
-    @property
-    def last_day(self) -> date | None:
-        return self.event.end_date or self.event.start_date
-
-    @property
-    def has_calendar(self) -> bool:
-        """A fair's .ics needs at least its first day; a guessed day is worse than none."""
-        return self.kind is EventKind.FAIR and self.event.start_date is not None
-
-
-def _event_views(events: list[Event], provinces: Provinces) -> list[EventView]:
-    return [
-        EventView(e, EventKind(e.kind), provinces.get(e.province_id),
-                  provinces.current_of(provinces.get(e.province_id)))
-        for e in events
-    ]  # fmt: skip
-
-
-@dataclass
-class EventLists:
-    upcoming: list[EventView]
-    past: list[EventView]
-    undated: list[EventView]
-    showrooms: list[EventView]
-
-
-def event_lists(session: Session, provinces: Provinces, today: date) -> EventLists:
-    """Fairs split by date (current/upcoming, past, dates unknown) and the showrooms."""
-    views = _event_views(list(session.exec(select(Event).order_by(col(Event.id))).all()), provinces)
-    fairs = [v for v in views if v.kind is EventKind.FAIR]
-    upcoming = sorted((v for v in fairs if v.last_day and v.last_day >= today),
-                      key=lambda v: v.event.start_date or v.last_day or today)  # fmt: skip
-    past = sorted((v for v in fairs if v.last_day and v.last_day < today),
-                  key=lambda v: v.last_day or today, reverse=True)  # fmt: skip
-    undated = [v for v in fairs if v.last_day is None]
-    showrooms = sorted((v for v in views if v.kind is EventKind.SHOWROOM), key=lambda v: fold(v.event.name))
-    return EventLists(upcoming, past, undated, showrooms)
-
-
-@dataclass
-class ExhibitorView:
-    exhibitor: Exhibitor
-    producer: Producer
-    products: list[ProductSummary]
-
-
-@dataclass
-class EventPage:
-    view: EventView
-    exhibitors: list[ExhibitorView]
-    ceremonies: list[SelectionRound]
-
-
-def event_page(session: Session, slug: str, provinces: Provinces) -> EventPage | None:
-    event = session.exec(select(Event).where(Event.slug == slug)).first()
-    if event is None:
-        return None
-    exhibitors = session.exec(
-        select(Exhibitor, Producer).join(Producer, col(Producer.id) == Exhibitor.producer_id)
-        .where(Exhibitor.event_id == event.id)
-    ).all()  # fmt: skip
-    shown: dict[int, list[int]] = defaultdict(list)
-    if exhibitors:
-        rows = session.exec(
-            select(Exhibit.exhibitor_id, Exhibit.product_id)
-            .where(col(Exhibit.exhibitor_id).in_([ex.id for ex, _ in exhibitors]))
-            .order_by(col(Exhibit.id))
-        ).all()  # fmt: skip
-        for exhibitor_id, product_id in rows:
-            shown[exhibitor_id].append(product_id)
-    summaries = {s.product.id: s for s in load_summaries(
-        session, sorted({pid for ids in shown.values() for pid in ids}), provinces)}  # fmt: skip
-    items = [
-        ExhibitorView(ex, producer, [summaries[pid] for pid in shown[pk(ex)] if pid in summaries])
-        for ex, producer in exhibitors
-    ]
-    # Booth numbers sort naturally when numeric ("2" before "10"); unknown booths last.
-    items.sort(key=lambda x: (x.exhibitor.booth is None, _natural(x.exhibitor.booth), fold(x.producer.name)))
-    ceremonies = list(session.exec(
-        select(SelectionRound).where(SelectionRound.ceremony_event_id == event.id)
-        .order_by(col(SelectionRound.year).desc(), col(SelectionRound.id))
-    ).all())  # fmt: skip
-    return EventPage(_event_views([event], provinces)[0], items, ceremonies)
-
-
-def _natural(text: str | None) -> tuple[int, str]:
-    digits = "".join(c for c in text or "" if c.isdigit())
-    return (int(digits) if digits else 0, text or "")
-
-
-def _ics_escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))  # fmt: skip
-
-
-def _ics_fold(line: str) -> str:
-    """RFC 5545 §3.1: lines longer than 75 octets continue after CRLF + space."""
-    out: list[str] = []
-    current = b""
-    for char in line:
-        encoded = char.encode("utf-8")
-        if len(current) + len(encoded) > (75 if not out else 74):
-            out.append(current.decode("utf-8"))
-            current = b""
-        current += encoded
-    out.append(current.decode("utf-8"))
-    return "\r\n ".join(out)
-
-
-def event_ics(view: EventView, *, url: str, host: str, now: datetime, description: str) -> str:
-    """An iCalendar file with one all-day event (DTEND is exclusive, so last day + 1).
-
-    When the source gives only the first day, DTSTART alone means a one-day event
-    (RFC 5545 §3.6.1) and ``description`` says the end is unknown.
-    """
-    e = view.event
-    assert e.start_date is not None, "no calendar without a first day"
-    location = ", ".join(x for x in (e.venue, view.province.name if view.province else None) if x)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//catalogue//Registry of outstanding rural industrial products//VI",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:event-{e.id}-{e.slug[:40]}@{host}",
-        f"DTSTAMP:{now.strftime('%Y%m%dT%H%M%SZ')}",
-        f"DTSTART;VALUE=DATE:{e.start_date.strftime('%Y%m%d')}",
-    ]
-    if e.end_date is not None and e.end_date >= e.start_date:
-        lines.append(f"DTEND;VALUE=DATE:{(e.end_date + timedelta(days=1)).strftime('%Y%m%d')}")
-    lines.append(f"SUMMARY:{_ics_escape(e.name)}")
-    if location:
-        lines.append(f"LOCATION:{_ics_escape(location)}")
-    if description:
-        lines.append(f"DESCRIPTION:{_ics_escape(description)}")
-    lines += [f"URL:{url}", "END:VEVENT", "END:VCALENDAR"]
-    return "".join(_ics_fold(line) + "\r\n" for line in lines)
-
-
 # ----------------------------------------------------------------------------- home
 
 
@@ -279,7 +127,6 @@ class Home:
     latest_year: int | None
     latest_rounds: list[SelectionRound]
     latest: list[ProductSummary]
-    fairs: list[EventView]
 
 
 def home(session: Session, provinces: Provinces, today: date, top: int = 10, latest: int = 6) -> Home:
@@ -326,27 +173,16 @@ def home(session: Session, provinces: Provinces, today: date, top: int = 10, lat
         ).all()  # fmt: skip
         latest_items = load_summaries(session, list(dict.fromkeys(ids)), provinces)
 
-    lists = event_lists(session, provinces, today)
-    fairs = lists.upcoming + lists.past[:3]
     return Home(products, producers, valid_total, levels, top_provinces, groups,
-                latest_year, latest_rounds, latest_items, fairs)  # fmt: skip
+                latest_year, latest_rounds, latest_items)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- product
 
 
 @dataclass
-class Exhibition:
-    view: EventView
-    booth: str | None
-
-
-@dataclass
 class ProductPage:
     summary: ProductSummary
-    exhibitions: list[Exhibition]
-    #: certificate id → the event where it was presented.
-    ceremonies: dict[int, EventView]
     #: batch id → the batch (office and decision) that published a certificate.
     batches: dict[int, ImportBatch]
 
@@ -356,37 +192,11 @@ def product_page(session: Session, slug: str, provinces: Provinces, today: date)
     if product_id is None:
         return None
     summary = load_summaries(session, [product_id], provinces, today)[0]
-    rows = session.exec(
-        select(Event, Exhibitor.booth)
-        .join(Exhibitor, col(Exhibitor.event_id) == Event.id)
-        .join(Exhibit, col(Exhibit.exhibitor_id) == Exhibitor.id)
-        .where(Exhibit.product_id == product_id)
-    ).all()  # fmt: skip
-    seen: set[int] = set()
-    exhibitions = []
-    for event, booth in rows:
-        if event.id not in seen:
-            seen.add(pk(event))
-            exhibitions.append(Exhibition(_event_views([event], provinces)[0], booth))
-    exhibitions.sort(key=lambda x: x.view.last_day or date.min, reverse=True)
-
-    event_ids = {v.round.ceremony_event_id for v in summary.certificates if v.round.ceremony_event_id}
-    events = {
-        e.id: v for e, v in (
-            (v.event, v) for v in _event_views(
-                list(session.exec(select(Event).where(col(Event.id).in_(event_ids))).all()), provinces)
-        )
-    } if event_ids else {}  # fmt: skip
-    ceremonies = {
-        v.cert.id: events[v.round.ceremony_event_id]
-        for v in summary.certificates
-        if v.round.ceremony_event_id in events and v.cert.id is not None
-    }
     batch_ids = {v.cert.batch_id for v in summary.certificates if v.cert.batch_id}
     batches = {
         pk(b): b for b in session.exec(select(ImportBatch).where(col(ImportBatch.id).in_(batch_ids))).all()
     } if batch_ids else {}  # fmt: skip
-    return ProductPage(summary, exhibitions, ceremonies, batches)
+    return ProductPage(summary, batches)
 
 
 # ----------------------------------------------------------------------------- producer
@@ -500,7 +310,6 @@ def round_list(session: Session, provinces: Provinces) -> list[RoundEntry]:
 @dataclass
 class RoundPage:
     entry: RoundEntry
-    ceremony: EventView | None
     page: Page
 
 
@@ -511,10 +320,6 @@ def round_page(session: Session, slug: str, provinces: Provinces, page: int = 1)
     count = session.exec(
         select(func.count()).select_from(Certificate).where(Certificate.round_id == round_.id)
     ).one()
-    ceremony = None
-    if round_.ceremony_event_id:
-        event = session.get(Event, round_.ceremony_event_id)
-        ceremony = _event_views([event], provinces)[0] if event else None
     condition = col(Product.id).in_(select(Certificate.product_id).where(Certificate.round_id == round_.id))
-    return RoundPage(_round_entry(round_, provinces, count), ceremony,
+    return RoundPage(_round_entry(round_, provinces, count),
                      _page_of_products(session, condition, page, provinces))  # fmt: skip

@@ -1,7 +1,10 @@
-"""Turn one row of the import format (DESIGN §4) into a :class:`RecordInput`.
+"""What one row says, typed (:class:`RecordInput`), and how a row of the import format becomes one.
 
-Shared by the spreadsheet import, the CLI import and seeding. Every problem is
-reported per field in plain words; nothing is guessed silently.
+:class:`RecordInput` is what the write path (:mod:`catalogue.registry.records`)
+and its matching (:mod:`catalogue.registry.matching`) take; :func:`parse_row`
+turns one row of the import format (DESIGN §4) into it, for the spreadsheet
+import, the CLI import and seeding. Every problem is reported per field in
+plain words; nothing is guessed silently.
 """
 
 from __future__ import annotations
@@ -15,16 +18,53 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from catalogue import clock
+from catalogue.places.models import Province
 from catalogue.places.services import Provinces
-from catalogue.registry.records import RecordInput
 from catalogue.text import fold, nfc, words_key
 from catalogue.vocab import (
     Level,
+    ProducerKind,
+    ProductGroup,
+    Region,
     parse_group,
     parse_level,
     parse_producer_kind,
     parse_region,
 )
+
+
+@dataclass
+class RecordInput:
+    """One certified product as published in a decision or source, already typed."""
+
+    product: str
+    province: Province
+    level: Level
+    year: int
+    producer: str | None = None
+    producer_kind: ProducerKind | None = None
+    producer_kind_as_printed: str | None = None
+    locality: str | None = None
+    group: ProductGroup | None = None
+    group_assigned: bool = False
+    region: Region | None = None
+    certificate_number: str | None = None
+    issued_on: date | None = None
+    expires_on: date | None = None
+    decision_number: str | None = None
+    decision_date: date | None = None
+    description: str | None = None
+    photo: str | None = None
+    is_set: bool = False
+    components: str | None = None
+    source: str | None = None
+    edition: str | None = None
+    organiser: str | None = None
+    issuing_authority: str | None = None
+    source_note: str | None = None
+    #: Set by the workspace's "add a certificate" form: the product is known, not matched by name.
+    product_id: int | None = None
+
 
 #: Canonical field → accepted headers (Vietnamese first, English alias).
 HEADERS: dict[str, tuple[str, ...]] = {

@@ -16,8 +16,10 @@ and day, the earliest validity start still within the assumed validity
 
 * Python, :func:`standing` (pages, verification, the API, CSV);
 * SQL, :func:`valid_sql` (page counts and filters);
-* numpy, :meth:`catalogue.search.facets.DocTable.status_on` (search filters and
-  facets), fed by :meth:`Policy.cutoff_ordinals`.
+* numpy, :func:`status_codes` (search filters and facets, through
+  :meth:`catalogue.search.facets.DocTable.status_on`), fed by :meth:`Policy.cutoff_ordinals`.
+
+Whether a certificate had been issued on a day (``?as_of=``) is :func:`issued_by`.
 
 The policy is a handful of rows, loaded once and kept per app
 (:func:`current_policy`); saving one (:mod:`catalogue.registry.validity`)
@@ -33,13 +35,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from catalogue.clock import today as clock_today
 from catalogue.vocab import CertificateStatus, Level
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
 
 #: Default validity when neither a level's policy nor the setting says otherwise.
 DEFAULT_YEARS = 3
@@ -186,6 +193,16 @@ def standing(
     return Standing(status, basis, expiry, term)
 
 
+def issued_by(day: date, *, issued_on: date | None, year: int) -> bool | None:
+    """Whether the certificate had been issued on ``day``: from its issue date or, when only
+    the year is known, False before that year, True after it and None (cannot tell) within it."""
+    if issued_on is not None:
+        return day >= issued_on
+    if day.year != year:
+        return day.year > year
+    return None
+
+
 def certificate_standing(
     cert: Any, level: Level | str, year: int, policy: Policy, day: date | None = None
 ) -> Standing:
@@ -235,6 +252,34 @@ def valid_sql(
         or_(revoked_on.is_(None), revoked_on > day),
         or_(expires_on >= day, and_(expires_on.is_(None), assumed)),
     )
+
+
+def status_codes(
+    day: date,
+    policy: Policy,
+    *,
+    levels: Sequence[str],
+    level: np.ndarray,
+    expires: np.ndarray,
+    revoked: np.ndarray,
+    start: np.ndarray,
+) -> np.ndarray:
+    """:func:`standing`'s status over arrays of certificates (numpy): one code per certificate.
+
+    ``level`` holds positions in ``levels``; ``expires`` and ``revoked`` are day ordinals
+    (0 for none), ``start`` the ordinal of :func:`validity_start`. A code is the status's
+    position in :class:`~catalogue.vocab.CertificateStatus`.
+    """
+    import numpy as np
+
+    code = {s: i for i, s in enumerate(CertificateStatus)}
+    today = day.toordinal()
+    cutoff = np.array(policy.cutoff_ordinals(list(levels), day), np.int32)[level]
+    status = np.full(len(level), code[CertificateStatus.VALID], np.int8)
+    decided = expires > 0
+    status[(decided & (expires < today)) | (~decided & (start < cutoff))] = code[CertificateStatus.EXPIRED]
+    status[(revoked > 0) & (revoked <= today)] = code[CertificateStatus.REVOKED]
+    return status
 
 
 # ----------------------------------------------------------------------------- loading

@@ -15,37 +15,16 @@ from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from catalogue.accounts.login import actor, guard
 from catalogue.clock import today
 from catalogue.db import get_session
 from catalogue.registry import validity
+from catalogue.registry.forms import PolicyForm
 from catalogue.registry.status import current_policy, forget_policy
 from catalogue.vocab import Level
 from catalogue.workspace import shell
-from catalogue.workspace.forms import Form, choices
-
-
-class PolicyForm(Form):
-    level = SelectField(_l("Level"))
-    years = IntegerField(
-        _l("Assumed validity (years)"),
-        validators=[
-            InputRequired(_l("Enter the number of years.")),
-            NumberRange(validity.MIN_YEARS, validity.MAX_YEARS,
-                        _l("The validity must be between %(min)s and %(max)s years.")),
-        ],
-    )  # fmt: skip
-    effective_from = DateField(
-        _l("Takes effect on"),
-        validators=[InputRequired(_l("Enter the day the setting takes effect."))],
-        format="%Y-%m-%d",
-    )
-    note = StringField(_l("Note (for example the document that sets it)"),
-                       validators=[Optional(), Length(max=500)])  # fmt: skip
+from catalogue.workspace.forms import choices
 
 
 def _levels() -> list[Level]:

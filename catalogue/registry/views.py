@@ -1,7 +1,8 @@
 """Blueprint "public": the registry's pages for everyone.
 
 Each view asks :mod:`catalogue.registry.pages` for one read model and renders
-it; unknown slugs are 404s. Successful pages are cacheable for a minute and
+it, with what other features add to the page (:mod:`catalogue.registry.parts`);
+unknown slugs are 404s. Successful pages are cacheable for a minute and
 carry an ETag (DESIGN §3), varying on the language inputs.
 """
 
@@ -19,15 +20,13 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import gettext as _
-from sqlalchemy import text
 
-from catalogue.clock import today, utcnow
+from catalogue.clock import today
 from catalogue.db import get_session
 from catalogue.i18n import COOKIE
 from catalogue.paging import page_number
 from catalogue.places.services import Provinces
-from catalogue.registry import pages, validity
+from catalogue.registry import pages, parts, validity
 from catalogue.registry.models import Photo
 from catalogue.registry.status import current_policy
 from catalogue.vocab import Level
@@ -69,18 +68,21 @@ def photo_url(photo: Photo) -> str:
 
 @bp.get("/")
 def home() -> str:
-    data = pages.home(get_session(), _provinces(), today())
-    return render_template("public/index.html", home=data)
+    session, provinces, day = get_session(), _provinces(), today()
+    data = pages.home(session, provinces, day)
+    return render_template("public/index.html", home=data, **parts.for_home(session, provinces, day))
 
 
 @bp.get("/products/<slug>")
 def product(slug: str) -> str:
-    data = pages.product_page(get_session(), slug, _provinces(), today())
+    session, provinces = get_session(), _provinces()
+    data = pages.product_page(session, slug, provinces, today())
     if data is None:
         abort(404)
     return render_template(
         "public/product.html", page=data, s=data.summary,
         policy_years=current_app.config["CERTIFICATE_VALIDITY_YEARS"],
+        **parts.for_product(session, provinces, data.summary),
     )  # fmt: skip
 
 
@@ -112,77 +114,18 @@ def rounds() -> str:
 
 @bp.get("/rounds/<slug>")
 def round_(slug: str) -> str:
-    data = pages.round_page(get_session(), slug, _provinces(), _page_arg())
+    session, provinces = get_session(), _provinces()
+    data = pages.round_page(session, slug, provinces, _page_arg())
     if data is None:
         abort(404)
-    return render_template("public/round.html", page=data)
-
-
-@bp.get("/events")
-def events() -> str:
-    lists = pages.event_lists(get_session(), _provinces(), today())
-    return render_template("public/events.html", lists=lists)
-
-
-@bp.get("/events/<slug>")
-def event(slug: str) -> str:
-    data = pages.event_page(get_session(), slug, _provinces())
-    if data is None:
-        abort(404)
-    return render_template("public/event.html", page=data)
-
-
-@bp.get("/events/<slug>.ics")
-def event_ics(slug: str) -> Response | tuple[str, int]:
-    """A fair's calendar file; without a known first day there is nothing honest to put in it."""
-    data = pages.event_page(get_session(), slug, _provinces())
-    if data is None:
-        abort(404)
-    view = data.view
-    if not view.has_calendar:
-        return render_template("public/no_calendar.html", view=view), 404
-    url = url_for("public.event", slug=slug, _external=True)
-    notes = [view.event.organiser or "", url]
-    if view.event.end_date is None:
-        notes.insert(0, _("End date unknown."))
-    body = pages.event_ics(
-        view, url=url, host=request.host.split(":")[0], now=utcnow(),
-        description="\n".join(n for n in notes if n),
-    )  # fmt: skip
-    response = Response(body, mimetype="text/calendar")
-    response.headers["Content-Disposition"] = f'attachment; filename="{slug[:60]}.ics"'
-    return response
+    extra = parts.for_round(session, provinces, data.entry.round)
+    return render_template("public/round.html", page=data, **extra)
 
 
 @bp.get("/media/<path:key>")
 def media(key: str) -> Response:
     """Stored photos (resized and stripped on upload); keys are content hashes, so cache long."""
     return send_from_directory(current_app.config["MEDIA_DIR"], key, max_age=365 * 24 * 3600)
-
-
-@bp.get("/healthz")
-def healthz() -> tuple[str, int, dict[str, str]]:
-    """``ok`` when the database answers and the index is readable.
-
-    While a first index is built in the background the node still serves every page
-    but search (which answers 503 with progress), so it stays healthy: 200 with
-    ``ok; search index building (done/total)``.
-    """
-    try:
-        get_session().connection().execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means unhealthy
-        return "database unavailable", 503, {"Content-Type": "text/plain"}
-    from catalogue.search import query as search_query
-    from catalogue.search.index import IndexBuilding
-
-    try:
-        search_query.snapshot().searcher.doc_count()
-    except IndexBuilding as building:
-        detail = f"ok; search index building ({building.done}/{building.total})"
-        return detail, 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
-    except Exception:  # noqa: BLE001 - any failure means unhealthy
-        return "search index unavailable", 503, {"Content-Type": "text/plain"}
-    return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
 
 
 @bp.get("/status")

@@ -23,18 +23,11 @@ from catalogue.accounts import permissions
 from catalogue.accounts.login import guard
 from catalogue.accounts.models import User
 from catalogue.audit import trail
-from catalogue.imports import checking as importing
 from catalogue.places.models import Province
-from catalogue.registry import editing, ownership, publishing
+from catalogue.registry import certificates, editing, ownership, product_photos
 from catalogue.registry import photos as media
-from catalogue.registry.models import Certificate, CertificateEvent, Photo, Producer, Product, SelectionRound
-from catalogue.registry.round_names import round_label
-from catalogue.text import fold, nfc
-from catalogue.vocab import Level, ProducerKind, ProductGroup, Region
-from catalogue.workspace import shell
-from catalogue.workspace.forms import (
+from catalogue.registry.forms import (
     CertificateForm,
-    ConfirmForm,
     NewCertificateForm,
     PhotoForm,
     ProducerForm,
@@ -42,8 +35,14 @@ from catalogue.workspace.forms import (
     ReinstateForm,
     RevokeForm,
     RoundForm,
-    choices,
 )
+from catalogue.registry.models import Certificate, CertificateEvent, Photo, Producer, Product, SelectionRound
+from catalogue.registry.provenance import provenance_for
+from catalogue.registry.round_names import round_label
+from catalogue.text import fold, nfc
+from catalogue.vocab import Level, ProducerKind, ProductGroup, Region
+from catalogue.workspace import shell
+from catalogue.workspace.forms import ConfirmForm, choices
 
 bp = shell.blueprint("records", __name__)
 
@@ -134,7 +133,7 @@ def product(product_id: int | None = None) -> Any:
     obj = shell.get_or_404(Product, product_id) if product_id else None
     me = shell.me()
     if obj is not None:
-        publishing.require_product(session, me, obj)
+        ownership.require_product(session, me, obj)
     form = ProductForm(obj=obj)
     form.group.choices = choices([("", "—")] + [(g.value, g.label) for g in ProductGroup])
     form.producer_id.choices = shell.producer_choices(obj.producer_id if obj else None)
@@ -181,11 +180,11 @@ def product(product_id: int | None = None) -> Any:
 @guard()
 def product_photo(product_id: int) -> Any:
     obj = shell.get_or_404(Product, product_id)
-    publishing.require_product(shell.session(), shell.me(), obj)
+    ownership.require_product(shell.session(), shell.me(), obj)
     form = PhotoForm()
     if form.validate_on_submit():
         try:
-            publishing.add_photo(
+            product_photos.add_photo(
                 shell.session(),
                 actor=shell.me(),
                 product=obj,
@@ -207,14 +206,14 @@ def photo_delete(photo_id: int) -> Any:
     photo = shell.get_or_404(Photo, photo_id)
     product_id = photo.product_id
     if ConfirmForm().validate_on_submit():
-        publishing.remove_photo(shell.session(), actor=shell.me(), photo=photo)
+        product_photos.remove_photo(shell.session(), actor=shell.me(), photo=photo)
         shell.session().commit()
         flash(_("Photo removed."), "info")
     return redirect(url_for("records.product", product_id=product_id))
 
 
 def _level_choices(me: User) -> list[tuple[str, str]]:
-    return [(lvl.value, lvl.label) for lvl in importing.levels_label(me)]
+    return [(lvl.value, lvl.label) for lvl in permissions.publishable_levels(me)]
 
 
 def _region_choices() -> list[tuple[str, str]]:
@@ -226,7 +225,7 @@ def _region_choices() -> list[tuple[str, str]]:
 def certificate_new(product_id: int) -> Any:
     obj = shell.get_or_404(Product, product_id)
     me = shell.me()
-    publishing.require_product(shell.session(), me, obj)
+    ownership.require_product(shell.session(), me, obj)
     form = NewCertificateForm()
     form.level.choices = choices(_level_choices(me))
     form.region.choices = choices(_region_choices())
@@ -236,7 +235,7 @@ def certificate_new(product_id: int) -> Any:
         except ValueError:
             abort(400)
         cert = shell.commit(
-            lambda: publishing.add_certificate(
+            lambda: certificates.add_certificate(
                 shell.session(),
                 actor=me,
                 product=obj,
@@ -283,9 +282,9 @@ def certificate(cert_id: int) -> Any:
     session = shell.session()
     form = CertificateForm(obj=cert)
     if form.validate_on_submit():
-        values = {n: getattr(form, n).data for n in publishing.CORRECTABLE}
+        values = {n: getattr(form, n).data for n in certificates.CORRECTABLE}
         changes = shell.commit(
-            lambda: publishing.correct_certificate(
+            lambda: certificates.correct_certificate(
                 session, actor=shell.me(), certificate=cert, values=values, reason=form.reason.data
             ),
             lambda changes: _("Corrected.") if changes else _("Nothing changed."),
@@ -315,7 +314,7 @@ def certificate(cert_id: int) -> Any:
             year=round_.year if round_ else None,
             provinces=shell.provinces(),
         ),
-        provenance=publishing.provenance_for(session, cert),
+        provenance=provenance_for(session, cert),
         revoke_form=RevokeForm(),
         reinstate_form=ReinstateForm(),
         label_url=shell.label_url,
@@ -329,7 +328,7 @@ def revoke(cert_id: int) -> Any:
     form = RevokeForm()
     if form.validate_on_submit():
         shell.commit(
-            lambda: publishing.revoke_certificate(
+            lambda: certificates.revoke_certificate(
                 shell.session(),
                 actor=shell.me(),
                 certificate=cert,
@@ -350,7 +349,7 @@ def reinstate(cert_id: int) -> Any:
     form = ReinstateForm()
     if form.validate_on_submit():
         shell.commit(
-            lambda: publishing.reinstate_certificate(
+            lambda: certificates.reinstate_certificate(
                 shell.session(), actor=shell.me(), certificate=cert, reason=form.reason.data or ""
             ),
             _("The revocation is withdrawn."),

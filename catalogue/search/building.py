@@ -30,7 +30,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from catalogue.search.index import BUILD_LOCK, PROGRESS, RebuildReport, rebuild, write_atomic
+from catalogue.search.builds import RebuildReport, rebuild
+from catalogue.search.index import BUILD_LOCK, PROGRESS, write_atomic
 
 log = logging.getLogger(__name__)
 

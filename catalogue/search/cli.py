@@ -123,7 +123,7 @@ def _queue_rebuild(by_email: str | None) -> None:
 @with_appcontext
 @needs_database
 def status() -> None:
-    from catalogue.search.index import status as get_status
+    from catalogue.search.drain import status as get_status
 
     root, engine = _root_engine()
     st = get_status(root, engine)

@@ -28,14 +28,13 @@ import numpy as np
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from catalogue.registry.status import Policy
+from catalogue.registry.status import Policy, status_codes, validity_start
 from catalogue.vocab import CertificateStatus, Level, ProductGroup, Region
 
 LEVELS: list[str] = [v.value for v in Level]
 REGIONS: list[str] = ["", *(v.value for v in Region)]
 GROUPS: list[str] = ["", *(v.value for v in ProductGroup)]
 STATUSES: list[str] = [v.value for v in CertificateStatus]
-_VALID, _EXPIRED, _REVOKED = (STATUSES.index(s) for s in ("valid", "expired", "revoked"))
 
 #: Province slugs get small integer codes, stable for the life of the process.
 _PROVINCE_CODES: dict[str, int] = {"": 0}
@@ -105,7 +104,7 @@ class _Segment:
                 yr.append(year)
                 ex.append(expires)
                 rv.append(revoked)
-                st.append(issued or _year_end(year))
+                st.append(issued or validity_start(None, year).toordinal())
         return cls(pid, group, province, newest, name_len, body_len, keys, np.array(cd, np.int64),
                    np.array(lv, np.int8),
                    np.array(rg, np.int8), np.array(yr, np.int16), np.array(ex, np.int32),
@@ -156,10 +155,6 @@ def prune_facet_files(folder: Path, keep: set[Path]) -> None:
     for path in folder.glob("facets-*.npz"):
         if path not in keep:
             path.unlink(missing_ok=True)
-
-
-def _year_end(year: int) -> int:
-    return date(year, 12, 31).toordinal()
 
 
 def _leaves(searcher: Searcher) -> list[tuple[IndexReader, int]]:
@@ -269,20 +264,13 @@ class DocTable:
         return self._years
 
     def status_on(self, day: date, policy: Policy) -> np.ndarray:
-        """Each certificate's status code on ``day``: services.status's rule over arrays.
-
-        Without a decision's expiry, a certificate is past the assumed validity when
-        its start is before its level's cutoff under ``policy`` on ``day``.
-        """
-        today = day.toordinal()
-        key = (today, policy.key)
+        """Each certificate's status code on ``day`` (a position in :data:`STATUSES`):
+        :func:`catalogue.registry.status.status_codes`, kept until the day or the policy changes."""
+        key = (day.toordinal(), policy.key)
         if self._status_cache and self._status_cache[0] == key:
             return self._status_cache[1]
-        cutoff = np.array(policy.cutoff_ordinals(LEVELS, day), np.int32)[self.level]
-        status = np.full(len(self.cert_doc), _VALID, np.int8)
-        decided = self.expires > 0
-        status[(decided & (self.expires < today)) | (~decided & (self.start < cutoff))] = _EXPIRED
-        status[(self.revoked > 0) & (self.revoked <= today)] = _REVOKED
+        status = status_codes(day, policy, levels=LEVELS, level=self.level, expires=self.expires,
+                              revoked=self.revoked, start=self.start)  # fmt: skip
         self._status_cache = (key, status)
         return status
 

@@ -10,29 +10,28 @@ nodes wrote, or a crashed process left), or ``flask search rebuild``. Draining
 never builds an index: without one it starts a background build
 (:mod:`catalogue.search.building`).
 
-Under gunicorn each worker opens the index and loads the filter tables when
-the app is created (a background thread), not on its first visitor's search.
+Every search reads through :func:`snapshot`: this process's searcher, caught up with
+the outbox first. Under gunicorn each worker opens the index and loads the filter
+tables when the app is created (a background thread), not on its first visitor's search.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
+import struct
 import sys
 import threading
+import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session as OrmSession
 
 from catalogue.audit import services as audit
 from catalogue.audit.models import OutboxEvent
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from catalogue.search.index import Reader
+from catalogue.search.reader import IndexBuilding, Reader, Snapshot, reader_for
 
 log = logging.getLogger(__name__)
 _EXT = "catalogue_search"
@@ -86,7 +85,8 @@ def drain_now(app: Flask | None = None, name: str | None = None) -> int:
     """
     from catalogue.db import get_engine
     from catalogue.search import building
-    from catalogue.search.index import IndexMissing, drain
+    from catalogue.search.drain import drain
+    from catalogue.search.index import IndexMissing
 
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     _state(app).dirty = False
@@ -112,14 +112,53 @@ def catch_up(reader: Reader, engine: Engine) -> bool:
     return False
 
 
+def _engine() -> Engine:
+    from catalogue.db import get_engine
+
+    return get_engine()
+
+
+def _reader() -> Reader:
+    return reader_for(Path(current_app.config["INDEX_DIR"]))
+
+
+#: What damaged index files raise while being read.
+CORRUPTION = (OSError, EOFError, zlib.error, pickle.UnpicklingError, struct.error)
+
+
+def damaged() -> None:
+    """The open build raised while read: answer from the previous one and rebuild in the background."""
+    log.warning("search index damaged: rebuilding from the database in the background")
+    _reader().mark_bad()
+
+
+def snapshot() -> Snapshot:
+    """The process's searcher, in step with the outbox cursor of the build it answers from.
+
+    Raises :class:`~catalogue.search.reader.IndexBuilding` while a first index is built.
+    """
+    reader, engine = _reader(), _engine()
+    snap = _open(reader, engine)
+    if catch_up(reader, engine):  # rows other nodes (or processes) committed: applied now
+        snap = _open(reader, engine)
+    return snap
+
+
+def _open(reader: Reader, engine: Engine) -> Snapshot:
+    try:
+        return reader.snapshot(engine)
+    except IndexBuilding:
+        raise
+    except Exception:  # noqa: BLE001 - corrupt index files: fall back, rebuild in the background
+        damaged()
+        return reader.snapshot(engine)
+
+
 def _warm_up(app: Flask) -> None:
     """Open the index and load its filter tables before the first visitor's search."""
-    from catalogue.search import query
-    from catalogue.search.index import IndexBuilding
-
     try:
         with app.test_request_context():
-            query.snapshot()
+            snapshot()
     except IndexBuilding:
         log.warning("no search index yet: building it in the background")
     except Exception:  # noqa: BLE001 - the first search retries and reports

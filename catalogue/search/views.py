@@ -2,7 +2,8 @@
 
 ``/search`` validates with :meth:`SearchParams.from_args` and calls
 :func:`catalogue.search.query.run`, as ``/api/v1/products`` and its CSV do
-(:mod:`catalogue.api.views`, which also uses :func:`facet_label`).
+(:mod:`catalogue.api.views`); both name facet values with
+:func:`catalogue.search.labels.facet_label`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from catalogue.db import get_session
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import load_summaries
 from catalogue.search import building
-from catalogue.search.index import IndexBuilding
-from catalogue.search.query import SearchError, SearchParams, SearchResult, run
-from catalogue.vocab import CertificateStatus, Level, ProductGroup, Region
+from catalogue.search.labels import facet_label
+from catalogue.search.params import SearchError, SearchParams
+from catalogue.search.query import SearchResult, run
+from catalogue.search.reader import IndexBuilding
+from catalogue.vocab import CertificateStatus
 from catalogue.web import public_cache
 
 bp = Blueprint("search", __name__)
@@ -47,22 +50,6 @@ def index_building(exc: IndexBuilding) -> Response:
     response.status_code = 503
     response.headers.update(headers)
     return response
-
-
-def facet_label(name: str, value: str, provinces: Provinces) -> str:
-    """Human label of a facet value in the current language."""
-    if name == "group":
-        return ProductGroup(value).label
-    if name == "region":
-        return Region(value).label
-    if name == "level":
-        return Level(value).label
-    if name == "status":
-        return CertificateStatus(value).label
-    if name == "province":
-        match = provinces.match_current(value)
-        return match.short_name if match else value
-    return value
 
 
 @dataclass

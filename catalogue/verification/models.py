@@ -1,4 +1,5 @@
-"""The check log's one table: a row per counted scan, appended and never updated."""
+"""Verification's tables: the check log (a row per counted scan, appended and never updated), its
+running tallies, and consumers' reports of suspected fakes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Index, Integer
 from sqlmodel import Field, SQLModel
+
+from catalogue.clock import utcnow
 
 
 class VerificationCheck(SQLModel, table=True):
@@ -46,3 +49,18 @@ class VerificationTally(SQLModel, table=True):
     checks: int
     first_checked_at: datetime
     last_checked_at: datetime
+
+
+class FakeReport(SQLModel, table=True):
+    __tablename__ = "fake_report"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    certificate_id: int | None = Field(default=None, foreign_key="certificate.id", index=True)
+    code: str | None = Field(default=None, max_length=60)
+    #: Current province responsible, so the right officials see it.
+    province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
+    what: str = Field(max_length=2000)
+    where: str | None = Field(default=None, max_length=500)
+    photo_key: str | None = Field(default=None, max_length=200)
+    state: str = Field(default="new", max_length=16)

@@ -16,9 +16,9 @@ from flask import (
 
 from catalogue.accounts import permissions
 from catalogue.accounts.login import guard
-from catalogue.imports.models import FakeReport
 from catalogue.registry import photos as media
-from catalogue.verification import services as verification
+from catalogue.verification import fake_reports
+from catalogue.verification.models import FakeReport
 from catalogue.workspace import shell
 
 bp = shell.blueprint("reports", __name__)
@@ -28,7 +28,7 @@ bp = shell.blueprint("reports", __name__)
 @guard("view_reports")
 def reports() -> str:
     """Consumers' reports of suspected fakes, for the officials of the certificate's province."""
-    rows = verification.list_reports(shell.session(), province_id=shell.scope())
+    rows = fake_reports.list_reports(shell.session(), province_id=shell.scope())
     return render_template("admin/reports.html", rows=rows, provinces=shell.provinces())
 
 

@@ -1,5 +1,7 @@
-"""Consumer verification: look a certificate up by its printed code or number,
-count checks, and answer "was it valid on that day" from its history.
+"""Consumer verification: look a certificate up by its printed code or number, and count checks.
+
+"Was it valid on that day" is :mod:`catalogue.verification.history`; fake reports are
+:mod:`catalogue.verification.fake_reports`.
 
 The scan path (``/v/<code>``) is the hottest in the app, so it avoids the ORM:
 the code is checked with its HMAC before any database work
@@ -10,7 +12,7 @@ writes to; the one Core ``SELECT`` joining every column the page
 shows (:func:`find_by_code`) runs only when the worker has no fresh rendering
 of that certificate. Status is derived from dates at read time
 (:mod:`catalogue.registry.status`), never stored. Revocation itself is
-:func:`catalogue.registry.publishing.revoke_certificate`.
+:func:`catalogue.registry.certificates.revoke_certificate`.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ from typing import Any
 
 from sqlalchemy import Connection, FromClause, bindparam, func, inspect, select
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, SQLModel, col
-from sqlmodel import select as sm_select
+from sqlmodel import SQLModel
 
 from catalogue.clock import utcnow
-from catalogue.imports.models import FakeReport
 from catalogue.places.models import Province
-from catalogue.registry.models import Certificate, CertificateEvent, Photo, Producer, Product, SelectionRound
+from catalogue.registry.models import Certificate, Photo, Producer, Product, SelectionRound
 from catalogue.registry.status import Policy, Standing, current_policy, standing
 from catalogue.verification import counting
 from catalogue.vocab import CertificateStatus, Level, Region
@@ -38,18 +38,18 @@ from catalogue.vocab import CertificateStatus, Level, Region
 SUSPICIOUS_CHECKS = 50
 
 
-def _table(model: type[SQLModel]) -> FromClause:
+def core_table(model: type[SQLModel]) -> FromClause:
     """The model's table for Core statements (SQLModel's types do not declare ``__table__``)."""
     return inspect(model).local_table
 
 
-_c = _table(Certificate)
-_r = _table(SelectionRound)
-_p = _table(Product)
-_pr = _table(Producer)
-_prov = aliased(_table(Province))
-_cur = aliased(_table(Province))
-_ph = _table(Photo)
+_c = core_table(Certificate)
+_r = core_table(SelectionRound)
+_p = core_table(Product)
+_pr = core_table(Producer)
+_prov = aliased(core_table(Province))
+_cur = aliased(core_table(Province))
+_ph = core_table(Photo)
 
 _first_photo = (
     select(_ph.c.file_key)
@@ -305,122 +305,6 @@ def etag(check: CertificateCheck, *parts: object) -> str:
         )
     )  # fmt: skip
     return hashlib.sha256(key.encode()).hexdigest()[:20]
-
-
-# ----------------------------------------------------------------------------- history
-
-
-@dataclass(frozen=True)
-class AsOf:
-    """The answer to "was it valid on ``day``?"."""
-
-    day: date
-    #: None when the certificate had not been issued yet on ``day``.
-    status: CertificateStatus | None
-    #: True when only the year of issue is known and ``day`` falls in that year,
-    #: so whether it was already issued that day cannot be told.
-    issue_day_unknown: bool = False
-    revoked_on: date | None = None
-    revoked_reason: str | None = None
-    #: Basis and effective expiry on ``day`` (None before the certificate was issued).
-    standing: Standing | None = None
-
-
-def history(conn: Connection, cert_id: int) -> list[Any]:
-    """The certificate's events (issued, corrected, revoked, reinstated) in order."""
-    ev = _table(CertificateEvent)
-    return list(conn.execute(
-        select(ev.c.kind, ev.c.effective_on, ev.c.reason, ev.c.reference, ev.c.recorded_at)
-        .where(ev.c.certificate_id == cert_id)
-        .order_by(ev.c.recorded_at, ev.c.id)
-    ).all())  # fmt: skip
-
-
-def status_as_of(check: CertificateCheck, day: date, events: list[Any], policy: Policy | None = None) -> AsOf:
-    """Status on ``day`` from the certificate's history.
-
-    Revocations are replayed from the events by the day they took effect, so a
-    certificate revoked later was still valid before. A ``reinstated`` event
-    withdraws the revocation before it (one made in error), so it never
-    applied. A revoked row without events (older data) falls back to
-    ``revoked_on``. Expiry is the current, possibly corrected, expiry date, or
-    the validity the policy in effect on ``day`` assumed.
-    """
-    if check.issued_on is not None and day < check.issued_on:
-        return AsOf(day, None)
-    if check.issued_on is None and day < date(check.year, 1, 1):
-        return AsOf(day, None)
-    revocations: list[tuple[date, str | None]] = []
-    for event in events:
-        if event.kind == "revoked" and event.effective_on is not None:
-            revocations.append((event.effective_on, event.reason))
-        elif event.kind == "reinstated" and revocations:
-            revocations.pop()
-    if not revocations and check.revoked_on is not None and not any(e.kind == "revoked" for e in events):
-        revocations.append((check.revoked_on, check.revoked_reason))
-    applied = [r for r in revocations if r[0] <= day]
-    revoked_on, reason = min(applied) if applied else (None, None)
-    then = standing(
-        day, level=check.level, year=check.year, issued_on=check.issued_on, expires_on=check.expires_on,
-        revoked_on=revoked_on, policy=policy or current_policy(),
-    )  # fmt: skip
-    status = then.status
-    unknown = check.issued_on is None and day.year == check.year and status is CertificateStatus.VALID
-    return AsOf(day, status, issue_day_unknown=unknown, revoked_on=revoked_on, revoked_reason=reason,
-                standing=then)  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- fake reports
-
-
-def report_fake(
-    session: Session,
-    *,
-    what: str,
-    where: str | None,
-    code: str | None,
-    check: CertificateCheck | None,
-    province_id: int | None = None,
-    photo_key: str | None = None,
-) -> FakeReport:
-    """Store a consumer's report for the officials of the certificate's current province.
-
-    For an unrecognised code there is no certificate; the reporter may name the
-    province instead. Flushes, never commits.
-    """
-    report = FakeReport(
-        certificate_id=check.id if check else None,
-        code=(code or "")[:60] or None,
-        province_id=check.current_province_id if check and check.current_province_id else province_id,
-        what=what.strip()[:2000],
-        where=(where or "").strip()[:500] or None,
-        photo_key=photo_key,
-    )
-    session.add(report)
-    session.flush()
-    return report
-
-
-@dataclass
-class ReportRow:
-    report: FakeReport
-    product_name: str | None
-    product_slug: str | None
-    certificate_number: str | None
-
-
-def list_reports(session: Session, *, province_id: int | None, limit: int = 200) -> list[ReportRow]:
-    """Newest reports first; ``province_id`` limits them to one current province's officials."""
-    query = (
-        sm_select(FakeReport, Product.name, Product.slug, Certificate.number)
-        .join(Certificate, col(Certificate.id) == FakeReport.certificate_id, isouter=True)
-        .join(Product, col(Product.id) == Certificate.product_id, isouter=True)
-        .order_by(col(FakeReport.created_at).desc(), col(FakeReport.id).desc())
-        .limit(limit)
-    )
-    if province_id is not None:
-        query = query.where(FakeReport.province_id == province_id)
-    return [ReportRow(r, name, slug, number) for r, name, slug, number in session.exec(query).all()]
 
 
 def round_certificates(

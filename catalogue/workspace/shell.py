@@ -20,9 +20,9 @@ from catalogue.accounts.login import actor
 from catalogue.accounts.models import User
 from catalogue.db import get_session
 from catalogue.places.services import Provinces
+from catalogue.refused import Refused
 from catalogue.registry import photos
 from catalogue.registry.models import Producer, SelectionRound
-from catalogue.registry.publishing import PublishError
 from catalogue.registry.round_names import round_label
 from catalogue.workspace.forms import (
     ConfirmForm,
@@ -66,7 +66,7 @@ def commit(action: Callable[[], T], success: str | Callable[[T], str]) -> T:
     try:
         result = action()
         db.commit()
-    except PublishError as exc:
+    except Refused as exc:
         db.rollback()
         flash(str(exc), "error")
         return FAILED

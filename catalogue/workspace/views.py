@@ -31,7 +31,7 @@ def index() -> str:
         "admin/index.html",
         batches=batches,
         province=province,
-        levels=importing.levels_label(me),
+        levels=permissions.publishable_levels(me),
         can=permissions.can,
         me=me,
         rebuild=jobs.status(last_rebuild) if last_rebuild else None,

@@ -1,110 +1,34 @@
-"""What each kind of job does; run by the consumer (or inline in Huey's immediate mode).
+"""The import's background jobs: the dry run of an upload, publishing a batch, attaching a zip of photos.
 
-Each handler does its work in one session and commits once at the end, so a
-consumer killed part-way leaves nothing written: publishing keeps
-:func:`catalogue.registry.publishing.publish_batch`'s all-or-nothing transaction.
+Registered with :func:`catalogue.jobs.runner.handler` when this module is imported
+(``create_app`` imports it). Each handler works in one session and commits once
+at the end, so a consumer killed part-way leaves nothing written: publishing
+keeps :func:`catalogue.imports.publishing.publish_batch`'s all-or-nothing
+transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
-from flask_babel import force_locale, gettext
+from flask import Flask
+from flask_babel import gettext
 from sqlmodel import Session
 
 from catalogue.accounts.models import User
+from catalogue.clock import today
 from catalogue.db import get_engine
 from catalogue.imports import checking as importing
-from catalogue.imports.models import ImportBatch
+from catalogue.imports import publishing
+from catalogue.imports.publishing import batch_certificates
 from catalogue.jobs import service
 from catalogue.jobs.models import Job
-from catalogue.registry import publishing
-
-#: Test hook: called with (job id, done, total) at every progress report; raise to simulate a crash.
-FAULT: Callable[[int, int, int], None] | None = None
-
-
-class Killed(BaseException):
-    """Raised by a test's :data:`FAULT` to stand for ``kill -9``: nothing of the job's own runs after it."""
-
-
-def run_job_in_app(app: Flask) -> Callable[[int], None]:
-    """The queue's one task, bound to ``app`` (the consumer has no request to borrow it from)."""
-
-    def run_job(job_id: int) -> None:
-        if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
-            run(app, job_id)
-            return
-        with app.app_context():
-            run(app, job_id)
-
-    return run_job
-
-
-def prune_in_app(app: Flask) -> Callable[[], None]:
-    """The consumer's daily retention task (:mod:`catalogue.retention`), bound to ``app``."""
-
-    def prune() -> None:
-        from catalogue import retention
-
-        with app.app_context():
-            app.logger.warning("retention: %s", retention.prune(app).summary())
-
-    return prune
-
-
-#: Each kind's work; the fourth argument is the official who started it (None for a system job,
-#: one of :data:`service.SYSTEM_KINDS` started from the command line).
-HANDLERS: dict[str, Callable[[Flask, Session, Job, Any, service.Reporter], dict[str, Any]]] = {}
-
-
-def handler(kind: str) -> Callable[[Any], Any]:
-    def register(fn: Any) -> Any:
-        HANDLERS[kind] = fn
-        return fn
-
-    return register
-
-
-def run(app: Flask, job_id: int) -> None:
-    """Claim the job, run its handler, record the outcome; exceptions become a failed job."""
-    if not service.claim(job_id):
-        return
-    reporter = service.Reporter(app, job_id)
-    with Session(get_engine(), expire_on_commit=False) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        user = session.get(User, job.actor_id) if job.actor_id else None
-        with force_locale(job.locale):
-            system = job.actor_id is None and job.kind in service.SYSTEM_KINDS
-            if not system and (user is None or not user.is_active):
-                service.finish(
-                    job_id, state="failed", message=gettext("The account that started this job is gone.")
-                )
-                return
-            try:
-                result = HANDLERS[job.kind](app, session, job, user, reporter)
-            except (publishing.PublishError, service.JobError) as exc:
-                session.rollback()
-                service.finish(job_id, state="failed", message=str(exc))
-                return
-            except Exception:
-                session.rollback()
-                app.logger.exception("job %s (%s) failed", job_id, job.kind)
-                service.finish(job_id, state="failed", message=_server_error(job.kind))
-                return
-        message, done = result.pop("_message", None), result.pop("_done", None)
-        service.finish(job_id, state="done", message=message, result=result,
-                       batch_id=result.get("batch_id"), done=done)  # fmt: skip
-
-
-def _server_error(kind: str) -> str:
-    if kind == "publish":
-        return gettext("Publishing failed because of a server error; nothing was published. Try again later.")
-    return gettext("The job failed because of a server error; nothing was changed. Try again later.")
+from catalogue.jobs.runner import handler
+from catalogue.registry.models import ImportBatch
+from catalogue.registry.records import PublishError
+from catalogue.registry.rows import FieldError
+from catalogue.verification import exports
 
 
 def _report_json(report: importing.ImportReport) -> dict[str, Any]:
@@ -128,8 +52,6 @@ def _report_json(report: importing.ImportReport) -> dict[str, Any]:
 
 def report_from_json(data: dict[str, Any], sha: str = "") -> importing.ImportReport:
     """The stored dry run as the preview template expects it."""
-    from catalogue.registry.rows import FieldError
-
     report = importing.ImportReport(filename=str(data.get("filename", "")), sha256=sha)
     report.file_errors = list(data.get("file_errors") or [])
     for r in data.get("rows") or []:
@@ -175,7 +97,7 @@ def publish(app: Flask, session: Session, job: Job, user: User, report: service.
     params = job.params or {}
     batch = session.get(ImportBatch, job.batch_id)
     if batch is None:
-        raise publishing.PublishError(gettext("This upload no longer exists."))
+        raise PublishError(gettext("This upload no longer exists."))
     decision_date = params.get("decision_date")
 
     def progress(done: int, total: int) -> None:
@@ -221,7 +143,7 @@ def publish(app: Flask, session: Session, job: Job, user: User, report: service.
 def photo_zip(app: Flask, session: Session, job: Job, user: User, report: service.Reporter) -> dict[str, Any]:
     batch = session.get(ImportBatch, job.batch_id)
     if batch is None:
-        raise publishing.PublishError(gettext("This upload no longer exists."))
+        raise PublishError(gettext("This upload no longer exists."))
     data = service.upload_path(job, app).read_bytes()
     report(0, 0, force=True)
     outcome = publishing.attach_batch_photos(session, actor=user, batch=batch, data=data)
@@ -250,41 +172,12 @@ def photo_zip(app: Flask, session: Session, job: Job, user: User, report: servic
     }
 
 
-@handler("rebuild")
-def rebuild(
-    app: Flask, session: Session, job: Job, user: User | None, report: service.Reporter
-) -> dict[str, Any]:
-    """A full rebuild of this node's index, under its build lock like ``flask search rebuild``."""
-    from pathlib import Path
-
-    from catalogue.search import building
-
-    report.phase = gettext("Indexing the products…")
-    report(0, 0, force=True)
-    outcome = building.build(Path(app.config["INDEX_DIR"]), get_engine(), progress=report)
-    if outcome is None:
-        raise service.JobError(
-            gettext(
-                "Another build of the search index is running on this server; nothing was started. "
-                "Try again when it has finished."
-            )
-        )
-    return {
-        "_message": gettext("The search index was rebuilt."),
-        "_done": outcome.documents,
-        "documents": outcome.documents,
-    }
-
-
 @handler("qr_zip")
 def qr_zip(app: Flask, session: Session, job: Job, user: User, report: service.Reporter) -> dict[str, Any]:
-    from catalogue.clock import today
-    from catalogue.verification import exports
-
     batch = session.get(ImportBatch, job.batch_id)
     if batch is None:
         raise publishing.PublishError(gettext("This upload no longer exists."))
-    certificates = publishing.batch_certificates(session, actor=user, batch=batch)
+    certificates = batch_certificates(session, actor=user, batch=batch)
     service.prune_downloads(session, app)
     path = service.download_path(job, app)
     tmp = path.with_suffix(".part")

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 
 from catalogue.db import session_scope
-from catalogue.registry.seeding import seed_all
+from catalogue.seeding import seed_all
 from catalogue.startup import needs_database
 
 

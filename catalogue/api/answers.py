@@ -1,37 +1,30 @@
-"""Pydantic models of the public API: every JSON answer is one of these, serialised by it.
+"""Answer models of the public API: every JSON answer is one of these, serialised by it.
 
 They are the contract (DESIGN §4): :mod:`catalogue.api.spec` generates the OpenAPI
-document from them, and the query models validate request parameters with the same
-types and limits the document states. Each answer model is built from the read models
-the HTML pages use (:mod:`catalogue.registry.catalog`, :mod:`catalogue.registry.pages`,
-:mod:`catalogue.verification.services`), so no query logic lives here.
+document from them (and from the query models, :mod:`catalogue.api.queries`; the
+error shape is :mod:`catalogue.api.errors`). Each answer model is built from the
+read models the HTML pages use (:mod:`catalogue.registry.catalog`,
+:mod:`catalogue.fairs.pages`, :mod:`catalogue.verification.services`), so no
+query logic lives here.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, Literal, Self, TypeAlias, get_args
+from typing import Any, Literal, TypeAlias
 
 from flask import url_for
-from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from werkzeug.exceptions import BadRequest
+from pydantic import BaseModel, ConfigDict, Field
 
+from catalogue.fairs.pages import EventView
 from catalogue.registry.catalog import CertificateView, ProductSummary, verify_url
-from catalogue.registry.pages import EventView
 from catalogue.registry.status import ExpiryBasis, Standing
-from catalogue.search.query import MAX_PAGE, MAX_QUERY, SORTS
 from catalogue.verification import services as svc
+from catalogue.verification.history import AsOf
 from catalogue.vocab import CertificateStatus, EventKind, Level, ProductGroup, Region
 
 #: ``AsOfAnswer.date`` would hide the type's name.
 Day: TypeAlias = date
-#: Largest page of the product API; the search page allows fewer.
-MAX_PER_PAGE = 100
-#: A typed certificate number (the form and the API take the same).
-MAX_NUMBER = 100
-#: Years a search filter accepts (``SearchParams.from_args`` checks the same range).
-YEARS = (1900, 2200)
 
 
 class Model(BaseModel):
@@ -266,7 +259,7 @@ class AsOfAnswer(Model):
     expiry_basis: ExpiryBasis | None = None
 
     @classmethod
-    def of(cls, answer: svc.AsOf) -> AsOfAnswer:
+    def of(cls, answer: AsOf) -> AsOfAnswer:
         extra: dict[str, Any] = {}
         if answer.standing is not None and answer.status is not None:
             extra = {"expires_on": answer.standing.expires_on, "expiry_basis": answer.standing.basis}
@@ -288,7 +281,7 @@ class Verification(NumberMatch):
     as_of: AsOfAnswer | None = Field(default=None, description="Present when `as_of` was asked.")
 
     @classmethod
-    def of_check(cls, c: svc.CertificateCheck, today: date, base_url: str, as_of: svc.AsOf | None = None
+    def of_check(cls, c: svc.CertificateCheck, today: date, base_url: str, as_of: AsOf | None = None
                  ) -> Verification:  # fmt: skip
         fields = cls.fields_of(c, today)
         url = verify_url(base_url, c.code)
@@ -336,7 +329,7 @@ class Event(Model):
     def of(cls, view: EventView) -> Event:
         e, slug = view.event, view.event.slug
         return cls(
-            name=e.name, slug=slug, url=url_for("public.event", slug=slug, _external=True), kind=view.kind,
+            name=e.name, slug=slug, url=url_for("fairs.event", slug=slug, _external=True), kind=view.kind,
             start_date=e.start_date, end_date=e.end_date, opening_hours=e.opening_hours, venue=e.venue,
             province=PlaceOut(
                 as_printed=view.province.short_name if view.province else None,
@@ -344,7 +337,7 @@ class Event(Model):
                 current_slug=view.current_province.slug if view.current_province else None,
             ),
             organiser=e.organiser, booths=e.booths, source=e.source,
-            ics_url=url_for("public.event_ics", slug=slug, _external=True) if view.has_calendar else None,
+            ics_url=url_for("fairs.event_ics", slug=slug, _external=True) if view.has_calendar else None,
         )  # fmt: skip
 
 
@@ -354,158 +347,3 @@ class EventList(Model):
         description="Current and upcoming fairs first, then past fairs (newest first), fairs with unknown "
         "dates, and showrooms."
     )
-
-
-# ----------------------------------------------------------------------------- errors
-
-
-ErrorCode = Literal[
-    "bad_request", "not_found", "method_not_allowed", "too_many_requests", "search_index_building",
-    "service_unavailable", "internal_error",
-]  # fmt: skip
-
-
-class ErrorDetail(Model):
-    code: ErrorCode = Field(description="Stable key of the kind of error.")
-    message: str = Field(description="What went wrong and what to do, in the request's language.")
-
-
-class Error(Model):
-    """The one shape of every JSON error under ``/api/``."""
-
-    error: ErrorDetail
-
-
-class BuildProgress(Model):
-    done: int
-    total: int
-
-
-class BuildingError(Error):
-    """503 while this server builds its first search index."""
-
-    building: BuildProgress = Field(description="Products indexed so far, of all.")
-
-
-# ----------------------------------------------------------------------------- query parameters
-
-
-class Query(BaseModel):
-    """Request parameters; names not declared are ignored (``lang`` picks the language anywhere).
-
-    :meth:`parse` validates the request's arguments and turns the first problem into
-    a 400 in the one error shape, worded for people in the request's language.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    #: Parameters a client may repeat (``status=valid&status=expired``).
-    lists: ClassVar[frozenset[str]] = frozenset()
-
-    @classmethod
-    def parse(cls, args: Any) -> Self:
-        raw = {name: (args.getlist(name) if name in cls.lists else args.get(name))
-               for name in cls.model_fields if name in args}  # fmt: skip
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            name = str(first["loc"][0]) if first["loc"] else ""
-            value = first.get("input")
-            raise BadRequest(description=cls.problem(name, "" if value is None else str(value))) from None
-
-    @classmethod
-    def problem(cls, name: str, value: str) -> str:
-        """The message for a refused value of parameter ``name``."""
-        return _("The value “%(value)s” of %(name)s is not valid.", value=value[:60], name=name)
-
-
-_LENIENT = " Names are matched leniently, with or without diacritics, in Vietnamese or English."
-Status = Literal["valid", "expired", "revoked", "all"]
-Sort = Literal["relevance", "newest", "name"]
-assert get_args(Sort) == SORTS, "the documented orders are the search's"
-
-
-def _enum_or_name(ref: str) -> dict[str, Any]:
-    """A filter taking the enumeration's values (the facet's) or names."""
-    return {"items": {"anyOf": [{"$ref": f"#/components/schemas/{ref}"}, {"type": "string"}]}}
-
-
-class FilterQuery(Query):
-    """Filters of the product search; repeat one to match any of its values (facet values as returned)."""
-
-    lists: ClassVar[frozenset[str]] = frozenset({"group", "province", "region", "level", "year", "status"})
-
-    q: str = Field(default="", max_length=MAX_QUERY, description="Words to search for, with or without "
-                   "Vietnamese diacritics, in any case (`gom bat trang` finds `Gốm Bát Tràng`); "
-                   '`"quoted phrases"` and `prefix*` work.')  # fmt: skip
-    group: list[str] = Field(default=[], json_schema_extra=_enum_or_name("ProductGroup"),
-                             description="Product group: a value of the `group` facet or the group's name."
-                             + _LENIENT)  # fmt: skip
-    province: list[str] = Field(default=[], description="A current province: a value of the `province` facet "
-                                "or a name (`Dong Thap`); it includes its pre-2025 predecessors, and a "
-                                "pre-2025 name also works." + _LENIENT)  # fmt: skip
-    region: list[str] = Field(default=[], json_schema_extra=_enum_or_name("Region"),
-                              description="Region of a regional-level round." + _LENIENT)  # fmt: skip
-    level: list[str] = Field(default=[], json_schema_extra=_enum_or_name("Level"),
-                             description="Certificate level." + _LENIENT)  # fmt: skip
-    year: list[Annotated[int, Field(ge=YEARS[0], le=YEARS[1])]] = Field(
-        default=[], description="Year of selection."
-    )
-    status: list[Status] = Field(
-        default=["valid"],
-        description="Certificate status; `valid` by default, `all` includes expired "
-        "and revoked. `expired` includes certificates whose decision states no expiry and whose "
-        "registry-assumed validity (`expiry_basis: policy`) has passed.",
-    )
-    sort: Sort = Field(default="relevance", description="Order of the results.")
-
-    @classmethod
-    def problem(cls, name: str, value: str) -> str:
-        if name == "q":
-            return _("Your search is too long: use at most %(max)d characters.", max=MAX_QUERY)
-        if name == "year":
-            return _("“%(value)s” is not a year.", value=value[:60])
-        if name == "status":
-            return _("Unknown status “%(value)s”: use valid, expired, revoked or all.", value=value[:60])
-        if name == "sort":
-            return _("Unknown sort order “%(value)s”.", value=value[:60])
-        if name == "page":
-            if value.isdigit() and int(value) > MAX_PAGE:
-                return _("The page number is too large.")
-            return _("The page number must be a whole number from 1.")
-        if name == "per_page":
-            return _("per_page must be a whole number from 1 to %(max)d.", max=MAX_PER_PAGE)
-        return super().problem(name, value)
-
-
-class ProductQuery(FilterQuery):
-    page: int = Field(default=1, ge=1, le=MAX_PAGE)
-    per_page: int = Field(default=20, ge=1, le=MAX_PER_PAGE)
-
-
-class CodeQuery(Query):
-    as_of: str | None = Field(
-        default=None,
-        pattern=r"^\d{4}-\d{2}-\d{2}$",
-        json_schema_extra={"format": "date"},
-        description="Ask for the verdict on a past day (`YYYY-MM-DD`, not in the future): "
-        '"was it valid on the day I bought it?". Such a question is not counted as a check.',
-    )
-
-    @classmethod
-    def problem(cls, name: str, value: str) -> str:
-        return _("Enter the date as year-month-day, for example 2025-03-14.")
-
-
-class NumberQuery(Query):
-    number: str = Field(
-        min_length=1,
-        max_length=MAX_NUMBER,
-        pattern=r"\S",
-        description="The certificate number as printed (runs of spaces count as one). The answer never "
-        "includes the verification code: numbers are guessable, codes are not.",
-    )
-
-    @classmethod
-    def problem(cls, name: str, value: str) -> str:
-        return _("Give the certificate number as printed (up to %(max)d characters).", max=MAX_NUMBER)

@@ -1,10 +1,13 @@
-"""Publishing and correcting certified records: batches, certificates, revocations, photos.
+"""Publishing a checked import batch (all rows or none) and its photos; discarding one; provenance.
 
-Every function checks :mod:`~catalogue.accounts.permissions` first, writes the
-change with an audit entry (before/after) and a search-outbox row in the
-caller's transaction, and flushes; the caller commits once. A batch is
-published through :func:`catalogue.registry.records.upsert_record` row by row
-inside that single transaction, so any failure leaves nothing behind.
+:func:`publish_batch` repeats the dry run (:mod:`catalogue.imports.checking`),
+then writes every row through the registry's single write path
+(:func:`catalogue.registry.records.upsert_record`) inside one transaction, so
+any failure leaves nothing behind. On SQLite it can stage the rows first and
+hold the write lock only for one short commit. Every function checks
+:mod:`~catalogue.accounts.permissions` first; a refusal is the registry's
+:class:`~catalogue.registry.records.PublishError`. :func:`provenance_for` tells
+which batch published a certificate.
 """
 
 from __future__ import annotations
@@ -21,31 +24,18 @@ from sqlalchemy import Table, inspect, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, func, select
 
-from catalogue.accounts import permissions
-from catalogue.accounts.models import User
 from catalogue.accounts.permissions import Actor, audit_actor, require
-from catalogue.accounts.services import office_name
 from catalogue.audit import services as audit
 from catalogue.audit.models import AuditEntry, OutboxEvent
-from catalogue.clock import today, utcnow
-from catalogue.db import pk
+from catalogue.clock import utcnow
 from catalogue.imports import checking as importing
-from catalogue.imports.models import ImportBatch
-from catalogue.places.models import Province
-from catalogue.places.services import Provinces
-from catalogue.registry import ownership, records
+from catalogue.registry import matching
 from catalogue.registry import photos as media
-from catalogue.registry.models import Certificate, CertificateEvent, Photo, Product, SelectionRound
-from catalogue.registry.records import (
-    STAGED_MODELS,
-    RecordInput,
-    Staging,
-    WriteContext,
-    certificate_clash,
-    upsert_record,
-)
+from catalogue.registry.models import Certificate, CertificateEvent, ImportBatch, Product, SelectionRound
+from catalogue.registry.product_photos import add_photo
+from catalogue.registry.records import STAGED_MODELS, PublishError, Staging, upsert_record, write_context
 from catalogue.text import nfc
-from catalogue.vocab import Level
+from catalogue.vocab import parse_level
 
 #: Batch states as shown to officials (the same words as the batch list).
 BATCH_STATES = {
@@ -53,10 +43,6 @@ BATCH_STATES = {
     "published": _l("published"),
     "discarded": _l("discarded"),
 }
-
-
-class PublishError(ValueError):
-    """The change cannot be made as asked; the message is for the official."""
 
 
 class BatchRejected(PublishError):
@@ -69,31 +55,13 @@ class BatchRejected(PublishError):
 
 @dataclass
 class PublishResult:
+    """What a publish did, row by row: new, updated and unchanged records, and the products touched."""
+
     batch: ImportBatch
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     product_ids: list[int] = field(default_factory=list)
-
-
-def write_context(
-    session: Session, actor: Actor, batch_id: int | None = None, config: Mapping[str, Any] | None = None
-) -> WriteContext:
-    cfg = config if config is not None else current_app.config
-    user = actor if isinstance(actor, User) else None
-    province = session.get(Province, user.province_id) if user and user.province_id else None
-    return WriteContext(
-        office=office_name(user, province) if user else None,
-        provinces=Provinces.load(session),
-        verify_keys=dict(cfg["VERIFY_KEYS"]),
-        verify_key_id=str(cfg["VERIFY_CURRENT_KEY_ID"]),
-        actor=actor if not isinstance(actor, permissions.SystemActor) else None,
-        actor_label=permissions.actor_label(actor),
-        batch_id=batch_id,
-    )
-
-
-# ----------------------------------------------------------------------------- batches
 
 
 #: How many times a staged publish works its rows out before it gives up letting other writers
@@ -248,7 +216,7 @@ def _publish(
     decision_number = nfc(decision_number) or None
     ctx = write_context(session, actor, batch.id, config)
     ctx.staging = staging
-    records.follow_writes(session)
+    matching.follow_writes(session)
     result = PublishResult(batch=batch)
     for row in report.rows:
         rec = row.record
@@ -308,6 +276,7 @@ def _publish(
 
 
 def discard_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> None:
+    """Set a pending batch aside unpublished (kept, with an audit entry)."""
     require(actor, "view_batch", province=batch.province_id)
     if batch.state != "pending":
         raise PublishError(gettext("Only a pending batch can be discarded."))
@@ -335,338 +304,10 @@ def batch_certificates(session: Session, *, actor: Actor, batch: ImportBatch) ->
     )
 
 
-def provenance_for(session: Session, certificate: Certificate) -> dict[str, Any] | None:
-    """Which batch published a certificate, by which office, when, from which decision and file.
-
-    None when the record did not come from a workspace batch (seed data cites its source instead).
-    """
-    if certificate.batch_id is None:
-        return None
-    batch = session.get(ImportBatch, certificate.batch_id)
-    if batch is None or batch.state != "published":
-        return None
-    return {
-        "batch_id": batch.id,
-        "office": batch.office,
-        "published_at": batch.published_at,
-        "decision_number": batch.decision_number,
-        "decision_date": batch.decision_date,
-        "filename": batch.filename,
-        "file_sha256": batch.file_sha256,
-    }
-
-
-# ----------------------------------------------------------------------------- certificates
-
-
-def _level_of(session: Session, certificate: Certificate) -> str:
-    round_ = session.get(SelectionRound, certificate.round_id)
-    assert round_ is not None
-    return round_.level
-
-
-def _require_certificate(
-    session: Session, actor: Actor, action: str, certificate: Certificate
-) -> SelectionRound:
-    round_ = session.get(SelectionRound, certificate.round_id)
-    assert round_ is not None
-    require(
-        actor,
-        action,
-        province=session.get(Province, certificate.province_id) if certificate.province_id else None,
-        level=round_.level,
-    )
-    return round_
-
-
-CORRECTABLE = ("number", "issued_on", "expires_on", "prize", "source")
-
-
-def correct_certificate(
-    session: Session,
-    *,
-    actor: Actor,
-    certificate: Certificate,
-    values: Mapping[str, Any],
-    reason: str | None = None,
-) -> dict[str, list[Any]]:
-    """Correct a certificate's printed facts; recorded as a "corrected" event with before/after."""
-    round_ = _require_certificate(session, actor, "correct_certificate", certificate)
-    new: dict[str, Any] = {
-        k: (nfc(v) or None if isinstance(v, str) else v) for k, v in values.items() if k in CORRECTABLE
-    }
-    if new.get("number") and new["number"] != certificate.number:
-        clash = certificate_clash(
-            session, Provinces.load(session), number=new["number"], level=Level(round_.level),
-            year=round_.year, province_id=round_.province_id or certificate.province_id,
-            exclude_id=certificate.id,
-        )  # fmt: skip
-        if clash is not None:
-            raise PublishError(
-                gettext("Another certificate of this level already has the number %(n)s.", n=new["number"])
-            )
-    issued = new.get("issued_on", certificate.issued_on)
-    expiry = new.get("expires_on", certificate.expires_on)
-    if ("expires_on" in new or "issued_on" in new) and issued and expiry and expiry <= issued:
-        raise PublishError(gettext("The expiry date must come after the issue date."))
-    before = {k: getattr(certificate, k) for k in new}
-    changes = audit.diff(before, new)
-    if not changes:
-        return {}
-    for key in changes:
-        setattr(certificate, key, new[key])
-    certificate.updated_at = utcnow()
-    session.add(certificate)
-    session.add(
-        CertificateEvent(
-            certificate_id=pk(certificate),
-            kind="corrected",
-            actor_id=_actor_id(actor),
-            reason=nfc(reason) or None,
-            changes=changes,
-        )
-    )
-    audit.record(
-        session,
-        **audit_actor(actor),
-        action="correct",
-        entity_type="certificate",
-        entity_id=certificate.id,
-        changes=changes,
-        summary=certificate.number,
-        province_id=Provinces.load(session).current_id(certificate.province_id),
-    )
-    audit.enqueue_reindex(session, certificate.product_id)
-    session.flush()
-    return changes
-
-
-def _actor_id(actor: Actor) -> int | None:
-    return getattr(actor, "id", None)
-
-
-def revoke_certificate(
-    session: Session,
-    *,
-    actor: Actor,
-    certificate: Certificate,
-    reason: str,
-    reference: str,
-    on: date | None = None,
-) -> CertificateEvent:
-    """Revoke with a reason and the reference of the revoking decision; shown on every page at once."""
-    _require_certificate(session, actor, "revoke", certificate)
-    reason, reference = nfc(reason), nfc(reference)
-    if not reason or not reference:
-        raise PublishError(gettext("Give both the reason and the reference of the revocation decision."))
-    if certificate.revoked_on is not None:
-        raise PublishError(gettext("This certificate is already revoked."))
-    on = on or today()
-    before = {
-        "revoked_on": None,
-        "revoked_reason": certificate.revoked_reason,
-        "revoked_reference": certificate.revoked_reference,
-    }
-    certificate.revoked_on, certificate.revoked_reason = on, reason
-    certificate.revoked_reference = reference[:200]
-    certificate.updated_at = utcnow()
-    session.add(certificate)
-    event = CertificateEvent(
-        certificate_id=pk(certificate),
-        kind="revoked",
-        effective_on=on,
-        actor_id=_actor_id(actor),
-        reason=reason,
-        reference=reference[:200],
-    )
-    session.add(event)
-    audit.record(
-        session,
-        **audit_actor(actor),
-        action="revoke",
-        entity_type="certificate",
-        entity_id=certificate.id,
-        summary=f"{certificate.number or ''} — {reason}"[:500],
-        changes=audit.diff(
-            before, {"revoked_on": on, "revoked_reason": reason, "revoked_reference": reference}
-        ),
-        province_id=Provinces.load(session).current_id(certificate.province_id),
-    )
-    audit.enqueue_reindex(session, certificate.product_id)
-    session.flush()
-    return event
-
-
-def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certificate, reason: str) -> None:
-    """Undo a revocation made in error; the history keeps both events."""
-    _require_certificate(session, actor, "revoke", certificate)
-    if certificate.revoked_on is None:
-        raise PublishError(gettext("This certificate is not revoked."))
-    if not nfc(reason):
-        raise PublishError(gettext("Say why the revocation is withdrawn."))
-    before = {
-        "revoked_on": certificate.revoked_on,
-        "revoked_reason": certificate.revoked_reason,
-        "revoked_reference": certificate.revoked_reference,
-    }
-    certificate.revoked_on = certificate.revoked_reason = certificate.revoked_reference = None
-    session.add(certificate)
-    session.add(
-        CertificateEvent(
-            certificate_id=pk(certificate),
-            kind="reinstated",
-            effective_on=today(),
-            actor_id=_actor_id(actor),
-            reason=nfc(reason),
-        )
-    )
-    audit.record(
-        session,
-        **audit_actor(actor),
-        action="reinstate",
-        entity_type="certificate",
-        entity_id=certificate.id,
-        summary=nfc(reason)[:500],
-        changes=audit.diff(before, dict.fromkeys(before)),
-        province_id=Provinces.load(session).current_id(certificate.province_id),
-    )
-    audit.enqueue_reindex(session, certificate.product_id)
-    session.flush()
-
-
-def add_certificate(
-    session: Session,
-    *,
-    actor: Actor,
-    product: Product,
-    level: Level,
-    year: int,
-    number: str,
-    region: Any = None,
-    issued_on: date | None = None,
-    expires_on: date | None = None,
-    decision_number: str | None = None,
-    decision_date: date | None = None,
-    config: Mapping[str, Any] | None = None,
-) -> Certificate:
-    """A new certificate for an existing product, through the same write path as imports."""
-    from catalogue.registry.models import Producer
-
-    province = session.get(Province, product.province_id) if product.province_id else None
-    require(actor, "publish", province=province, level=level)
-    if province is None:
-        raise PublishError(gettext("Give the product a province first."))
-    if issued_on is not None and not level.exists_on(issued_on):
-        raise PublishError(
-            gettext(
-                "The level “%(level)s” did not exist on %(day)s.",
-                level=level.label,
-                day=issued_on.strftime("%d/%m/%Y"),
-            )
-        )
-    if level is Level.KHU_VUC and region is None:
-        raise PublishError(gettext("A regional certificate needs its region."))
-    producer = session.get(Producer, product.producer_id) if product.producer_id else None
-    exists = certificate_clash(
-        session, Provinces.load(session), number=number, level=level, year=year, province_id=province.id
-    )
-    if exists is not None:
-        raise PublishError(
-            gettext("Another certificate of this level already has the number %(n)s.", n=nfc(number))
-        )
-    rec = RecordInput(
-        product=product.name,
-        province=province,
-        level=level,
-        year=year,
-        producer=producer.name if producer else None,
-        locality=product.locality,
-        region=region if level is Level.KHU_VUC else None,
-        certificate_number=nfc(number),
-        issued_on=issued_on,
-        expires_on=expires_on,
-        decision_number=nfc(decision_number) or None,
-        decision_date=decision_date,
-        group=None,
-        product_id=product.id,
-    )
-    outcome = upsert_record(session, rec, write_context(session, actor, None, config))
-    return outcome.certificate
-
-
-# ----------------------------------------------------------------------------- photos
-
-
-def require_product(session: Session, actor: Actor, product: Product) -> None:
-    """Refuse unless ``actor`` may change ``product`` (its producer's province decides)."""
-    require(actor, "use_workspace")
-    permissions.require_touch(actor, ownership.product_owner(session, Provinces.load(session), product))
-
-
-def add_photo(
-    session: Session,
-    *,
-    actor: Actor,
-    product: Product,
-    data: bytes,
-    alt: str | None = None,
-    media_dir: Any = None,
-) -> Photo:
-    """Verify, strip and store a photo for a product (see :mod:`catalogue.registry.photos`)."""
-    require_product(session, actor, product)
-    stored = media.ingest(data, media_dir or current_app.config["MEDIA_DIR"])
-    position = session.exec(
-        select(func.count()).select_from(Photo).where(Photo.product_id == product.id)
-    ).one()
-    photo = Photo(
-        product_id=pk(product),
-        file_key=stored.file_key,
-        width=stored.width,
-        height=stored.height,
-        alt=nfc(alt)[:300] or None,
-        position=int(position),
-    )
-    session.add(photo)
-    session.flush()
-    audit.record(
-        session,
-        **audit_actor(actor),
-        action="add_photo",
-        entity_type="photo",
-        entity_id=photo.id,
-        summary=product.name,
-        changes={"file_key": [None, photo.file_key], "product_id": [None, product.id]},
-        province_id=Provinces.load(session).current_id(product.province_id),
-    )
-    audit.enqueue_reindex(session, pk(product))
-    return photo
-
-
-def remove_photo(session: Session, *, actor: Actor, photo: Photo, media_dir: Any = None) -> None:
-    product = session.get(Product, photo.product_id)
-    assert product is not None
-    require_product(session, actor, product)
-    key = photo.file_key
-    audit.record(
-        session,
-        **audit_actor(actor),
-        action="remove_photo",
-        entity_type="photo",
-        entity_id=photo.id,
-        summary=product.name,
-        changes={"file_key": [key, None]},
-        province_id=Provinces.load(session).current_id(product.province_id),
-    )
-    session.delete(photo)
-    audit.enqueue_reindex(session, pk(product))
-    session.flush()
-    still_used = session.exec(select(Photo.id).where(Photo.file_key == key)).first()
-    if still_used is None:
-        media.remove_files(media_dir or current_app.config["MEDIA_DIR"], key)
-
-
 @dataclass
 class ZipReport:
+    """What :func:`attach_batch_photos` did with each file of the zip."""
+
     attached: list[tuple[str, str]] = field(default_factory=list)  # (file, product name)
     unmatched_files: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # names in the `Ảnh` column not in the zip
@@ -703,8 +344,6 @@ def attach_batch_photos(
         else {}
     )
     by_number = {(nfc(number or ""), rounds[rid]): cert for (number, rid), cert in certificates.items()}
-    from catalogue.vocab import parse_level
-
     for key, (name, content) in sorted(files.items()):
         rows = wanted.get(key)
         if not rows:

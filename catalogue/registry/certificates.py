@@ -1,0 +1,257 @@
+"""Changes to one certificate: correct its printed facts, revoke or reinstate it, add one to a product.
+
+Each checks :mod:`~catalogue.accounts.permissions` first (the certificate's
+issuing office decides), records a certificate event and an audit entry
+(before/after) and a search-outbox row in the caller's transaction, and
+flushes; the caller commits. A refusal is a
+:class:`~catalogue.registry.records.PublishError` for the official.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext
+from sqlmodel import Session
+
+from catalogue.accounts.permissions import Actor, audit_actor, require
+from catalogue.audit import services as audit
+from catalogue.clock import today, utcnow
+from catalogue.db import pk
+from catalogue.places.models import Province
+from catalogue.places.services import Provinces
+from catalogue.registry.matching import certificate_clash
+from catalogue.registry.models import Certificate, CertificateEvent, Producer, Product, SelectionRound
+from catalogue.registry.records import PublishError, upsert_record, write_context
+from catalogue.registry.rows import RecordInput
+from catalogue.text import nfc
+from catalogue.vocab import Level
+
+
+def _require_certificate(
+    session: Session, actor: Actor, action: str, certificate: Certificate
+) -> SelectionRound:
+    round_ = session.get(SelectionRound, certificate.round_id)
+    assert round_ is not None
+    require(
+        actor,
+        action,
+        province=session.get(Province, certificate.province_id) if certificate.province_id else None,
+        level=round_.level,
+    )
+    return round_
+
+
+CORRECTABLE = ("number", "issued_on", "expires_on", "prize", "source")
+
+
+def correct_certificate(
+    session: Session,
+    *,
+    actor: Actor,
+    certificate: Certificate,
+    values: Mapping[str, Any],
+    reason: str | None = None,
+) -> dict[str, list[Any]]:
+    """Correct a certificate's printed facts; recorded as a "corrected" event with before/after."""
+    round_ = _require_certificate(session, actor, "correct_certificate", certificate)
+    new: dict[str, Any] = {
+        k: (nfc(v) or None if isinstance(v, str) else v) for k, v in values.items() if k in CORRECTABLE
+    }
+    if new.get("number") and new["number"] != certificate.number:
+        clash = certificate_clash(
+            session, Provinces.load(session), number=new["number"], level=Level(round_.level),
+            year=round_.year, province_id=round_.province_id or certificate.province_id,
+            exclude_id=certificate.id,
+        )  # fmt: skip
+        if clash is not None:
+            raise PublishError(
+                gettext("Another certificate of this level already has the number %(n)s.", n=new["number"])
+            )
+    issued = new.get("issued_on", certificate.issued_on)
+    expiry = new.get("expires_on", certificate.expires_on)
+    if ("expires_on" in new or "issued_on" in new) and issued and expiry and expiry <= issued:
+        raise PublishError(gettext("The expiry date must come after the issue date."))
+    before = {k: getattr(certificate, k) for k in new}
+    changes = audit.diff(before, new)
+    if not changes:
+        return {}
+    for key in changes:
+        setattr(certificate, key, new[key])
+    certificate.updated_at = utcnow()
+    session.add(certificate)
+    session.add(
+        CertificateEvent(
+            certificate_id=pk(certificate),
+            kind="corrected",
+            actor_id=_actor_id(actor),
+            reason=nfc(reason) or None,
+            changes=changes,
+        )
+    )
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="correct",
+        entity_type="certificate",
+        entity_id=certificate.id,
+        changes=changes,
+        summary=certificate.number,
+        province_id=Provinces.load(session).current_id(certificate.province_id),
+    )
+    audit.enqueue_reindex(session, certificate.product_id)
+    session.flush()
+    return changes
+
+
+def _actor_id(actor: Actor) -> int | None:
+    return getattr(actor, "id", None)
+
+
+def revoke_certificate(
+    session: Session,
+    *,
+    actor: Actor,
+    certificate: Certificate,
+    reason: str,
+    reference: str,
+    on: date | None = None,
+) -> CertificateEvent:
+    """Revoke with a reason and the reference of the revoking decision; shown on every page at once."""
+    _require_certificate(session, actor, "revoke", certificate)
+    reason, reference = nfc(reason), nfc(reference)
+    if not reason or not reference:
+        raise PublishError(gettext("Give both the reason and the reference of the revocation decision."))
+    if certificate.revoked_on is not None:
+        raise PublishError(gettext("This certificate is already revoked."))
+    on = on or today()
+    before = {
+        "revoked_on": None,
+        "revoked_reason": certificate.revoked_reason,
+        "revoked_reference": certificate.revoked_reference,
+    }
+    certificate.revoked_on, certificate.revoked_reason = on, reason
+    certificate.revoked_reference = reference[:200]
+    certificate.updated_at = utcnow()
+    session.add(certificate)
+    event = CertificateEvent(
+        certificate_id=pk(certificate),
+        kind="revoked",
+        effective_on=on,
+        actor_id=_actor_id(actor),
+        reason=reason,
+        reference=reference[:200],
+    )
+    session.add(event)
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="revoke",
+        entity_type="certificate",
+        entity_id=certificate.id,
+        summary=f"{certificate.number or ''} — {reason}"[:500],
+        changes=audit.diff(
+            before, {"revoked_on": on, "revoked_reason": reason, "revoked_reference": reference}
+        ),
+        province_id=Provinces.load(session).current_id(certificate.province_id),
+    )
+    audit.enqueue_reindex(session, certificate.product_id)
+    session.flush()
+    return event
+
+
+def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certificate, reason: str) -> None:
+    """Undo a revocation made in error; the history keeps both events."""
+    _require_certificate(session, actor, "revoke", certificate)
+    if certificate.revoked_on is None:
+        raise PublishError(gettext("This certificate is not revoked."))
+    if not nfc(reason):
+        raise PublishError(gettext("Say why the revocation is withdrawn."))
+    before = {
+        "revoked_on": certificate.revoked_on,
+        "revoked_reason": certificate.revoked_reason,
+        "revoked_reference": certificate.revoked_reference,
+    }
+    certificate.revoked_on = certificate.revoked_reason = certificate.revoked_reference = None
+    session.add(certificate)
+    session.add(
+        CertificateEvent(
+            certificate_id=pk(certificate),
+            kind="reinstated",
+            effective_on=today(),
+            actor_id=_actor_id(actor),
+            reason=nfc(reason),
+        )
+    )
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="reinstate",
+        entity_type="certificate",
+        entity_id=certificate.id,
+        summary=nfc(reason)[:500],
+        changes=audit.diff(before, dict.fromkeys(before)),
+        province_id=Provinces.load(session).current_id(certificate.province_id),
+    )
+    audit.enqueue_reindex(session, certificate.product_id)
+    session.flush()
+
+
+def add_certificate(
+    session: Session,
+    *,
+    actor: Actor,
+    product: Product,
+    level: Level,
+    year: int,
+    number: str,
+    region: Any = None,
+    issued_on: date | None = None,
+    expires_on: date | None = None,
+    decision_number: str | None = None,
+    decision_date: date | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Certificate:
+    """A new certificate for an existing product, through the same write path as imports."""
+    province = session.get(Province, product.province_id) if product.province_id else None
+    require(actor, "publish", province=province, level=level)
+    if province is None:
+        raise PublishError(gettext("Give the product a province first."))
+    if issued_on is not None and not level.exists_on(issued_on):
+        raise PublishError(
+            gettext(
+                "The level “%(level)s” did not exist on %(day)s.",
+                level=level.label,
+                day=issued_on.strftime("%d/%m/%Y"),
+            )
+        )
+    if level is Level.KHU_VUC and region is None:
+        raise PublishError(gettext("A regional certificate needs its region."))
+    producer = session.get(Producer, product.producer_id) if product.producer_id else None
+    exists = certificate_clash(
+        session, Provinces.load(session), number=number, level=level, year=year, province_id=province.id
+    )
+    if exists is not None:
+        raise PublishError(
+            gettext("Another certificate of this level already has the number %(n)s.", n=nfc(number))
+        )
+    rec = RecordInput(
+        product=product.name,
+        province=province,
+        level=level,
+        year=year,
+        producer=producer.name if producer else None,
+        locality=product.locality,
+        region=region if level is Level.KHU_VUC else None,
+        certificate_number=nfc(number),
+        issued_on=issued_on,
+        expires_on=expires_on,
+        decision_number=nfc(decision_number) or None,
+        decision_date=decision_date,
+        group=None,
+        product_id=product.id,
+    )
+    outcome = upsert_record(session, rec, write_context(session, actor, None, config))
+    return outcome.certificate
