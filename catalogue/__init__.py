@@ -86,9 +86,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     job_queue.init_app(app, run_job=job_runner.run_job_in_app(app), daily=retention.daily_in_app(app))
     errors.init_app(app)
-    from catalogue.registry import photos as media
-
-    media.init_app(app)  # /media/<key>, unless the public blueprint serves it
+    public.init_app(app)  # the registry's template helpers, on every page
 
     from catalogue import cli, web
     from catalogue.search import sync

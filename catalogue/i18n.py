@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
-from flask import Flask, abort, redirect, request
+from flask import Flask, abort, redirect, request, url_for
 from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -70,11 +70,19 @@ def fmt_number(value: int | float | None) -> str:
     return "" if value is None else format_decimal(value)
 
 
+def lang_url(code: str) -> str:
+    """The switch link for ``code``, returning to this page without a stale ``?lang=``."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    here = request.path + ("?" + urlencode(args) if args else "")
+    return url_for("switch_language", code=code, next=here)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(fmt_date, "date")
     app.add_template_filter(fmt_number, "number")
+    app.add_template_global(lang_url, "lang_url")
     app.add_url_rule("/lang/<code>", "switch_language", switch_language)
 
     @app.context_processor
     def _locale_context() -> dict[str, object]:
-        return {"current_locale": str(get_locale()), "LOCALES": LOCALES}
+        return {"current_locale": str(get_locale()), "LOCALES": LOCALES, "LANG_COOKIE": COOKIE}

@@ -83,6 +83,16 @@ def test_switch_links_return_to_the_same_page_without_a_stale_lang(seeded_client
     assert 'href="/lang/vi' not in body  # the current language is not a link
 
 
+def test_the_verify_pages_switch_follows_the_same_rule(
+    seeded_client: FlaskClient, seeded_codes: list[str]
+) -> None:
+    """The verify page has a layout of its own; its switch links are built by the same helper."""
+    code = seeded_codes[0]
+    body = seeded_client.get(f"/v/{code}?lang=en").get_data(as_text=True)
+    assert f'href="/lang/vi?next=/v/{code}"' in body  # back to this page, without the stale ?lang=en
+    assert 'href="/lang/en' not in body
+
+
 def test_dates_and_numbers_follow_the_locale(app: Flask) -> None:
     day = date(2021, 8, 23)
     with app.test_request_context():

@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from flask import Flask, Response, abort, current_app, send_from_directory
+from flask import Response, abort, current_app, send_from_directory
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -174,9 +174,3 @@ def serve(key: str) -> Response:
     if ".." in key.split("/") or key.startswith("/"):
         abort(404)
     return send_from_directory(current_app.config["MEDIA_DIR"], key, max_age=CACHE_SECONDS)
-
-
-def init_app(app: Flask) -> None:
-    """Serve ``/media/<key>`` unless the public blueprint already does."""
-    if not any(rule.rule == "/media/<path:key>" for rule in app.url_map.iter_rules()):
-        app.add_url_rule("/media/<path:key>", "media", serve)

@@ -8,25 +8,22 @@ carry an ETag (DESIGN §3), varying on the language inputs.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 
 from catalogue.clock import today
 from catalogue.db import get_session
-from catalogue.i18n import COOKIE
 from catalogue.paging import page_number
 from catalogue.places.services import Provinces
-from catalogue.registry import pages, parts, validity
+from catalogue.registry import pages, parts, photos, validity
 from catalogue.registry.models import Photo
 from catalogue.registry.status import current_policy
 from catalogue.vocab import Level
@@ -46,20 +43,14 @@ def _provinces() -> Provinces:
 bp.after_request(public_cache(60))
 
 
-@bp.app_context_processor
-def _layout_helpers() -> dict[str, object]:
-    def lang_url(code: str) -> str:
-        """The switch link for ``code``, returning to this page without a stale ``?lang=``."""
-        args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
-        here = request.path + ("?" + urlencode(args) if args else "")
-        return url_for("switch_language", code=code, next=here)
-
-    return {"lang_url": lang_url, "photo_url": photo_url, "LANG_COOKIE": COOKIE}
-
-
-@bp.app_template_filter("sources")
 def _sources(value: str | None) -> list[tuple[str, str | None]]:
     return pages.source_parts(value)
+
+
+def init_app(app: Flask) -> None:
+    """The registry's template helpers, for every page (the workspace's too): called by create_app."""
+    app.add_template_global(photo_url, "photo_url")
+    app.add_template_filter(_sources, "sources")
 
 
 def photo_url(photo: Photo) -> str:
@@ -125,7 +116,7 @@ def round_(slug: str) -> str:
 @bp.get("/media/<path:key>")
 def media(key: str) -> Response:
     """Stored photos (resized and stripped on upload); keys are content hashes, so cache long."""
-    return send_from_directory(current_app.config["MEDIA_DIR"], key, max_age=365 * 24 * 3600)
+    return photos.serve(key)
 
 
 @bp.get("/status")
