@@ -41,6 +41,11 @@ class Level(StrEnum):
     def label(self) -> str:
         return str(_LEVEL_LABELS[self])
 
+    @property
+    def has_region(self) -> bool:
+        """Only a regional certificate (and its round) names a region: required there, dropped elsewhere."""
+        return self is Level.KHU_VUC
+
     def exists_on(self, day: date) -> bool:
         """A district level after 30/6/2025 or a commune level before 1/7/2025 never existed."""
         if self is Level.HUYEN:
@@ -48,6 +53,25 @@ class Level(StrEnum):
         if self is Level.XA:
             return day >= LEVEL_REFORM_DATE
         return True
+
+    def exists_in(self, year: int) -> bool:
+        """Whether the level existed at some time in ``year`` (2025 had both, either side of 1/7)."""
+        if self is Level.HUYEN:
+            return year <= LEVEL_REFORM_DATE.year
+        if self is Level.XA:
+            return year >= LEVEL_REFORM_DATE.year
+        return True
+
+    def absence(self, day: date | None = None, year: int | None = None) -> str | None:
+        """Why a certificate of ``day`` (else of ``year``) cannot have this level; None if it can."""
+        if day is not None:
+            if self.exists_on(day):
+                return None
+            return _("The level “%(level)s” did not exist on %(day)s.", level=self.label,
+                     day=day.strftime("%d/%m/%Y"))  # fmt: skip
+        if year is not None and not self.exists_in(year):
+            return _("The level “%(level)s” did not exist in %(year)s.", level=self.label, year=year)
+        return None
 
 
 _LEVEL_RANK = {Level.XA: 1, Level.HUYEN: 2, Level.TINH: 3, Level.KHU_VUC: 4, Level.QUOC_GIA: 5}

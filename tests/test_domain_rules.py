@@ -9,6 +9,7 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
+from flask import Flask
 from sqlmodel import Session, SQLModel, create_engine
 
 from catalogue.places.models import Province
@@ -308,3 +309,19 @@ def test_producer_kinds_and_regions_are_read_leniently() -> None:
     assert parse_producer_kind("tập đoàn") is None
     assert parse_region("Phía Bắc") is Region.PHIA_BAC
     assert parse_region("miền Trung – Tây Nguyên") is Region.MIEN_TRUNG_TAY_NGUYEN
+
+
+def test_a_level_is_refused_only_where_it_did_not_exist(app: Flask) -> None:
+    """One rule for the import's rows and the workspace's certificate form: by day, else by year."""
+    with app.test_request_context("/?lang=en"):
+        assert Level.HUYEN.absence(date(2025, 6, 30)) is None
+        refused = Level.HUYEN.absence(date(2025, 7, 1))
+        assert refused == "The level “District level” did not exist on 01/07/2025."
+        assert Level.XA.absence(date(2025, 6, 30)) is not None
+        assert Level.XA.absence(date(2025, 7, 1)) is None
+        # Only the year known: 2025 had both levels, either side of 1 July.
+        assert Level.HUYEN.absence(year=2025) is None and Level.XA.absence(year=2025) is None
+        assert Level.HUYEN.absence(year=2026) == "The level “District level” did not exist in 2026."
+        assert Level.XA.absence(year=2024) is not None
+        assert Level.TINH.absence(date(1999, 1, 1), 1999) is None
+        assert Level.KHU_VUC.has_region and not Level.TINH.has_region

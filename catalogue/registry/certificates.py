@@ -219,15 +219,10 @@ def add_certificate(
     require(actor, "publish", province=province, level=level)
     if province is None:
         raise PublishError(gettext("Give the product a province first."))
-    if issued_on is not None and not level.exists_on(issued_on):
-        raise PublishError(
-            gettext(
-                "The level “%(level)s” did not exist on %(day)s.",
-                level=level.label,
-                day=issued_on.strftime("%d/%m/%Y"),
-            )
-        )
-    if level is Level.KHU_VUC and region is None:
+    absent = level.absence(issued_on, year)
+    if absent:
+        raise PublishError(absent)
+    if level.has_region and region is None:
         raise PublishError(gettext("A regional certificate needs its region."))
     producer = session.get(Producer, product.producer_id) if product.producer_id else None
     exists = certificate_clash(
@@ -244,7 +239,7 @@ def add_certificate(
         year=year,
         producer=producer.name if producer else None,
         locality=product.locality,
-        region=region if level is Level.KHU_VUC else None,
+        region=region if level.has_region else None,
         certificate_number=nfc(number),
         issued_on=issued_on,
         expires_on=expires_on,

@@ -198,9 +198,10 @@ def save_round(
         require(actor, "edit_round", province=_province(session, province_id), level=level)
         if province_id is None:
             raise PublishError(_("A provincial, district or commune round needs its province."))
-    if level == Level.KHU_VUC and not data.get("region", round_.region if round_ else None):
+    has_region = level is not None and Level(level).has_region
+    if has_region and not data.get("region", round_.region if round_ else None):
         raise PublishError(_("A regional round needs its region."))
-    if level != Level.KHU_VUC:
+    if not has_region:
         data["region"] = None
     year = data.get("year", round_.year if round_ else None)
     if not year:

@@ -208,7 +208,7 @@ def parse_row(
         errors.append(FieldError("level", _(
             "Unknown level “%(value)s”: use xã, huyện, tỉnh, khu vực or quốc gia.",
             value=get["level"])))  # fmt: skip
-    if get.get("region") and level is not None and level is not Level.KHU_VUC:
+    if get.get("region") and level is not None and not level.has_region:
         # Only a regional certificate has a region: any value here is not needed.
         warnings.append(FieldError("region", _(
             "“%(value)s” was ignored: only regional certificates have a region.",
@@ -219,9 +219,14 @@ def parse_row(
             errors.append(FieldError("region", _(
                 "Unknown region “%(value)s”: use phía Bắc, miền Trung - Tây Nguyên or phía Nam.",
                 value=get["region"])))  # fmt: skip
-    if level is Level.KHU_VUC and region is None and not any(e.field == "region" for e in errors):
+    if (
+        level is not None
+        and level.has_region
+        and region is None
+        and not any(e.field == "region" for e in errors)
+    ):
         errors.append(FieldError("region", _("A regional certificate needs its region.")))
-    if level is not None and level is not Level.KHU_VUC:
+    if level is not None and not level.has_region:
         region = None
 
     group = None
@@ -265,17 +270,9 @@ def parse_row(
             day=issued_on.strftime("%d/%m/%Y"), year=year)))  # fmt: skip
     if issued_on and dates["expires_on"] and dates["expires_on"] <= issued_on:
         errors.append(FieldError("expires_on", _("The expiry date must come after the issue date.")))
-    if level is not None:
-        day = issued_on or dates["decision_date"]
-        if day is not None and not level.exists_on(day):
-            errors.append(FieldError("level", _(
-                "The level “%(level)s” did not exist on %(day)s.",
-                level=level.label, day=day.strftime("%d/%m/%Y"))))  # fmt: skip
-        elif day is None and year is not None:
-            if (level is Level.HUYEN and year > 2025) or (level is Level.XA and year < 2025):
-                errors.append(FieldError("level", _(
-                    "The level “%(level)s” did not exist in %(year)s.",
-                    level=level.label, year=year)))  # fmt: skip
+    absent = level.absence(issued_on or dates["decision_date"], year) if level is not None else None
+    if absent:
+        errors.append(FieldError("level", absent))
 
     if errors or province is None or level is None or year is None:
         return None, errors, warnings
