@@ -83,6 +83,8 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     headers = {"Cache-Control": "no-store"} if (exc.code or 500) >= 500 else {}
     if exc.code in (429, 503):
         headers = {"Cache-Control": "no-store", "Retry-After": str(retry_after_seconds(exc))}
+    if exc.code == 405:  # RFC 9110: a 405 names the methods the resource has, on every page
+        headers.update((k, v) for k, v in exc.get_headers() if k == "Allow")
     if _wants_json():  # the API's one error shape (catalogue.api.errors)
         return api_errors.http_error(exc, message or title, headers)
     if exc.code == 404:

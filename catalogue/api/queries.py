@@ -55,8 +55,10 @@ assert get_args(Sort) == SORTS, "the documented orders are the search's"
 
 
 def _enum_or_name(ref: str) -> dict[str, Any]:
-    """A filter taking the enumeration's values (the facet's) or names."""
-    return {"items": {"anyOf": [{"$ref": f"#/components/schemas/{ref}"}, {"type": "string"}]}}
+    """A filter's values: the enumeration's (the facet's), or empty (ignored, as a form's blank choice
+    sends it). Names are accepted too (see ``_LENIENT``) but are not part of the contract, so the
+    document promises only what always works."""
+    return {"items": {"anyOf": [{"$ref": f"#/components/schemas/{ref}"}, {"const": ""}]}}
 
 
 class FilterQuery(Query):
@@ -70,9 +72,12 @@ class FilterQuery(Query):
     group: list[str] = Field(default=[], json_schema_extra=_enum_or_name("ProductGroup"),
                              description="Product group: a value of the `group` facet or the group's name."
                              + _LENIENT)  # fmt: skip
-    province: list[str] = Field(default=[], description="A current province: a value of the `province` facet "
-                                "or a name (`Dong Thap`); it includes its pre-2025 predecessors, and a "
-                                "pre-2025 name also works." + _LENIENT)  # fmt: skip
+    province: list[str] = Field(
+        default=[],
+        json_schema_extra=_enum_or_name("Province"),
+        description="A current province: a value of the `province` facet or a name (`Dong Thap`); it "
+        "includes its pre-2025 predecessors, and a pre-2025 name also works." + _LENIENT,
+    )
     region: list[str] = Field(default=[], json_schema_extra=_enum_or_name("Region"),
                               description="Region of a regional-level round." + _LENIENT)  # fmt: skip
     level: list[str] = Field(default=[], json_schema_extra=_enum_or_name("Level"),

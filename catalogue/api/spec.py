@@ -23,6 +23,8 @@ from pydantic.json_schema import models_json_schema
 
 from catalogue.api.errors import Error
 from catalogue.api.queries import Query
+from catalogue.db import get_session
+from catalogue.places.services import Provinces
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -174,6 +176,7 @@ def document(app: Flask, base_url: str) -> dict[str, Any]:
     inputs: list[tuple[type[BaseModel], str]] = [(q, "validation") for q in sorted(queries, key=repr)]
     outputs: list[tuple[type[BaseModel], str]] = [(m, "serialization") for m in sorted(answers, key=repr)]
     keyed, defs = _schemas(inputs + outputs)
+    defs["Province"] = _provinces_schema()
     # Parameters are listed one by one: the query models themselves are no component schemas.
     query_schemas = {query: _query_schema(query, keyed, defs) for query in queries}
     for query in queries:
@@ -190,6 +193,14 @@ def document(app: Flask, base_url: str) -> dict[str, Any]:
         if params:
             entry["parameters"] = params
         entry["responses"] = {str(r.status): _reply(r, keyed) for r in op.replies}
+        # Answered by the HTTP server before the application (gunicorn's request-line limit).
+        entry["responses"].setdefault(
+            "414",
+            {
+                "description": "The request line is longer than the server "
+                "accepts (4,094 bytes): ask with fewer or shorter parameters."
+            },
+        )
         paths.setdefault(path, {})[method] = entry
     return {
         "openapi": "3.1.0",
@@ -198,6 +209,12 @@ def document(app: Flask, base_url: str) -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": defs},
     }
+
+
+def _provinces_schema() -> dict[str, Any]:
+    """The current provinces' slugs (the ``province`` facet's values), read from the registry."""
+    slugs = sorted(p.slug for p in Provinces.load(get_session()).current())
+    return {"type": "string", "enum": slugs, "description": "A current province (its slug)."}
 
 
 def _query_schema(query: type[Query], keyed: dict[Any, Any], defs: dict[str, Any]) -> dict[str, Any]:
