@@ -6,10 +6,15 @@ import math
 from dataclasses import dataclass
 
 
+def positive_int(raw: object) -> int | None:
+    """A whole number from 1 as typed in a URL (ASCII digits, at most nine), or None when it is not one."""
+    text = "" if raw is None else str(raw).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 and int(text) > 0 else None
+
+
 def page_number(raw: str | None) -> int:
-    """``?page=`` as a positive int; anything unreadable is page 1, never an error."""
-    text = (raw or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 7 and int(text) > 0 else 1
+    """``?page=`` of a listing; anything unreadable is page 1, never an error (search is stricter)."""
+    return positive_int(raw) or 1
 
 
 @dataclass

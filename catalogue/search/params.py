@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from catalogue.paging import positive_int
 from catalogue.places.services import Provinces
 from catalogue.search.facets import Filters
 from catalogue.text import fold, nfc
@@ -150,12 +151,13 @@ class SearchParams:
 
 
 def _positive(raw: object, default: int, message: str) -> int:
+    """A page or page size: absent is ``default``; anything but a whole number from 1 is refused."""
     if raw is None or raw == "":
         return default
-    text = str(raw).strip()
-    if not text.isdigit() or int(text) < 1:
+    number = positive_int(raw)
+    if number is None:
         raise SearchError(message)
-    return int(text)
+    return number
 
 
 def _dedupe(values: list) -> tuple:
