@@ -350,3 +350,22 @@ def test_history_words_for_revocation_in_vietnamese(
     revoked = [e for e in events if "9/QĐ-SCT" in e]
     assert len(revoked) == 1 and revoked[0].strip().startswith("01/10/2025 — Thu hồi")
     assert "revoked" not in " ".join(events)
+
+
+def test_the_log_links_only_to_pages_the_official_can_open(
+    seeded_app: Flask, ministry: FlaskClient, make_certificate: Callable[..., str]
+) -> None:
+    """A province's certificate is named in the ministry's log, but its page (the issuing office's
+    correction form) is not linked for the ministry; the province's own official gets the link."""
+    _certify(make_certificate, "AUDIT-LINK-01")
+    with _db(seeded_app) as s:
+        cert_id = s.exec(select(Certificate.id).where(Certificate.number == "AUDIT-LINK-01")).one()
+    lao_cai = _signed_in(seeded_app, "laocai@so.gov.vn", "province", "Lào Cai")
+    link = f'href="/admin/certificates/{cert_id}"'
+    for client, linked in ((lao_cai, True), (ministry, False)):
+        page = client.get("/admin/audit?lang=en&entity_type=certificate").get_data(as_text=True)
+        assert LAO_CAI_PRODUCT in _table(page)
+        assert (link in page) is linked
+        if linked:
+            assert client.get(f"/admin/certificates/{cert_id}").status_code == 200
+    assert ministry.get(f"/admin/certificates/{cert_id}").status_code == 403

@@ -362,3 +362,12 @@ def test_a_page_showing_a_flashed_message_is_not_shared_by_caches(seeded_app: Fl
     assert "Đã lưu" in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "private, no-store" and "ETag" not in response.headers
     assert client.get("/provinces").headers["Cache-Control"] == "public, max-age=60"
+
+
+def test_every_layout_names_an_icon_that_exists(seeded_client: FlaskClient, seeded_codes: list[str]) -> None:
+    """Without one, every page load asks for /favicon.ico and logs a 404 in the visitor's console."""
+    for path in ("/", f"/v/{seeded_codes[0]}"):
+        page = seeded_client.get(path).get_data(as_text=True)
+        icon = re.search(r'<link rel="icon" href="([^"]+)"', page)
+        assert icon, path
+        assert seeded_client.get(icon.group(1)).status_code == 200

@@ -144,6 +144,11 @@ def test_provenance_splits_into_links_and_notes() -> None:
     assert pages.source_parts("Quyết định 123/QĐ-UBND") == [("Quyết định 123/QĐ-UBND", None)]
     assert pages.source_parts("javascript:alert(1)") == [("javascript:alert(1)", None)]
     assert pages.source_parts(None) == []
+    # A remark after an address (as the seed prints them) is text beside the link, never part of it.
+    assert pages.source_parts("https://binhdinh.gov.vn/a.html (QĐ công nhận 60 sản phẩm; lists elided)") == [
+        ("binhdinh.gov.vn", "https://binhdinh.gov.vn/a.html"),
+        ("(QĐ công nhận 60 sản phẩm; lists elided)", None),
+    ]
 
 
 def test_province_page_number_out_of_range_is_the_last_page_not_an_error(seeded_app: Flask) -> None:

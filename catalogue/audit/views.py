@@ -13,14 +13,17 @@ from flask import (
     request,
 )
 from flask_babel import gettext as _
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
+from catalogue.accounts import permissions
 from catalogue.accounts.login import guard
+from catalogue.accounts.models import User
 from catalogue.audit import trail
 from catalogue.audit.forms import AuditFilterForm
 from catalogue.audit.models import AuditEntry
 from catalogue.clock import VIETNAM
 from catalogue.paging import Pager, page_number
+from catalogue.registry.models import Certificate, SelectionRound
 from catalogue.text import nfc
 from catalogue.vocab import AUDIT_ACTIONS, AUDIT_ENTITIES
 from catalogue.workspace import shell
@@ -85,10 +88,34 @@ def audit_log() -> str:
     provinces = shell.provinces()
     # Page links keep the filters (and only them: no stray url_for options from the URL).
     filters = {k: v for k, v in request.args.items() if v and (k in form._fields or k == "lang")}
+    views = trail.entry_views(session, entries, provinces)
+    _links_in_reach(session, shell.me(), views)
     return render_template(
         "admin/audit.html",
         form=form,
-        entries=trail.entry_views(session, entries, provinces),
+        entries=views,
         pager=pager,
         filters=filters,
     )
+
+
+def _links_in_reach(session: Session, me: User, views: list[trail.EntryView]) -> None:
+    """Keep only the links the signed-in official can open.
+
+    A certificate's page is its issuing office's correction form: the ministry reads a
+    province's certificates in the log but opens only its own levels' pages (a link to a
+    "Not allowed" page is a broken link).
+    """
+    ids = {v.entry.entity_id for v in views if v.link and v.entry.entity_type == "certificate"}
+    if not ids:
+        return
+    rows = session.exec(
+        select(Certificate.id, Certificate.province_id, SelectionRound.level)
+        .join(SelectionRound, col(SelectionRound.id) == Certificate.round_id)
+        .where(col(Certificate.id).in_(ids))
+    ).all()
+    allowed = {cert_id for cert_id, province_id, level in rows
+               if permissions.can(me, "correct_certificate", province=province_id, level=level)}  # fmt: skip
+    for view in views:
+        if view.link and view.entry.entity_type == "certificate" and view.entry.entity_id not in allowed:
+            view.link = None

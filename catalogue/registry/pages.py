@@ -61,9 +61,10 @@ def _page_of_products(
 
 
 def source_parts(text: str | None) -> list[tuple[str, str | None]]:
-    """Split a provenance string ("url ; url" or a note) into ``(label, href)`` pairs.
+    """Split a provenance string ("url ; url", "url (note)" or a note) into ``(label, href)`` pairs.
 
-    Only http(s) addresses become links; a plain note stays text.
+    Only http(s) addresses become links, up to the first space; what follows an address (the
+    seed's remarks on that source) stays text beside it.
     """
     parts: list[tuple[str, str | None]] = []
     for raw in (text or "").split(" ; "):
@@ -71,8 +72,11 @@ def source_parts(text: str | None) -> list[tuple[str, str | None]]:
         if not part:
             continue
         if part.startswith(("http://", "https://")):
-            host = part.split("/", 3)[2]
-            parts.append((host.removeprefix("www."), part))
+            address, _, note = part.partition(" ")
+            host = address.split("/", 3)[2] if address.count("/") >= 2 else address
+            parts.append((host.removeprefix("www."), address))
+            if note.strip():
+                parts.append((note.strip(), None))
         else:
             parts.append((part, None))
     return parts
