@@ -7,13 +7,15 @@ then ``Accept-Language``, then Vietnamese.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import Flask, abort, redirect, request, url_for
 from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
+
+from catalogue.clock import VIETNAM
 
 LOCALES = ("vi", "en")
 COOKIE = "lang"
@@ -66,6 +68,17 @@ def fmt_date(value: date | datetime | None, unknown: str | None = None) -> str:
     return format_date(value, format="medium" if str(get_locale()) == "en" else "dd/MM/yyyy")
 
 
+def local_time(at: datetime) -> datetime:
+    """A stored instant in Vietnam time (stored instants are UTC; a naive one is taken as UTC)."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(VIETNAM)
+
+
+def fmt_time(at: datetime) -> str:
+    """Date and time in Vietnam time, in the current language ("15/06/2026 03:00"): every page's rule."""
+    local = local_time(at)
+    return f"{fmt_date(local.date())} {local.strftime('%H:%M')}"
+
+
 def fmt_number(value: int | float | None) -> str:
     return "" if value is None else format_decimal(value)
 
@@ -80,6 +93,7 @@ def lang_url(code: str) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(fmt_date, "date")
     app.add_template_filter(fmt_number, "number")
+    app.add_template_filter(fmt_time, "time")
     app.add_template_global(lang_url, "lang_url")
     app.add_url_rule("/lang/<code>", "switch_language", switch_language)
 

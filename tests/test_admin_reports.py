@@ -53,6 +53,8 @@ def test_each_province_sees_its_own_reports_and_the_ministry_sees_all(seeded_app
     page = da_nang.get("/admin/reports?lang=en").get_data(as_text=True)
     assert "Khay trà giả, nhãn mờ" in page and "Khay trà tiến Vua" in page
     assert "Trà Oolong đóng gói lạ" not in page
+    # In Vietnam time like every other page (the frozen clock is 09:00 there, 02:00 UTC).
+    assert "2026 09:00" in page and "02:00" not in page and "UTC" not in page
 
     lam_dong = _signed_in(seeded_app, "sct@lamdong.gov.vn", "province", "Lâm Đồng")
     page = lam_dong.get("/admin/reports").get_data(as_text=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -20,10 +20,9 @@ from sqlmodel import Session, and_, col, or_, select
 from catalogue.accounts.models import User
 from catalogue.accounts.services import office_name
 from catalogue.audit.models import AuditEntry
-from catalogue.clock import VIETNAM
 from catalogue.db import pk
 from catalogue.fairs.models import Event
-from catalogue.i18n import fmt_date
+from catalogue.i18n import fmt_date, fmt_time, local_time
 from catalogue.registry.models import Certificate, ImportBatch, Photo, Producer, Product, SelectionRound
 from catalogue.registry.round_names import round_label
 from catalogue.vocab import (
@@ -109,19 +108,6 @@ def action_label(action: str) -> str:
 def entity_label(entity_type: str) -> str:
 
     return str(AUDIT_ENTITIES.get(entity_type, entity_type.replace("_", " ")))
-
-
-def local_time(at: datetime) -> datetime:
-    """A stored instant in Vietnam time (stored instants are UTC; a naive one is taken as UTC)."""
-
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(VIETNAM)
-
-
-def fmt_time(at: datetime) -> str:
-    """Date and time in Vietnam time, in the current language ("15/06/2026 03:00")."""
-
-    local = local_time(at)
-    return f"{fmt_date(local.date())} {local.strftime('%H:%M')}"
 
 
 @dataclass
