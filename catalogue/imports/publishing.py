@@ -20,7 +20,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, inspect, text
+from sqlalchemy import Table, insert, inspect, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, func, select
 
@@ -142,10 +142,9 @@ def _new_rows(session: Session) -> list[tuple[str, list[tuple[Any, ...]]]]:
     by_table: dict[Table, list[Any]] = {}
     for row in sorted(session.new, key=lambda r: inspect(r).insert_order):
         by_table.setdefault(row.__table__, []).append(row)
-    if any(isinstance(row, OutboxEvent) for rows in by_table.values() for row in rows[:1]):
+    if any(isinstance(row, OutboxEvent) for row in session.new):
         audit.outbox_written(session)  # the search sync drains them after the commit
     dialect = session.get_bind().dialect
-    quote = dialect.identifier_preparer.quote
     out = []
     for table in SQLModel.metadata.sorted_tables:
         rows = by_table.pop(table, [])
@@ -160,9 +159,10 @@ def _new_rows(session: Session) -> list[tuple[str, list[tuple[Any, ...]]]]:
             )
             for r in rows
         ]
-        names = ", ".join(quote(c.name) for c in columns)
-        marks = ", ".join("?" for _ in columns)  # SQLite's parameter style (staging is SQLite's)
-        out.append((f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", values))
+        keys = [c.key for c in columns]
+        statement = insert(table).compile(dialect=dialect, column_keys=keys)
+        assert statement.positiontup == keys, "values are given in the statement's own order"
+        out.append((str(statement), values))
         for r in rows:
             session.expunge(r)
     assert not by_table, f"rows of tables outside the metadata: {list(by_table)}"
