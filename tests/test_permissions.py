@@ -295,7 +295,7 @@ def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "publish_batch": lambda a: publishing.publish_batch(
             s, actor=a, batch=get(ImportBatch, w["pending_id"])
         ),
-        "discard_batch": lambda a: publishing.discard_batch(
+        "discard_batch": lambda a: importing.discard_batch(
             s, actor=a, batch=get(ImportBatch, w["pending_id"])
         ),
         "batch_certificates": lambda a: publishing.batch_certificates(s, actor=a, batch=batch),

@@ -36,6 +36,7 @@ from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry.matching import match_record, remember_numbers
 from catalogue.registry.models import ImportBatch
+from catalogue.registry.records import PublishError
 from catalogue.registry.rows import HEADERS, FieldError, RecordInput, parse_row
 from catalogue.text import fold, nfc
 from catalogue.vocab import parse_level
@@ -303,17 +304,7 @@ def stage_batch(
             ImportBatch.filename == filename[:300],
         )
     ).all():
-        old.state = "discarded"
-        audit.record(
-            session,
-            **permissions.audit_actor(actor),
-            action="discard",
-            entity_type="import_batch",
-            entity_id=old.id,
-            province_id=old.province_id,
-            summary=old.filename,
-            changes={"state": ["pending", "discarded"]},
-        )
+        discard_batch(session, actor=actor, batch=old)
     decision = _common(r.values.get("decision") for r in report.rows)
     batch = ImportBatch(
         created_by=user.id if user else None,
@@ -338,6 +329,25 @@ def stage_batch(
         summary=f"{batch.filename} ({batch.row_count}) sha256={batch.file_sha256[:12]}",
     )
     return batch, report
+
+
+def discard_batch(session: Session, *, actor: permissions.Actor, batch: ImportBatch) -> None:
+    """Set a pending batch aside unpublished (kept, with an audit entry)."""
+    permissions.require(actor, "view_batch", province=batch.province_id)
+    if batch.state != "pending":
+        raise PublishError(gettext("Only a pending batch can be discarded."))
+    batch.state = "discarded"
+    session.add(batch)
+    audit.record(
+        session,
+        **permissions.audit_actor(actor),
+        action="discard",
+        entity_type="import_batch",
+        entity_id=batch.id,
+        province_id=batch.province_id,
+        summary=batch.filename,
+        changes={"state": ["pending", "discarded"]},
+    )
 
 
 def batch_table(batch: ImportBatch) -> Table:

@@ -275,25 +275,6 @@ def _publish(
     return result
 
 
-def discard_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> None:
-    """Set a pending batch aside unpublished (kept, with an audit entry)."""
-    require(actor, "view_batch", province=batch.province_id)
-    if batch.state != "pending":
-        raise PublishError(gettext("Only a pending batch can be discarded."))
-    batch.state = "discarded"
-    session.add(batch)
-    audit.record(
-        session,
-        **audit_actor(actor),
-        action="discard",
-        entity_type="import_batch",
-        entity_id=batch.id,
-        province_id=batch.province_id,
-        summary=batch.filename,
-        changes={"state": ["pending", "discarded"]},
-    )
-
-
 def batch_certificates(session: Session, *, actor: Actor, batch: ImportBatch) -> list[Certificate]:
     """Certificates a published batch wrote or last republished."""
     require(actor, "view_batch", province=batch.province_id)

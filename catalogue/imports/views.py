@@ -212,7 +212,7 @@ def discard(batch_id: int) -> Any:
     batch = _batch(batch_id)
     if ConfirmForm().validate_on_submit():
         try:
-            publishing.discard_batch(shell.session(), actor=shell.me(), batch=batch)
+            importing.discard_batch(shell.session(), actor=shell.me(), batch=batch)
             shell.session().commit()
             flash(_("The upload was discarded."), "info")
         except PublishError as exc:
