@@ -55,7 +55,9 @@ def test_language_switch_is_clicked_and_remembered(page: Any, live_server: str) 
     assert page.locator("h1").inner_text() == "Fairs and showrooms"
 
 
-@pytest.mark.parametrize("path", ["/", "/products/khay-tra-tien-vua", "/events", "/provinces/da-nang", "/api"])
+@pytest.mark.parametrize(
+    "path", ["/", "/products/khay-tra-tien-vua", "/events", "/provinces/da-nang", "/api"]
+)
 def test_phone_viewport_has_no_horizontal_scroll(browser: Any, live_server: str, path: str) -> None:
     context = browser.new_context(
         viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True
