@@ -139,6 +139,15 @@ class Settings:
     CHECK_LOG_DAYS: int = 400
     # ... and search outbox rows older than this (a node further behind must rebuild its index).
     OUTBOX_DAYS: int = 30
+    # How long a password reset link issued for an official stays usable (hours).
+    RESET_LINK_HOURS: int = 24
+    # Outgoing mail for reset links (catalogue.accounts.mail); no SMTP_HOST: links are only shown.
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 587
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_FROM: str = ""
+    SMTP_STARTTLS: bool = True
     # Where generated secrets were read from (None: the environment or overrides gave them).
     secrets_path: Path | None = None
     # True when VERIFY_KEYS are throw-away values, neither given nor kept (see ``finalise``).
@@ -197,6 +206,13 @@ class Settings:
         s.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", s.TRUSTED_PROXIES, 0, 5)
         s.CHECK_LOG_DAYS = _int(env, "CHECK_LOG_DAYS", s.CHECK_LOG_DAYS, 1, 36500)
         s.OUTBOX_DAYS = _int(env, "OUTBOX_DAYS", s.OUTBOX_DAYS, 1, 3650)
+        s.RESET_LINK_HOURS = _int(env, "RESET_LINK_HOURS", s.RESET_LINK_HOURS, 1, 24 * 14)
+        s.SMTP_HOST = (env.get("SMTP_HOST") or "").strip()
+        s.SMTP_PORT = _int(env, "SMTP_PORT", s.SMTP_PORT, 1, 65535)
+        s.SMTP_USER = env.get("SMTP_USER", "")
+        s.SMTP_PASSWORD = env.get("SMTP_PASSWORD", "")
+        s.SMTP_FROM = (env.get("SMTP_FROM") or "").strip()
+        s.SMTP_STARTTLS = _bool(env.get("SMTP_STARTTLS"), s.SMTP_STARTTLS)
         s.SECRET_KEY = env.get("SECRET_KEY", "")
         s.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "").rstrip("/") or s.PUBLIC_BASE_URL
         s.PORT = _int(env, "PORT", s.PORT, 1, 65535)

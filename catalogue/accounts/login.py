@@ -1,8 +1,11 @@
 """Flask-Login wiring and the decorators every workspace view wears.
 
-The session stores ``"<user id>:<session_version>"``: bumping the version
-(password change, deactivation) ends every other session at its next request.
-Decorators only ask :mod:`catalogue.accounts.permissions`; they never decide.
+The session stores ``"<user id>:<session_version>:<session key>"``: bumping the
+version (password change, reset, deactivation) ends every session at its next
+request, and the key names the browser's row in ``user_session``
+(:mod:`catalogue.accounts.sessions`), so one session can be ended alone. A cookie
+of the older ``"<id>:<version>"`` form simply signs out. Decorators only ask
+:mod:`catalogue.accounts.permissions`; they never decide.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from flask import Flask, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user
 
-from catalogue.accounts import permissions
+from catalogue.accounts import permissions, sessions
 from catalogue.accounts.models import User
 from catalogue.db import get_session
 from catalogue.extensions import login_manager
@@ -26,11 +29,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Official(UserMixin):
     """Flask-Login's view of a :class:`User` row (the row stays a plain table model)."""
 
-    def __init__(self, row: User) -> None:
+    def __init__(self, row: User, key: str) -> None:
         self.row = row
+        #: This browser's session key (its hash names the ``user_session`` row).
+        self.key = key
 
     def get_id(self) -> str:
-        return f"{self.row.id}:{self.row.session_version}"
+        return f"{self.row.id}:{self.row.session_version}:{self.key}"
 
     @property
     def is_active(self) -> bool:
@@ -44,15 +49,30 @@ class Official(UserMixin):
     def role(self) -> str:
         return self.row.role
 
+    @property
+    def manages_accounts(self) -> bool:
+        """Whether the navigation offers the accounts page (the ministry, a province's lead)."""
+        return permissions.can(self.row, "manage_users")
+
 
 def _load(token: str) -> Official | None:
-    user_id, _, version = token.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    user_id, version, key = (token.split(":", 2) + ["", ""])[:3]
+    if not user_id.isdigit() or not version.isdigit() or not key:
         return None
-    row = get_session().get(User, int(user_id))
+    db = get_session()
+    row = db.get(User, int(user_id))
     if row is None or not row.is_active or row.session_version != int(version):
         return None
-    return Official(row)
+    open_session = sessions.find_open(db, int(user_id), key)
+    if open_session is None:
+        return None
+    sessions.touch(open_session)
+    return Official(row, key)
+
+
+def current_key() -> str | None:
+    """This browser's session key, or None when nobody is signed in."""
+    return current_user.key if current_user.is_authenticated else None
 
 
 def actor() -> User | None:

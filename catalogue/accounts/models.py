@@ -1,6 +1,5 @@
-"""Sign-in attempts, kept in the database so every worker and node sees the same count.
-
-Officials' accounts. Sign-in lives in the workspace; this is the table.
+"""Officials' accounts and what hangs off them: sign-in attempts (kept in the database so
+every worker and node sees the same count), signed-in sessions and one-time reset links.
 """
 
 from __future__ import annotations
@@ -44,8 +43,48 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)
     #: The (current) province a provincial official may act for.
     province_id: int | None = Field(default=None, foreign_key="province.id")
+    #: A provincial official who also looks after their province's other officials' accounts.
+    is_lead: bool = False
     is_active: bool = True
     #: Bumped on password change so other sessions end.
     session_version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+
+
+class UserSession(SQLModel, table=True):
+    """One signed-in browser of an official, so they can see it and end it.
+
+    The cookie carries a random key; only its hash is stored, so a copy of the
+    database signs nobody in. A row is never deleted, only ended.
+    """
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    #: The browser's User-Agent as sent, cut to the column (shown in plain words).
+    user_agent: str | None = Field(default=None, max_length=300)
+    ended_at: datetime | None = None
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time link to set a new password, issued by a ministry or lead official for another.
+
+    Only the SHA-256 of the link's token is kept: the link is shown once, to whoever
+    issued it, and is useless to anyone who reads the database or the audit log.
+    """
+
+    __tablename__ = "password_reset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    #: None when issued from the command line.
+    issued_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None

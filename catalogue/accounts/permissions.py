@@ -8,7 +8,13 @@ Rules (DESIGN §1, issue 5):
 * a **province** official (Sở Công Thương) publishes and corrects provincial,
   district and commune certificates of their own *current* province only —
   a record printed under a pre-2025 unit belongs to the unit it became part
-  of — and sees their own province's batches and audit entries.
+  of — and sees their own province's batches and audit entries;
+* a province's **lead** official (a provincial official the ministry marked so)
+  also looks after the accounts of their own province's other officials: lists
+  them, creates them, issues reset links, deactivates and reactivates them. A lead
+  never touches a ministry account, another province's, another lead's or their
+  own; only the ministry makes leads (issue 15: 34 provinces' forgotten passwords
+  were all the ministry's to handle).
 
 Views and services both call :func:`require`; nothing else decides.
 """
@@ -37,11 +43,15 @@ RECORD_ACTIONS = frozenset({"publish", "correct_certificate", "revoke", "edit_ro
 #: Actions judged by province only (a producer or product may hold certificates of several levels).
 PLACE_ACTIONS = frozenset({"edit_producer", "edit_product", "view_batch", "view_report"})
 #: Actions open to any signed-in official; object checks come later through the above.
-OFFICIAL_ACTIONS = frozenset({"use_workspace", "import", "view_audit", "view_reports", "change_password"})
+OFFICIAL_ACTIONS = frozenset({"use_workspace", "import", "view_audit", "view_reports", "change_password",
+                              "manage_own_sessions"})  # fmt: skip
 #: Ministry only.
-MINISTRY_ACTIONS = frozenset({"manage_users", "manage_events", "view_all_provinces", "manage_policy",
-                              "rebuild_search"})  # fmt: skip
-ACTIONS = RECORD_ACTIONS | PLACE_ACTIONS | OFFICIAL_ACTIONS | MINISTRY_ACTIONS
+MINISTRY_ACTIONS = frozenset({"manage_events", "view_all_provinces", "manage_policy", "rebuild_search",
+                              "appoint_lead"})  # fmt: skip
+#: Officials' accounts: the ministry's for every account, a lead's for their own province's;
+#: which account comes later, through :func:`may_manage`.
+ACCOUNT_ACTIONS = frozenset({"manage_users", "issue_reset_link"})
+ACTIONS = RECORD_ACTIONS | PLACE_ACTIONS | OFFICIAL_ACTIONS | MINISTRY_ACTIONS | ACCOUNT_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,17 @@ def province_scope(user: Actor) -> int | None:
     return None
 
 
+def is_lead(user: Actor) -> bool:
+    """Whether ``user`` is an active provincial official marked as their province's lead."""
+    return (
+        isinstance(user, User)
+        and user.is_active
+        and user.role == PROVINCE
+        and user.is_lead
+        and user.province_id is not None
+    )
+
+
 def can(
     user: Actor,
     action: str,
@@ -123,6 +144,10 @@ def can(
         return ministry or user.province_id is not None
     if action in MINISTRY_ACTIONS:
         return ministry
+    if action in ACCOUNT_ACTIONS:
+        return ministry or (
+            is_lead(user) and (province is None or _province_id(province) == user.province_id)
+        )
     in_scope = ministry or (user.province_id is not None and _province_id(province) == user.province_id)
     if action in PLACE_ACTIONS:
         return in_scope
@@ -155,6 +180,8 @@ def explain(user: Actor, action: str, *, level: Level | str | None = None) -> st
         return _("This account has been deactivated.")
     if action in MINISTRY_ACTIONS:
         return _("Only ministry officials may do this.")
+    if action in ACCOUNT_ACTIONS:
+        return _("Only ministry officials and a province's lead official may do this.")
     lvl = _level(level)
     if action in RECORD_ACTIONS and lvl is not None and lvl not in levels_for(user):
         if lvl in MINISTRY_LEVELS:
@@ -208,6 +235,41 @@ def explain_owner(user: Actor, owner: Owner) -> str:
     if user is None or (isinstance(user, User) and not user.is_active):
         return explain(user, "edit_product")
     return _("This record belongs to %(owner)s; only that office may change it.", owner=owner.label)
+
+
+def may_manage(user: Actor, account: User) -> bool:
+    """Whether ``user`` may look after ``account`` (list it, reset its password, (de)activate it).
+
+    Also asked of an account about to be created, so a lead creates only plain
+    officials of their own province. The ministry may manage every account (its
+    own refusals, such as deactivating oneself, are the services' to say).
+    """
+    if isinstance(user, SystemActor):
+        return True
+    if user is None or not user.is_active or user.role not in ROLES:
+        return False
+    if user.role == MINISTRY:
+        return True
+    return (
+        is_lead(user)
+        and account.role == PROVINCE
+        and not account.is_lead
+        and account.province_id is not None
+        and account.province_id == user.province_id
+    )
+
+
+def require_manage(user: Actor, account: User) -> None:
+    """Raise :class:`Forbidden` saying why unless :func:`may_manage` allows it."""
+    if may_manage(user, account):
+        return
+    if user is None or (isinstance(user, User) and not user.is_active) or not is_lead(user):
+        raise Forbidden(explain(user, "manage_users"))
+    if account.role != PROVINCE:
+        raise Forbidden(_("Only ministry officials may manage a ministry official's account."))
+    if account.province_id != province_scope(user):
+        raise Forbidden(_("This account belongs to another province."))
+    raise Forbidden(_("Only ministry officials manage the accounts of a province's lead officials."))
 
 
 def actor_label(user: Actor) -> str:

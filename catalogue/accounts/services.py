@@ -1,7 +1,8 @@
-"""Officials' accounts: creation, sign-in checks, password changes, deactivation.
+"""Officials' accounts: creation, sign-in checks, password changes, deactivation, leads.
 
 Passwords are hashed with Argon2id (memory-hard, DESIGN §6). Changing a
-password bumps ``session_version`` so every other signed-in session ends.
+password or deactivating an account bumps ``session_version`` and ends the
+account's session rows, so every signed-in browser is signed out.
 """
 
 from __future__ import annotations
@@ -15,12 +16,24 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlmodel import Session, select
 
+from catalogue.accounts import sessions
 from catalogue.accounts.models import User
-from catalogue.accounts.permissions import MINISTRY, PROVINCE, ROLES, Actor, audit_actor, require
+from catalogue.accounts.permissions import (
+    MINISTRY,
+    PROVINCE,
+    ROLES,
+    Actor,
+    audit_actor,
+    province_scope,
+    require,
+    require_manage,
+)
 from catalogue.audit import services as audit
 from catalogue.clock import utcnow
+from catalogue.db import pk
 from catalogue.places.models import Province
 from catalogue.places.services import MINISTRY_OFFICE, office_of
+from catalogue.refused import Refused
 
 MIN_PASSWORD = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -43,7 +56,7 @@ def _hasher() -> tuple[PasswordHasher, str]:
     return _hashing(has_app_context() and bool(current_app.config.get("TESTING")))
 
 
-class AccountError(ValueError):
+class AccountError(Refused):
     """A request about an account that cannot be done; the message is for the user."""
 
 
@@ -73,8 +86,13 @@ def create_user(
     role: str,
     province: Province | None = None,
     name: str | None = None,
+    lead: bool = False,
 ) -> User:
-    """Create an official's account; a provincial official needs a current province."""
+    """Create an official's account; a provincial official needs a current province.
+
+    A lead official creates only plain officials of their own province; only the
+    ministry (or the operator) creates a lead.
+    """
     require(actor, "manage_users")
     email = normalise_email(email)
     if not _EMAIL.match(email):
@@ -85,6 +103,10 @@ def create_user(
         raise AccountError(_("A provincial official needs one of the 34 current provinces."))
     if role == MINISTRY:
         province = None
+        if lead:
+            raise AccountError(_("Only a provincial official can be their province's lead official."))
+    require_manage(actor, User(email=email, password_hash="-", role=role, is_lead=lead,
+                               province_id=province.id if province else None))  # fmt: skip
     check_password_rules(password)
     if find_user(session, email) is not None:
         raise AccountError(_("An account with the e-mail %(email)s already exists.", email=email))
@@ -94,9 +116,13 @@ def create_user(
         password_hash=hash_password(password),
         role=role,
         province_id=province.id if province else None,
+        is_lead=lead,
     )
     session.add(user)
     session.flush()
+    changes = {"email": [None, email], "role": [None, role], "province_id": [None, user.province_id]}
+    if lead:
+        changes["is_lead"] = [None, True]
     audit.record(
         session,
         **audit_actor(actor),
@@ -105,7 +131,7 @@ def create_user(
         entity_id=user.id,
         province_id=user.province_id,
         summary=email,
-        changes={"email": [None, email], "role": [None, role], "province_id": [None, user.province_id]},
+        changes=changes,
     )
     return user
 
@@ -147,6 +173,7 @@ def change_password(session: Session, *, actor: Actor, current: str, new: str) -
     actor.password_hash = hash_password(new)
     actor.session_version += 1
     session.add(actor)
+    sessions.end_all(session, pk(actor))
     audit.record(
         session,
         actor=actor,
@@ -164,11 +191,14 @@ def set_active(session: Session, *, actor: Actor, user: User, active: bool) -> U
     require(actor, "manage_users")
     if isinstance(actor, User) and actor.id == user.id and not active:
         raise AccountError(_("You cannot deactivate your own account."))
+    require_manage(actor, user)
     if user.is_active == active:
         return user
     user.is_active = active
     user.session_version += 1
     session.add(user)
+    if not active:
+        sessions.end_all(session, pk(user))
     audit.record(
         session,
         **audit_actor(actor),
@@ -182,9 +212,36 @@ def set_active(session: Session, *, actor: Actor, user: User, active: bool) -> U
     return user
 
 
+def set_lead(session: Session, *, actor: Actor, user: User, lead: bool) -> User:
+    """Make a provincial official their province's lead official, or end that (ministry only)."""
+    require(actor, "appoint_lead")
+    if user.role != PROVINCE:
+        raise AccountError(_("Only a provincial official can be their province's lead official."))
+    if user.is_lead == lead:
+        return user
+    user.is_lead = lead
+    session.add(user)
+    audit.record(
+        session,
+        **audit_actor(actor),
+        action="update",
+        entity_type="user",
+        entity_id=user.id,
+        province_id=user.province_id,
+        summary=user.email,
+        changes={"is_lead": [not lead, lead]},
+    )
+    return user
+
+
 def list_users(session: Session, *, actor: Actor) -> list[User]:
+    """Every account for the ministry; a lead official's own province's officials for a lead."""
     require(actor, "manage_users")
-    return list(session.exec(select(User).order_by(User.role, User.email)).all())
+    query = select(User).order_by(User.role, User.email)
+    scope = province_scope(actor)
+    if scope is not None:
+        query = query.where(User.role == PROVINCE, User.province_id == scope)
+    return list(session.exec(query).all())
 
 
 def office_name(user: User | None, province: Province | None) -> str:

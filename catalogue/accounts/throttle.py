@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
+from sqlmodel import Session, col
 
 from catalogue.accounts.models import SignInAttempt
 from catalogue.clock import utcnow
@@ -95,3 +96,9 @@ def attempt(email: str, address: str, now: datetime | None = None) -> int | None
                 return wait
             conn.execute(delete(_TABLE).where(_TABLE.c.at < now - KEEP))
     return None
+
+
+def forget_email(session: Session, email: str) -> None:
+    """Drop an e-mail's attempts in the caller's transaction: its official has just set a new
+    password through a reset link and may sign in at once, whatever was tried before."""
+    session.exec(delete(SignInAttempt).where(col(SignInAttempt.email_key) == email_key(email)))
