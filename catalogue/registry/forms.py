@@ -8,9 +8,11 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -116,3 +118,18 @@ class PolicyForm(Form):
     )
     note = StringField(_l("Note (for example the document that sets it)"),
                        validators=[Optional(), Length(max=500)])  # fmt: skip
+
+
+class MergeForm(Form):
+    """Merging a duplicate into the record shown: choose it, preview, then confirm what was previewed.
+
+    Any record id is accepted here; the merge service refuses one the official does not own.
+    """
+
+    duplicate_id = SelectField(_l("The duplicate (it is merged into this record and removed)"),
+                               coerce=optional_int, validate_choice=False)  # fmt: skip
+    #: The preview's fingerprint: a record changed since the preview shows the preview again.
+    token = HiddenField()
+    fill_blanks = BooleanField(_l("Fill this record's empty fields from the duplicate"))
+    preview = SubmitField(_l("Preview the merge"))
+    confirm = SubmitField(_l("Merge"))

@@ -22,7 +22,14 @@ from catalogue.accounts.permissions import Actor
 from catalogue.db import get_row, pk
 from catalogue.places.services import Provinces
 from catalogue.registry import ownership
-from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
+from catalogue.registry.models import (
+    Certificate,
+    MergeRecord,
+    Producer,
+    Product,
+    SelectionRound,
+    SlugRedirect,
+)
 from catalogue.registry.rows import RecordInput
 from catalogue.text import fold, nfc, slugify
 from catalogue.vocab import Level
@@ -85,13 +92,32 @@ for _moment in ("after_commit", "after_soft_rollback"):
 
 
 def named(session: Session, model: type[Producer | Product], name: str) -> list[Any]:
-    """Rows of ``model`` with this name (folded); remembered (the write path appends its new rows)."""
+    """Rows of ``model`` with this name (folded); remembered (the write path appends its new rows).
+
+    A name no row has any more because its record was merged into another names the
+    survivor (an alias), so a later import of the old spelling does not recreate the duplicate.
+    """
     key = fold(name)
 
     def load() -> list[Any]:
-        return [row for row in session.exec(_same_name(model, name)).all() if fold(row.name) == key]
+        rows = [row for row in session.exec(_same_name(model, name)).all() if fold(row.name) == key]
+        return rows or _merged_into(session, model, name)
 
     return _remembered(session, ("named", model, key), load)
+
+
+def _merged_into(session: Session, model: type[Producer | Product], name: str) -> list[Any]:
+    """The records that records once named ``name`` were merged into (merges not undone)."""
+    found = session.exec(
+        select(MergeRecord.duplicate_name, SlugRedirect.target_id)
+        .join(MergeRecord, col(MergeRecord.id) == SlugRedirect.merge_id)
+        .where(
+            SlugRedirect.kind == model.__tablename__, col(SlugRedirect.old_slug).startswith(slugify(name, 80))
+        )
+        .order_by(col(SlugRedirect.id).desc())
+    ).all()
+    targets = dict.fromkeys(target for old, target in found if fold(old) == fold(name))
+    return [row for row in (session.get(model, target) for target in targets) if row is not None]
 
 
 @dataclass

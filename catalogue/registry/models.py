@@ -109,6 +109,8 @@ class CertificateEvent(SQLModel, table=True):
     reason: str | None = None
     reference: str | None = Field(default=None, max_length=200)
     changes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: The revocation decision this event applied with others (catalogue.decisions), if any.
+    decision_id: int | None = Field(default=None, foreign_key="revocation_decision.id", index=True)
 
 
 class Producer(SQLModel, table=True):
@@ -208,3 +210,45 @@ class ImportBatch(SQLModel, table=True):
     row_count: int = 0
     #: Parsed rows kept between the dry run and publishing.
     rows: list[Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+# A duplicate producer or product merged into a survivor (catalogue.registry.merging): the
+# duplicate's full row and exactly which rows moved, so the merge can be undone as it was.
+class MergeRecord(SQLModel, table=True):
+    __tablename__ = "merge_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: "producer" or "product".
+    kind: str = Field(max_length=16, index=True)
+    survivor_id: int = Field(index=True)
+    #: The merged row's id (deleted by the merge, restored by an undo; so no foreign key).
+    duplicate_id: int = Field(index=True)
+    duplicate_name: str = Field(max_length=400)
+    duplicate_slug: str = Field(max_length=100)
+    #: Current province the pair belongs to (scopes the list of merges); None = no province.
+    province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
+    merged_at: datetime = Field(default_factory=utcnow, index=True)
+    merged_by: int | None = Field(default=None, foreign_key="app_user.id")
+    #: The duplicate's row, column by column (JSON values), as it was just before the merge.
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: ``{"table.column": [primary keys]}``: the rows that pointed at the duplicate and moved.
+    moved: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: ``{field: [before, after]}``: the survivor's blank fields filled from the duplicate.
+    filled: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    undone_at: datetime | None = None
+    undone_by: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class SlugRedirect(SQLModel, table=True):
+    """A merged record's old slug, answered with a permanent redirect to the survivor's page."""
+
+    __tablename__ = "slug_redirect"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: "producer" or "product".
+    kind: str = Field(max_length=16)
+    old_slug: str = Field(max_length=100, index=True)
+    #: The merged row's id: a later merge of the survivor is followed through the redirect from it.
+    from_id: int = Field(index=True)
+    target_id: int
+    merge_id: int = Field(foreign_key="merge_record.id", index=True)

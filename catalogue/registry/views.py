@@ -2,11 +2,14 @@
 
 Each view asks :mod:`catalogue.registry.pages` for one read model and renders
 it, with what other features add to the page (:mod:`catalogue.registry.parts`);
-unknown slugs are 404s. Successful pages are cacheable for a minute and
-carry an ETag (DESIGN §3), varying on the language inputs.
+unknown slugs are 404s, but a merged record's old slug answers 301 with the
+survivor's page (:mod:`catalogue.registry.merging`). Successful pages are
+cacheable for a minute and carry an ETag (DESIGN §3), varying on the language inputs.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -14,16 +17,18 @@ from flask import (
     Response,
     abort,
     current_app,
+    redirect,
     render_template,
     request,
     url_for,
 )
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from catalogue.clock import today
 from catalogue.db import get_session
 from catalogue.paging import page_number
 from catalogue.places.services import Provinces
-from catalogue.registry import pages, parts, photos, validity
+from catalogue.registry import merging, pages, parts, photos, validity
 from catalogue.registry.models import Photo
 from catalogue.registry.status import current_policy
 from catalogue.vocab import Level
@@ -64,12 +69,21 @@ def home() -> str:
     return render_template("public/index.html", home=data, **parts.for_home(session, provinces, day))
 
 
+def _merged(kind: str, slug: str) -> WerkzeugResponse:
+    """A merged record's old address: a permanent redirect to the survivor's page, else 404."""
+    target = merging.redirect_slug(get_session(), kind, slug)
+    if target is None:
+        abort(404)
+    args: dict[str, Any] = request.args.to_dict()  # ?lang= and the like travel along
+    return redirect(url_for(f"public.{kind}", slug=target, **args), 301)
+
+
 @bp.get("/products/<slug>")
-def product(slug: str) -> str:
+def product(slug: str) -> str | WerkzeugResponse:
     session, provinces = get_session(), _provinces()
     data = pages.product_page(session, slug, provinces, today())
     if data is None:
-        abort(404)
+        return _merged("product", slug)
     return render_template(
         "public/product.html", page=data, s=data.summary,
         policy_years=current_app.config["CERTIFICATE_VALIDITY_YEARS"],
@@ -78,10 +92,10 @@ def product(slug: str) -> str:
 
 
 @bp.get("/producers/<slug>")
-def producer(slug: str) -> str:
+def producer(slug: str) -> str | WerkzeugResponse:
     data = pages.producer_page(get_session(), slug, _provinces(), today())
     if data is None:
-        abort(404)
+        return _merged("producer", slug)
     return render_template("public/producer.html", page=data)
 
 
