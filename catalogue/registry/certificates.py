@@ -16,7 +16,7 @@ from typing import Any
 from flask_babel import gettext
 from sqlmodel import Session
 
-from catalogue.accounts.permissions import Actor, audit_actor, require
+from catalogue.accounts.permissions import Actor, audit_actor, can, require
 from catalogue.audit import services as audit
 from catalogue.clock import today, utcnow
 from catalogue.db import pk
@@ -35,13 +35,20 @@ def _require_certificate(
 ) -> SelectionRound:
     round_ = session.get(SelectionRound, certificate.round_id)
     assert round_ is not None
-    require(
-        actor,
-        action,
-        province=session.get(Province, certificate.province_id) if certificate.province_id else None,
-        level=round_.level,
-    )
+    require(actor, action, **_owner(session, certificate, round_))
     return round_
+
+
+def _owner(session: Session, certificate: Certificate, round_: SelectionRound) -> dict[str, Any]:
+    """What decides who may change a certificate: its province as printed and its level."""
+    province = session.get(Province, certificate.province_id) if certificate.province_id else None
+    return {"province": province, "level": round_.level}
+
+
+def may_revoke(session: Session, actor: Actor, certificate: Certificate) -> bool:
+    """Whether ``actor`` may revoke or reinstate ``certificate`` (the rule the two functions below apply)."""
+    round_ = session.get(SelectionRound, certificate.round_id)
+    return round_ is not None and can(actor, "revoke", **_owner(session, certificate, round_))
 
 
 CORRECTABLE = ("number", "issued_on", "expires_on", "prize", "source")
@@ -118,8 +125,13 @@ def revoke_certificate(
     reason: str,
     reference: str,
     on: date | None = None,
+    decision_id: int | None = None,
 ) -> CertificateEvent:
-    """Revoke with a reason and the reference of the revoking decision; shown on every page at once."""
+    """Revoke with a reason and the reference of the revoking decision; shown on every page at once.
+
+    ``decision_id`` names the decision record when many certificates are revoked together
+    (:mod:`catalogue.decisions`); the rule for each certificate is this one.
+    """
     _require_certificate(session, actor, "revoke", certificate)
     reason, reference = nfc(reason), nfc(reference)
     if not reason or not reference:
@@ -143,6 +155,7 @@ def revoke_certificate(
         actor_id=_actor_id(actor),
         reason=reason,
         reference=reference[:200],
+        decision_id=decision_id,
     )
     session.add(event)
     audit.record(
@@ -162,8 +175,18 @@ def revoke_certificate(
     return event
 
 
-def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certificate, reason: str) -> None:
-    """Undo a revocation made in error; the history keeps both events."""
+def reinstate_certificate(
+    session: Session,
+    *,
+    actor: Actor,
+    certificate: Certificate,
+    reason: str,
+    reference: str | None = None,
+    on: date | None = None,
+    decision_id: int | None = None,
+) -> CertificateEvent:
+    """Undo a revocation (made in error, or withdrawn by a decision: its ``reference``, ``on`` and
+    ``decision_id``); the history keeps both events."""
     _require_certificate(session, actor, "revoke", certificate)
     if certificate.revoked_on is None:
         raise PublishError(gettext("This certificate is not revoked."))
@@ -176,15 +199,16 @@ def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certif
     }
     certificate.revoked_on = certificate.revoked_reason = certificate.revoked_reference = None
     session.add(certificate)
-    session.add(
-        CertificateEvent(
-            certificate_id=pk(certificate),
-            kind="reinstated",
-            effective_on=today(),
-            actor_id=_actor_id(actor),
-            reason=nfc(reason),
-        )
+    event = CertificateEvent(
+        certificate_id=pk(certificate),
+        kind="reinstated",
+        effective_on=on or today(),
+        actor_id=_actor_id(actor),
+        reason=nfc(reason),
+        reference=nfc(reference or "")[:200] or None,
+        decision_id=decision_id,
     )
+    session.add(event)
     audit.record(
         session,
         **audit_actor(actor),
@@ -197,6 +221,7 @@ def reinstate_certificate(session: Session, *, actor: Actor, certificate: Certif
     )
     audit.enqueue_reindex(session, certificate.product_id)
     session.flush()
+    return event
 
 
 def add_certificate(

@@ -1,0 +1,1 @@
+"""Revocation by decision: many certificates revoked (or reinstated) at once under one decision."""
