@@ -62,6 +62,9 @@ class ImportReport:
     file_errors: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     encoding: str | None = None
+    #: Where the file's table is: its header row and each field's column (1 for A).
+    header_line: int = 0
+    positions: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -269,6 +272,7 @@ def check_file(
         return report, None
     report.encoding = table.encoding
     report.ignored_columns = table.ignored
+    report.header_line, report.positions = table.header_line, table.positions
     report.rows = check_table(session, actor=actor, table=table, progress=progress)
     return report, table
 

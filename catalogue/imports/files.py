@@ -30,11 +30,21 @@ from catalogue.imports.bounds import (
 from catalogue.imports.csv_files import csv_rows, decode_text
 from catalogue.imports.workbook import xlsx_rows
 from catalogue.registry.rows import HEADERS, REQUIRED, header_field
-from catalogue.text import nfc
+from catalogue.text import nfc, words_key
 
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls, or an encrypted OOXML package
 _ENCRYPTED_MARK = "EncryptedPackage".encode("utf-16-le")
+
+#: The column the marked-up download adds (:mod:`.annotated`), in both languages; a re-upload
+#: of that file reads past it silently.
+PROBLEMS_HEADER = "Vấn đề cần sửa (problems)"
+_PROBLEMS_KEY = words_key(PROBLEMS_HEADER)
+
+
+def is_problems_header(value: Any) -> bool:
+    """The marked-up download's own problems column (never a field, never an unknown column)."""
+    return value is not None and words_key(str(value)) == _PROBLEMS_KEY
 
 
 def check_size(data: bytes) -> None:
@@ -79,6 +89,8 @@ class Table:
     columns: dict[str, str]  # canonical field → header as written in the file
     ignored: list[str] = field(default_factory=list)
     encoding: str | None = None
+    #: Canonical field → its column (1 for A), where the marked-up download puts a problem.
+    positions: dict[str, int] = field(default_factory=dict)
 
 
 def read_table(data: bytes, filename: str = "") -> Table:
@@ -143,7 +155,7 @@ def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
         name = header_field(cell)
         label = nfc(str(cell)) if cell is not None else ""
         if name is None:
-            if label:
+            if label and not is_problems_header(cell):
                 ignored.append(label)
             continue
         if name in written:
@@ -166,4 +178,12 @@ def _map_headers(grid: Iterable[list[Any]], encoding: str | None) -> Table:
             raise too_many_rows()
     if not rows:
         raise ImportFileError(gettext("The file has a header row but no product rows."))
-    return Table(rows=rows, header_line=header_line, columns=written, ignored=ignored, encoding=encoding)
+    positions = {name: index + 1 for index, name in columns.items()}
+    return Table(
+        rows=rows,
+        header_line=header_line,
+        columns=written,
+        ignored=ignored,
+        encoding=encoding,
+        positions=positions,
+    )

@@ -14,13 +14,14 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
 from catalogue.accounts.models import User
-from catalogue.clock import today
-from catalogue.db import get_engine
+from catalogue.clock import today, utcnow
+from catalogue.db import get_engine, pk
+from catalogue.imports import annotated, kept, publishing
 from catalogue.imports import checking as importing
-from catalogue.imports import publishing
 from catalogue.imports.publishing import batch_certificates
 from catalogue.jobs import service
 from catalogue.jobs.models import Job
@@ -76,20 +77,41 @@ def dry_run(app: Flask, session: Session, job: Job, user: User, report: service.
         session, actor=user, filename=str(params.get("filename") or "upload"), data=data, progress=report
     )
     session.commit()
-    service.discard_files(job, app)
+    kept.sweep(session, app)  # among them the earlier upload of this file, which this one replaced
     stored = _report_json(checked)
     stored["_done"] = len(checked.rows)
     if batch is None:
+        service.discard_files(job, app)
         stored["_message"] = " ".join(checked.file_errors)
         return stored
-    stored["batch_id"] = batch.id
+    batch_id = pk(batch)
+    stored["marked"] = _mark(app, batch_id, data, checked, report)
+    kept.keep_upload(job, batch_id, app)  # last: until here a retry finds the upload where it was
+    stored["batch_id"] = batch_id
     bad = len(checked.bad_rows)
     stored["_message"] = (
-        gettext("%(bad)s of %(n)s rows have problems", bad=bad, n=len(checked.rows))
+        _l("%(bad)s of %(n)s rows have problems", bad=bad, n=len(checked.rows))
         if bad
-        else gettext("All %(n)s rows are correct.", n=len(checked.rows))
+        else _l("All %(n)s rows are correct.", n=len(checked.rows))
     )
     return stored
+
+
+def _mark(
+    app: Flask, batch_id: int, data: bytes, checked: importing.ImportReport, report: service.Reporter
+) -> bool:
+    """The upload with its problems marked, kept for download; False when there is nothing to mark."""
+    if not annotated.has_marks(checked):
+        return False
+    report.phase = _l("Marking the problems in your file…")
+    report(len(checked.rows), len(checked.rows), force=True)
+    try:
+        marked = annotated.mark_file(data, checked, utcnow())
+    except Exception:  # noqa: BLE001 - the check stands without its marked copy; the preview lists all
+        app.logger.exception("batch %s: the file could not be marked", batch_id)
+        return False
+    kept.write_marked(batch_id, marked, app)
+    return True
 
 
 @handler("publish")
@@ -102,16 +124,16 @@ def publish(app: Flask, session: Session, job: Job, user: User, report: service.
 
     def progress(done: int, total: int) -> None:
         if done == 1:
-            report.phase = gettext("Preparing the rows; none is public until all are ready…")
+            report.phase = _l("Preparing the rows; none is public until all are ready…")
         report(done, total)
 
     def locking() -> None:
         # The registry was too busy to stage: this attempt holds SQLite's write lock throughout.
-        report.phase = gettext("Writing the rows (all at once, or nothing)…")
+        report.phase = _l("Writing the rows (all at once, or nothing)…")
         report(0, 0, force=True)
         report.hold_table(session)
 
-    report.phase = gettext("Checking every row again…")
+    report.phase = _l("Checking every row again…")
     result = publishing.publish_batch(
         session,
         actor=user,
@@ -124,13 +146,14 @@ def publish(app: Flask, session: Session, job: Job, user: User, report: service.
         locking=locking,
     )
     session.commit()  # on PostgreSQL (a staged publish on SQLite has committed)
+    kept.remove(pk(batch), app)
     return {
         "batch_id": batch.id,
         "created": result.created,
         "updated": result.updated,
         "unchanged": result.unchanged,
         "_done": result.created + result.updated + result.unchanged,
-        "_message": gettext(
+        "_message": _l(
             "Published: %(new)d new, %(updated)d updated, %(same)d unchanged.",
             new=result.created,
             updated=result.updated,
@@ -168,7 +191,7 @@ def photo_zip(app: Flask, session: Session, job: Job, user: User, report: servic
         "attached": len(outcome.attached),
         "problems": lines,
         "_done": len(outcome.attached),
-        "_message": gettext("%(n)d photos attached.", n=len(outcome.attached)),
+        "_message": _l("%(n)d photos attached.", n=len(outcome.attached)),
     }
 
 
@@ -191,5 +214,5 @@ def qr_zip(app: Flask, session: Session, job: Job, user: User, report: service.R
         "batch_id": batch.id,
         "download": f"qr-batch-{batch.id}.zip",
         "_done": count,
-        "_message": gettext("The zip of %(n)s QR codes is ready.", n=count),
+        "_message": _l("The zip of %(n)s QR codes is ready.", n=count),
     }

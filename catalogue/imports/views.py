@@ -6,6 +6,7 @@ happened; every route wears :func:`catalogue.accounts.login.guard`.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import (
@@ -14,6 +15,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    send_file,
     url_for,
 )
 from flask_babel import get_locale
@@ -24,9 +26,9 @@ from catalogue.accounts import permissions
 from catalogue.accounts.login import guard
 from catalogue.accounts.models import User
 from catalogue.clock import today
-from catalogue.db import get_engine
+from catalogue.db import get_engine, pk
+from catalogue.imports import annotated, files, kept, publishing, template
 from catalogue.imports import checking as importing
-from catalogue.imports import files, publishing, template
 from catalogue.imports import tasks as import_tasks
 from catalogue.imports.forms import PublishForm, UploadForm, ZipForm
 from catalogue.jobs import service as jobs
@@ -130,6 +132,7 @@ def batch(batch_id: int) -> str:
         else {}
     )
     publish_form = PublishForm(decision_number=batch.decision_number)
+    marked = _marked(batch, batch_jobs, report) if batch.state == "pending" and not busy else None
     return render_template(
         "admin/batch.html",
         batch=batch,
@@ -145,7 +148,52 @@ def batch(batch_id: int) -> str:
         label_url=shell.label_url,
         jobs=[jobs.status(j) for j in batch_jobs[:1]],
         busy=busy,
+        marked=marked,
     )
+
+
+def _marked(batch: ImportBatch, batch_jobs: list[Job], report: importing.ImportReport | None) -> Any:
+    """The marked-up file on offer: when it was made, and whether this page's check still agrees."""
+    if not kept.marked_path(pk(batch)).exists():
+        return None
+    made = next((j for j in batch_jobs if j.kind == "dry_run" and j.state == "done" and j.result), None)
+    marks = import_tasks.report_from_json(made.result or {}) if made is not None else None
+    return {
+        "at": made.finished_at if made is not None else None,
+        "current": marks is None or report is None or _marks_of(marks) == _marks_of(report),
+    }
+
+
+def _marks_of(report: importing.ImportReport) -> set[tuple[int, str, bool]]:
+    """What a marked file shows, language aside: each row's problem columns, error or warning."""
+    return {(r.line, e.field, True) for r in report.rows for e in r.errors} | {
+        (r.line, w.field, False) for r in report.rows for w in r.warnings
+    }
+
+
+@bp.get("/imports/<int:batch_id>/marked.xlsx")
+@guard("import")
+def marked_file(batch_id: int) -> Any:
+    """The official's own file with every problem of its check marked (built by the dry-run job)."""
+    batch = _batch(batch_id)
+    try:
+        data = kept.marked_path(pk(batch)).read_bytes() if batch.state == "pending" else None
+    except FileNotFoundError:
+        data = None
+    if data is None:
+        flash(
+            _("This upload has no marked file: it had no problems, or it was published or discarded."),
+            "error",
+        )
+        return redirect(url_for("imports.batch", batch_id=batch_id))
+    stem = (batch.filename.rsplit(".", 1)[0] or "upload")[:120]
+    suffix = _("problems")  # the download's name: "qd-45 - problems.xlsx"
+    response = send_file(
+        io.BytesIO(data), mimetype=annotated.XLSX_MIMETYPE, as_attachment=True,
+        download_name=f"{stem} - {suffix}.xlsx",
+    )  # fmt: skip
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 #: A pending upload up to this many rows is checked again on each view; a larger one
@@ -214,6 +262,7 @@ def discard(batch_id: int) -> Any:
         try:
             importing.discard_batch(shell.session(), actor=shell.me(), batch=batch)
             shell.session().commit()
+            kept.remove(pk(batch))
             flash(_("The upload was discarded."), "info")
         except PublishError as exc:
             flash(str(exc), "error")

@@ -157,6 +157,47 @@ def _as_printed_on(issued_on: date | None, decided_on: date | None, year: int) -
     return issued_on or decided_on or (date(year, 6, 30) if year <= 2024 else date(year, 12, 31))
 
 
+#: An issue date this far before the decision's own date is worth a look: a certificate is issued
+#: under the decision that recognises it, and the whole procedure from dossier to certificate takes
+#: 30 working days (about six weeks), so a quarter of a year earlier is a slip in one of the dates.
+ISSUE_BEFORE_DECISION = timedelta(days=90)
+
+
+def _day(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def date_warnings(issued_on: date | None, decided_on: date | None, year: int | None) -> list[FieldError]:
+    """Dates that do not fit together, pointed out but never refused (the row can still be right).
+
+    The decision that recognises a round's products is taken in the year of selection
+    or early in the next (a round "năm 2024" recognised by QĐ 44/QĐ-CTĐP of 13/5/2024; a late
+    round decided in January), and its certificates are issued then too. Only dates given
+    on the row are compared; the publish form's decision date comes later.
+    """
+    warnings: list[FieldError] = []
+    if issued_on and year and issued_on.year not in (year, year + 1):
+        warnings.append(FieldError("issued_on", _(
+            "The issue date %(day)s is neither in the year of selection %(year)s nor in the next "
+            "year: check the year and the date.", day=_day(issued_on), year=year)))  # fmt: skip
+    if decided_on and year and decided_on.year not in (year, year + 1):
+        warnings.append(FieldError("decision_date", _(
+            "The decision date %(day)s is neither in the year of selection %(year)s nor in the next "
+            "year: check the year and the date.", day=_day(decided_on), year=year)))  # fmt: skip
+    if issued_on and decided_on and issued_on > decided_on:
+        warnings.append(FieldError("issued_on", _(
+            "The issue date %(issued)s is after the decision date %(decided)s: a certificate is "
+            "usually dated with the decision that recognises it. Check both dates.",
+            issued=_day(issued_on), decided=_day(decided_on))))  # fmt: skip
+    elif issued_on and decided_on and decided_on - issued_on > ISSUE_BEFORE_DECISION:
+        warnings.append(FieldError("issued_on", _(
+            "The issue date %(issued)s is more than %(days)s days before the decision date "
+            "%(decided)s: a certificate is issued under its decision, not long before it. "
+            "Check both dates.",
+            issued=_day(issued_on), days=ISSUE_BEFORE_DECISION.days, decided=_day(decided_on))))  # fmt: skip
+    return warnings
+
+
 def _yes(value: Any) -> bool:
     return fold(_text(value)) in {"1", "x", "co", "yes", "true", "y"}
 
@@ -264,15 +305,12 @@ def parse_row(
             errors.append(FieldError(name, _(
                 "“%(value)s” is not a valid date (use dd/mm/yyyy).", value=get.get(name, ""))))  # fmt: skip
     issued_on = dates["issued_on"]
-    if issued_on and year and issued_on.year not in (year, year + 1):
-        errors.append(FieldError("issued_on", _(
-            "The issue date %(day)s does not fall in the year of selection %(year)s.",
-            day=issued_on.strftime("%d/%m/%Y"), year=year)))  # fmt: skip
     if issued_on and dates["expires_on"] and dates["expires_on"] <= issued_on:
         errors.append(FieldError("expires_on", _("The expiry date must come after the issue date.")))
     absent = level.absence(issued_on or dates["decision_date"], year) if level is not None else None
     if absent:
         errors.append(FieldError("level", absent))
+    warnings.extend(date_warnings(issued_on, dates["decision_date"], year))
 
     if errors or province is None or level is None or year is None:
         return None, errors, warnings
