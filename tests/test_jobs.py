@@ -245,3 +245,21 @@ def test_a_refused_file_reads_as_a_refusal_on_its_job_page(seeded_app: Flask, of
     page = official.get(f"/admin/jobs/{job.id}?lang=en").get_data(as_text=True)
     assert re.search(r'<p class="error">[^<]*damaged', page)
     assert "Upload a corrected file" in page and 'href="/admin/imports"' in page and "Retry" not in page
+
+
+def test_a_jobs_page_speaks_the_viewers_language_and_its_title_says_what_it_did(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
+    official.get("/lang/en?next=/admin/")  # started in English…
+    batch_url = upload(official, xlsx_bytes([row(1), row(2)])).headers["Location"]
+    post(official, batch_url + "/publish", {"decision_number": "45/QĐ-UBND"}, token_from=batch_url)
+    check, publish = _jobs(seeded_app)[-2:]
+    english = official.get(f"/admin/jobs/{publish.id}").get_data(as_text=True)
+    assert "<h1>Published</h1>" in english and "Published: 2 new, 0 updated, 0 unchanged." in english
+    official.get("/lang/vi?next=/admin/")  # …read by a colleague in Vietnamese
+    vietnamese = official.get(f"/admin/jobs/{publish.id}").get_data(as_text=True)
+    assert "<h1>Đã công bố</h1>" in vietnamese
+    assert "Đã công bố: 2 mới, 0 cập nhật, 0 không thay đổi." in vietnamese
+    assert "Published: 2 new" not in vietnamese
+    assert "Cả 2 dòng đều đúng." in official.get(f"/admin/jobs/{check.id}").get_data(as_text=True)
+    assert official.get(f"/admin/jobs/{check.id}.json").get_json()["message"] == "Cả 2 dòng đều đúng."

@@ -21,7 +21,11 @@ class Job(SQLModel, table=True):
     state: str = Field(default="queued", max_length=16, index=True)
     done: int = 0
     total: int = 0
+    #: Its last message as worded in ``locale`` (the command line shows this one)…
     message: str | None = Field(default=None, max_length=2000)
+    #: … and as message id and values, so each official reads it in their own language
+    #: (:mod:`catalogue.jobs.messages`); None when a service worded it (shown as stored).
+    text: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     #: What the job needs to run again (file name, decision number…); never the file itself.
     params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
@@ -29,7 +33,7 @@ class Job(SQLModel, table=True):
     #: The office's province: who may see and retry the job (the batch's rule).
     province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
     batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
-    #: The interface language of the official who started it (messages are stored translated).
+    #: The interface language of the official who started it (the job runs in it).
     locale: str = Field(default="vi", max_length=8)
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)

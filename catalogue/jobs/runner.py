@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
 from catalogue.accounts.models import User
@@ -62,7 +63,7 @@ def run(app: Flask, job_id: int) -> None:
             system = job.actor_id is None and job.kind in service.SYSTEM_KINDS
             if not system and (user is None or not user.is_active):
                 service.finish(
-                    job_id, state="failed", message=gettext("The account that started this job is gone.")
+                    job_id, state="failed", message=_l("The account that started this job is gone.")
                 )
                 return
             try:
@@ -81,7 +82,7 @@ def run(app: Flask, job_id: int) -> None:
                        batch_id=result.get("batch_id"), done=done)  # fmt: skip
 
 
-def _server_error(kind: str) -> str:
+def _server_error(kind: str) -> object:
     if kind == "publish":
-        return gettext("Publishing failed because of a server error; nothing was published. Try again later.")
-    return gettext("The job failed because of a server error; nothing was changed. Try again later.")
+        return _l("Publishing failed because of a server error; nothing was published. Try again later.")
+    return _l("The job failed because of a server error; nothing was changed. Try again later.")

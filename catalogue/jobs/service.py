@@ -28,7 +28,7 @@ from catalogue.accounts import permissions
 from catalogue.accounts.models import User
 from catalogue.clock import utcnow
 from catalogue.db import get_engine, pk
-from catalogue.jobs import queue
+from catalogue.jobs import messages, queue
 from catalogue.jobs.models import Job
 from catalogue.refused import Refused
 
@@ -43,6 +43,14 @@ KINDS = {
     "photo_zip": _l("Attaching photos"),
     "rebuild": _l("Rebuilding the search index"),
     "qr_zip": _l("Preparing the QR codes"),
+}
+#: The page's title once a job has done its work.
+KINDS_DONE = {
+    "dry_run": _l("File checked"),
+    "publish": _l("Published"),
+    "photo_zip": _l("Photos attached"),
+    "rebuild": _l("Search index rebuilt"),
+    "qr_zip": _l("QR codes ready"),
 }
 STATES = {
     "queued": _l("waiting to start"),
@@ -207,14 +215,22 @@ def status(job: Job) -> dict[str, Any]:
     """What the job page and its JSON endpoint show."""
     extra = live(job) if job.state == "running" else None  # read once from the queue's storage
     state = effective_state(job, extra=extra)
+    # An unreadable file ends "done" with its reasons; the page says so as a refusal.
+    refused = state == "done" and bool((job.result or {}).get("file_errors"))
     done, total, message = job.done, job.total, job.message
     extra = extra if state == "running" else None
     if extra and (job.heartbeat_at is None or extra.get("at", job.heartbeat_at) >= _aware(job.heartbeat_at)):
         done, total, message = int(extra.get("done", 0)), int(extra.get("total", 0)), extra.get("phase")
+    if state in ACTIVE:
+        # A running job's message is its phase, stored as a message id (messages.phase_id).
+        message = gettext(message) if message else None
+    else:
+        message = messages.render(job.text, message)
     return {
         "id": job.id,
         "kind": job.kind,
         "kind_label": str(KINDS.get(job.kind, job.kind)),
+        "heading": _heading(job.kind, state, refused),
         "state": state,
         "state_label": str(STATES.get(state, state)),
         "done": done,
@@ -224,11 +240,19 @@ def status(job: Job) -> dict[str, Any]:
         "result": job.result or {},
         "batch_id": job.batch_id,
         "finished": state not in ACTIVE,
-        # An unreadable file ends "done" with its reasons; "failed" is always a server-side failure.
+        # "failed" is always a server-side failure (or a refusal): worth another try.
         "retryable": state in ("interrupted", "failed"),
         # ... and the page says so as a refusal, with the way to send another file.
-        "refused": state == "done" and bool((job.result or {}).get("file_errors")),
+        "refused": refused,
     }
+
+
+def _heading(kind: str, state: str, refused: bool) -> str:
+    """The job page's title: what it does while it runs, what it did once done."""
+    if state == "done" and not refused and kind in KINDS_DONE:
+        return str(KINDS_DONE[kind])
+    label = str(KINDS.get(kind, kind))
+    return label if state in ACTIVE else f"{label}: {STATES.get(state, state)}"
 
 
 def require_job(actor: permissions.Actor, job: Job) -> None:
@@ -253,7 +277,7 @@ def retry(session: Session, *, actor: permissions.Actor, job: Job) -> Job:
     require_job(actor, job)
     if not status(job)["retryable"]:
         raise JobError(str(_l("Only an interrupted or failed job can be retried.")))
-    job.state, job.done, job.message, job.result = "queued", 0, None, None
+    job.state, job.done, job.message, job.result, job.text = "queued", 0, None, None, None
     job.started_at = job.finished_at = job.heartbeat_at = None
     job.attempts += 1
     session.add(job)
@@ -301,8 +325,8 @@ class Reporter:
     def __init__(self, app: Flask, job_id: int) -> None:
         self.app, self.job_id = app, job_id
         self.last: datetime | None = None
-        #: What the job is doing now, shown while it runs.
-        self.phase: str | None = None
+        #: What the job is doing now, shown while it runs (a lazy string: shown in each viewer's language).
+        self.phase: object = None
         #: False while the job's own transaction holds SQLite's write lock.
         self.table_writable = True
 
@@ -314,7 +338,7 @@ class Reporter:
             return
         self.last = now
         try:
-            live = {"done": done, "total": total, "at": now, "phase": self.phase}
+            live = {"done": done, "total": total, "at": now, "phase": messages.phase_id(self.phase)}
             queue.get_huey(self.app).put(_live_key(self.job_id), live)
         except Exception:  # noqa: BLE001 - live progress is a nicety; the row stays the truth
             current_app.logger.warning("job %s: could not store live progress", self.job_id)
@@ -323,7 +347,7 @@ class Reporter:
                 s.execute(
                     update(Job)
                     .where(col(Job.id) == self.job_id)
-                    .values(done=done, total=total, heartbeat_at=now, message=self.phase)
+                    .values(done=done, total=total, heartbeat_at=now, message=messages.phase_id(self.phase))
                 )
                 s.commit()
 
@@ -345,16 +369,19 @@ def claim(job_id: int) -> bool:
         return bool(getattr(claimed, "rowcount", 0))
 
 
-def finish(job_id: int, *, state: str, message: str | None, result: dict[str, Any] | None = None,
+def finish(job_id: int, *, state: str, message: object, result: dict[str, Any] | None = None,
            batch_id: int | None = None, done: int | None = None) -> None:  # fmt: skip
+    """Record the outcome; a lazy ``message`` is also kept portable (shown in each viewer's language)."""
+    shown = str(message) if message is not None else None
     with Session(get_engine()) as s:
         job = s.get(Job, job_id)
         if job is None:
             return
-        job.state, job.message, job.finished_at = state, message[:2000] if message else None, utcnow()
+        job.state, job.message, job.finished_at = state, shown[:2000] if shown else None, utcnow()
         job.heartbeat_at = job.finished_at
         if result is not None:
             job.result = result
+        job.text = messages.portable(message)
         if batch_id is not None:
             job.batch_id = batch_id
         if done is not None:

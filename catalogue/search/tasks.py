@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
 from catalogue.accounts.models import User
@@ -22,7 +23,7 @@ def rebuild(
     app: Flask, session: Session, job: Job, user: User | None, report: service.Reporter
 ) -> dict[str, Any]:
     """A full rebuild of this node's index, under its build lock like ``flask search rebuild``."""
-    report.phase = gettext("Indexing the products…")
+    report.phase = _l("Indexing the products…")
     report(0, 0, force=True)
     outcome = building.build(Path(app.config["INDEX_DIR"]), get_engine(), progress=report)
     if outcome is None:
@@ -33,7 +34,7 @@ def rebuild(
             )
         )
     return {
-        "_message": gettext("The search index was rebuilt."),
+        "_message": _l("The search index was rebuilt."),
         "_done": outcome.documents,
         "documents": outcome.documents,
     }
