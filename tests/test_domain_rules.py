@@ -325,3 +325,16 @@ def test_a_level_is_refused_only_where_it_did_not_exist(app: Flask) -> None:
         assert Level.XA.absence(year=2024) is not None
         assert Level.TINH.absence(date(1999, 1, 1), 1999) is None
         assert Level.KHU_VUC.has_region and not Level.TINH.has_region
+
+
+def test_a_province_written_earlier_in_the_transaction_is_in_the_next_lookup() -> None:
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine, tables=[Province.__table__])  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        seed_provinces(session)
+        session.commit()
+        assert Provinces.load(session).match("Thử Nghiệm") is None  # cached for this transaction
+        session.add(Province(slug="thu-nghiem", name="Tỉnh Thử Nghiệm", short_name="Thử Nghiệm", kind="tinh"))
+        session.flush()  # written before the next lookup, so that lookup cannot see it as unwritten
+        assert Provinces.load(session).match("Thử Nghiệm") is not None
+    engine.dispose()

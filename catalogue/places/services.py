@@ -55,6 +55,13 @@ for _moment in ("after_commit", "after_soft_rollback"):
     event.listen(OrmSession, _moment, _forget)
 
 
+@event.listens_for(OrmSession, "before_flush")
+def _forget_on_province_writes(session: OrmSession, *_: Any) -> None:
+    """A flush that writes province rows makes the cached table stale (the next load reads again)."""
+    if any(isinstance(row, Province) for row in (*session.new, *session.dirty, *session.deleted)):
+        _forget(session)
+
+
 @dataclass
 class Provinces:
     """All province rows of one session, indexed for matching; cheap to build (≈100 rows)."""
