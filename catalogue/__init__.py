@@ -56,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from catalogue.accounts import views as accounts
     from catalogue.api import views as api
     from catalogue.audit import views as audit
+    from catalogue.decisions import views as decisions
     from catalogue.fairs import pages as fair_pages
     from catalogue.fairs import views as fairs
     from catalogue.fairs import workspace as fairs_workspace
@@ -64,7 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from catalogue.jobs import queue as job_queue
     from catalogue.jobs import runner as job_runner
     from catalogue.jobs import views as job_views
-    from catalogue.registry import parts, validity_views
+    from catalogue.registry import merge_views, parts, validity_views
     from catalogue.registry import views as public
     from catalogue.registry import workspace as records
     from catalogue.search import tasks as search_tasks  # noqa: F401 - registers its job handler
@@ -81,8 +82,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     parts.install(app, [fair_pages.OnRegistryPages()])  # the fairs on the registry's pages
     # … then the officials' workspace under /admin, one blueprint per feature.
-    for blueprint in (workspace.bp, accounts.bp, imports.bp, records.bp, validity_views.bp,
-                      fairs_workspace.bp, reports.bp, audit.bp, job_views.bp):  # fmt: skip
+    for blueprint in (workspace.bp, accounts.bp, imports.bp, records.bp, merge_views.bp, validity_views.bp,
+                      fairs_workspace.bp, reports.bp, audit.bp, job_views.bp, decisions.bp):  # fmt: skip
         app.register_blueprint(blueprint)
     job_queue.init_app(app, run_job=job_runner.run_job_in_app(app), daily=retention.daily_in_app(app))
     errors.init_app(app)

@@ -305,11 +305,15 @@ AUDIT_ACTIONS = {
     "remove_photo": _l("photo removed"), "add_exhibitor": _l("exhibitor added"),
     "remove_exhibitor": _l("exhibitor removed"), "sign_in": _l("signed in"),
     "change_password": _l("password changed"), "activate": _l("account activated"),
-    "deactivate": _l("account deactivated"),
+    "deactivate": _l("account deactivated"), "issue_reset_link": _l("password reset link issued"),
+    "reset_password": _l("password set through a reset link"), "end_session": _l("session ended"),
+    "end_other_sessions": _l("other sessions ended"),
+    "merge": _l("duplicate merged in"), "unmerge": _l("merge undone"),
 }  # fmt: skip
 AUDIT_ENTITIES = {
     "validity_policy": _l("Assumed validity"),
     "certificate": _l("Certificate"), "product": _l("Product"), "producer": _l("Producer"),
     "selection_round": _l("Selection round"), "event": _l("Fair or showroom"),
     "import_batch": _l("Import batch"), "photo": _l("Photo"), "user": _l("Account"),
+    "revocation_decision": _l("Revocation decision"),
 }  # fmt: skip

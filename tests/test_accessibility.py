@@ -254,6 +254,8 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         ),
         Step("records", "/admin/records"),
         Step("producer form", f"/admin/producers/{producer_id}"),
+        Step("merge a duplicate producer (choose)", f"/admin/producers/{producer_id}/merge"),
+        Step("merges", "/admin/merges"),
         Step(
             "product form (photo upload)",
             f"/admin/products/{valid_cert.product_id}",

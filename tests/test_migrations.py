@@ -23,7 +23,8 @@ EXPECTED_TABLES = {
     "app_user", "audit_entry", "certificate", "certificate_event", "event", "exhibit", "exhibitor",
     "fake_report", "import_batch", "photo", "producer", "product", "province", "search_outbox",
     "selection_round", "validity_policy", "job", "sign_in_attempt", "verification_check",
-    "verification_tally",
+    "verification_tally", "user_session", "password_reset",
+    "merge_record", "slug_redirect", "revocation_decision",
 }  # fmt: skip
 
 

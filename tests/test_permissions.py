@@ -17,15 +17,25 @@ from catalogue.accounts import services as accounts
 from catalogue.accounts.models import User
 from catalogue.accounts.permissions import SYSTEM, Forbidden, can
 from catalogue.db import get_engine
+from catalogue.decisions import services as decisions
 from catalogue.fairs import services as fairs
 from catalogue.fairs.models import Event
 from catalogue.imports import checking as importing
 from catalogue.imports import publishing
 from catalogue.jobs.models import Job
 from catalogue.places.models import Province
-from catalogue.registry import certificates, editing, product_photos
+from catalogue.places.services import Provinces
+from catalogue.registry import certificates, editing, merging, product_photos
 from catalogue.registry import photos as media
-from catalogue.registry.models import Certificate, ImportBatch, Photo, Producer, Product, SelectionRound
+from catalogue.registry.models import (
+    Certificate,
+    ImportBatch,
+    MergeRecord,
+    Photo,
+    Producer,
+    Product,
+    SelectionRound,
+)
 from catalogue.verification import fake_reports
 from catalogue.vocab import Level
 from tests.fixtures.workspace import PASSWORD, csrf_token, login, make_user, row, xlsx_bytes
@@ -64,6 +74,15 @@ def test_record_actions_by_role_province_and_level(level: Level, where: Province
 @pytest.mark.parametrize("action", sorted(permissions.MINISTRY_ACTIONS))
 def test_ministry_only_actions(action: str) -> None:
     assert can(MINISTRY, action) and not can(LC_OFFICIAL, action)
+
+
+@pytest.mark.parametrize("action", sorted(permissions.ACCOUNT_ACTIONS))
+def test_account_actions_for_the_ministry_and_a_provinces_lead(action: str) -> None:
+    lead = User(id=2, email="l@y.vn", password_hash="-", role="province", province_id=10, is_lead=True)
+    assert can(MINISTRY, action) and can(MINISTRY, action, province=HUE)
+    assert can(lead, action) and can(lead, action, province=LAO_CAI) and can(lead, action, province=YEN_BAI)
+    assert not can(lead, action, province=HUE)
+    assert not can(LC_OFFICIAL, action) and not can(LC_OFFICIAL, action, province=LAO_CAI)
 
 
 @pytest.mark.parametrize("action", sorted(permissions.PLACE_ACTIONS))
@@ -135,6 +154,22 @@ def world(seeded_app: Flask) -> dict[str, Any]:
         job = Job(kind="publish", state="failed", actor_id=hue.id, province_id=hue.province_id,
                   batch_id=pending.id)  # fmt: skip
         s.add(job)
+        # Two more Huế producers: one merged into the batch's producer (its merge record), one spare.
+        survivor = s.get(Producer, product.producer_id)
+        merged, spare = (
+            editing.save_producer(
+                s, actor=hue, producer=None, values={"name": name, "province_id": hue.province_id}
+            )
+            for name in ("HTX Thử nghiệm 1 (trùng)", "HTX Thử nghiệm 1 (dự phòng)")
+        )
+        seen = merging.preview(s, actor=hue, kind="producer", survivor=survivor, duplicate=merged)
+        merge = merging.merge(s, actor=hue, kind="producer", survivor=survivor, duplicate=merged,
+                              token=seen.token, fill_blanks=False)  # fmt: skip
+        # Huế's decision revoking its certificate, and the one withdrawing that revocation.
+        for action in ("revoke", "reinstate"):
+            facts = decisions.Facts(action, "9/QĐ-SCT", __import__("datetime").date(2026, 6, 1), "thử")
+            plan = decisions.plan_ids(s, hue, facts, [cert.id])
+            decision = decisions.apply(s, hue, facts, plan.ids, plan.fingerprint)
         s.commit()
         ids.update(
             job_id=job.id,
@@ -149,6 +184,9 @@ def world(seeded_app: Flask) -> dict[str, Any]:
             exhibitor_id=exhibitor.id,
             user_id=ids["hue"],
             report_id=report.id,
+            merge_id=merge.id,
+            spare_producer_id=spare.id,
+            decision_id=decision.id,
         )
     return ids
 
@@ -169,12 +207,25 @@ OPEN_TO_OFFICIALS = {
     "records.producer",
     "records.product",
     "records.round_",
+    "merges.merges",
+    "decisions.decisions",
+    "decisions.new",
+    "decisions.dry_run",
+    "decisions.apply",
+    "accounts.sessions_page",
+    "accounts.end_session",
+    "accounts.end_other_sessions",
 }
+
+#: Pages for people who are not signed in: the sign-in form, and a reset link (the link is the credential).
+SIGNED_OUT_PAGES = {"accounts.login", "accounts.reset_password"}
 
 
 def _admin_rules(app: Flask) -> list[Any]:
     rules = [
-        r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "accounts.login"
+        r
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/admin") and r.endpoint not in SIGNED_OUT_PAGES
     ]
     assert rules, "no /admin views registered: the walks below would check nothing"
     return rules
@@ -207,16 +258,30 @@ def test_anonymous_is_sent_to_sign_in_everywhere(seeded_app: Flask, world: dict[
             assert response.headers["Location"].startswith("/admin/login"), url
 
 
+#: Also open to a province's lead official (the accounts page lists their own province's officials).
+OPEN_TO_LEADS = {"accounts.users"}
+
+
+@pytest.mark.parametrize("lead", [False, True], ids=["plain", "lead"])
 def test_provincial_official_is_refused_other_provinces_and_ministry_work(
-    seeded_app: Flask, world: dict[str, Any]
+    seeded_app: Flask, world: dict[str, Any], lead: bool
 ) -> None:
     client = seeded_app.test_client()
-    login(client, "lc@so.gov.vn")
+    email = "lc@so.gov.vn"
+    if lead:  # Lào Cai's lead official: Huế's accounts and the ministry's work stay refused
+        email = "lead.lc@so.gov.vn"
+        with seeded_app.app_context(), Session(get_engine()) as s:
+            where = Provinces.load(s).match_current("Lào Cai")
+            accounts.create_user(
+                s, actor=SYSTEM, email=email, password=PASSWORD, role="province", province=where, lead=True
+            )
+            s.commit()
+    login(client, email)
     token = csrf_token(client, "/admin/")
     checked = 0
     for rule in _admin_rules(seeded_app):
         has_ids = bool(rule.arguments)
-        if rule.endpoint in OPEN_TO_OFFICIALS and not has_ids:
+        if (rule.endpoint in OPEN_TO_OFFICIALS or (lead and rule.endpoint in OPEN_TO_LEADS)) and not has_ids:
             assert client.get(rule.rule).status_code in (200, 302) if "GET" in rule.methods else True
             continue
         url = _fill(rule.rule, world)
@@ -280,7 +345,7 @@ def test_batches_are_listed_only_for_their_province(seeded_app: Flask, world: di
 
 # ----------------------------------------------------------------------------- every mutating service
 
-SERVICE_MODULES = (publishing, certificates, product_photos, editing, fairs, accounts, importing)
+SERVICE_MODULES = (publishing, certificates, product_photos, editing, fairs, accounts, importing, merging)
 
 
 def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
@@ -345,11 +410,29 @@ def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
         "change_password": lambda a: accounts.change_password(s, actor=a, current=PASSWORD, new="x" * 12),
         "set_active": lambda a: accounts.set_active(s, actor=a, user=get(User, w["hue"]), active=False),
         "list_users": lambda a: accounts.list_users(s, actor=a),
+        "set_lead": lambda a: accounts.set_lead(s, actor=a, user=get(User, w["hue"]), lead=True),
         "check_table": lambda a: importing.check_table(s, actor=a, table=importing.batch_table(batch)),
         "check_file": lambda a: importing.check_file(s, actor=a, filename="x.csv", data=b"x"),
         "stage_batch": lambda a: importing.stage_batch(s, actor=a, filename="x.csv", data=b"x"),
         "check_batch": lambda a: importing.check_batch(s, actor=a, batch=batch),
         "visible_batches": lambda a: importing.visible_batches(s, actor=a),
+        "preview": lambda a: merging.preview(
+            s,
+            actor=a,
+            kind="producer",
+            survivor=get(Producer, w["producer_id"]),
+            duplicate=get(Producer, w["spare_producer_id"]),
+        ),
+        "merge": lambda a: merging.merge(
+            s,
+            actor=a,
+            kind="producer",
+            survivor=get(Producer, w["producer_id"]),
+            duplicate=get(Producer, w["spare_producer_id"]),
+            token="",
+            fill_blanks=False,
+        ),
+        "undo": lambda a: merging.undo(s, actor=a, merge_record=get(MergeRecord, w["merge_id"])),
     }
 
 

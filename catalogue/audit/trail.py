@@ -65,12 +65,19 @@ FIELD_LABELS: dict[str, Any] = {
     "booths": _l("Number of booths"), "exhibitor": _l("Exhibitor"), "booth": _l("Booth"),
     "issuing_office": _l("Issuing office"), "office": _l("Office"),
     "validity_years": _l("Standard validity (years)"), "effective_from": _l("In force from"),
+    "certificates": _l("Certificates"), "reason": _l("Reason"),
+    "duplicate": _l("Duplicate"), "moved": _l("What moved"),
 }  # fmt: skip
 _ENTITY_FIELD_LABELS: dict[tuple[str, str], Any] = {
     ("producer", "kind"): _l("Type of producer"),
     ("event", "kind"): _l("Trade fair or showroom"),
     ("event", "province_id"): _l("Province"),
     ("user", "province_id"): _l("Province (provincial officials)"),
+    ("user", "is_lead"): _l("Lead official of the province"),
+    ("user", "reset_link_expires_at"): _l("Reset link valid until"),
+    ("user", "reset_link"): _l("Reset link used (number)"),
+    ("user", "session"): _l("Session ended (number)"),
+    ("user", "ended"): _l("Sessions ended"),
 }
 _BATCH_STATES: dict[str, Any] = {
     "pending": _l("waiting to be published"), "published": _l("published"), "discarded": _l("discarded"),
