@@ -264,6 +264,31 @@ def test_undo_is_refused_when_the_old_address_was_taken(seeded_app: Flask, world
     assert snapshot(seeded_app) == before
 
 
+def test_a_new_record_of_the_old_name_keeps_the_old_address_redirecting(
+    seeded_app: Flask, world: dict[str, Any]
+) -> None:
+    client = _signed_in(seeded_app, "laocai@so.gov.vn")
+    done = _merge(client, f"/admin/producers/{world['kept']}/merge", world["dup"])
+    with _db(seeded_app) as s:
+        laocai = _user(s, "laocai@so.gov.vn")
+        with seeded_app.test_request_context("/?lang=en"):
+            newcomer = editing.save_producer(
+                s, actor=laocai, producer=None, values={"name": DUPLICATE, "province_id": laocai.province_id}
+            )
+        s.commit()
+        assert newcomer.slug != world["dup_slug"]  # the merged record's address stays taken
+    old = client.get(f"/producers/{world['dup_slug']}")
+    assert old.status_code == 301 and old.headers["Location"].endswith(f"/producers/{world['kept_slug']}")
+    record_id = done.headers["Location"].rsplit("/", 1)[1]
+    undone = client.post(
+        f"/admin/merges/{record_id}/undo?lang=en",
+        data={"csrf_token": csrf_token(client, "/admin/")},
+        follow_redirects=True,
+    )
+    assert "is used by another record now" not in undone.get_data(as_text=True)
+    assert client.get(f"/producers/{world['dup_slug']}").status_code == 200
+
+
 def test_a_changed_record_shows_the_preview_again(seeded_app: Flask, world: dict[str, Any]) -> None:
     client = _signed_in(seeded_app, "laocai@so.gov.vn")
     path = f"/admin/producers/{world['kept']}/merge?lang=en"

@@ -31,7 +31,14 @@ from catalogue.refused import Refused
 from catalogue.registry import matching
 from catalogue.registry.codes import new_code
 from catalogue.registry.matching import LOCAL_LEVELS
-from catalogue.registry.models import Certificate, CertificateEvent, Producer, Product, SelectionRound
+from catalogue.registry.models import (
+    Certificate,
+    CertificateEvent,
+    Producer,
+    Product,
+    SelectionRound,
+    SlugRedirect,
+)
 from catalogue.registry.rows import RecordInput
 from catalogue.text import nfc, slugify
 from catalogue.vocab import Level
@@ -106,12 +113,22 @@ class UpsertResult:
 
 
 def unique_slug(session: Session, model: type[Any], base: str) -> str:
-    """``base``, or ``base-2``, ``base-3``…: the first slug no row of ``model`` has (staged rows count)."""
+    """``base``, or ``base-2``, ``base-3``…: the first slug no row of ``model`` has (staged rows count).
+
+    A merged record's old slug stays taken: its address redirects to the survivor,
+    and undoing the merge gives it back.
+    """
     staged: set[tuple[type[Any], str]] = session.info.get("staged_slugs", set())
+    kind = getattr(model, "__tablename__", "")
     slug, n = base, 1
-    while (model, slug) in staged or session.exec(
-        select(model.id).where(model.slug == slug)
-    ).first() is not None:
+    while (
+        (model, slug) in staged
+        or session.exec(select(model.id).where(model.slug == slug)).first() is not None
+        or session.exec(
+            select(SlugRedirect.id).where(SlugRedirect.kind == kind, SlugRedirect.old_slug == slug)
+        ).first()
+        is not None
+    ):
         n += 1
         slug = f"{base}-{n}"
     return slug
