@@ -201,6 +201,8 @@ OPEN_TO_OFFICIALS = {
     "imports.imports",
     "imports.import_template",
     "records.records",
+    "records.records_csv",
+    "records.records_xlsx",
     "records.rounds",
     "audit.audit_log",
     "reports.reports",

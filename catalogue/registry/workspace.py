@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
+    Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -17,14 +19,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from catalogue.accounts import permissions
 from catalogue.accounts.login import guard
 from catalogue.accounts.models import User
 from catalogue.audit import trail
 from catalogue.places.models import Province
-from catalogue.registry import certificates, editing, ownership, product_photos
+from catalogue.registry import certificates, editing, finder, ownership, product_photos, record_export
 from catalogue.registry import photos as media
 from catalogue.registry.forms import (
     CertificateForm,
@@ -39,7 +41,6 @@ from catalogue.registry.forms import (
 from catalogue.registry.models import Certificate, CertificateEvent, Photo, Producer, Product, SelectionRound
 from catalogue.registry.provenance import provenance_for
 from catalogue.registry.round_names import round_label
-from catalogue.text import fold, nfc
 from catalogue.vocab import Level, ProducerKind, ProductGroup, Region
 from catalogue.workspace import shell
 from catalogue.workspace.forms import ConfirmForm, choices
@@ -53,28 +54,53 @@ bp = shell.blueprint("records", __name__)
 @bp.get("/records")
 @guard()
 def records() -> str:
+    """The official's records, filtered, sorted and paged (every parameter read leniently)."""
     session = shell.session()
-    q = nfc(request.args.get("q", ""))[:100]
-    provinces = shell.provinces()
-    query = select(Product).order_by(col(Product.updated_at).desc()).limit(100)
-    scope = shell.scope()
-    if scope is not None:
-        current = provinces.by_id[scope]
-        query = query.where(col(Product.province_id).in_(provinces.member_ids(current)))
-    if q:
-        query = query.where(
-            or_(col(Product.slug).contains(fold(q).replace(" ", "-")), col(Product.name).contains(q))
-        )
-    products = list(session.exec(query).all())
-    producers = {
-        p.id: p
-        for p in session.exec(
-            select(Producer).where(col(Producer.id).in_({p.producer_id for p in products if p.producer_id}))
-        ).all()
-    }
+    me = shell.me()
+    flt = finder.parse_filter(request.args)
+    bulk = "decisions.new" in current_app.view_functions
     return render_template(
-        "admin/records.html", products=products, producers=producers, q=q, provinces=provinces
+        "admin/records.html",
+        found=finder.find(session, me, flt),
+        flt=flt,
+        args=finder.filter_args(flt),
+        options=finder.choices(session, me),
+        provinces=shell.provinces(),
+        statuses=finder.STATUS_LABELS,
+        sorts=finder.SORT_LABELS,
+        levels=Level.by_rank(),
+        export_limit=finder.EXPORT_LIMIT,
+        bulk=bulk,
+        certificate_total=finder.count(session, me, flt, certificates=True) if bulk else 0,
     )
+
+
+@bp.get("/records.csv")
+@guard()
+def records_csv() -> Any:
+    """The filter's whole result (not only the page shown) as CSV."""
+    return _records_export("csv")
+
+
+@bp.get("/records.xlsx")
+@guard()
+def records_xlsx() -> Any:
+    """The filter's whole result (not only the page shown) as an Excel workbook."""
+    return _records_export("xlsx")
+
+
+def _records_export(fmt: str) -> Any:
+    """The filter's result as a spreadsheet, bounded by :data:`finder.EXPORT_LIMIT`."""
+    session, me, flt = shell.session(), shell.me(), finder.parse_filter(request.args)
+    total = finder.count(session, me, flt)
+    if total > finder.EXPORT_LIMIT:
+        flash(record_export.too_many(total), "error")
+        back: dict[str, Any] = finder.filter_args(flt, page=True)
+        return redirect(url_for("records.records", **back))
+    body, mimetype, name = record_export.spreadsheet(
+        finder.export_rows(session, me, flt), shell.provinces(), fmt
+    )
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 def _choices_kind() -> list[tuple[str, str]]:
