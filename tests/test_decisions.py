@@ -6,8 +6,6 @@ from __future__ import annotations
 import html
 import io
 import re
-import sys
-import types
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -358,28 +356,3 @@ def test_bad_input_gets_a_clear_message(seeded_app: Flask, world: dict[str, Any]
         assert response.status_code == 400, (fields, response.status_code)
         assert message in response.get_data(as_text=True), (fields, message)
     assert snapshot(seeded_app) == before
-
-
-def test_all_matching_rows_of_the_records_list(
-    seeded_app: Flask, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``all=1`` takes every certificate the records list's filter matches (its finder decides)."""
-    seen: dict[str, Any] = {}
-
-    def parse_filter(args: Any) -> dict[str, str]:
-        return {"q": args.get("q", "")}
-
-    def matching_ids(session: Session, actor: Any, flt: dict[str, str]) -> list[int]:
-        seen.update(flt, actor=actor.email)
-        return world["ids"][:7]
-
-    finder = types.ModuleType("catalogue.registry.finder")
-    finder.parse_filter = parse_filter  # type: ignore[attr-defined]
-    finder.matching_ids = matching_ids  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "catalogue.registry.finder", finder)
-    client = client_for(seeded_app, "laocai@so.gov.vn")
-    page = client.get(NEW + "?lang=en&action=revoke&all=1&q=chè").get_data(as_text=True)
-    assert "7 certificates picked from the records list." in page
-    assert seen == {"q": "chè", "actor": "laocai@so.gov.vn"}
-    ids = ",".join(map(str, world["ids"][:7]))
-    assert f'name="ids" type="hidden" value="{ids}"' in page

@@ -79,11 +79,7 @@ def new() -> tuple[str, int]:
     picked = [str(i) for i in _ids(",".join(request.args.getlist("certificate")))]
     if request.args.get("all") == "1":
         found = picking.matching(shell.session(), shell.me(), request.args)
-        if found is None:
-            flash(
-                _("Picking every certificate of the records list is not available yet; tick them."), "error"
-            )
-        elif len(found) > numbers.MAX_CERTIFICATES:
+        if len(found) > numbers.MAX_CERTIFICATES:
             flash(str(numbers.too_many()), "error")
         else:
             picked = [str(i) for i in found]
