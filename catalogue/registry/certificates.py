@@ -14,7 +14,9 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col
 
 from catalogue.accounts.permissions import Actor, audit_actor, can, require
 from catalogue.audit import services as audit
@@ -117,6 +119,32 @@ def _actor_id(actor: Actor) -> int | None:
     return getattr(actor, "id", None)
 
 
+def _swap_revocation(
+    session: Session, certificate: Certificate, *, revoked: bool, values: dict[str, Any]
+) -> None:
+    """Write the revocation fields only if the row is still as read (revoked or not).
+
+    Two officials revoking (or reinstating) the same certificate at once: on PostgreSQL the
+    second UPDATE waits for the first and then matches no row, so it is refused instead of
+    writing a second event; the object is left as stored, with nothing for the flush to write.
+    """
+    state = col(Certificate.revoked_on).is_not(None) if revoked else col(Certificate.revoked_on).is_(None)
+    written = session.exec(
+        update(Certificate)
+        .where(col(Certificate.id) == pk(certificate), state)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if written.rowcount != 1:
+        raise PublishError(
+            gettext("This certificate is not revoked.")
+            if revoked
+            else gettext("This certificate is already revoked.")
+        )
+    for key, value in values.items():
+        set_committed_value(certificate, key, value)
+
+
 def revoke_certificate(
     session: Session,
     *,
@@ -144,10 +172,13 @@ def revoke_certificate(
         "revoked_reason": certificate.revoked_reason,
         "revoked_reference": certificate.revoked_reference,
     }
-    certificate.revoked_on, certificate.revoked_reason = on, reason
-    certificate.revoked_reference = reference[:200]
-    certificate.updated_at = utcnow()
-    session.add(certificate)
+    _swap_revocation(
+        session,
+        certificate,
+        revoked=False,
+        values={"revoked_on": on, "revoked_reason": reason, "revoked_reference": reference[:200],
+                "updated_at": utcnow()},
+    )  # fmt: skip
     event = CertificateEvent(
         certificate_id=pk(certificate),
         kind="revoked",
@@ -197,8 +228,12 @@ def reinstate_certificate(
         "revoked_reason": certificate.revoked_reason,
         "revoked_reference": certificate.revoked_reference,
     }
-    certificate.revoked_on = certificate.revoked_reason = certificate.revoked_reference = None
-    session.add(certificate)
+    _swap_revocation(
+        session,
+        certificate,
+        revoked=True,
+        values={"revoked_on": None, "revoked_reason": None, "revoked_reference": None},
+    )
     event = CertificateEvent(
         certificate_id=pk(certificate),
         kind="reinstated",
