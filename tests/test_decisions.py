@@ -356,3 +356,14 @@ def test_bad_input_gets_a_clear_message(seeded_app: Flask, world: dict[str, Any]
         assert response.status_code == 400, (fields, response.status_code)
         assert message in response.get_data(as_text=True), (fields, message)
     assert snapshot(seeded_app) == before
+
+
+def test_a_number_typed_in_another_case_is_found_on_both_databases(
+    seeded_app: Flask, world: dict[str, Any], make_certificate: Callable[..., str]
+) -> None:
+    """SQLite's lower() folds ASCII only: "12/gcn-đp" must still find "12/GCN-ĐP"."""
+    make_certificate(**_cert(40, certificate_number="QD-40/GCN-ĐP"))
+    client = client_for(seeded_app, "laocai@so.gov.vn")
+    page = dry_run(client, numbers="qd-40/gcn-đp").get_data(as_text=True)
+    assert "1 certificate will be revoked" in page, page
+    assert "Chè Shan tuyết quyết định 40" in page

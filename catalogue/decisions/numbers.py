@@ -16,7 +16,7 @@ from flask_babel import gettext
 
 from catalogue.imports.bounds import HEADER_SEARCH_ROWS, ImportFileError, figure
 from catalogue.imports.files import read_grid
-from catalogue.registry.rows import header_field
+from catalogue.registry.rows import cell_text, header_field
 from catalogue.text import nfc
 
 #: The most certificates one decision applies to (the dry run and the apply take about a
@@ -56,14 +56,6 @@ def from_text(text: str) -> list[Asked]:
     return _numbered([n for n in (nfc(part) for part in _SEPARATORS.split(text or "")) if n])
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return nfc(str(value))
-
-
 def from_file(data: bytes) -> list[Asked]:
     """Numbers in an uploaded file: its certificate-number column, or its first column."""
     grid, _encoding = read_grid(data)
@@ -75,7 +67,7 @@ def from_file(data: bytes) -> list[Asked]:
         if found:
             column, start = found[0], index + 1
             break
-    values = [_text(row[column]) if column < len(row) else "" for row in rows[start:]]
+    values = [cell_text(row[column]) if column < len(row) else "" for row in rows[start:]]
     numbers = [v for v in values if v]
     if not numbers:
         raise ImportFileError(gettext("The file lists no certificate numbers."))
@@ -86,7 +78,7 @@ def _bounded(grid: Any) -> Any:
     """The grid's rows, stopping with a refusal once the list is clearly over the cap."""
     kept = 0
     for row in grid:
-        if any(_text(c) for c in row):
+        if any(cell_text(c) for c in row):
             kept += 1
             if kept > MAX_CERTIFICATES + HEADER_SEARCH_ROWS:
                 raise too_many()

@@ -139,9 +139,12 @@ def _by_numbers(session: Session, numbers: Sequence[str]) -> dict[str, list[_Row
     out: dict[str, list[_Row]] = defaultdict(list)
     wanted = sorted({nfc(n) for n in numbers})
     for chunk in _chunks(wanted):
+        # SQLite's lower() folds ASCII only ("Đ" stays): ask for each case spelling too, so both
+        # databases find "12/GCN-ĐP" from "12/gcn-đp"; number_key then groups what was found.
+        spellings = sorted({v for n in chunk for v in (n, n.lower(), n.upper())})
         lowered = sorted({n.lower() for n in chunk})
         query = _query().where(
-            or_(col(Certificate.number).in_(chunk), func.lower(col(Certificate.number)).in_(lowered))
+            or_(col(Certificate.number).in_(spellings), func.lower(col(Certificate.number)).in_(lowered))
         )
         for row in session.exec(query.order_by(col(Certificate.id))).all():
             bucket = out[number_key(row[0].number)]

@@ -115,7 +115,8 @@ def header_field(header: Any) -> str | None:
     return _HEADER_KEYS.get(words_key(str(header or "")))
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A cell's value as text: a whole-number float (Excel's 12.0) as 12, NFC-normalised."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -135,7 +136,7 @@ def parse_date(value: Any) -> date | None:
         if 1 <= value < 100000:  # Excel serial day (1900 date system)
             return date(1899, 12, 30) + timedelta(days=int(value))
         raise ValueError(str(value))
-    text = _text(value)
+    text = cell_text(value)
     match = _DATE_DMY.match(text)
     if match:
         day, month, year = (int(g) for g in match.groups())
@@ -199,7 +200,7 @@ def date_warnings(issued_on: date | None, decided_on: date | None, year: int | N
 
 
 def _yes(value: Any) -> bool:
-    return fold(_text(value)) in {"1", "x", "co", "yes", "true", "y"}
+    return fold(cell_text(value)) in {"1", "x", "co", "yes", "true", "y"}
 
 
 def parse_row(
@@ -219,7 +220,7 @@ def parse_row(
     """
     errors: list[FieldError] = []
     warnings: list[FieldError] = []
-    get = {k: _text(v) for k, v in raw.items()}
+    get = {k: cell_text(v) for k, v in raw.items()}
     required = [
         f for f in REQUIRED
         if (f != "certificate_number" or require_number)
