@@ -263,3 +263,15 @@ def test_a_jobs_page_speaks_the_viewers_language_and_its_title_says_what_it_did(
     assert "Published: 2 new" not in vietnamese
     assert "Cả 2 dòng đều đúng." in official.get(f"/admin/jobs/{check.id}").get_data(as_text=True)
     assert official.get(f"/admin/jobs/{check.id}.json").get_json()["message"] == "Cả 2 dòng đều đúng."
+
+
+def test_only_a_singular_message_is_kept_portable(seeded_app: Flask) -> None:
+    from flask_babel import lazy_gettext, lazy_ngettext
+
+    from catalogue.jobs import messages
+
+    with seeded_app.test_request_context("/?lang=vi"):
+        kept = messages.portable(lazy_gettext("%(n)d photos attached.", n=3))
+        assert kept == {"msgid": "%(n)d photos attached.", "params": {"n": 3}}
+        assert messages.portable(lazy_ngettext("%(num)d row", "%(num)d rows", 2)) is None
+        assert messages.portable("Đã gắn 3 ảnh.") is None  # worded by a service: shown as stored

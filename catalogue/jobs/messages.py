@@ -19,7 +19,9 @@ Portable = dict[str, Any]
 
 def portable(text: object) -> Portable | None:
     """The id and values of a lazy message; None for a plain string."""
-    args = getattr(text, "_args", None) if isinstance(text, LazyString) else None
+    # Only ``lazy_gettext``: a plural (``lazy_ngettext``) would need its count kept too.
+    lazy = isinstance(text, LazyString) and getattr(text, "_func", None) is gettext
+    args = getattr(text, "_args", None) if lazy else None
     if not args:
         return None
     params = getattr(text, "_kwargs", None) or {}
