@@ -275,3 +275,20 @@ def test_only_a_singular_message_is_kept_portable(seeded_app: Flask) -> None:
         assert kept == {"msgid": "%(n)d photos attached.", "params": {"n": 3}}
         assert messages.portable(lazy_ngettext("%(num)d row", "%(num)d rows", 2)) is None
         assert messages.portable("Đã gắn 3 ảnh.") is None  # worded by a service: shown as stored
+
+
+def test_a_job_finishes_in_a_worker_that_has_no_request(seeded_app: Flask) -> None:
+    """The queue's consumer runs jobs in an app context only: its messages are worded there."""
+    from catalogue.accounts.permissions import SYSTEM
+    from catalogue.jobs import runner
+
+    with seeded_app.app_context():
+        with _session(seeded_app) as s:
+            job_id = job_service.create(s, kind="rebuild", actor=SYSTEM, province_id=None, locale="vi").id
+            s.commit()
+        runner.run(seeded_app, int(job_id or 0))
+    with _session(seeded_app) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        assert (job.state, job.message) == ("done", "Đã dựng lại chỉ mục tìm kiếm.")
+        assert job.text == {"msgid": "The search index was rebuilt.", "params": {}}

@@ -77,9 +77,10 @@ def run(app: Flask, job_id: int) -> None:
                 app.logger.exception("job %s (%s) failed", job_id, job.kind)
                 service.finish(job_id, state="failed", message=_server_error(job.kind))
                 return
-        message, done = result.pop("_message", None), result.pop("_done", None)
-        service.finish(job_id, state="done", message=message, result=result,
-                       batch_id=result.get("batch_id"), done=done)  # fmt: skip
+            # Still in the job's language: a lazy message is worded here, and a worker has no request.
+            message, done = result.pop("_message", None), result.pop("_done", None)
+            service.finish(job_id, state="done", message=message, result=result,
+                           batch_id=result.get("batch_id"), done=done)  # fmt: skip
 
 
 def _server_error(kind: str) -> object:
