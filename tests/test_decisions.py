@@ -367,3 +367,14 @@ def test_a_number_typed_in_another_case_is_found_on_both_databases(
     page = dry_run(client, numbers="qd-40/gcn-đp").get_data(as_text=True)
     assert "1 certificate will be revoked" in page, page
     assert "Chè Shan tuyết quyết định 40" in page
+
+
+def test_a_decision_dated_before_its_certificates_is_refused_in_the_dry_run(
+    seeded_app: Flask, world: dict[str, Any]
+) -> None:
+    client = client_for(seeded_app, "laocai@so.gov.vn")
+    before = snapshot(seeded_app)
+    page = dry_run(client, numbers=world["numbers"][0], decided_on="0202-01-01").get_data(as_text=True)
+    assert "is before the certificate was issued (Aug 15, 2025)" in page
+    assert 'action="/admin/decisions/apply"' not in page
+    assert snapshot(seeded_app) == before

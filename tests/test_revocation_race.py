@@ -7,6 +7,7 @@ decision applied twice at once never records a second revocation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -68,3 +69,32 @@ def test_the_second_of_two_simultaneous_changes_is_refused(
             cert = _certificate(s, code)
             assert _events(s, int(cert.id or 0), kind) == 1
             assert (cert.revoked_on is not None) == (kind == "revoked")
+
+
+@pytest.mark.parametrize(
+    "on, message",
+    [
+        (date(202, 1, 1), "is before the certificate was issued (May 2, 2024)"),  # a date picker's typo
+        (date(2024, 5, 1), "is before the certificate was issued"),
+        (date(2026, 6, 16), "is in the future"),  # the suite's clock stands on 15/06/2026
+    ],
+)
+def test_a_revocation_cannot_take_effect_before_the_certificate_or_in_the_future(
+    seeded_app: Flask, make_certificate: Callable[..., str], on: date, message: str
+) -> None:
+    code = make_certificate(certificate_number="DATE-1/GCN", year=2024, issued_on=date(2024, 5, 2))
+    with seeded_app.test_request_context("/?lang=en"), Session(get_engine()) as s:
+        cert = _certificate(s, code)
+        with pytest.raises(PublishError, match=re.escape(message)):
+            certificates.revoke_certificate(
+                s, actor=SYSTEM, certificate=cert, reason="x", reference="1/QĐ", on=on
+            )
+        s.rollback()
+        assert _certificate(s, code).revoked_on is None
+        certificates.revoke_certificate(
+            s, actor=SYSTEM, certificate=cert, reason="x", reference="1/QĐ", on=date(2026, 6, 15)
+        )
+        with pytest.raises(PublishError, match="before the revocation"):
+            certificates.reinstate_certificate(
+                s, actor=SYSTEM, certificate=cert, reason="y", on=date(2026, 6, 1)
+            )

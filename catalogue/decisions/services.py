@@ -189,7 +189,9 @@ def _judge(session: Session, actor: Actor, plan: Plan, rows: dict[int, _Row]) ->
         elif line.certificate_id in seen:
             line.problem = gettext("Listed twice (also line %(n)s).", n=seen[line.certificate_id])
         else:
-            line.problem = _status_problem(plan.facts.action, cert)
+            line.problem = _status_problem(plan.facts.action, cert) or certificates.effective_date_problem(
+                session, cert, revoking=plan.facts.action == "revoke", on=plan.facts.decided_on
+            )
         seen.setdefault(line.certificate_id, line.position)
     plan.fingerprint = fingerprint(plan.facts, [rows[i][0] for i in plan.ids])
     return plan

@@ -22,6 +22,7 @@ from catalogue.accounts.permissions import Actor, audit_actor, can, require
 from catalogue.audit import services as audit
 from catalogue.clock import today, utcnow
 from catalogue.db import pk
+from catalogue.i18n import fmt_date
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry.matching import certificate_clash
@@ -51,6 +52,37 @@ def may_revoke(session: Session, actor: Actor, certificate: Certificate) -> bool
     """Whether ``actor`` may revoke or reinstate ``certificate`` (the rule the two functions below apply)."""
     round_ = session.get(SelectionRound, certificate.round_id)
     return round_ is not None and can(actor, "revoke", **_owner(session, certificate, round_))
+
+
+def effective_date_problem(
+    session: Session, certificate: Certificate, *, revoking: bool, on: date
+) -> str | None:
+    """Why a revocation (or its withdrawal) cannot take effect on ``on``; None when it can.
+
+    It takes effect when decided, so never in the future; a revocation not before the
+    certificate existed (its issue date, else 1 January of its year of selection), a
+    withdrawal not before the revocation. A date picker's mistyped year (0202) lands here.
+    """
+    if on > today():
+        return gettext(
+            "%(day)s is in the future: a decision takes effect when it is taken.", day=fmt_date(on)
+        )
+    if not revoking:
+        if certificate.revoked_on is not None and on < certificate.revoked_on:
+            return gettext(
+                "%(day)s is before the revocation (%(revoked)s) it withdraws.",
+                day=fmt_date(on), revoked=fmt_date(certificate.revoked_on),
+            )  # fmt: skip
+        return None
+    round_ = session.get(SelectionRound, certificate.round_id)
+    start = certificate.issued_on or (date(round_.year, 1, 1) if round_ is not None else None)
+    if start is not None and on < start:
+        return gettext(
+            "%(day)s is before the certificate was issued (%(start)s).",
+            day=fmt_date(on),
+            start=fmt_date(start),
+        )
+    return None
 
 
 CORRECTABLE = ("number", "issued_on", "expires_on", "prize", "source")
@@ -167,6 +199,9 @@ def revoke_certificate(
     if certificate.revoked_on is not None:
         raise PublishError(gettext("This certificate is already revoked."))
     on = on or today()
+    problem = effective_date_problem(session, certificate, revoking=True, on=on)
+    if problem:
+        raise PublishError(problem)
     before = {
         "revoked_on": None,
         "revoked_reason": certificate.revoked_reason,
@@ -223,6 +258,10 @@ def reinstate_certificate(
         raise PublishError(gettext("This certificate is not revoked."))
     if not nfc(reason):
         raise PublishError(gettext("Say why the revocation is withdrawn."))
+    on = on or today()
+    problem = effective_date_problem(session, certificate, revoking=False, on=on)
+    if problem:
+        raise PublishError(problem)
     before = {
         "revoked_on": certificate.revoked_on,
         "revoked_reason": certificate.revoked_reason,
@@ -237,7 +276,7 @@ def reinstate_certificate(
     event = CertificateEvent(
         certificate_id=pk(certificate),
         kind="reinstated",
-        effective_on=on or today(),
+        effective_on=on,
         actor_id=_actor_id(actor),
         reason=nfc(reason),
         reference=nfc(reference or "")[:200] or None,
