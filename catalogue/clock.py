@@ -12,6 +12,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """``moment`` as UTC-aware: SQLite hands stored timestamps back naive, and they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def today() -> date:
     """Today's date in Vietnam: status changes at local midnight, not UTC's."""
     return datetime.now(VIETNAM).date()

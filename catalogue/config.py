@@ -141,6 +141,9 @@ class Settings:
     OUTBOX_DAYS: int = 30
     # How long a password reset link issued for an official stays usable (hours).
     RESET_LINK_HOURS: int = 24
+    # A signed-in session unseen for this many days counts as ended (the cookie outlives a closed
+    # browser). At most 31: Flask's signed cookie itself expires 31 days after sign-in.
+    SESSION_IDLE_DAYS: int = 30
     # Outgoing mail for reset links (catalogue.accounts.mail); no SMTP_HOST: links are only shown.
     SMTP_HOST: str = ""
     SMTP_PORT: int = 587
@@ -207,6 +210,7 @@ class Settings:
         s.CHECK_LOG_DAYS = _int(env, "CHECK_LOG_DAYS", s.CHECK_LOG_DAYS, 1, 36500)
         s.OUTBOX_DAYS = _int(env, "OUTBOX_DAYS", s.OUTBOX_DAYS, 1, 3650)
         s.RESET_LINK_HOURS = _int(env, "RESET_LINK_HOURS", s.RESET_LINK_HOURS, 1, 24 * 14)
+        s.SESSION_IDLE_DAYS = _int(env, "SESSION_IDLE_DAYS", s.SESSION_IDLE_DAYS, 1, 31)
         s.SMTP_HOST = (env.get("SMTP_HOST") or "").strip()
         s.SMTP_PORT = _int(env, "SMTP_PORT", s.SMTP_PORT, 1, 65535)
         s.SMTP_USER = env.get("SMTP_USER", "")

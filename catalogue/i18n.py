@@ -7,7 +7,7 @@ then ``Accept-Language``, then Vietnamese.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import Flask, abort, redirect, request, url_for
@@ -15,7 +15,7 @@ from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from catalogue.clock import VIETNAM
+from catalogue.clock import VIETNAM, aware
 
 LOCALES = ("vi", "en")
 COOKIE = "lang"
@@ -70,7 +70,7 @@ def fmt_date(value: date | datetime | None, unknown: str | None = None) -> str:
 
 def local_time(at: datetime) -> datetime:
     """A stored instant in Vietnam time (stored instants are UTC; a naive one is taken as UTC)."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(VIETNAM)
+    return aware(at).astimezone(VIETNAM)
 
 
 def fmt_time(at: datetime) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -18,10 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from catalogue.accounts import resets, sessions
+from catalogue.accounts import mail, resets, sessions
 from catalogue.accounts.models import PasswordReset, User, UserSession
 from catalogue.accounts.permissions import Forbidden
 from catalogue.audit.models import AuditEntry
+from catalogue.clock import utcnow
 from catalogue.db import get_engine
 from tests.fixtures.workspace import PASSWORD, csrf_token, login, make_user, post
 
@@ -75,10 +78,23 @@ def _sign_in_from(client: FlaskClient, email: str, password: str, address: str) 
     )
 
 
-def _set_password(client: FlaskClient, path: str, new: str, repeat: str | None = None) -> Any:
-    token = csrf_token(client, path)
+#: The token-free page an opened link leads to.
+RESET = "/admin/reset"
+
+
+def _open(client: FlaskClient, path: str) -> Any:
+    """Open a link: the token is kept in this browser's session and dropped from the address."""
+    opened = client.get(path)
+    assert opened.status_code == 303 and opened.headers["Location"] == RESET
+    assert opened.headers["Referrer-Policy"] == "no-referrer"
+    return opened
+
+
+def _set_password(client: FlaskClient, new: str, repeat: str | None = None, lang: str = "vi") -> Any:
+    token = csrf_token(client, RESET)
     return client.post(
-        path, data={"csrf_token": token, "new": new, "repeat": new if repeat is None else repeat}
+        f"{RESET}?lang={lang}",
+        data={"csrf_token": token, "new": new, "repeat": new if repeat is None else repeat},
     )
 
 
@@ -130,15 +146,16 @@ def test_a_locked_out_official_gets_back_in_through_a_link_the_ministry_issued(
     assert token not in ministry.get("/admin/audit").get_data(as_text=True)
 
     # The official opens the link (not signed in), makes mistakes, then sets a new password.
-    form = phone.get(path)
+    _open(phone, path)
+    form = phone.get(RESET)
     assert form.status_code == 200 and "hue@so.gov.vn" in form.get_data(as_text=True)
     assert form.headers["Referrer-Policy"] == "no-referrer"
-    differ = _set_password(phone, path + "?lang=en", NEW_PASSWORD, "something else entirely")
+    differ = _set_password(phone, NEW_PASSWORD, "something else entirely", lang="en")
     assert differ.status_code == 200 and "The two passwords differ." in differ.get_data(as_text=True)
-    short = _set_password(phone, path + "?lang=en", "short")
+    short = _set_password(phone, "short", lang="en")
     assert short.status_code == 200 and "at least 10 characters" in short.get_data(as_text=True)
     assert _resets(app)[0].used_at is None  # mistakes use nothing up
-    done = _set_password(phone, path, NEW_PASSWORD)
+    done = _set_password(phone, NEW_PASSWORD)
     assert done.status_code == 302 and done.headers["Location"] == "/admin/login"
     assert phone.get("/admin/login").status_code == 200
 
@@ -152,9 +169,10 @@ def test_a_locked_out_official_gets_back_in_through_a_link_the_ministry_issued(
     # The link works once.
     again = app.test_client().get(path + "?lang=en")
     assert again.status_code == 404 and "has already been used or has expired" in again.get_data(as_text=True)
+    assert phone.get(RESET).status_code == 404  # forgotten by the browser that used it
     replay = app.test_client()
     replay_token = csrf_token(replay)
-    response = replay.post(path, data={"csrf_token": replay_token, "new": "x" * 12, "repeat": "x" * 12})
+    response = replay.post(RESET, data={"csrf_token": replay_token, "new": "x" * 12, "repeat": "x" * 12})
     assert response.status_code == 404
     assert _sign_in_from(app.test_client(), "hue@so.gov.vn", NEW_PASSWORD, "10.7.0.1").status_code == 302
     with _db(app) as s:
@@ -175,7 +193,7 @@ def test_an_expired_link_is_refused_and_changes_nothing(app: Flask, clock: Any) 
     token = csrf_token(official)
     assert (
         official.post(
-            path, data={"csrf_token": token, "new": NEW_PASSWORD, "repeat": NEW_PASSWORD}
+            RESET, data={"csrf_token": token, "new": NEW_PASSWORD, "repeat": NEW_PASSWORD}
         ).status_code
         == 404
     )
@@ -191,11 +209,51 @@ def test_a_new_link_replaces_the_earlier_one_and_unknown_links_get_a_clear_page(
     _, second = _link_in(_issue(ministry, hue_id))
     visitor = app.test_client()
     assert visitor.get(first).status_code == 404
-    assert visitor.get(second).status_code == 200
+    _open(visitor, second)
+    assert visitor.get(RESET).status_code == 200
     for bad in ("/admin/reset/nonsense", "/admin/reset/" + "A" * 500, "/admin/reset/%00"):
         response = visitor.get(bad + "?lang=en")
         assert response.status_code == 404, bad
         assert "This link cannot be used" in response.get_data(as_text=True)
+
+
+def test_the_token_leaves_the_address_at_once(app: Flask) -> None:
+    """Access and error logs keep addresses: after opening, no address carries the token."""
+    make_user(app, "cuc@moit.gov.vn", "ministry")
+    hue_id = make_user(app, "hue@so.gov.vn", "province", "Huế")
+    _, path = _link_in(_issue(_signed_in(app, "cuc@moit.gov.vn"), hue_id))
+    token = path.rsplit("/", 1)[1]
+    official = app.test_client()
+    opened = _open(official, path)
+    assert token not in opened.headers["Location"]
+    form = official.get(RESET)
+    page = form.get_data(as_text=True)
+    assert form.status_code == 200 and token not in page
+    actions = re.findall(r'<form method="post"([^>]*)>', page)
+    assert actions and all(token not in a and "/admin/reset/" not in a for a in actions)  # posts to RESET
+    # Another browser, without the link, gets nothing from the token-free address.
+    assert app.test_client().get(RESET).status_code == 404
+    done = _set_password(official, NEW_PASSWORD)
+    assert done.status_code == 302 and token not in done.headers["Location"]
+    followed = official.get(done.headers["Location"])
+    assert followed.status_code == 200 and token not in followed.get_data(as_text=True)
+
+
+def test_a_link_that_expires_while_its_form_is_open_changes_nothing(app: Flask, clock: Any) -> None:
+    make_user(app, "cuc@moit.gov.vn", "ministry")
+    hue_id = make_user(app, "hue@so.gov.vn", "province", "Huế")
+    _, path = _link_in(_issue(_signed_in(app, "cuc@moit.gov.vn"), hue_id))
+    before = _user(app, "hue@so.gov.vn").password_hash
+    clock.shift(timedelta(hours=app.config["RESET_LINK_HOURS"], minutes=-1))
+    official = app.test_client()
+    _open(official, path)
+    token = csrf_token(official, RESET)
+    clock.shift(timedelta(minutes=2))
+    late = official.post(
+        f"{RESET}?lang=en", data={"csrf_token": token, "new": NEW_PASSWORD, "repeat": NEW_PASSWORD}
+    )
+    assert late.status_code == 404 and "This link cannot be used" in late.get_data(as_text=True)
+    assert _user(app, "hue@so.gov.vn").password_hash == before
 
 
 # ----------------------------------------------------------------------------- who may issue
@@ -316,8 +374,50 @@ def test_a_failed_email_is_said_and_the_link_still_shown(make_app: Callable[...,
     assert issued.status_code == 200
     page = issued.get_data(as_text=True)
     assert 'class="flash flash-error"' in page and "The e-mail could not be sent" in page
+    assert "Errno" not in page and "refused" not in page  # the server's reason goes to the log only
     _, path = _link_in(issued)
-    assert app.test_client().get(path).status_code == 200
+    _open(app.test_client(), path)
+    vi = _issue(ministry, hue_id, lang="vi", send_email="y").get_data(as_text=True)
+    assert "Không gửi được thư điện tử." in vi and "Errno" not in vi
+
+
+class _SlowServer:
+    """An SMTP server answering every command, but each only after ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.delay = delay
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            time.sleep(self.delay)
+            conn.sendall(b"220 slow.test ESMTP\r\n")
+            for line in lines:
+                time.sleep(self.delay)
+                if line.upper().startswith(b"DATA"):
+                    conn.sendall(b"354 go on\r\n")
+                    for body in lines:
+                        if body == b".\r\n":
+                            break
+                conn.sendall(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 ok\r\n")
+
+
+def test_a_slow_mail_server_cannot_hold_the_page_longer_than_the_timeout(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timeout bounds the whole exchange: a server slow at every step still fails in time."""
+    assert mail.TIMEOUT <= 5  # a few seconds, not 15 per step
+    monkeypatch.setattr(mail, "TIMEOUT", 1.0)
+    server = _SlowServer(delay=0.4)  # each step in time for a per-step timeout, never all of them
+    config = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": server.port, "SMTP_FROM": "registry@moit.gov.vn"}
+    message = mail.reset_message(config, to="hue@so.gov.vn", link="http://x/y", expires_at=utcnow())
+    started = time.monotonic()
+    with pytest.raises(mail.MailError):
+        mail.send(config, message)
+    assert time.monotonic() - started < 1.5
 
 
 def test_without_smtp_no_email_is_offered(app: Flask) -> None:
@@ -337,7 +437,8 @@ def test_cli_prints_a_link_when_no_ministry_official_can_sign_in(app: Flask) -> 
     match = re.search(r"http://registry\.test(/admin/reset/\S+)", result.output)
     assert match, result.output
     client = app.test_client()
-    assert _set_password(client, match.group(1), NEW_PASSWORD).status_code == 302
+    _open(client, match.group(1))
+    assert _set_password(client, NEW_PASSWORD).status_code == 302
     assert login(client, "cuc@moit.gov.vn", NEW_PASSWORD).status_code == 302
     with _db(app) as s:
         entry = s.exec(select(AuditEntry).where(AuditEntry.action == "issue_reset_link")).one()
@@ -351,7 +452,9 @@ def test_a_reset_ends_every_session_row_of_the_account(app: Flask) -> None:
     hue_id = make_user(app, "hue@so.gov.vn", "province", "Huế")
     one, two = _signed_in(app, "hue@so.gov.vn"), _signed_in(app, "hue@so.gov.vn")
     _, path = _link_in(_issue(_signed_in(app, "cuc@moit.gov.vn"), hue_id))
-    assert _set_password(app.test_client(), path, NEW_PASSWORD).status_code == 302
+    official = app.test_client()
+    _open(official, path)
+    assert _set_password(official, NEW_PASSWORD).status_code == 302
     assert one.get("/admin/").status_code == two.get("/admin/").status_code == 302
     with _db(app) as s:
         rows = s.exec(select(UserSession).where(UserSession.user_id == hue_id)).all()

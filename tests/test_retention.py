@@ -14,11 +14,13 @@ from flask import Flask
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
+from catalogue.accounts.models import PasswordReset, User, UserSession
 from catalogue.audit.models import OutboxEvent
 from catalogue.clock import utcnow
 from catalogue.config import ConfigError, Settings
 from catalogue.db import get_engine, make_engine
 from catalogue.jobs import queue
+from catalogue.retention import ACCOUNT_ROWS_DAYS
 from catalogue.search import building
 from catalogue.search.index import current_name
 from catalogue.search.outbox import prune_outbox
@@ -203,3 +205,49 @@ def test_the_consumer_prunes_once_a_day(seeded_app: Flask, seeded_codes: list[st
         assert counting.tally(code).count == 1  # type: ignore[union-attr]
     with Session(get_engine(seeded_app.config["SQLALCHEMY_URL"])) as s:
         assert s.exec(select(func.count()).select_from(OutboxEvent)).one() > 0
+
+
+# ----------------------------------------------------------------------------- officials' sessions and links
+
+
+def test_old_sessions_and_reset_links_are_pruned_and_young_ones_kept(
+    seeded_app: Flask, clock: time_machine.Traveller
+) -> None:
+    """Ended or long-idle sessions and expired links go 90 days on; what may still matter stays."""
+    engine = get_engine(seeded_app.config["SQLALCHEMY_URL"])
+    now, old = utcnow(), utcnow() - timedelta(days=ACCOUNT_ROWS_DAYS + 1)
+    recent = now - timedelta(days=ACCOUNT_ROWS_DAYS - 1)
+    with Session(engine) as s:
+        user = User(email="hue@so.gov.vn", password_hash="-", role="province")
+        s.add(user)
+        s.flush()
+        uid = user.id or 0
+        rows = {
+            "ended long ago": UserSession(user_id=uid, key_hash="a" * 64, created_at=old, last_seen_at=old,
+                                          ended_at=old),
+            "idle long ago": UserSession(user_id=uid, key_hash="b" * 64, created_at=old, last_seen_at=old),
+            "ended lately": UserSession(user_id=uid, key_hash="c" * 64, created_at=old, last_seen_at=recent,
+                                        ended_at=recent),
+            "open": UserSession(user_id=uid, key_hash="d" * 64, created_at=old, last_seen_at=now),
+        }  # fmt: skip
+        links = {
+            "used long ago": PasswordReset(user_id=uid, token_hash="e" * 64, created_at=old, expires_at=old,
+                                           used_at=old),
+            "expired long ago": PasswordReset(user_id=uid, token_hash="f" * 64, created_at=old,
+                                              expires_at=old),
+            "expired lately": PasswordReset(user_id=uid, token_hash="0" * 64, created_at=recent,
+                                            expires_at=recent),
+            "usable": PasswordReset(user_id=uid, token_hash="1" * 64, created_at=now,
+                                    expires_at=now + timedelta(hours=24)),
+        }  # fmt: skip
+        s.add_all([*rows.values(), *links.values()])
+        s.commit()
+        kept_sessions = {rows[k].key_hash for k in ("ended lately", "open")}
+        kept_links = {links[k].token_hash for k in ("expired lately", "usable")}
+
+    result = seeded_app.test_cli_runner().invoke(args=["maintenance", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "2 officials' session rows and 2 reset link rows" in result.output
+    with Session(engine) as s:
+        assert set(s.exec(select(UserSession.key_hash)).all()) == kept_sessions
+        assert set(s.exec(select(PasswordReset.token_hash)).all()) == kept_links

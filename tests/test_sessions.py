@@ -15,6 +15,8 @@ from sqlmodel import Session, select
 
 from catalogue.accounts import sessions
 from catalogue.accounts.models import User, UserSession
+from catalogue.accounts.tokens import token_hash
+from catalogue.config import ConfigError, Settings
 from catalogue.db import get_engine
 from tests.fixtures.workspace import PASSWORD, csrf_token, login, make_user, post
 
@@ -185,6 +187,31 @@ def test_sessions_keep_only_a_hash_of_the_cookie_key(app: Flask) -> None:
     with client.session_transaction() as cookie:
         key = cookie["_user_id"].split(":", 2)[2]
     (row,) = _rows(app, user_id)
-    assert row.key_hash == sessions.key_hash(key) and key not in row.key_hash
+    assert row.key_hash == token_hash(key) and key not in row.key_hash
     with Session(get_engine(app.config["SQLALCHEMY_URL"])) as s:
         assert s.get(User, user_id) is not None
+
+
+def test_a_session_unseen_for_the_idle_days_counts_as_ended(make_app: Any, clock: Any) -> None:
+    """The cookie outlives a closed browser: a long-unseen session no longer signs in, nor is listed."""
+    app = make_app(seeded=True, SESSION_IDLE_DAYS=10)
+    user_id = make_user(app, "hue@so.gov.vn", "province", "Huế")
+    forgotten = _signed_in(app, "hue@so.gov.vn", PHONE)  # a browser closed and never opened again
+    laptop = _signed_in(app, "hue@so.gov.vn", DESKTOP)
+    for _ in range(3):  # the laptop keeps being used, so it stays signed in
+        clock.shift(timedelta(days=4))
+        assert laptop.get("/admin/").status_code == 200
+    page = laptop.get("/admin/sessions?lang=en").get_data(as_text=True)
+    assert "Firefox on Linux" in page and "Chrome Mobile on Android" not in page
+    assert _session_ids(page) == []
+    response = forgotten.get("/admin/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+    assert len(_rows(app, user_id)) == 2  # ended by age; retention deletes the row later
+
+
+def test_the_idle_days_have_a_default_and_are_validated() -> None:
+    assert Settings.from_env({}).SESSION_IDLE_DAYS == 30
+    assert Settings.from_env({"SESSION_IDLE_DAYS": "7"}).SESSION_IDLE_DAYS == 7
+    for value in ("0", "a month", "400"):
+        with pytest.raises(ConfigError):
+            Settings.from_env({"SESSION_IDLE_DAYS": value})

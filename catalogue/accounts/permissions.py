@@ -144,10 +144,8 @@ def can(
         return ministry or user.province_id is not None
     if action in MINISTRY_ACTIONS:
         return ministry
-    if action in ACCOUNT_ACTIONS:
-        return ministry or (
-            is_lead(user) and (province is None or _province_id(province) == user.province_id)
-        )
+    if action in ACCOUNT_ACTIONS:  # the account itself is judged by may_manage
+        return ministry or is_lead(user)
     in_scope = ministry or (user.province_id is not None and _province_id(province) == user.province_id)
     if action in PLACE_ACTIONS:
         return in_scope

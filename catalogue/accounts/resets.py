@@ -12,23 +12,22 @@ e-mail's failed sign-ins, so the official can sign in at once.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from catalogue.accounts import sessions, throttle
 from catalogue.accounts.models import PasswordReset, User
 from catalogue.accounts.permissions import Actor, audit_actor, require, require_manage
 from catalogue.accounts.services import AccountError, check_password_rules, hash_password
+from catalogue.accounts.tokens import new_token, token_hash
 from catalogue.audit import services as audit
-from catalogue.clock import utcnow
+from catalogue.clock import aware, utcnow
 from catalogue.db import pk
 
 #: What ``secrets.token_urlsafe`` gives (43 characters for 32 bytes), with room to spare.
@@ -40,21 +39,12 @@ class Issued:
     """A link just issued: ``token`` exists only here, to be shown once."""
 
     reset: PasswordReset
-    user: User
     token: str
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def reset_url(token: str) -> str:
     """The absolute link, on the public address (as QR codes are), for a request context."""
-    return current_app.config["PUBLIC_BASE_URL"] + url_for("accounts.reset_password", token=token)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return current_app.config["PUBLIC_BASE_URL"] + url_for("accounts.open_reset_link", token=token)
 
 
 def issue(session: Session, *, actor: Actor, user: User, hours: int) -> Issued:
@@ -80,7 +70,7 @@ def issue(session: Session, *, actor: Actor, user: User, hours: int) -> Issued:
         )
         .values(expires_at=now)
     )
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     reset = PasswordReset(
         user_id=pk(user),
         token_hash=token_hash(token),
@@ -100,7 +90,7 @@ def issue(session: Session, *, actor: Actor, user: User, hours: int) -> Issued:
         summary=user.email,
         changes={"reset_link_expires_at": [None, reset.expires_at.isoformat()]},
     )
-    return Issued(reset=reset, user=user, token=token)
+    return Issued(reset=reset, token=token)
 
 
 def find_usable(session: Session, token: str) -> PasswordReset | None:
@@ -108,7 +98,7 @@ def find_usable(session: Session, token: str) -> PasswordReset | None:
     if not _TOKEN.fullmatch(token or ""):
         return None  # not one we could have issued (and nothing odd reaches the database)
     reset = session.exec(select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))).first()
-    if reset is None or reset.used_at is not None or _aware(reset.expires_at) <= utcnow():
+    if reset is None or reset.used_at is not None or aware(reset.expires_at) <= utcnow():
         return None
     user = session.get(User, reset.user_id)
     return reset if user is not None and user.is_active else None
@@ -154,3 +144,9 @@ def use(session: Session, *, token: str, new_password: str) -> User:
         changes={"reset_link": [None, reset.id]},
     )
     return user
+
+
+def prune(session: Session, before: datetime) -> int:
+    """Delete links that expired before ``before``, used or not (retention); how many went."""
+    result = session.exec(delete(PasswordReset).where(col(PasswordReset.expires_at) < before))
+    return int(result.rowcount or 0)

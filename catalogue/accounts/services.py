@@ -24,6 +24,7 @@ from catalogue.accounts.permissions import (
     ROLES,
     Actor,
     audit_actor,
+    can,
     province_scope,
     require,
     require_manage,
@@ -105,6 +106,8 @@ def create_user(
         province = None
         if lead:
             raise AccountError(_("Only a provincial official can be their province's lead official."))
+    if lead and not can(actor, "appoint_lead"):
+        raise AccountError(_("Only a ministry official makes a province's lead official."))
     require_manage(actor, User(email=email, password_hash="-", role=role, is_lead=lead,
                                province_id=province.id if province else None))  # fmt: skip
     check_password_rules(password)

@@ -5,17 +5,18 @@ The sign-in cookie carries a random key; the row keeps only its SHA-256, so a co
 the database signs nobody in. Ending a row signs that browser out at its next request
 (:mod:`catalogue.accounts.login` refuses ended rows). ``last_seen_at`` is written at
 most every :data:`TOUCH_EVERY`, in a short transaction of its own, never once per request.
+The cookie lasts as long as the browser, so a closed browser never signs out: a row unseen
+for ``SESSION_IDLE_DAYS`` counts as ended, and :func:`prune` deletes old rows (retention).
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -23,8 +24,9 @@ from ua_parser import parse
 
 from catalogue.accounts.models import User, UserSession
 from catalogue.accounts.permissions import Actor, require
+from catalogue.accounts.tokens import new_token, token_hash
 from catalogue.audit import services as audit
-from catalogue.clock import utcnow
+from catalogue.clock import aware, utcnow
 from catalogue.db import get_engine, pk
 from catalogue.refused import Refused
 
@@ -36,27 +38,30 @@ AGENT_MAX = 300
 _TOUCH_BUSY_SECONDS = 0.5
 
 
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def start(session: Session, user: User, user_agent: str | None) -> str:
     """Open a session row for ``user`` in the caller's transaction; returns the key for the cookie."""
-    key = secrets.token_urlsafe(32)
+    key = new_token()
     session.add(
         UserSession(
-            user_id=pk(user), key_hash=key_hash(key), user_agent=(user_agent or "")[:AGENT_MAX] or None
+            user_id=pk(user), key_hash=token_hash(key), user_agent=(user_agent or "")[:AGENT_MAX] or None
         )
     )
     return key
 
 
 def find_open(session: Session, user_id: int, key: str) -> UserSession | None:
-    """The open session ``key`` names for this user, or None (unknown, another user's, or ended)."""
-    row = session.exec(select(UserSession).where(UserSession.key_hash == key_hash(key))).first()
+    """The open session ``key`` names for this user, or None (unknown, another user's, ended or idle)."""
+    row = session.exec(select(UserSession).where(UserSession.key_hash == token_hash(key))).first()
     if row is None or row.user_id != user_id or row.ended_at is not None:
         return None
+    if aware(row.last_seen_at) <= idle_since():
+        return None
     return row
+
+
+def idle_since() -> datetime:
+    """Sessions last seen before this count as ended (``SESSION_IDLE_DAYS`` ago); app context."""
+    return utcnow() - timedelta(days=int(current_app.config["SESSION_IDLE_DAYS"]))
 
 
 def touch(row: UserSession, now: datetime | None = None) -> None:
@@ -66,8 +71,7 @@ def touch(row: UserSession, now: datetime | None = None) -> None:
     database is busy (a publish holds SQLite's writer) the refresh waits for a later request.
     """
     now = now or utcnow()
-    seen = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=now.tzinfo)
-    if now - seen < TOUCH_EVERY:
+    if now - aware(row.last_seen_at) < TOUCH_EVERY:
         return
     try:
         with get_engine(busy_seconds=_TOUCH_BUSY_SECONDS).begin() as conn:
@@ -111,10 +115,14 @@ def list_own(session: Session, *, actor: Actor, current_key: str | None) -> list
     assert isinstance(actor, User)
     rows = session.exec(
         select(UserSession)
-        .where(UserSession.user_id == pk(actor), col(UserSession.ended_at).is_(None))
+        .where(
+            UserSession.user_id == pk(actor),
+            col(UserSession.ended_at).is_(None),
+            col(UserSession.last_seen_at) > idle_since(),
+        )
         .order_by(col(UserSession.last_seen_at).desc(), col(UserSession.id).desc())
     ).all()
-    mine = key_hash(current_key) if current_key else None
+    mine = token_hash(current_key) if current_key else None
     listed = [Listed(row=r, current=r.key_hash == mine, browser=describe(r.user_agent)) for r in rows]
     return sorted(listed, key=lambda item: not item.current)
 
@@ -126,7 +134,7 @@ def end_own(session: Session, *, actor: Actor, session_id: int, current_key: str
     row = session.get(UserSession, session_id)
     if row is None or row.user_id != actor.id or row.ended_at is not None:
         raise Refused(_("That session has already ended."))
-    if current_key and row.key_hash == key_hash(current_key):
+    if current_key and row.key_hash == token_hash(current_key):
         raise Refused(_("This is the session you are using: sign out instead."))
     row.ended_at = utcnow()
     session.add(row)
@@ -142,6 +150,16 @@ def end_others(session: Session, *, actor: Actor, current_key: str | None) -> in
     count = end_all(session, pk(actor), keep=current.id if current else None)
     _audit(session, actor, "end_other_sessions", {"ended": count})
     return count
+
+
+def prune(session: Session, before: datetime) -> int:
+    """Delete rows ended, or last seen, before ``before`` (retention); how many went."""
+    result = session.exec(
+        delete(UserSession).where(
+            or_(col(UserSession.ended_at) < before, col(UserSession.last_seen_at) < before)
+        )
+    )
+    return int(result.rowcount or 0)
 
 
 def _audit(session: Session, actor: User, action: str, changes: dict[str, int | None]) -> None:

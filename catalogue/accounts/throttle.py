@@ -16,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlmodel import Session, col
 
 from catalogue.accounts.models import SignInAttempt
-from catalogue.clock import utcnow
+from catalogue.clock import aware, utcnow
 from catalogue.db import get_engine
 from catalogue.text import fold
 
@@ -59,7 +59,7 @@ def client_key(address: str) -> str:
 def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):  # SQLite's MIN() loses the column type
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware(value)
 
 
 def _wait(conn: Connection, column: Any, key: str, limit: Limit, now: datetime) -> int | None:

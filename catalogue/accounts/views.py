@@ -16,11 +16,13 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response
 
 from catalogue.accounts import login as auth
 from catalogue.accounts import mail, resets, sessions
@@ -230,22 +232,41 @@ def _mail_link(to: str, link: str, expires_at: Any) -> None:
     try:
         mail.send(current_app.config, mail.reset_message(current_app.config, to=to, link=link,
                                                           expires_at=expires_at))  # fmt: skip
-    except mail.MailError as exc:
+    except mail.MailError as exc:  # the detail is for the operator's log, not the official's page
         current_app.logger.warning("reset link e-mail to %s failed: %s", to, exc)
-        flash(_("The e-mail could not be sent (%(reason)s). Pass the link below on another way.",
-                reason=str(exc)), "error")  # fmt: skip
+        flash(_("The e-mail could not be sent. Pass the link below on another way."), "error")
     else:
         flash(_("The link was also sent by e-mail to %(email)s.", email=to), "info")
 
 
-@bp.route("/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str) -> Any:
-    """Open to anyone holding the link (the link is the credential): set a new password, once."""
+#: Where the opened link's token waits (the signed session cookie) while its form is filled in.
+_RESET_TOKEN = "reset_token"
+
+
+@bp.get("/reset/<token>")
+def open_reset_link(token: str) -> Any:
+    """Open to anyone holding the link (the link is the credential): keep the token, drop it from the URL.
+
+    The token goes into the signed session and the browser moves on to the token-free
+    :func:`reset_password` page, so the address that access logs, error logs and the
+    browser's history keep carries no usable link.
+    """
+    if resets.find_usable(shell.session(), token) is None:
+        session.pop(_RESET_TOKEN, None)
+        return _invalid_link()
+    session[_RESET_TOKEN] = token
+    return _no_referrer(redirect(url_for("accounts.reset_password"), 303))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def reset_password() -> Any:
+    """Set a new password, once, through the link opened in this browser."""
     db = shell.session()
+    token = str(session.get(_RESET_TOKEN) or "")
     reset = resets.find_usable(db, token)
     if reset is None:
-        page = render_template("admin/reset.html", form=None, message=resets.invalid_link())
-        return _no_referrer(page, 404)
+        session.pop(_RESET_TOKEN, None)
+        return _invalid_link()
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -255,23 +276,26 @@ def reset_password(token: str) -> Any:
             flash(str(exc), "error")
         else:
             db.commit()
+            session.pop(_RESET_TOKEN, None)
             flash(
                 _("Your new password is set, and every earlier session has ended. Sign in with it."), "info"
             )
             return redirect(url_for("accounts.login"))
     shell.form_errors(form)
     user = db.get(User, reset.user_id)
-    return _no_referrer(
-        render_template(
-            "admin/reset.html", form=form, user=user, message=None, min_password=accounts.MIN_PASSWORD
-        ),
-        200,
+    page = render_template(
+        "admin/reset.html", form=form, user=user, message=None, min_password=accounts.MIN_PASSWORD
     )
+    return _no_referrer(make_response(page, 200))
 
 
-def _no_referrer(page: str, status: int) -> Any:
-    """The token is in this page's URL: never send it on as a Referer."""
-    response = make_response(page, status)
+def _invalid_link() -> Any:
+    page = render_template("admin/reset.html", form=None, message=resets.invalid_link())
+    return _no_referrer(make_response(page, 404))
+
+
+def _no_referrer(response: Response) -> Response:
+    """Pages reached through a link: never send an address on as a Referer."""
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 

@@ -1,4 +1,5 @@
-"""``flask maintenance prune``: retention of the check log and the search outbox (see
+"""``flask maintenance prune``: retention of the check log, the search outbox and old officials'
+sessions and reset links (see
 :mod:`catalogue.retention`); the job worker also runs it once a day."""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ def maintenance_group() -> None:
 @maintenance_group.command(
     "prune",
     help="Delete check log rows older than CHECK_LOG_DAYS (counts stay exact) "
-    "and search outbox rows older than OUTBOX_DAYS.",
+    "and search outbox rows older than OUTBOX_DAYS, officials' sessions and reset links "
+    "ended or expired 90 days ago.",
 )
 @with_appcontext
 @needs_database

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from catalogue.clock import utcnow
+from catalogue.clock import aware, utcnow
 from catalogue.search import building
 from catalogue.search.index import INFO, current_name, open_dir, open_live, write_lock
 from catalogue.search.outbox import drain_into, live_cursor, needs_rebuild, pending_rows
@@ -70,8 +69,6 @@ def status(root: Path, engine: Engine) -> Status:
         pending, oldest = pending_rows(session, live_cursor(root))
     age = None
     if oldest is not None:
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
-        age = (utcnow() - oldest).total_seconds()
+        age = (utcnow() - aware(oldest)).total_seconds()
     stale = bool(name) and needs_rebuild(root / str(name))
     return Status(name, documents, pending, age, built_at, modified_age, stale)

@@ -35,6 +35,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.reading import SegmentReader
 
+from catalogue.clock import aware
 from catalogue.search.facets import _Segment, facet_file, prune_facet_files
 from catalogue.search.schema import SCHEMA_VERSION
 
@@ -174,4 +175,4 @@ def built_at(folder: Path) -> datetime:
         built = datetime.fromisoformat(json.loads((folder / INFO).read_text())["built_at"])
     except (OSError, ValueError, KeyError, TypeError):
         return datetime.min.replace(tzinfo=UTC)
-    return built if built.tzinfo else built.replace(tzinfo=UTC)
+    return aware(built)
