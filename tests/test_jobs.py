@@ -292,3 +292,31 @@ def test_a_job_finishes_in_a_worker_that_has_no_request(seeded_app: Flask) -> No
         assert job is not None
         assert (job.state, job.message) == ("done", "Đã dựng lại chỉ mục tìm kiếm.")
         assert job.text == {"msgid": "The search index was rebuilt.", "params": {}}
+
+
+def test_a_job_interrupted_in_a_phase_names_it_in_the_readers_language(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
+    upload(official, xlsx_bytes([row(1)]))
+    (job,) = _jobs(seeded_app)
+    with _session(seeded_app) as s:  # as a killed worker leaves it: running, in a phase, long silent
+        stopped = s.get(Job, job.id)
+        assert stopped is not None
+        stopped.state, stopped.text = "running", None
+        stopped.message = "Checking every row again…"
+        s.add(stopped)
+        s.commit()
+    with time_machine.travel(timedelta(minutes=5)):  # and silent since
+        status = official.get(f"/admin/jobs/{job.id}.json?lang=vi").get_json()
+    assert status["state"] == "interrupted"
+    assert status["message"] == "Đang kiểm tra lại từng dòng…"
+
+
+def test_the_ministry_sees_a_provinces_batch_checked_as_its_office_would_publish_it(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
+    batch_url = upload(official, xlsx_bytes([row(1), row(2)])).headers["Location"]
+    ministry = signed_in(seeded_app, "cuc@moit.gov.vn", "ministry")
+    page = ministry.get(batch_url + "?lang=en").get_data(as_text=True)
+    assert "are published by the provincial office" not in page
+    assert "All 2 rows are correct" in page

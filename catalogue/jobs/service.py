@@ -14,7 +14,7 @@ key-value storage (a separate file, or Redis), read back by :func:`status`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from catalogue.accounts import permissions
 from catalogue.accounts.models import User
-from catalogue.clock import utcnow
+from catalogue.clock import aware, utcnow
 from catalogue.db import get_engine, pk
 from catalogue.jobs import messages, queue
 from catalogue.jobs.models import Job
@@ -166,7 +166,7 @@ def _live_key(job_id: int) -> str:
 
 
 def _stale(moment: datetime | None, now: datetime) -> bool:
-    return moment is None or now - _aware(moment) > STALE_AFTER
+    return moment is None or now - aware(moment) > STALE_AFTER
 
 
 def live(job: Job) -> dict[str, Any] | None:
@@ -201,14 +201,9 @@ def effective_state(job: Job, now: datetime | None = None, extra: dict[str, Any]
         return job.state
     beat = job.heartbeat_at
     extra = extra if extra is not None else live(job)
-    if extra and extra.get("at") and (beat is None or extra["at"] > _aware(beat)):
+    if extra and extra.get("at") and (beat is None or extra["at"] > aware(beat)):
         beat = extra["at"]
     return "interrupted" if _stale(beat, now) else "running"
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored moment is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def status(job: Job) -> dict[str, Any]:
@@ -219,13 +214,12 @@ def status(job: Job) -> dict[str, Any]:
     refused = state == "done" and bool((job.result or {}).get("file_errors"))
     done, total, message = job.done, job.total, job.message
     extra = extra if state == "running" else None
-    if extra and (job.heartbeat_at is None or extra.get("at", job.heartbeat_at) >= _aware(job.heartbeat_at)):
+    if extra and (job.heartbeat_at is None or extra.get("at", job.heartbeat_at) >= aware(job.heartbeat_at)):
         done, total, message = int(extra.get("done", 0)), int(extra.get("total", 0)), extra.get("phase")
-    if state in ACTIVE:
-        # A running job's message is its phase, stored as a message id (messages.phase_id).
-        message = gettext(message) if message else None
-    else:
-        message = messages.render(job.text, message)
+    # A phase is stored as its message id (messages.phase_id), also in a job that stopped in it;
+    # gettext leaves a message worded by a service (not an id) as it is.
+    worded = gettext(message) if message else None
+    message = worded if state in ACTIVE else messages.render(job.text, worded)
     return {
         "id": job.id,
         "kind": job.kind,
