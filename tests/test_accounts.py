@@ -153,6 +153,18 @@ def test_sign_in_attempts_are_rate_limited(make_app: Callable[..., Flask]) -> No
     assert login(client, "a@so.gov.vn").status_code == 429
 
 
+def test_sign_ins_that_succeed_never_use_up_the_limits(make_app: Callable[..., Flask]) -> None:
+    """An office behind one address signs in many times each morning: only failures count."""
+    app = make_app(seeded=True, RATELIMIT_ENABLED=True)
+    for n in range(3):
+        make_user(app, f"o{n}@so.gov.vn", "ministry")
+    for n in range(15):  # over the per-address limit (10 a minute) in successes alone
+        assert login(app.test_client(), f"o{n % 3}@so.gov.vn").status_code == 302, n
+    client = app.test_client()
+    statuses = [login(client, "o0@so.gov.vn", "wrong password").status_code for _ in range(11)]
+    assert statuses[:10] == [200] * 10 and statuses[10] == 429  # failures still do
+
+
 def test_session_cookie_flags(make_app: Callable[..., Flask]) -> None:
     app = make_app(seeded=True, PUBLIC_BASE_URL="https://registry.example", SESSION_COOKIE_SECURE=True)
     make_user(app, "a@so.gov.vn", "ministry")

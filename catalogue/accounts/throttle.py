@@ -6,8 +6,8 @@ documented number of passwords. Sign-in is rare and already costs an Argon2
 hash, so one short indexed transaction per attempt is cheap and needs nothing
 beyond the database every installation has.
 
-Limits: :data:`PER_EMAIL` attempts per e-mail (known or not) and
-:data:`PER_CLIENT` per client address. A refused attempt is not recorded (the
+Limits: :data:`PER_EMAIL` failed attempts per e-mail (known or not) and
+:data:`PER_CLIENT` per client address (a sign-in that succeeds is forgotten). A refused attempt is not recorded (the
 table stays bounded), and rows older than :data:`KEEP` are pruned as we go.
 """
 
@@ -96,6 +96,19 @@ def attempt(email: str, address: str, now: datetime | None = None) -> int | None
                 return wait
             conn.execute(delete(_TABLE).where(_TABLE.c.at < now - KEEP))
     return None
+
+
+def succeeded(email: str, address: str) -> None:
+    """A sign-in that succeeded does not count: drop the attempt :func:`attempt` just recorded.
+
+    Only failures should use up the limits: an office behind one shared address signs
+    in many times each morning, and an official who signs in daily must never be locked out.
+    """
+    keys = (_TABLE.c.email_key == email_key(email), _TABLE.c.client_key == client_key(address))
+    with get_engine().begin() as conn:
+        newest = conn.execute(select(func.max(_TABLE.c.id)).where(*keys)).scalar()
+        if newest is not None:
+            conn.execute(delete(_TABLE).where(_TABLE.c.id == newest))
 
 
 def forget_email(session: Session, email: str) -> None:

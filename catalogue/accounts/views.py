@@ -65,6 +65,8 @@ def login() -> Any:
         if user is not None:
             key = sessions.start(shell.session(), user, request.user_agent.string)
             shell.session().commit()
+            if current_app.config["RATELIMIT_ENABLED"]:
+                sign_in_throttle.succeeded(form.email.data or "", client_address())
             login_user(auth.Official(user, key))
             return redirect(target)
         flash(_("Wrong e-mail or password, or the account is deactivated."), "error")
