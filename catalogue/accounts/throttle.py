@@ -7,8 +7,9 @@ hash, so one short indexed transaction per attempt is cheap and needs nothing
 beyond the database every installation has.
 
 Limits: :data:`PER_EMAIL` failed attempts per e-mail (known or not) and
-:data:`PER_CLIENT` per client address (a sign-in that succeeds is forgotten). A refused attempt is not recorded (the
-table stays bounded), and rows older than :data:`KEEP` are pruned as we go.
+:data:`PER_CLIENT` per client address (a sign-in that succeeds is forgotten). A
+refused attempt is not recorded (the table stays bounded), and rows older than
+:data:`KEEP` are pruned as we go.
 """
 
 from __future__ import annotations
