@@ -90,7 +90,7 @@ def test_marked_xlsx_round_trip_publishes(seeded_app: Flask, official: FlaskClie
     assert set(comments) == {"G3", "K4", "P1"}
     assert BAD_LEVEL in comments["G3"] and BAD_DATE not in comments["G3"]
     assert BAD_DATE in comments["K4"] and BAD_LEVEL not in comments["K4"]
-    assert "2 " in comments["P1"]  # the header's note counts the rows with errors
+    assert ": 2;" in comments["P1"]  # the header's note counts the rows with errors
     assert BAD_LEVEL in str(sheet["P3"].value) and "Cấp" in str(sheet["P3"].value)
     assert BAD_DATE in str(sheet["P4"].value) and "Ngày cấp" in str(sheet["P4"].value)
     assert sheet["P2"].value is None and sheet["P5"].value is None

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.datastructures import FileStorage
 
 from catalogue.accounts.login import guard
@@ -141,12 +142,22 @@ def apply() -> Any:
         return redirect(url_for("decisions.new"))
     if found.action == "revoke":
         flash(
-            _("%(n)s certificates revoked under decision %(number)s.", n=found.count, number=found.number),
+            ngettext(
+                "%(num)s certificate revoked under decision %(number)s.",
+                "%(num)s certificates revoked under decision %(number)s.",
+                found.count,
+                number=found.number,
+            ),
             "info",
         )
     else:
         flash(
-            _("%(n)s certificates reinstated under decision %(number)s.", n=found.count, number=found.number),
+            ngettext(
+                "%(num)s certificate reinstated under decision %(number)s.",
+                "%(num)s certificates reinstated under decision %(number)s.",
+                found.count,
+                number=found.number,
+            ),
             "info",
         )
     return redirect(url_for("decisions.decision", decision_id=found.id))

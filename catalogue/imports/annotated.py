@@ -271,8 +271,9 @@ def _file_note(
     lines = [
         gettext("Checked by the registry on %(when)s.", when=fmt_time(checked_at)),
         gettext(
-            "%(bad)s rows have errors and %(warned)s rows only warnings, out of %(n)s. Errors (red) must be "
-            "fixed before publishing; warnings (amber) are worth a look. Fix the cells, save and upload "
+            "Rows with errors: %(bad)s; rows with warnings only: %(warned)s; rows in all: %(n)s. "
+            "Errors (red) must be fixed before publishing; warnings (amber) are worth a look. "
+            "Fix the cells, save and upload "
             "this file again; this column is not read.",
             bad=len(report.bad_rows),
             warned=marked_rows - len(report.bad_rows),

@@ -92,7 +92,11 @@ def dry_run(app: Flask, session: Session, job: Job, user: User, report: service.
     stored["_message"] = (
         _l("%(bad)s of %(n)s rows have problems", bad=bad, n=len(checked.rows))
         if bad
-        else _l("All %(n)s rows are correct.", n=len(checked.rows))
+        else (
+            _l("All %(n)s rows are correct.", n=len(checked.rows))
+            if len(checked.rows) != 1
+            else _l("The row is correct.")
+        )
     )
     return stored
 
