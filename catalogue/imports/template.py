@@ -32,6 +32,7 @@ def example_values() -> dict[str, str]:
         "issued_on": "dd/mm/yyyy",
         "expires_on": "",
         "decision": "…/QĐ-UBND",
+        "decision_date": "dd/mm/yyyy",
         "description": "",
         "photo": "ten-anh.jpg",
     }
@@ -51,6 +52,7 @@ TEMPLATE_FIELDS = (
     "issued_on",
     "expires_on",
     "decision",
+    "decision_date",
     "description",
     "photo",
 )
@@ -77,7 +79,7 @@ def template_xlsx(provinces: Provinces) -> bytes:
         cell.fill = grey
         cell.font = Font(italic=True, color="7F6000")
     for column, width in zip(
-        "ABCDEFGHIJKLMNO", (40, 32, 18, 24, 20, 26, 10, 22, 8, 20, 12, 12, 18, 40, 18), strict=True
+        "ABCDEFGHIJKLMNOP", (40, 32, 18, 24, 20, 26, 10, 22, 8, 20, 12, 12, 18, 14, 40, 18), strict=True
     ):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A2"
@@ -104,13 +106,14 @@ def template_xlsx(provinces: Provinces) -> bytes:
         "Điền mỗi sản phẩm một dòng trên trang “Danh sách”; xoá dòng VÍ DỤ (tô vàng) trước khi tải lên.",
         "Bắt buộc: Tên sản phẩm, Tên cơ sở, Tỉnh/Thành phố, Nhóm sản phẩm, Cấp, Năm, Số giấy chứng nhận.",
         "Ngày ghi dd/mm/yyyy. “Khu vực” chỉ điền cho cấp khu vực. “Ảnh” là tên tệp ảnh trong tệp zip.",
+        "“Ngày quyết định” là ngày của quyết định công nhận; ngày cấp lệch xa ngày này sẽ được cảnh báo.",
         "Cấp huyện chỉ có đến 30/6/2025; cấp xã có từ 1/7/2025.",
         "Tải lại cùng số giấy chứng nhận và cấp sẽ cập nhật bản ghi, không tạo bản trùng.",
     ):
         notes.append([line])
     notes.column_dimensions["A"].width = 110
 
-    letters = {f: "ABCDEFGHIJKLMNO"[i] for i, f in enumerate(TEMPLATE_FIELDS)}
+    letters = {f: "ABCDEFGHIJKLMNOP"[i] for i, f in enumerate(TEMPLATE_FIELDS)}
     for name, letter in (("level", "A"), ("category", "B"), ("region", "C"), ("producer_kind", "D")):
         n = len(columns[HEADERS[name][0]]) + 1
         rule = DataValidation(
