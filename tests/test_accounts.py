@@ -279,3 +279,15 @@ def test_cli_user_create(app: Flask) -> None:
         ]
     )
     assert result.exit_code != 0 and "already exists" in result.output
+
+
+def test_the_accounts_page_offers_no_button_against_ones_own_account(app: Flask) -> None:
+    make_user(app, "cuc@moit.gov.vn", "ministry")
+    make_user(app, "khac@moit.gov.vn", "ministry")
+    client = app.test_client()
+    login(client, "cuc@moit.gov.vn")
+    page = client.get("/admin/users?lang=en").get_data(as_text=True)
+    own = page[page.index("cuc@moit.gov.vn</td>") :].split("</tr>", 1)[0]
+    other = page[page.index("khac@moit.gov.vn</td>") :].split("</tr>", 1)[0]
+    assert "Deactivate" not in own and "your account" in own
+    assert "Deactivate" in other
