@@ -490,3 +490,167 @@ def test_undo_moves_back_only_what_moved(seeded_app: Flask, world: dict[str, Any
         assert s.get(Product, added.id).producer_id == world["kept"]  # type: ignore[union-attr]
         for pid in world["dup_products"]:
             assert s.get(Product, pid).producer_id == world["dup"]  # type: ignore[union-attr]
+
+
+# ----------------------------------------------------------------------------- review findings
+
+
+def _undo(client: FlaskClient, record_id: int) -> Any:
+    return client.post(
+        f"/admin/merges/{record_id}/undo?lang=en",
+        data={"csrf_token": csrf_token(client, "/admin/")},
+        follow_redirects=True,
+    )
+
+
+def test_undoing_a_product_merge_waits_for_the_later_merge_of_its_producer(
+    seeded_app: Flask, world: dict[str, Any]
+) -> None:
+    kept, dup = world["dup_products"]
+    client = _signed_in(seeded_app, "laocai@so.gov.vn")
+    assert _merge(client, f"/admin/products/{kept}/merge", dup).status_code == 302
+    assert _merge(client, f"/admin/producers/{world['kept']}/merge", world["dup"]).status_code == 302
+    with _db(seeded_app) as s:
+        product_merge = s.exec(select(MergeRecord).where(MergeRecord.kind == "product")).one()
+    before = snapshot(seeded_app)
+    refused = _undo(client, int(product_merge.id))  # type: ignore[arg-type]
+    assert refused.status_code == 200
+    page = refused.get_data(as_text=True)
+    assert "its producer was merged into" in page and SURVIVOR in page and "undo that merge first" in page
+    assert snapshot(seeded_app) == before
+    # Once the producer merge is undone, the product merge can be undone too.
+    with _db(seeded_app) as s:
+        producer_merge = s.exec(select(MergeRecord).where(MergeRecord.kind == "producer")).one()
+    assert "The merge is undone" in _undo(client, int(producer_merge.id)).get_data(as_text=True)  # type: ignore[arg-type]
+    assert "The merge is undone" in _undo(client, int(product_merge.id)).get_data(as_text=True)  # type: ignore[arg-type]
+    with _db(seeded_app) as s:
+        assert s.get(Product, dup).producer_id == world["dup"]  # type: ignore[union-attr]
+
+
+def test_the_old_address_redirect_keeps_only_the_language_and_is_cached_for_an_hour(
+    seeded_app: Flask, world: dict[str, Any]
+) -> None:
+    client = _signed_in(seeded_app, "laocai@so.gov.vn")
+    assert _merge(client, f"/admin/producers/{world['kept']}/merge", world["dup"]).status_code == 302
+    public = seeded_app.test_client()
+    odd = public.get(f"/producers/{world['dup_slug']}?slug=x&_scheme=https&_external=1&lang=en",
+                     headers={"Host": "evil.example"})  # fmt: skip
+    assert odd.status_code == 301
+    location = odd.headers["Location"]
+    assert location.startswith(f"/producers/{world['kept_slug']}") and "evil.example" not in location
+    assert "lang=en" in location and "slug=" not in location and "_scheme" not in location
+    assert odd.headers["Cache-Control"] == "public, max-age=3600"
+
+
+def test_a_second_undo_of_a_merge_already_undone_elsewhere_is_refused(
+    seeded_app: Flask, world: dict[str, Any]
+) -> None:
+    from catalogue.refused import Refused
+    from catalogue.registry import unmerging
+
+    client = _signed_in(seeded_app, "laocai@so.gov.vn")
+    done = _merge(client, f"/admin/producers/{world['kept']}/merge", world["dup"])
+    record_id = int(done.headers["Location"].rsplit("/", 1)[1])
+    with _db(seeded_app) as late, seeded_app.test_request_context("/?lang=en"):
+        stale = late.get(MergeRecord, record_id)  # read before the other official's undo lands
+        assert stale is not None and stale.undone_at is None
+        late.commit()
+        assert _undo(client, record_id).status_code == 200
+        before = snapshot(seeded_app)
+        with pytest.raises(Refused, match="already been undone|đã được hoàn tác"):
+            unmerging.undo(late, actor=_user(late, "laocai@so.gov.vn"), merge_record=stale)
+        late.rollback()
+    assert snapshot(seeded_app) == before
+
+
+def test_a_merge_racing_another_merge_of_the_same_duplicate_is_refused(
+    seeded_app: Flask,
+    world: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    make_certificate: Callable[..., str],
+) -> None:
+    make_certificate(product="Chè búp Suối Giàng", producer="HTX chè Suối Giàng (cũ)", year=2024,
+                     certificate_number="LC-303/GCN", issued_on=date(2024, 9, 10))  # fmt: skip
+    with _db(seeded_app) as late, seeded_app.test_request_context("/?lang=en"):
+        third = late.exec(select(Producer).where(Producer.name == "HTX chè Suối Giàng (cũ)")).one()
+        laocai = _user(late, "laocai@so.gov.vn")
+        dup = late.get(Producer, world["dup"])
+        # This official previewed "dup into third" before another merged "dup into kept".
+        seen = merging.preview(late, actor=laocai, kind="producer", survivor=third, duplicate=dup)
+        late.commit()
+        client = _signed_in(seeded_app, "laocai@so.gov.vn")
+        assert _merge(client, f"/admin/producers/{world['kept']}/merge", world["dup"]).status_code == 302
+        before = snapshot(seeded_app)
+        monkeypatch.setattr(merging, "preview", lambda *a, **k: seen)  # the race window
+        with pytest.raises(merging.StalePreview):
+            merging.merge(late, actor=laocai, kind="producer", survivor=third, duplicate=dup,
+                          token=seen.token, fill_blanks=False)  # fmt: skip
+        late.rollback()
+    assert snapshot(seeded_app) == before
+
+
+def test_the_audit_log_names_what_moved_in_words(seeded_app: Flask, world: dict[str, Any]) -> None:
+    client = _signed_in(seeded_app, "laocai@so.gov.vn")
+    done = _merge(client, f"/admin/producers/{world['kept']}/merge", world["dup"])
+    assert _undo(client, int(done.headers["Location"].rsplit("/", 1)[1])).status_code == 200
+    log = client.get("/admin/audit?lang=en").get_data(as_text=True)
+    assert log.count("Products: 2") == 2  # the merge and its undo
+    assert "Fair exhibitors: 1" in log and "product: 2" not in log
+
+
+def test_the_old_spelling_finds_the_survivor_though_another_province_has_that_name(
+    seeded_app: Flask, world: dict[str, Any], make_certificate: Callable[..., str]
+) -> None:
+    client = _signed_in(seeded_app, "laocai@so.gov.vn")
+    assert _merge(client, f"/admin/producers/{world['kept']}/merge", world["dup"]).status_code == 302
+    make_certificate(product="Chè Huế thử", producer=DUPLICATE, year=2026, province="Huế",
+                     certificate_number="HUE-11/GCN", issued_on=date(2026, 5, 4))  # fmt: skip
+    make_certificate(product="Trà ô long Suối Giàng", producer=DUPLICATE, year=2026,
+                     certificate_number="LC-404/GCN", issued_on=date(2026, 5, 4))  # fmt: skip
+    with _db(seeded_app) as s:
+        assert len(s.exec(select(Producer).where(Producer.name == DUPLICATE)).all()) == 1  # Huế's only
+        product = s.exec(select(Product).where(Product.name == "Trà ô long Suối Giàng")).one()
+        assert product.producer_id == world["kept"]
+
+
+def test_a_merged_records_id_is_never_given_to_a_new_record(
+    seeded_app: Flask, world: dict[str, Any], make_certificate: Callable[..., str]
+) -> None:
+    from catalogue.imports import checking as importing
+    from catalogue.imports import publishing
+    from tests.fixtures.workspace import row, xlsx_bytes
+
+    make_certificate(product="Chè búp Suối Giàng", producer="HTX chè Suối Giàng (cũ)", year=2024,
+                     certificate_number="LC-303/GCN", issued_on=date(2024, 9, 10))  # fmt: skip
+    with _db(seeded_app) as s:  # the newest producer and product: the ones a reused id would go to
+        third = s.exec(select(Producer).where(Producer.name == "HTX chè Suối Giàng (cũ)")).one()
+        bud = s.exec(select(Product).where(Product.name == "Chè búp Suối Giàng")).one()
+        kept_product = s.exec(select(Product).where(Product.producer_id == world["kept"])).one()
+    client = _signed_in(seeded_app, "laocai@so.gov.vn")
+    assert _merge(client, f"/admin/producers/{world['kept']}/merge", third.id).status_code == 302
+    assert _merge(client, f"/admin/products/{kept_product.id}/merge", bud.id).status_code == 302
+
+    with seeded_app.test_request_context("/?lang=en"), _db(seeded_app) as s:
+        laocai = _user(s, "laocai@so.gov.vn")
+        producer = editing.save_producer(
+            s, actor=laocai, producer=None, values={"name": "Cơ sở mới", "province_id": laocai.province_id}
+        )
+        product = editing.save_product(s, actor=laocai, product=None,
+                                       values={"name": "Chè mới", "producer_id": producer.id,
+                                               "province_id": laocai.province_id})  # fmt: skip
+        assert producer.id != third.id and product.id != bud.id  # form: the database numbers them
+        s.rollback()
+
+        batch, report = importing.stage_batch(s, actor=laocai, filename="qd.xlsx", data=xlsx_bytes([row(1)]))
+        assert batch is not None and report.ok, report.problems()
+        s.commit()
+        publishing.publish_batch(s, actor=laocai, batch=batch, staged=True)
+        s.commit()
+        new_producer = s.exec(select(Producer).where(Producer.name == "HTX Thử nghiệm 1")).one()
+        new_product = s.exec(select(Product).where(Product.name == "Chè Shan tuyết thử nghiệm 1")).one()
+        assert new_producer.id > third.id and new_product.id > bud.id  # type: ignore[operator]
+    # The merges can still be undone, and the API's ids name the records they named.
+    with _db(seeded_app) as s:
+        records = s.exec(select(MergeRecord).order_by(MergeRecord.id.desc())).all()  # type: ignore[union-attr]
+    for record in records:
+        assert "The merge is undone" in _undo(client, int(record.id)).get_data(as_text=True)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from catalogue.imports import publishing
 from catalogue.jobs.models import Job
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
-from catalogue.registry import certificates, editing, merging, product_photos
+from catalogue.registry import certificates, editing, merging, product_photos, unmerging
 from catalogue.registry import photos as media
 from catalogue.registry.models import (
     Certificate,
@@ -345,7 +345,17 @@ def test_batches_are_listed_only_for_their_province(seeded_app: Flask, world: di
 
 # ----------------------------------------------------------------------------- every mutating service
 
-SERVICE_MODULES = (publishing, certificates, product_photos, editing, fairs, accounts, importing, merging)
+SERVICE_MODULES = (
+    publishing,
+    certificates,
+    product_photos,
+    editing,
+    fairs,
+    accounts,
+    importing,
+    merging,
+    unmerging,
+)
 
 
 def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
@@ -432,7 +442,7 @@ def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
             token="",
             fill_blanks=False,
         ),
-        "undo": lambda a: merging.undo(s, actor=a, merge_record=get(MergeRecord, w["merge_id"])),
+        "undo": lambda a: unmerging.undo(s, actor=a, merge_record=get(MergeRecord, w["merge_id"])),
     }
 
 

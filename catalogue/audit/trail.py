@@ -23,6 +23,7 @@ from catalogue.audit.models import AuditEntry
 from catalogue.db import pk
 from catalogue.fairs.models import Event
 from catalogue.i18n import fmt_date, fmt_time, local_time
+from catalogue.registry.merging import moved_label
 from catalogue.registry.models import Certificate, ImportBatch, Photo, Producer, Product, SelectionRound
 from catalogue.registry.round_names import round_label
 from catalogue.vocab import (
@@ -254,6 +255,8 @@ def _value(entity_type: str, key: str, value: Any, names: _Names) -> str:
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if isinstance(value, dict) and key == "moved":  # a merge: {table: how many rows moved}
+        return "; ".join(f"{moved_label(str(table))}: {count}" for table, count in value.items())
     if isinstance(value, dict):
         return _exhibitor(value, names)
     if isinstance(value, list):

@@ -187,8 +187,28 @@ def _registry_mark(session: Session) -> tuple[tuple[Any, ...], dict[type[Any], i
     events = select(func.max(CertificateEvent.id)).scalar_subquery()
     outbox = select(func.max(OutboxEvent.id)).scalar_subquery()
     row = tuple(session.execute(sa_select(*newest, audited, events, outbox)).one())
-    next_ids = {model: int(top or 0) + 1 for model, top in zip(STAGED_MODELS, row, strict=False)}
+    used = _sqlite_sequences(session)
+    next_ids = {
+        model: max(int(top or 0), used.get(str(model.__tablename__), 0)) + 1
+        for model, top in zip(STAGED_MODELS, row, strict=False)
+    }
     return row, next_ids
+
+
+def _sqlite_sequences(session: Session) -> dict[str, int]:
+    """The highest id each AUTOINCREMENT table ever gave (SQLite), so a merged record's id is never reused."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return {}
+    exists = connection.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).first()
+    if exists is None:
+        return {}
+    return {
+        str(name): int(seq)
+        for name, seq in connection.exec_driver_sql("SELECT name, seq FROM sqlite_sequence")
+    }
 
 
 def _publish(

@@ -94,14 +94,17 @@ for _moment in ("after_commit", "after_soft_rollback"):
 def named(session: Session, model: type[Producer | Product], name: str) -> list[Any]:
     """Rows of ``model`` with this name (folded); remembered (the write path appends its new rows).
 
-    A name no row has any more because its record was merged into another names the
-    survivor (an alias), so a later import of the old spelling does not recreate the duplicate.
+    A name a merged-away record had names the survivor too (an alias), listed after the live
+    rows: the callers pick within the row's province, so a same-name record of another
+    province does not hide the alias and a later import of the old spelling does not
+    recreate the duplicate.
     """
     key = fold(name)
 
     def load() -> list[Any]:
         rows = [row for row in session.exec(_same_name(model, name)).all() if fold(row.name) == key]
-        return rows or _merged_into(session, model, name)
+        live = {row.id for row in rows}
+        return rows + [row for row in _merged_into(session, model, name) if row.id not in live]
 
     return _remembered(session, ("named", model, key), load)
 

@@ -20,7 +20,7 @@ from catalogue.audit.trail import field_label
 from catalogue.db import pk
 from catalogue.places.services import Provinces
 from catalogue.refused import Refused
-from catalogue.registry import merging, ownership
+from catalogue.registry import merging, ownership, unmerging
 from catalogue.registry.forms import MergeForm
 from catalogue.registry.models import MergeRecord, Producer, Product
 from catalogue.vocab import ProducerKind, ProductGroup
@@ -43,10 +43,8 @@ def _owned(kind: str, record_id: int) -> Any:
     """The record, if the signed-in official may change it (404 when unknown, 403 when not theirs)."""
     session = shell.session()
     obj = shell.get_or_404(merging.KINDS[kind], record_id)
-    if isinstance(obj, Producer):
-        permissions.require_touch(shell.me(), ownership.producer_owner(shell.provinces(), obj))
-    else:
-        ownership.require_product(session, shell.me(), obj)
+    permissions.require(shell.me(), "use_workspace")
+    permissions.require_touch(shell.me(), ownership.record_owner(session, shell.provinces(), obj))
     return obj
 
 
@@ -54,11 +52,7 @@ def _candidates(kind: str, survivor: Any) -> list[Any]:
     """Records of the same province (for a product, of the same producer or none) to offer as duplicates."""
     session, provinces = shell.session(), shell.provinces()
     model = merging.KINDS[kind]
-    owner = (
-        ownership.producer_owner(provinces, survivor)
-        if isinstance(survivor, Producer)
-        else ownership.product_owner(session, provinces, survivor)
-    )
+    owner = ownership.record_owner(session, provinces, survivor)
     home = provinces.get(owner.province_id)
     ids = provinces.member_ids(home) if home is not None else set()
     in_province = col(model.province_id).in_(ids) if ids else col(model.province_id).is_(None)
@@ -195,9 +189,9 @@ def merges() -> str:
 def merge(merge_id: int) -> str:
     record = _merge_record(merge_id)
     moved = [
-        (str(merging.TABLE_LABELS.get(key.split(".")[0], key.split(".")[0])), len(keys))
-        for key, keys in record.moved.items()
-        if not key.startswith("slug_redirect.")
+        (merging.moved_label(table), count)
+        for table, count in merging.moved_counts(record.moved).items()
+        if table != "slug_redirect"
     ]
     filled = [
         (field_label(record.kind, name), pair[0], pair[1]) for name, pair in record.filled.items()
@@ -215,7 +209,7 @@ def undo(merge_id: int) -> Any:
     record = _merge_record(merge_id)
     if ConfirmForm().validate_on_submit():
         restored = shell.commit(
-            lambda: merging.undo(shell.session(), actor=shell.me(), merge_record=record),
+            lambda: unmerging.undo(shell.session(), actor=shell.me(), merge_record=record),
             lambda r: _("The merge is undone: “%(name)s” is back with the records that moved.", name=r.name),
         )
         if restored is not shell.FAILED:

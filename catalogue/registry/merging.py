@@ -21,7 +21,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, Date, DateTime, Table, delete, insert, update
+from sqlalchemy import Column, Table, delete, update
 from sqlmodel import Session, SQLModel, col, select
 
 from catalogue.accounts.models import User
@@ -49,6 +49,7 @@ TABLE_LABELS = {
     "photo": _l("Photos"),
     "exhibitor": _l("Fair exhibitors"),
     "exhibit": _l("Products shown at fairs"),
+    "slug_redirect": _l("Old addresses leading here"),
 }
 
 #: Rows named in a preview per table; the count says how many there are.
@@ -70,7 +71,7 @@ class Moving:
 
     @property
     def label(self) -> str:
-        return str(TABLE_LABELS.get(self.table, self.table))
+        return moved_label(self.table)
 
 
 @dataclass
@@ -91,18 +92,18 @@ class Preview:
     token: str = ""
 
 
-def _json(value: Any) -> Any:
+def as_json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
-def _table(model: type[SQLModel]) -> Table:
+def table_of(model: type[SQLModel]) -> Table:
     table = SQLModel.metadata.tables[str(model.__tablename__)]
     return table
 
 
 def _row(row: SQLModel) -> dict[str, Any]:
     """A row column by column, as JSON values."""
-    return {c.name: _json(getattr(row, c.name)) for c in _table(type(row)).columns}
+    return {c.name: as_json(getattr(row, c.name)) for c in table_of(type(row)).columns}
 
 
 def _references(kind: str) -> list[tuple[Table, Column[Any]]]:
@@ -125,18 +126,12 @@ def _label(row: Any, key: str) -> str:
     return f"#{values[key]}"
 
 
-def _owner(session: Session, provinces: Provinces, kind: str, row: Producer | Product) -> Owner:
-    if isinstance(row, Producer):
-        return ownership.producer_owner(provinces, row)
-    return ownership.product_owner(session, provinces, row)
-
-
 def _check(session: Session, actor: Actor, kind: str, survivor: Any, duplicate: Any) -> Owner:
     """Refuse unless ``actor`` owns both records and they may merge; returns their owner."""
     require(actor, "use_workspace")
     provinces = Provinces.load(session)
-    owner = _owner(session, provinces, kind, survivor)
-    other = _owner(session, provinces, kind, duplicate)
+    owner = ownership.record_owner(session, provinces, survivor)
+    other = ownership.record_owner(session, provinces, duplicate)
     require_touch(actor, owner)
     require_touch(actor, other)
     if survivor.id == duplicate.id:
@@ -200,7 +195,7 @@ def preview(session: Session, *, actor: Actor, kind: str, survivor: Any, duplica
     return result
 
 
-def _product_ids(session: Session, kind: str, record_id: int) -> list[int]:
+def shown_product_ids(session: Session, kind: str, record_id: int) -> list[int]:
     """The products whose search documents show this record."""
     if kind == "product":
         return [record_id]
@@ -221,9 +216,9 @@ def merge(
     if fill_blanks and seen.fills:
         stamp = utcnow()
         for name, value in seen.fills.items():
-            filled[name] = [_json(getattr(survivor, name)), _json(value)]
+            filled[name] = [as_json(getattr(survivor, name)), as_json(value)]
             setattr(survivor, name, value)
-        filled["updated_at"] = [_json(survivor.updated_at), _json(stamp)]
+        filled["updated_at"] = [as_json(survivor.updated_at), as_json(stamp)]
         survivor.updated_at = stamp
         session.add(survivor)
     session.flush()
@@ -232,7 +227,12 @@ def merge(
     for m in seen.moving:
         table = SQLModel.metadata.tables[m.table]
         (key,) = table.primary_key.columns
-        connection.execute(update(table).where(key.in_(m.keys)).values({m.column: survivor_id}))
+        column = table.c[m.column]
+        done = connection.execute(
+            update(table).where(key.in_(m.keys), column == duplicate_id).values({m.column: survivor_id})
+        )
+        if done.rowcount != len(m.keys):  # another official merged or moved these rows meanwhile
+            raise StalePreview(_("One of the records changed since the preview: check the preview again."))
         moved[f"{m.table}.{m.column}"] = m.keys
     # Redirects that led to the duplicate now lead to the survivor (one hop, whatever the chain).
     earlier = list(
@@ -242,13 +242,15 @@ def merge(
     )
     if earlier:
         connection.execute(
-            update(_table(SlugRedirect))
+            update(table_of(SlugRedirect))
             .where(col(SlugRedirect.id).in_(earlier))
             .values(target_id=survivor_id)
         )
         moved["slug_redirect.target_id"] = [int(i) for i in earlier if i is not None]
     session.expunge(duplicate)
-    connection.execute(delete(_table(KINDS[kind])).where(_table(KINDS[kind]).c.id == duplicate_id))
+    gone = connection.execute(delete(table_of(KINDS[kind])).where(table_of(KINDS[kind]).c.id == duplicate_id))
+    if gone.rowcount != 1:  # merged into another record by someone else meanwhile
+        raise StalePreview(_("One of the records changed since the preview: check the preview again."))
     record = MergeRecord(
         kind=kind, survivor_id=survivor_id, duplicate_id=duplicate_id, duplicate_name=snapshot["name"],
         duplicate_slug=snapshot["slug"], province_id=owner.province_id,
@@ -269,12 +271,12 @@ def merge(
     session.expire_all()
     if kind == "product":
         audit.enqueue_reindex(session, duplicate_id, op="delete")
-    for product_id in _product_ids(session, kind, survivor_id):  # the moved products among them
+    for product_id in shown_product_ids(session, kind, survivor_id):  # the moved products among them
         audit.enqueue_reindex(session, product_id)
     audit.record(
         session, **audit_actor(actor), action="merge", entity_type=kind, entity_id=survivor_id,
         changes={"duplicate": [f"{snapshot['name']} (#{duplicate_id}, {snapshot['slug']})", None],
-                 "moved": [None, _moved_text(moved)],
+                 "moved": [None, moved_counts(moved)],
                  **{k: v for k, v in filled.items() if k != "updated_at"}},
         summary=f"{snapshot['name']} → {session.get(KINDS[kind], survivor_id).name}",  # type: ignore[union-attr]
         province_id=owner.province_id,
@@ -283,102 +285,18 @@ def merge(
     return record
 
 
-def _moved_text(moved: dict[str, list[int]]) -> str:
-    return "; ".join(f"{key.split('.')[0]}: {len(keys)}" for key, keys in moved.items())
+def moved_counts(moved: dict[str, list[int]]) -> dict[str, int]:
+    """How many rows of each table moved, for the audit entry (the audit trail labels the tables)."""
+    counts: dict[str, int] = {}
+    for key, keys in moved.items():
+        table = key.split(".")[0]
+        counts[table] = counts.get(table, 0) + len(keys)
+    return counts
 
 
-def _typed(table: Table, values: dict[str, Any]) -> dict[str, Any]:
-    """A snapshot's JSON values back as the columns' Python values (dates, times)."""
-    out = {}
-    for column in table.columns:
-        value = values.get(column.name)
-        kind = getattr(column.type, "impl", column.type)
-        if isinstance(value, str) and isinstance(kind, DateTime):
-            value = datetime.fromisoformat(value)
-        elif isinstance(value, str) and isinstance(kind, Date):
-            value = date.fromisoformat(value)
-        out[column.name] = value
-    return out
-
-
-def undo(session: Session, *, actor: Actor, merge_record: MergeRecord) -> Producer | Product:
-    """Put the duplicate back as it was with exactly the rows that moved; refuse when no longer possible."""
-    require(actor, "use_workspace")
-    kind = merge_record.kind
-    model: Any = KINDS[kind]  # Producer or Product: the rows are handled alike
-    provinces = Provinces.load(session)
-    survivor = session.get(model, merge_record.survivor_id)
-    if survivor is not None:
-        require_touch(actor, _owner(session, provinces, kind, survivor))
-    restored = model(**_typed(_table(model), merge_record.snapshot))
-    require_touch(actor, _owner(session, provinces, kind, restored))
-    if merge_record.undone_at is not None:
-        raise PublishError(_("This merge has already been undone."))
-    if survivor is None:
-        raise PublishError(
-            _("The record it was merged into no longer exists (merged again?): undo that later merge first.")
-        )
-    if session.get(model, merge_record.duplicate_id) is not None:
-        raise PublishError(
-            _(
-                "The merged record's number %(n)s is used by another record now: it cannot be restored.",
-                n=merge_record.duplicate_id,
-            )
-        )
-    if session.exec(select(model.id).where(model.slug == merge_record.duplicate_slug)).first() is not None:
-        raise PublishError(
-            _(
-                "The address %(slug)s is used by another record now: the merge cannot be undone.",
-                slug=merge_record.duplicate_slug,
-            )
-        )
-    survivor_id, duplicate_id = pk(survivor), merge_record.duplicate_id
-    # Survivor fields the merge filled go back, unless an official has changed them since.
-    filled = dict(merge_record.filled)
-    stamp = filled.pop("updated_at", None)
-    untouched = True
-    for name, (before, after) in filled.items():
-        if _json(getattr(survivor, name)) == after:
-            setattr(survivor, name, before)
-        else:
-            untouched = False
-    if stamp is not None and untouched and _json(survivor.updated_at) == stamp[1]:
-        survivor.updated_at = datetime.fromisoformat(stamp[0])
-    session.add(survivor)
-    session.flush()
-    connection = session.connection()
-    connection.execute(insert(_table(model)).values(_typed(_table(model), merge_record.snapshot)))
-    back: dict[str, list[int]] = {}
-    for target, keys in merge_record.moved.items():
-        table_name, column_name = target.split(".")
-        table = SQLModel.metadata.tables[table_name]
-        (key,) = table.primary_key.columns
-        column = table.c[column_name]
-        still = [r[0] for r in connection.execute(
-            select(key).where(key.in_(keys), column == survivor_id)
-        ).all()]  # fmt: skip
-        if still:
-            connection.execute(update(table).where(key.in_(still)).values({column_name: duplicate_id}))
-        back[target] = still
-    connection.execute(delete(_table(SlugRedirect)).where(_table(SlugRedirect).c.merge_id == merge_record.id))
-    merge_record.undone_at = utcnow()
-    merge_record.undone_by = actor.id if isinstance(actor, User) else None
-    session.add(merge_record)
-    session.flush()
-    session.expire_all()
-    touched = set(_product_ids(session, kind, duplicate_id)) | set(_product_ids(session, kind, survivor_id))
-    for product_id in sorted(touched):
-        audit.enqueue_reindex(session, product_id)
-    name = f"{merge_record.duplicate_name} (#{duplicate_id}, {merge_record.duplicate_slug})"
-    audit.record(
-        session, **audit_actor(actor), action="unmerge", entity_type=kind, entity_id=duplicate_id,
-        changes={"duplicate": [None, name], "moved": [_moved_text(back), None]},
-        summary=merge_record.duplicate_name, province_id=merge_record.province_id,
-    )  # fmt: skip
-    session.flush()
-    found = session.get(model, duplicate_id)
-    assert found is not None
-    return found
+def moved_label(table: str) -> str:
+    """A table whose rows moved, as the official reads it."""
+    return str(TABLE_LABELS.get(table, table.replace("_", " ")))
 
 
 def redirect_slug(session: Session, kind: str, slug: str) -> str | None:

@@ -115,6 +115,8 @@ class CertificateEvent(SQLModel, table=True):
 
 class Producer(SQLModel, table=True):
     __tablename__ = "producer"
+    #: SQLite never hands a merged record's id to a new row (PostgreSQL's sequences never do).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=100, index=True, unique=True)
@@ -139,6 +141,8 @@ class Producer(SQLModel, table=True):
 
 class Product(SQLModel, table=True):
     __tablename__ = "product"
+    #: SQLite never hands a merged record's id to a new row (PostgreSQL's sequences never do).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=100, index=True, unique=True)

@@ -42,6 +42,13 @@ def product_owner(session: Session, provinces: Provinces, product: Product) -> O
     return province_owner(provinces, product.province_id)
 
 
+def record_owner(session: Session, provinces: Provinces, record: Producer | Product) -> Owner:
+    """The owner of a producer or a product, whichever ``record`` is (merges handle both alike)."""
+    if isinstance(record, Producer):
+        return producer_owner(provinces, record)
+    return product_owner(session, provinces, record)
+
+
 def level_owner(provinces: Provinces, level: Level | str, province_id: int | None) -> Owner:
     """The issuing office of a certificate or round of ``level`` in ``province_id``."""
     if Level(level) in MINISTRY_LEVELS:

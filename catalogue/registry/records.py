@@ -84,7 +84,8 @@ STAGED_MODELS: tuple[type[Producer | Product | SelectionRound | Certificate], ..
 class Staging:
     """Keys for rows a publish adds without flushing, so it holds SQLite's writer only to reveal them.
 
-    SQLite numbers a new row max(id) + 1; a staged publish takes those numbers
+    SQLite numbers a new row max(id) + 1 (producers and products, AUTOINCREMENT: past
+    the highest id ever given, a merged one too); a staged publish takes those numbers
     itself (from ``next_ids``, read before the first row is worked out) so rows
     can refer to each other unwritten. The publish later writes them only after
     checking, under the lock, that no other writer has added or changed a

@@ -9,8 +9,6 @@ cacheable for a minute and carry an ETag (DESIGN §3), varying on the language i
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import (
     Blueprint,
     Flask,
@@ -69,13 +67,22 @@ def home() -> str:
     return render_template("public/index.html", home=data, **parts.for_home(session, provinces, day))
 
 
+#: How long (seconds) a merged record's old address may be remembered as moved: one hour.
+REDIRECT_MAX_AGE = 3600
+
+
 def _merged(kind: str, slug: str) -> WerkzeugResponse:
     """A merged record's old address: a permanent redirect to the survivor's page, else 404."""
     target = merging.redirect_slug(get_session(), kind, slug)
     if target is None:
         abort(404)
-    args: dict[str, Any] = request.args.to_dict()  # ?lang= and the like travel along
-    return redirect(url_for(f"public.{kind}", slug=target, **args), 301)
+    # Only the language travels along: any other argument would reach url_for (``_scheme``,
+    # ``_external``: an absolute address built from the Host header, or a clash with ``slug``).
+    lang = request.args.get("lang") or None
+    answer = redirect(url_for(f"public.{kind}", slug=target, lang=lang), 301)
+    # Bounded, so that browsers and caches ask again within the hour once a merge is undone.
+    answer.headers["Cache-Control"] = f"public, max-age={REDIRECT_MAX_AGE}"
+    return answer
 
 
 @bp.get("/products/<slug>")
