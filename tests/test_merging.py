@@ -654,3 +654,22 @@ def test_a_merged_records_id_is_never_given_to_a_new_record(
         records = s.exec(select(MergeRecord).order_by(MergeRecord.id.desc())).all()  # type: ignore[union-attr]
     for record in records:
         assert "The merge is undone" in _undo(client, int(record.id)).get_data(as_text=True)  # type: ignore[arg-type]
+
+
+def test_a_confirmation_sent_again_says_it_is_merged_already(
+    seeded_app: Flask, world: dict[str, Any]
+) -> None:
+    client = _signed_in(seeded_app, "laocai@so.gov.vn")
+    path = f"/admin/producers/{world['kept']}/merge?lang=en"
+    page = _preview(client, path, world["dup"])
+    data = {"csrf_token": csrf_token(client, path), "duplicate_id": world["dup"], "confirm": "1",
+            "token": _token(page.get_data(as_text=True)), "fill_blanks": "y"}  # fmt: skip
+    done = client.post(path, data=data)
+    assert done.status_code == 302
+    before = snapshot(seeded_app)
+    again = client.post(path, data=data)  # a reload of the confirmation, or a second tab
+    assert again.status_code == 302 and again.headers["Location"] == done.headers["Location"]
+    assert "This duplicate has already been merged." in client.get(again.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert snapshot(seeded_app) == before

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlmodel import col, or_, select
 
@@ -106,7 +106,9 @@ def _merge_page(kind: str, record_id: int) -> Any:
         if not form.duplicate_id.data:
             flash(_("Choose the duplicate to merge into this record."), "error")
         else:
-            duplicate = shell.get_or_404(merging.KINDS[kind], form.duplicate_id.data)
+            duplicate = shell.session().get(merging.KINDS[kind], form.duplicate_id.data)
+            if duplicate is None:
+                return _already_merged(kind, int(form.duplicate_id.data))
             if form.confirm.data:
                 done = shell.commit(
                     lambda: merging.merge(
@@ -135,6 +137,24 @@ def _merge_page(kind: str, record_id: int) -> Any:
         rows=_side_by_side(seen) if seen is not None else [],
         back=url_for(f"records.{kind}", **{f"{kind}_id": survivor.id}),
     )  # fmt: skip
+
+
+def _already_merged(kind: str, duplicate_id: int) -> Any:
+    """A confirmation sent again (a reload, a second tab): the duplicate is gone, merged already."""
+    done = (
+        shell.session()
+        .exec(
+            select(MergeRecord)
+            .where(MergeRecord.kind == kind, MergeRecord.duplicate_id == duplicate_id)
+            .where(col(MergeRecord.undone_at).is_(None))
+            .order_by(col(MergeRecord.id).desc())
+        )
+        .first()
+    )
+    if done is None:
+        abort(404)
+    flash(_("This duplicate has already been merged."), "info")
+    return redirect(url_for("merges.merge", merge_id=done.id))
 
 
 @bp.route("/producers/<int:producer_id>/merge", methods=["GET", "POST"])
