@@ -236,6 +236,7 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
     province = [
         Step("workspace home (province)", action=_sign_in(PROVINCE_EMAIL), submit=SIGN_IN, expect="/admin/"),
         Step("change password", "/admin/password"),
+        Step("own sessions", "/admin/sessions"),
         Step(
             "import, unreadable file",
             status=400,
@@ -399,6 +400,7 @@ def test_every_page_and_form_has_no_serious_or_critical_violation(
     checked: list[str] = []
     blocking: list[str] = []
     advisory: list[str] = []
+    sideways: list[str] = []
     context = browser.new_context(**VIEWS[view])
     try:
         context.add_init_script(path=AXE_FILE_PATH)  # axe-core in every page, before the page's own
@@ -409,6 +411,13 @@ def test_every_page_and_form_has_no_serious_or_critical_violation(
             where, done = pending.pop(tab)
             violations = tabs[tab].evaluate(AXE_COLLECT)
             label = f"{where} ({done.name})"
+            # A phone scrolls a wide table inside its box, never the whole page sideways (label
+            # sheets excepted: they are laid out in millimetres for the printer).
+            wider = tabs[tab].evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            if wider > 0 and "/label" not in where:
+                sideways.append(f"{label}: {wider}px")
             if found := _report(view, label, [v for v in violations if v["impact"] in BLOCKING]):
                 blocking.append(found)
             if found := _report(view, label, [v for v in violations if v["impact"] not in BLOCKING]):
@@ -429,6 +438,7 @@ def test_every_page_and_form_has_no_serious_or_critical_violation(
     if advisory:
         print("\nModerate or minor findings (not failing):\n" + "\n".join(advisory))
     assert not blocking, "\n" + "\n".join(blocking)
+    assert not sideways, "pages wider than the screen:\n" + "\n".join(sideways)
     assert checked and len(checked) == len(steps)
 
 
