@@ -65,6 +65,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from catalogue.jobs import queue as job_queue
     from catalogue.jobs import runner as job_runner
     from catalogue.jobs import views as job_views
+    from catalogue.label_runs import tasks as label_tasks  # noqa: F401 - registers its job handlers
+    from catalogue.label_runs import views as label_runs
     from catalogue.registry import merge_views, parts, validity_views
     from catalogue.registry import views as public
     from catalogue.registry import workspace as records
@@ -77,13 +79,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     login.init_app(app)
     app.add_template_global(shell.round_label_global, "round_label")
+    app.add_template_global(label_runs.may_issue_labels, "may_issue_labels")  # the certificate page's link
     # The public site, then the JSON API (every /api/v1 endpoint and the API page /api) …
     for blueprint in (public.bp, health.bp, fairs.bp, search.bp, verify.bp, labels.bp, api.bp):
         app.register_blueprint(blueprint)
     parts.install(app, [fair_pages.OnRegistryPages()])  # the fairs on the registry's pages
     # … then the officials' workspace under /admin, one blueprint per feature.
     for blueprint in (workspace.bp, accounts.bp, imports.bp, records.bp, merge_views.bp, validity_views.bp,
-                      fairs_workspace.bp, reports.bp, audit.bp, job_views.bp, decisions.bp):  # fmt: skip
+                      fairs_workspace.bp, reports.bp, audit.bp, job_views.bp, decisions.bp,
+                      label_runs.bp):  # fmt: skip
         app.register_blueprint(blueprint)
     job_queue.init_app(app, run_job=job_runner.run_job_in_app(app), daily=retention.daily_in_app(app))
     errors.init_app(app)

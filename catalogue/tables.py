@@ -5,6 +5,7 @@ from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.decisions.models import RevocationDecision
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
 from catalogue.jobs.models import Job
+from catalogue.label_runs.models import LabelRun, LabelWithdrawal
 from catalogue.places.models import Province
 from catalogue.registry.models import (
     Certificate,
@@ -18,7 +19,12 @@ from catalogue.registry.models import (
     SlugRedirect,
     ValidityPolicy,
 )
-from catalogue.verification.models import FakeReport, VerificationCheck, VerificationTally
+from catalogue.verification.models import (
+    FakeReport,
+    VerificationCheck,
+    VerificationDeviceDay,
+    VerificationTally,
+)
 
 __all__ = [
     "AuditEntry",
@@ -30,6 +36,8 @@ __all__ = [
     "FakeReport",
     "ImportBatch",
     "Job",
+    "LabelRun",
+    "LabelWithdrawal",
     "MergeRecord",
     "OutboxEvent",
     "PasswordReset",
@@ -45,5 +53,6 @@ __all__ = [
     "UserSession",
     "ValidityPolicy",
     "VerificationCheck",
+    "VerificationDeviceDay",
     "VerificationTally",
 ]

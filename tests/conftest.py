@@ -390,3 +390,10 @@ def paused_build() -> Iterator[PausedBuild]:
     finally:
         hook.release.set()
         building.HOOK = None
+
+
+def phone(n: int, lang: str = "en") -> dict[str, str]:
+    """Headers of the ``n``-th phone: the check log tells devices apart by address and User-Agent,
+    so each ``n`` is a device of its own (one device-day a day, however often it reloads)."""
+    agent = f"Mozilla/5.0 (Linux; Android 13; Test phone {n}) AppleWebKit/537.36 Mobile"
+    return {"Accept-Language": lang, "User-Agent": agent}

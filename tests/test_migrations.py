@@ -24,7 +24,8 @@ EXPECTED_TABLES = {
     "fake_report", "import_batch", "photo", "producer", "product", "province", "search_outbox",
     "selection_round", "validity_policy", "job", "sign_in_attempt", "verification_check",
     "verification_tally", "user_session", "password_reset",
-    "merge_record", "slug_redirect", "revocation_decision",
+    "merge_record", "slug_redirect", "revocation_decision", "label_run", "label_withdrawal",
+    "verification_device_day",
 }  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from catalogue.fairs.models import Event
 from catalogue.imports import checking as importing
 from catalogue.imports import publishing
 from catalogue.jobs.models import Job
+from catalogue.label_runs import runs as label_runs
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry import certificates, editing, merging, product_photos, unmerging
@@ -132,6 +133,7 @@ def world(seeded_app: Flask) -> dict[str, Any]:
         cert = s.exec(select(Certificate).where(Certificate.batch_id == batch.id)).one()
         product = s.get(Product, cert.product_id)
         photo = product_photos.add_photo(s, actor=hue, product=product, data=_png())
+        label_run = label_runs.issue_run(s, actor=hue, certificate=cert, count=5)  # valid until revoked below
         ministry = s.get(User, ids["ministry"])
         event = s.exec(select(Event)).first()
         exhibitor = fairs.add_exhibitor(
@@ -185,6 +187,7 @@ def world(seeded_app: Flask) -> dict[str, Any]:
             merge_id=merge.id,
             spare_producer_id=spare.id,
             decision_id=decision.id,
+            run_id=label_run.id,
         )
     return ids
 

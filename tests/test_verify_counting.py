@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 from catalogue.db import get_engine, make_engine
 from catalogue.verification import counting
 from catalogue.verification.devices import device_hash
+from tests.conftest import phone
 
 EN = {"Accept-Language": "en"}
 
@@ -80,7 +81,7 @@ def test_scans_are_counted_while_a_publish_holds_the_registrys_write_lock(
     code = seeded_codes[1]
     with _publish_holding_the_write_lock(seeded_app, code):
         for n in (1, 2, 3):
-            page = seeded_app.test_client().get(f"/v/{code}", headers=EN)
+            page = seeded_app.test_client().get(f"/v/{code}", headers=phone(n))
             assert page.status_code == 200 and f"{n} time" in page.get_data(as_text=True)
         api = seeded_app.test_client().get(f"/api/v1/verify/{code}")
         assert api.status_code == 200 and api.get_json()["check_count"] == 4
@@ -90,9 +91,11 @@ def test_scans_are_counted_while_a_publish_holds_the_registrys_write_lock(
         conn.execute(text("UPDATE certificate SET source_note = 'after' WHERE verify_code = :c"), {"c": code})
 
 
-def test_checks_counted_before_the_log_are_kept_and_still_warn_of_copying(
+def test_checks_counted_before_the_log_keep_their_loads_and_first_day_but_never_cry_copy(
     seeded_app: Flask, seeded_codes: list[str]
 ) -> None:
+    """Loads counted before the log (60) stay in ``check_count``; the page shows device-days, since
+    the first check ever, and no count makes it claim a copied code (every package carries it)."""
     code = seeded_codes[5]
     with seeded_app.app_context(), get_engine().begin() as conn:
         conn.execute(
@@ -100,8 +103,10 @@ def test_checks_counted_before_the_log_are_kept_and_still_warn_of_copying(
                  "WHERE verify_code = :c"), {"c": code},
         )  # fmt: skip
     html = seeded_app.test_client().get(f"/v/{code}", headers=EN).get_data(as_text=True)
-    assert "61 times since May 1, 2024" in html and "may have been copied" in html
-    assert seeded_app.test_client().get(f"/api/v1/verify/{code}").get_json()["check_count"] == 62
+    assert "1 time since May 1, 2024" in html and "copied" not in html
+    assert "the same on every package of this product" in html
+    api = seeded_app.test_client().get(f"/api/v1/verify/{code}").get_json()
+    assert (api["check_count"], api["device_days"]) == (62, 1)
 
 
 @pytest.mark.skipif(
@@ -167,7 +172,7 @@ def test_a_locked_check_store_gives_the_verdict_without_waiting_long(
     finally:
         raw.execute("ROLLBACK")
         raw.close()
-    assert "2 times" in client.get(f"/v/{code}", headers=EN).get_data(as_text=True)
+    assert "2 times" in client.get(f"/v/{code}", headers=phone(2)).get_data(as_text=True)
 
 
 def test_a_failing_check_log_write_still_gives_the_verdict_and_counting_resumes(
@@ -192,14 +197,14 @@ def test_a_failing_check_log_write_still_gives_the_verdict_and_counting_resumes(
         finally:
             with store.begin() as conn:
                 conn.execute(text("ALTER TABLE verification_check_away RENAME TO verification_check"))
-    assert "2 times" in client.get(f"/v/{code}", headers=EN).get_data(as_text=True)
+    assert "2 times" in client.get(f"/v/{code}", headers=phone(2)).get_data(as_text=True)
 
 
 @pytest.mark.skipif(
     __import__("os").environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="compares the separate SQLite store with the migrated registry",
 )
-def test_the_store_made_by_code_matches_migration_0005(seeded_app: Flask, seeded_codes: list[str]) -> None:
+def test_the_store_made_by_code_matches_the_migrations(seeded_app: Flask, seeded_codes: list[str]) -> None:
     """One schema: the tables the code creates in ``checks.sqlite3`` are those the migration makes."""
     seeded_app.test_client().get(f"/v/{seeded_codes[0]}")
 
@@ -213,7 +218,7 @@ def test_the_store_made_by_code_matches_migration_0005(seeded_app: Flask, seeded
                     found.get_pk_constraint(t)["constrained_columns"],
                     sorted((i["name"], tuple(i["column_names"])) for i in found.get_indexes(t)),
                 )
-                for t in ("verification_check", "verification_tally")
+                for t in ("verification_check", "verification_tally", "verification_device_day")
             }
         finally:
             engine.dispose()

@@ -39,7 +39,7 @@ MINISTRY_LEVELS = frozenset({Level.KHU_VUC, Level.QUOC_GIA})
 PROVINCE_LEVELS = frozenset({Level.TINH, Level.HUYEN, Level.XA})
 
 #: Actions judged by level and province (certified records and what hangs off them).
-RECORD_ACTIONS = frozenset({"publish", "correct_certificate", "revoke", "edit_round"})
+RECORD_ACTIONS = frozenset({"publish", "correct_certificate", "revoke", "edit_round", "issue_labels"})
 #: Actions judged by province only (a producer or product may hold certificates of several levels).
 PLACE_ACTIONS = frozenset({"edit_producer", "edit_product", "view_batch", "view_report"})
 #: Actions open to any signed-in official; object checks come later through the above.

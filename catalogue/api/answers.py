@@ -21,6 +21,7 @@ from catalogue.registry.catalog import CertificateView, ProductSummary, verify_u
 from catalogue.registry.status import ExpiryBasis, Standing
 from catalogue.verification import services as svc
 from catalogue.verification.history import AsOf
+from catalogue.verification.serials import LabelState
 from catalogue.vocab import CertificateStatus, EventKind, Level, ProductGroup, Region
 
 #: ``AsOfAnswer.date`` would hide the type's name.
@@ -267,27 +268,69 @@ class AsOfAnswer(Model):
                    issue_day_unknown=answer.issue_day_unknown, **extra)  # fmt: skip
 
 
+class LabelAnswer(Model):
+    """A code printed on one package (a label run's serial code): that package's own history."""
+
+    run: int = Field(description="The label run.")
+    serial: int = Field(description="The package's serial number within the run.")
+    first_checked_at: datetime | None = Field(description="When this label was first checked.")
+    device_days: int | None = Field(
+        description="Distinct devices per day that checked this label, this request included (null "
+        "when briefly unavailable). More than one on a sealed package just bought suggests a copied label."
+    )
+    withdrawn: bool = Field(description="The issuing office withdrew this label (for example a lost roll).")
+    withdrawn_on: date | None
+    withdrawn_reason: str | None
+
+
 class Verification(NumberMatch):
     """The answer for a code printed as a QR: the same verdict as the page ``/v/<code>``."""
 
+    status: CertificateStatus | Literal["label_withdrawn"] = Field(  # type: ignore[assignment]
+        description="The certificate's status; `label_withdrawn` when the code is a package label the "
+        "issuing office withdrew (the certificate's own status is then in `certificate.status`)."
+    )
     certificate: VerifiedCertificate
     code: str = Field(description="The canonical code.")
     verify_url: str
     check_count: int | None = Field(
-        description="How many times this code has been checked (null when the count is briefly "
-        "unavailable; the verdict still stands)."
+        description="Page loads and API calls of this code, preview fetchers excluded (null when the "
+        "count is briefly unavailable; the verdict still stands)."
+    )
+    device_days: int | None = Field(
+        description="Distinct devices per day that checked this code: a device reloading adds nothing. A "
+        "certificate's code is printed on every package, so a high number alone proves nothing."
     )
     first_checked_at: datetime | None
+    label: LabelAnswer | None = Field(
+        default=None,
+        description="Present when the code is printed on one package (a label run's serial code).",
+    )
     as_of: AsOfAnswer | None = Field(default=None, description="Present when `as_of` was asked.")
 
     @classmethod
-    def of_check(cls, c: svc.CertificateCheck, today: date, base_url: str, as_of: AsOf | None = None
-                 ) -> Verification:  # fmt: skip
+    def of_check(
+        cls, c: svc.CertificateCheck, today: date, base_url: str, as_of: AsOf | None = None,
+        label: LabelState | None = None,
+    ) -> Verification:  # fmt: skip
         fields = cls.fields_of(c, today)
-        url = verify_url(base_url, c.code)
-        fields["certificate"]["verify_url"] = url
-        fields.update(code=c.code, verify_url=url, check_count=c.check_count,
-                      first_checked_at=c.first_checked_at)  # fmt: skip
+        fields["certificate"]["verify_url"] = verify_url(base_url, c.code)
+        fields.update(code=c.code, verify_url=verify_url(base_url, c.code), check_count=c.check_count,
+                      first_checked_at=c.first_checked_at, device_days=c.device_days)  # fmt: skip
+        if label is not None:
+            withdrawn = label.withdrawn
+            answer = {
+                "run": label.run_id, "serial": label.serial, "first_checked_at": label.first_checked_at,
+                "device_days": label.device_days, "withdrawn": withdrawn is not None,
+                "withdrawn_on": label.withdrawn_day,
+                "withdrawn_reason": withdrawn.reason if withdrawn else None,
+            }  # fmt: skip
+            fields.update(
+                code=label.code, verify_url=verify_url(base_url, label.code), check_count=None,
+                device_days=label.device_days, first_checked_at=label.first_checked_at, label=answer,
+            )  # fmt: skip
+            if withdrawn is not None:
+                fields["status"] = "label_withdrawn"
         if as_of is not None:
             fields["as_of"] = AsOfAnswer.of(as_of)
         return cls.model_validate(fields)

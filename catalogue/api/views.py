@@ -43,6 +43,7 @@ from catalogue.api.spec import BAD_REQUEST, BUSY, TOO_MANY, Operation, Reply, do
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
 from catalogue.fairs import pages
+from catalogue.label_runs.codes import is_serial
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import load_summaries
 from catalogue.registry.status import current_policy
@@ -51,10 +52,18 @@ from catalogue.search.labels import facet_label
 from catalogue.search.params import SearchError, SearchParams
 from catalogue.search.query import SearchResult, run
 from catalogue.search.reader import IndexBuilding
+from catalogue.verification import serials
 from catalogue.verification import services as svc
 from catalogue.verification.history import AsOf, load_events, status_as_of
 from catalogue.verification.limits import verify_limit
-from catalogue.verification.requests import PAGE_CACHE, canonical_code, device, page_headers, parse_as_of
+from catalogue.verification.requests import (
+    PAGE_CACHE,
+    canonical_code,
+    counts_as_scan,
+    device,
+    page_headers,
+    parse_as_of,
+)
 from catalogue.web import public_cache
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -213,19 +222,30 @@ def verify_code(code: str) -> Response:
     if as_of_error:
         raise BadRequest(description=as_of_error)
     today = clock_today()
+    base = current_app.config["PUBLIC_BASE_URL"]
     with get_engine().connect() as conn:
-        check = svc.find_by_code(conn, canonical)
+        found = (
+            serials.look_up(conn, canonical, current_app.config["VERIFY_KEYS"])
+            if is_serial(canonical)
+            else None
+        )
+        check = found.check if found is not None else svc.find_by_code(conn, canonical)
         if check is None:
             return _unknown(UnknownCode(status="unknown"))
-        tag = svc.etag(check, "api", today, as_of, current_policy().key)
+        withdrawn = found.withdrawn.withdrawn_on if found is not None and found.withdrawn else None
+        tag = svc.etag(check, "api", today, as_of, current_policy().key, canonical, withdrawn)
         if request.if_none_match.contains_weak(tag):
             return page_headers(Response(status=304), tag)
-        answer = _count_or_history(conn, check, as_of)
-    base = current_app.config["PUBLIC_BASE_URL"]
-    if isinstance(answer, AsOf):  # not counted, but the count is shown
-        body = Verification.of_check(svc.with_checks(check), today, base, as_of=answer)
-    else:
-        body = Verification.of_check(answer, today, base)
+        if found is not None:
+            label = serials.count(conn, found, device(), as_of is None and counts_as_scan())
+            history = status_as_of(check, as_of, load_events(conn, check.id)) if as_of is not None else None
+            body = Verification.of_check(check, today, base, as_of=history, label=label)
+        else:
+            answer = _count_or_history(conn, check, as_of)
+            if isinstance(answer, AsOf):  # not counted, but the count is shown
+                body = Verification.of_check(svc.with_checks(check), today, base, as_of=answer)
+            else:
+                body = Verification.of_check(answer, today, base)
     response = errors.json_response(body, headers={"Cache-Control": PAGE_CACHE})
     response.set_etag(tag, weak=True)
     return response
@@ -239,8 +259,8 @@ def _count_or_history(conn: Connection, check: svc.CertificateCheck, as_of: date
                       ) -> svc.CertificateCheck | AsOf:  # fmt: skip
     if as_of is not None:
         return status_as_of(check, as_of, load_events(conn, check.id))
-    if request.method != "GET":
-        return check
+    if not counts_as_scan():
+        return svc.with_checks(check)
     counted = svc.count_check(conn, check.code, device())
     conn.commit()
     return check.with_count(counted) if counted is not None else check

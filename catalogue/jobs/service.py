@@ -43,6 +43,8 @@ KINDS = {
     "photo_zip": _l("Attaching photos"),
     "rebuild": _l("Rebuilding the search index"),
     "qr_zip": _l("Preparing the QR codes"),
+    "label_csv": _l("Writing the label codes"),
+    "label_sheets": _l("Drawing label sheets"),
 }
 #: The page's title once a job has done its work.
 KINDS_DONE = {
@@ -51,6 +53,8 @@ KINDS_DONE = {
     "photo_zip": _l("Photos attached"),
     "rebuild": _l("Search index rebuilt"),
     "qr_zip": _l("QR codes ready"),
+    "label_csv": _l("Label codes ready"),
+    "label_sheets": _l("Label sheets ready"),
 }
 STATES = {
     "queued": _l("waiting to start"),
@@ -88,9 +92,20 @@ def upload_path(job: Job, app: Flask | None = None) -> Path:
     return files_dir(app) / f"{pk(job)}.upload"
 
 
-def download_path(job: Job, app: Flask | None = None) -> Path:
-    """A file the job made for the official (a QR zip), sent by the job page."""
-    return files_dir(app) / f"{pk(job)}.zip"
+#: Kinds whose job writes a download, and each download's type by its suffix.
+DOWNLOAD_KINDS = frozenset({"qr_zip", "label_csv", "label_sheets"})
+MIMETYPES = {".zip": "application/zip", ".csv": "text/csv; charset=utf-8", ".pdf": "application/pdf"}
+
+
+def download_path(job: Job, app: Flask | None = None, suffix: str | None = None) -> Path:
+    """A file the job made for the official (a QR zip, a CSV, a PDF), sent by the job page.
+
+    Its suffix is the one of ``result["download"]`` (the name it is sent under) once the
+    job is done; the handler, writing it before that, passes ``suffix``.
+    """
+    if suffix is None:
+        suffix = Path(str((job.result or {}).get("download") or "")).suffix.lower()
+    return files_dir(app) / f"{pk(job)}{suffix if suffix in MIMETYPES else '.zip'}"
 
 
 #: How long a job's generated download (a QR zip) is kept; the job page then says to make it again.
@@ -104,7 +119,9 @@ def prune_downloads(session: Session, app: Flask | None = None, now: datetime | 
     """
     cutoff = (now or utcnow()) - KEEP_DOWNLOADS
     removed = 0
-    old = session.exec(select(Job).where(col(Job.finished_at) < cutoff, col(Job.kind) == "qr_zip")).all()
+    old = session.exec(
+        select(Job).where(col(Job.finished_at) < cutoff, col(Job.kind).in_(DOWNLOAD_KINDS))
+    ).all()
     for job in old:
         path = download_path(job, app)
         if path.exists():

@@ -91,8 +91,11 @@ def download(job_id: int) -> Response:
     if found.state != "done" or not name:
         abort(404)
     if not path.exists():  # kept for a week (service.KEEP_DOWNLOADS)
-        abort(
-            410,
-            description=_("This file was removed after a week; make the QR zip again from the upload."),
+        again = (
+            _("This file was removed after a week; make it again from the label run.")
+            if found.kind.startswith("label_")
+            else _("This file was removed after a week; make the QR zip again from the upload.")
         )
-    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=str(name))
+        abort(410, description=again)
+    mimetype = service.MIMETYPES.get(path.suffix, "application/octet-stream")
+    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=str(name))

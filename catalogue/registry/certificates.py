@@ -33,9 +33,10 @@ from catalogue.text import nfc
 from catalogue.vocab import Level
 
 
-def _require_certificate(
+def require_certificate(
     session: Session, actor: Actor, action: str, certificate: Certificate
 ) -> SelectionRound:
+    """Refuse unless ``actor`` may do ``action`` to ``certificate`` (its level's office); its round."""
     round_ = session.get(SelectionRound, certificate.round_id)
     assert round_ is not None
     require(actor, action, **_owner(session, certificate, round_))
@@ -48,10 +49,15 @@ def _owner(session: Session, certificate: Certificate, round_: SelectionRound) -
     return {"province": province, "level": round_.level}
 
 
+def may(session: Session, actor: Actor, action: str, certificate: Certificate) -> bool:
+    """Whether ``actor`` may do ``action`` to ``certificate`` (the rule of :func:`require_certificate`)."""
+    round_ = session.get(SelectionRound, certificate.round_id)
+    return round_ is not None and can(actor, action, **_owner(session, certificate, round_))
+
+
 def may_revoke(session: Session, actor: Actor, certificate: Certificate) -> bool:
     """Whether ``actor`` may revoke or reinstate ``certificate`` (the rule the two functions below apply)."""
-    round_ = session.get(SelectionRound, certificate.round_id)
-    return round_ is not None and can(actor, "revoke", **_owner(session, certificate, round_))
+    return may(session, actor, "revoke", certificate)
 
 
 def effective_date_problem(
@@ -97,7 +103,7 @@ def correct_certificate(
     reason: str | None = None,
 ) -> dict[str, list[Any]]:
     """Correct a certificate's printed facts; recorded as a "corrected" event with before/after."""
-    round_ = _require_certificate(session, actor, "correct_certificate", certificate)
+    round_ = require_certificate(session, actor, "correct_certificate", certificate)
     new: dict[str, Any] = {
         k: (nfc(v) or None if isinstance(v, str) else v) for k, v in values.items() if k in CORRECTABLE
     }
@@ -192,7 +198,7 @@ def revoke_certificate(
     ``decision_id`` names the decision record when many certificates are revoked together
     (:mod:`catalogue.decisions`); the rule for each certificate is this one.
     """
-    _require_certificate(session, actor, "revoke", certificate)
+    require_certificate(session, actor, "revoke", certificate)
     reason, reference = nfc(reason), nfc(reference)
     if not reason or not reference:
         raise PublishError(gettext("Give both the reason and the reference of the revocation decision."))
@@ -253,7 +259,7 @@ def reinstate_certificate(
 ) -> CertificateEvent:
     """Undo a revocation (made in error, or withdrawn by a decision: its ``reference``, ``on`` and
     ``decision_id``); the history keeps both events."""
-    _require_certificate(session, actor, "revoke", certificate)
+    require_certificate(session, actor, "revoke", certificate)
     if certificate.revoked_on is None:
         raise PublishError(gettext("This certificate is not revoked."))
     if not nfc(reason):

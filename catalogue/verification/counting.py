@@ -11,8 +11,11 @@ Where the log lives (:func:`store_url`):
   publishing never touches, so no publish lock is shared.
 
 Each check appends a row to ``verification_check`` (code, time, daily device
-pseudonym) and bumps the code's running count in ``verification_tally`` in the
-same transaction, so a scan reads one row however often the code was checked.
+pseudonym), adds the pair (code, device) to ``verification_device_day`` unless
+that device already checked the code that day, and bumps the code's running
+counts in ``verification_tally`` (checks, and device-days when the pair was new)
+in the same transaction, so a scan reads one row however often the code was
+checked. The pages show device-days: a phone reloading a page adds nothing.
 
 A store other than the main database gets its tables from the models here (the
 one schema definition, which migration 0005 mirrors). Failures never reach the
@@ -29,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, Engine, bindparam, event, select, text
+from sqlalchemy import Connection, Engine, Integer, bindparam, column, event, inspect, select, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import SQLModel
 
-from catalogue.clock import utcnow
+from catalogue.clock import VIETNAM, utcnow
 from catalogue.db import get_engine
 from catalogue.verification.models import VerificationCheck  # noqa: F401 (registers the tables)
 
@@ -50,6 +53,7 @@ BUSY_TIMEOUT_MS = 1000
 #: The model's table (SQLModel does not type ``__table__``).
 _t = SQLModel.metadata.tables["verification_check"]
 _k = SQLModel.metadata.tables["verification_tally"]
+_d = SQLModel.metadata.tables["verification_device_day"]
 _PREPARED: dict[str, Engine] = {}
 
 
@@ -59,6 +63,10 @@ class Tally:
 
     count: int
     first_at: datetime | None
+    #: Distinct devices per day so far (what the pages show).
+    device_days: int = 0
+    #: This check was the first by its device that day (set by :func:`record` only).
+    new_device_day: bool = False
 
 
 def store_url() -> str:
@@ -89,45 +97,74 @@ def store_engine() -> Engine:
             # Runs after make_engine's own listener (WAL, synchronous=NORMAL), so it wins.
             event.listen(engine, "connect", _short_wait)
         with engine.begin() as conn:  # IF NOT EXISTS: several workers may start at once
-            for table in (_t, _k):
+            for table in (_t, _k, _d):
                 conn.execute(CreateTable(table, if_not_exists=True))
                 for index in table.indexes:
                     conn.execute(CreateIndex(index, if_not_exists=True))
+            _add_device_days(conn)
     _PREPARED[url] = engine
     return engine
+
+
+def _add_device_days(conn: Connection) -> None:
+    """A store made before device-days: add the column, back-filled from the log (as migration 0014)."""
+    if any(c["name"] == "device_days" for c in inspect(conn).get_columns("verification_tally")):
+        return
+    conn.execute(text("ALTER TABLE verification_tally ADD COLUMN device_days INTEGER NOT NULL DEFAULT 0"))
+    conn.execute(text(
+        "INSERT INTO verification_device_day (code, device, day) SELECT code, device, MIN(DATE(checked_at)) "
+        "FROM verification_check WHERE device IS NOT NULL GROUP BY code, device ON CONFLICT DO NOTHING"
+    ))  # fmt: skip
+    conn.execute(text(
+        "UPDATE verification_tally SET device_days = (SELECT COUNT(DISTINCT device) "
+        "FROM verification_check c WHERE c.code = verification_tally.code) "
+        "+ (SELECT COUNT(*) FROM verification_check c "
+        "WHERE c.code = verification_tally.code AND c.device IS NULL)"
+    ))  # fmt: skip
 
 
 _INSERT = _t.insert()
 # The running count, bumped in the same transaction as the appended row (SQLite ≥ 3.35 and
 # PostgreSQL both have ON CONFLICT … RETURNING): a scan never counts a code's rows.
 _BUMP = (
-    "INSERT INTO verification_tally (code, checks, first_checked_at, last_checked_at) "
-    "VALUES (:code, 1, :now, :now) ON CONFLICT (code) DO UPDATE "
-    "SET checks = verification_tally.checks + 1, last_checked_at = excluded.last_checked_at "
-    "RETURNING checks, first_checked_at"
+    "INSERT INTO verification_tally (code, checks, device_days, first_checked_at, last_checked_at) "
+    "VALUES (:code, 1, {new}, :now, :now) ON CONFLICT (code) DO UPDATE "
+    "SET checks = verification_tally.checks + 1, "
+    "device_days = verification_tally.device_days + excluded.device_days, "
+    "last_checked_at = excluded.last_checked_at "
+    "RETURNING checks, device_days, first_checked_at, {fresh}"
 )
 
 
 def _typed(sql: str) -> Any:
+    typed = [bindparam("now", type_=_k.c.last_checked_at.type), bindparam("code", type_=_k.c.code.type)]
+    if ":day" in sql:
+        typed.append(bindparam("day", type_=_d.c.day.type))
     return (
         text(sql)
-        .bindparams(
-            bindparam("now", type_=_k.c.last_checked_at.type), bindparam("code", type_=_k.c.code.type)
-        )
-        .columns(_k.c.checks, _k.c.first_checked_at)
+        .bindparams(*typed)
+        .columns(_k.c.checks, _k.c.device_days, _k.c.first_checked_at, column("fresh", Integer))
     )
 
 
-_BUMP_SQL = _typed(_BUMP)
-# PostgreSQL, one round trip: the log row in a CTE, the count in the statement; a
-# count is not a record, so the commit does not wait for the WAL flush (a crash
-# may lose the last fraction of a second of counts, log and tally alike).
+_BUMP_SQL = _typed(_BUMP.format(new=":new", fresh="CAST(:new AS INTEGER) AS fresh"))
+_NEW_DAY = _d.insert().prefix_with("OR IGNORE", dialect="sqlite")
+# PostgreSQL, one round trip: the device-day and the log row in CTEs, the counts in the
+# statement; a count is not a record, so the commit does not wait for the WAL flush (a
+# crash may lose the last fraction of a second of counts, log and tally alike).
 _RECORD_PG = _typed(
     "SET LOCAL synchronous_commit TO OFF; "
-    "WITH added AS (INSERT INTO verification_check (code, checked_at, device) VALUES (:code, :now, :device)) "
-    + _BUMP
+    "WITH day AS (INSERT INTO verification_device_day (code, device, day) "
+    "SELECT :code, :device, :day WHERE CAST(:device AS VARCHAR) IS NOT NULL "
+    "ON CONFLICT DO NOTHING RETURNING 1), "
+    "added AS (INSERT INTO verification_check (code, checked_at, device) VALUES (:code, :now, :device)) "
+    + _BUMP.format(
+        new="CASE WHEN CAST(:device AS VARCHAR) IS NULL THEN 1 ELSE (SELECT COUNT(*) FROM day) END",
+        fresh="CASE WHEN CAST(:device AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM day) "
+        "THEN 1 ELSE 0 END AS fresh",
+    )
 )
-_TALLY = select(_k.c.checks, _k.c.first_checked_at).where(_k.c.code == bindparam("code"))
+_TALLY = select(_k.c.checks, _k.c.device_days, _k.c.first_checked_at).where(_k.c.code == bindparam("code"))
 
 
 def record(
@@ -157,13 +194,17 @@ def record(
 
 
 def _append(conn: Connection, code: str, device: str | None, now: datetime) -> Tally:
-    params = {"code": code, "now": now, "device": device}
+    day = now.astimezone(VIETNAM).date()
+    params: dict[str, Any] = {"code": code, "now": now, "device": device, "day": day}
     if conn.dialect.name == "postgresql":
-        checks, first = conn.execute(_RECORD_PG, params).one()
+        checks, days, first, fresh = conn.execute(_RECORD_PG, params).one()
     else:
+        # A check without a device (none could be told) counts as a device-day of its own.
+        pair = {"code": code, "device": device, "day": day}
+        new = device is None or conn.execute(_NEW_DAY, pair).rowcount > 0
         conn.execute(_INSERT, {"code": code, "checked_at": now, "device": device})
-        checks, first = conn.execute(_BUMP_SQL, params).one()
-    return Tally(int(checks), first)
+        checks, days, first, fresh = conn.execute(_BUMP_SQL, {**params, "new": int(new)}).one()
+    return Tally(int(checks), first, int(days), bool(fresh))
 
 
 def tally(code: str) -> Tally | None:
@@ -174,7 +215,9 @@ def tally(code: str) -> Tally | None:
     except (SQLAlchemyError, OSError) as exc:
         log.warning("checks of %s not read: %s", code, _short(exc))
         return None
-    return Tally(int(row.checks), row.first_checked_at) if row is not None else Tally(0, None)
+    if row is None:
+        return Tally(0, None)
+    return Tally(int(row.checks), row.first_checked_at, int(row.device_days))
 
 
 #: Rows deleted per transaction by :func:`prune`, so pruning never holds the store's lock for long.
@@ -186,7 +229,7 @@ def prune(before: datetime) -> int:
 
     Counts stay exact: a code's running total lives in ``verification_tally``, which is
     never pruned (the page shows it, not a count of rows); only each old check's own time and
-    daily device pseudonym go. Deletes in short transactions, oldest first.
+    daily device pseudonym go, and the device-days of those days. Deletes in short transactions, oldest first.
     """
     engine = store_engine()
     old = select(_t.c.id).where(_t.c.checked_at < before).order_by(_t.c.id).limit(PRUNE_BATCH)
@@ -198,7 +241,11 @@ def prune(before: datetime) -> int:
                 conn.execute(_t.delete().where(_t.c.id.in_(ids)))
         removed += len(ids)
         if len(ids) < PRUNE_BATCH:
-            return removed
+            break
+    # A day's device pseudonyms never recur on a later day: old pairs only take room.
+    with engine.begin() as conn:
+        conn.execute(_d.delete().where(_d.c.day < before.astimezone(VIETNAM).date()))
+    return removed
 
 
 def _short(exc: Any) -> str:

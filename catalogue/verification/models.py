@@ -3,7 +3,7 @@ running tallies, and consumers' reports of suspected fakes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Column, Index, Integer
 from sqlmodel import Field, SQLModel
@@ -49,6 +49,8 @@ class VerificationTally(SQLModel, table=True):
     checks: int
     first_checked_at: datetime
     last_checked_at: datetime
+    #: Distinct devices per day (see :class:`VerificationDeviceDay`): what the pages show.
+    device_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class FakeReport(SQLModel, table=True):
@@ -61,6 +63,26 @@ class FakeReport(SQLModel, table=True):
     #: Current province responsible, so the right officials see it.
     province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
     what: str = Field(max_length=2000)
+    #: Where the product was bought (shop, market, website) and in which province.
     where: str | None = Field(default=None, max_length=500)
+    bought_province_id: int | None = Field(default=None, foreign_key="province.id")
+    #: The label run of a serial code's report (reports are grouped by certificate and run).
+    label_run_id: int | None = Field(default=None, index=True)
     photo_key: str | None = Field(default=None, max_length=200)
     state: str = Field(default="new", max_length=16)
+
+
+class VerificationDeviceDay(SQLModel, table=True):
+    """A device that checked a code on a day: the unit the shown count is made of.
+
+    ``device`` is already the day's pseudonym (:mod:`catalogue.verification.devices`),
+    so the pair (code, device) is one device-day; the same phone reloading adds no row,
+    and the tally's ``device_days`` grows only when a row is added. Lives in the
+    check store beside the log; pruned with it (the tally keeps the total).
+    """
+
+    __tablename__ = "verification_device_day"
+
+    code: str = Field(primary_key=True, max_length=40)
+    device: str = Field(primary_key=True, max_length=32)
+    day: date = Field(index=True)

@@ -1,8 +1,8 @@
 """The verify page's cache: each worker keeps the rendered verdict and fills in the count.
 
 The hot path (a plain scan) reads the certificate's state, appends the check to
-the check log (never the registry's write lock), then fills the count into the
-page's HTML, rendered once per (certificate version, language, day, validity
+the check log (never the registry's write lock), then fills the count (device-days)
+into the page's HTML, rendered once per (certificate version, language, day, validity
 policy) and kept per app in each worker for :data:`PAGE_TTL` seconds. The read
 returns the certificate's ``updated_at``, ``revoked_on`` and ``expires_on``, so a
 revocation, reinstatement or correction shows at once; an edit of the product or
@@ -29,62 +29,42 @@ from catalogue.verification.rendering import render, result_context
 
 PAGE_TTL = 60.0
 _PAGE_CACHE_MAX = 4096
-_COUNT_SLOT, _WARN_SLOT = "\x00count\x00", "\x00warn\x00"
+_COUNT_SLOT = "\x00count\x00"
 
 
 @dataclass(frozen=True)
 class Page:
-    """One rendered verdict, split around the count and the warning it does not hold."""
+    """One rendered verdict, split around the count it does not hold."""
 
     born: float
     check: svc.CertificateCheck
     etag: str
     head: str
-    middle: str
     tail: str
-    #: The language's catalogue and warning, so a hit needs no Babel look-ups.
+    #: The language's catalogue, so a hit needs no Babel look-ups.
     translations: Any
-    warning: str
 
 
 _DATES: dict[tuple[str, date], str] = {}
 
 
-def _count_html(count: int, first: datetime | None, locale: str, translations: Any) -> str:
-    """ "12 times since 3 Mar 2026", straight from the catalogue (no Jinja on the hot path)."""
+def count_html(device_days: int | None, first: datetime | None, locale: str, translations: Any) -> str:
+    """The "Checked" cell, straight from the catalogue (no Jinja on the hot path): "12 times since
+    3 Mar 2026 (each device counts once a day)"; ``device_days`` None: the check log could not be
+    reached, the verdict stands alone."""
+    if device_days is None:
+        return str(Markup.escape(translations.gettext("not available right now")))
     # Below 1,000 every locale writes the number the same way.
-    num = str(count) if count < 1000 else format_decimal(count)
-    text = translations.ngettext("%(num)s time", "%(num)s times", count) % {"num": num}
+    num = str(device_days) if device_days < 1000 else format_decimal(device_days)
+    text = translations.ngettext("%(num)s time", "%(num)s times", device_days) % {"num": num}
     if first is not None:
         day = first.astimezone(VIETNAM).date()
         shown = _DATES.get((locale, day))
         if shown is None:
             shown = _DATES.setdefault((locale, day), fmt_date(day))
         text += " " + translations.gettext("since %(date)s") % {"date": shown}
+    text += " " + translations.gettext("(each phone or computer counts once a day)")
     return str(Markup.escape(text))  # plain str: concatenated with the cached page text
-
-
-def warn_html(translations: Any) -> str:
-    """The copied-code warning in the language of ``translations``."""
-    message = translations.gettext(
-        "This code has been checked unusually often. One package is normally checked only a few "
-        "times: the code may have been copied onto other packages. Compare the photo, name and "
-        "producer above with what you hold."
-    )
-    return str(Markup('<p class="warn" role="note">%s</p>') % message)
-
-
-def count_parts(
-    count: int | None, first: datetime | None, locale: str, translations: Any, warning: str
-) -> tuple[str, str]:
-    """The "Checked" cell and, for a suspicious count, the copied-code warning.
-
-    ``count`` None: the check log could not be reached; the verdict stands alone.
-    """
-    if count is None:
-        return str(Markup.escape(translations.gettext("not available right now"))), ""
-    return (_count_html(count, first, locale, translations),
-            warning if count > svc.SUSPICIOUS_CHECKS else "")  # fmt: skip
 
 
 def cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str, today: date) -> Page | None:
@@ -101,16 +81,12 @@ def cached_page(conn: Connection, counted: svc.Counted, code: str, locale: str, 
     check = svc.find_by_code(conn, code)
     if check is None:  # deleted between the two statements
         return None
-    html = render("verify/result.html", **result_context(check, today, policy), as_of=None,
-                  as_of_error=None, as_of_raw="", count_html=Markup(_COUNT_SLOT),
-                  warn_html=Markup(_WARN_SLOT))  # fmt: skip
-    head, _, rest = html.partition(_COUNT_SLOT)
-    middle, _, tail = rest.partition(_WARN_SLOT)
+    html = render("verify/result.html", **result_context(check, today, policy, conn), as_of=None,
+                  as_of_error=None, as_of_raw="", count_html=Markup(_COUNT_SLOT))  # fmt: skip
+    head, _, tail = html.partition(_COUNT_SLOT)
     if len(pages) >= _PAGE_CACHE_MAX:
         pages.clear()
-    translations = get_translations()
     page = pages[key] = Page(
-        now, check, svc.etag(check, locale, today, None, None, policy.key), head, middle, tail,
-        translations, warn_html(translations),
-    )  # fmt: skip
+        now, check, svc.etag(check, locale, today, None, None, policy.key), head, tail, get_translations()
+    )
     return page

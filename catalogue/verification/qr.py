@@ -34,9 +34,13 @@ PNG_MIN, PNG_DEFAULT, PNG_MAX = 64, 512, 2048
 _RENDER_VERSION = "1"
 
 
-def matrix(url: str) -> list[list[bool]]:
-    """Module matrix of the URL's QR symbol, quiet zone included."""
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_Q, border=QUIET_ZONE)
+def matrix(url: str, mask_pattern: int | None = None) -> list[list[bool]]:
+    """Module matrix of the URL's QR symbol, quiet zone included.
+
+    ``mask_pattern`` (0–7) skips qrcode's search for the best mask, which is most of the
+    time a symbol takes: label sheets draw thousands of symbols at once.
+    """
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_Q, border=QUIET_ZONE, mask_pattern=mask_pattern)
     head, sep, code = url.rpartition("/v/")
     if sep and code and all(c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in code):
         # types-qrcode types the MODE_* constants as plain ``int`` but QRData's mode as their literals.

@@ -12,11 +12,16 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request, url_for
 from flask_babel import get_locale
+from sqlalchemy import Connection, func, select
 
+from catalogue.i18n import local_time
+from catalogue.label_runs.models import LabelRun
 from catalogue.registry import photos as media
 from catalogue.registry.catalog import verify_url
 from catalogue.registry.status import Policy
 from catalogue.verification import services as svc
+
+_runs = svc.core_table(LabelRun)
 
 
 def base_url() -> str:
@@ -58,10 +63,25 @@ def render(template: str, **context: Any) -> str:
     return current_app.jinja_env.get_template(template).render(context)
 
 
-def result_context(check: svc.CertificateCheck, today: date, policy: Policy) -> dict[str, Any]:
-    """What ``verify/result.html`` shows of a certificate on ``today`` (the count aside)."""
+def result_context(
+    check: svc.CertificateCheck, today: date, policy: Policy, conn: Connection | None = None,
+    label: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """What ``verify/result.html`` shows of a certificate on ``today`` (the count aside).
+
+    ``label``: a serial code's state (:class:`catalogue.verification.serials.LabelState`);
+    without one the page is the certificate code's, which says since when the producer
+    also prints numbered labels (read on ``conn``).
+    """
     standing = check.standing(today, policy)
+    code = label.code if label is not None else check.code
+    labels_since = None
+    if label is None and conn is not None:
+        first_run = select(func.min(_runs.c.created_at)).where(_runs.c.certificate_id == check.id)
+        started = conn.execute(first_run).scalar()
+        labels_since = local_time(started).date() if started is not None else None
     return {
         "c": check, "status": standing.status, "standing": standing, "today": today, "domain": domain(),
-        "photo": photo(check.photo_key), "canonical": verify_url(base_url(), check.code),
+        "photo": photo(check.photo_key), "canonical": verify_url(base_url(), code), "code": code,
+        "label": label, "labels_since": labels_since,
     }  # fmt: skip

@@ -11,11 +11,13 @@ from flask import (
     abort,
     current_app,
     render_template,
+    request,
     send_from_directory,
 )
 
 from catalogue.accounts import permissions
 from catalogue.accounts.login import guard
+from catalogue.paging import page_number
 from catalogue.registry import photos as media
 from catalogue.verification import fake_reports
 from catalogue.verification.models import FakeReport
@@ -27,9 +29,18 @@ bp = shell.blueprint("reports", __name__)
 @bp.get("/reports")
 @guard("view_reports")
 def reports() -> str:
-    """Consumers' reports of suspected fakes, for the officials of the certificate's province."""
-    rows = fake_reports.list_reports(shell.session(), province_id=shell.scope())
-    return render_template("admin/reports.html", rows=rows, provinces=shell.provinces())
+    """Consumers' reports of suspected fakes, for the officials of the certificate's province.
+
+    Grouped by certificate and label run, beside the codes' check history: many reports
+    of one run whose serials many devices checked point at copied labels.
+    """
+    groups, pager = fake_reports.list_groups(
+        shell.session(), province_id=shell.scope(), page=page_number(request.args.get("page"))
+    )
+    return render_template(
+        "admin/reports.html", groups=groups, pager=pager, provinces=shell.provinces(),
+        history_days=fake_reports.HISTORY_DAYS, per_group=fake_reports.REPORTS_PER_GROUP,
+    )  # fmt: skip
 
 
 @bp.get("/reports/<int:report_id>/photo")

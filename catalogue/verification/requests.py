@@ -15,7 +15,9 @@ from flask import Response, current_app, request
 from flask_babel import gettext
 
 from catalogue.clock import today as clock_today
+from catalogue.label_runs.codes import parse_serial
 from catalogue.registry.codes import parse_code
+from catalogue.verification.bots import is_preview_fetcher
 from catalogue.verification.devices import device_hash
 
 #: Pages that show a verdict: must reach the app on every view (see :mod:`catalogue.verification.views`).
@@ -26,7 +28,8 @@ _KNOWN_CODES_MAX = 8192
 
 
 def canonical_code(raw: str | None) -> str | None:
-    """Canonical code or None; pure computation, no database work.
+    """Canonical code (a certificate's, or a package's serial code) or None; pure computation,
+    no database work.
 
     Correctly signed codes are remembered per app (a printed code is scanned
     again and again); rejected ones are not, so forgeries cannot fill the cache.
@@ -34,7 +37,11 @@ def canonical_code(raw: str | None) -> str | None:
     known: dict[str, str] = current_app.extensions.setdefault("verify_codes", {})
     canonical = known.get(raw) if raw else None
     if canonical is None:
-        canonical = parse_code(raw, current_app.config["VERIFY_KEYS"])
+        keys = current_app.config["VERIFY_KEYS"]
+        canonical = parse_code(raw, keys)
+        if canonical is None:
+            serial = parse_serial(raw, keys)
+            canonical = serial.code if serial is not None else None
         if canonical is not None and raw:
             if len(known) >= _KNOWN_CODES_MAX:
                 known.clear()
@@ -61,6 +68,12 @@ def device() -> str:
     """This client's daily pseudonym for the check log (no address is stored)."""
     return device_hash(current_app.config["SECRET_KEY"], clock_today(), request.remote_addr,
                        request.user_agent.string)  # fmt: skip
+
+
+def counts_as_scan() -> bool:
+    """Whether this request counts as a check: a plain GET by a person, never a HEAD or a
+    link-preview fetcher (:mod:`catalogue.verification.bots`)."""
+    return request.method == "GET" and not is_preview_fetcher(request.user_agent.string)
 
 
 def page_headers(response: Response, tag: str) -> Response:

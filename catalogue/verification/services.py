@@ -33,10 +33,6 @@ from catalogue.registry.status import Policy, Standing, current_policy, standing
 from catalogue.verification import counting
 from catalogue.vocab import CertificateStatus, Level, Region
 
-#: A count above this on the page gets the "copied code?" warning (one package is
-#: checked a handful of times by its buyers; hundreds means the code is reused).
-SUSPICIOUS_CHECKS = 50
-
 
 def core_table(model: type[SQLModel]) -> FromClause:
     """The model's table for Core statements (SQLModel's types do not declare ``__table__``)."""
@@ -150,6 +146,8 @@ class CertificateCheck:
     current_province_name: str | None
     current_province_short: str | None
     photo_key: str | None
+    #: Distinct devices per day that checked the code (None: not counted yet, or the log is down).
+    device_days: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> CertificateCheck:
@@ -173,10 +171,6 @@ class CertificateCheck:
             and self.province_printed != self.current_province_short
         )  # fmt: skip
 
-    @property
-    def suspicious(self) -> bool:
-        return (self.check_count or 0) > SUSPICIOUS_CHECKS
-
     def standing(self, day: date, policy: Policy | None = None) -> Standing:
         """Status on ``day`` from the current record, with its basis (the one status rule)."""
         return standing(
@@ -190,7 +184,7 @@ class CertificateCheck:
 
     def with_count(self, counted: Counted) -> CertificateCheck:
         return replace(self, check_count=counted.check_count, first_checked_at=counted.first_checked_at,
-                       last_checked_at=counted.last_checked_at)  # fmt: skip
+                       last_checked_at=counted.last_checked_at, device_days=counted.device_days)  # fmt: skip
 
 
 def printable(
@@ -238,6 +232,8 @@ class Counted:
     updated_at: datetime | None
     revoked_on: date | None
     expires_on: date | None
+    #: Distinct devices per day (what the page shows); None as ``check_count``.
+    device_days: int | None = None
 
 
 #: What the page cache needs, read without a write: a publish holding the
@@ -255,9 +251,10 @@ def count_check(
 
     The registry is only read; the check is appended to the log
     (:mod:`catalogue.verification.counting`), committed before this returns (on
-    PostgreSQL through ``conn``, whose transaction it commits). The count is the
-    certificate's ``check_count`` (checks counted before the log existed) plus
-    the log's tally; ``check_count`` is None when the log failed.
+    PostgreSQL through ``conn``, whose transaction it commits). ``check_count`` is the
+    certificate's ``check_count`` (page loads counted before the log existed) plus the
+    log's loads; ``device_days`` the log's distinct devices per day (what the page
+    shows); both None when the log failed.
     """
     row = conn.execute(_STATE, {"code": code}).first()
     if row is None:
@@ -280,11 +277,11 @@ def _counted(check: CertificateCheck) -> Counted:
 
 def _with_tally(base: Counted, tally: counting.Tally | None, last: datetime | None) -> Counted:
     if tally is None:
-        return replace(base, check_count=None)
+        return replace(base, check_count=None, device_days=None)
     firsts = [t for t in (base.first_checked_at, tally.first_at) if t is not None]
     return replace(
         base, check_count=(base.check_count or 0) + tally.count, first_checked_at=min(firsts, default=None),
-        last_checked_at=last if tally.count else base.last_checked_at,
+        last_checked_at=last if tally.count else base.last_checked_at, device_days=tally.device_days,
     )  # fmt: skip
 
 

@@ -36,16 +36,17 @@ from werkzeug.exceptions import TooManyRequests
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
 from catalogue.extensions import limiter, retry_after_seconds
+from catalogue.label_runs.codes import is_serial
 from catalogue.places.services import Provinces
 from catalogue.registry import photos as media
 from catalogue.registry.status import current_policy
-from catalogue.verification import fake_reports, history, limits, qr
+from catalogue.verification import fake_reports, history, limits, qr, serials
 from catalogue.verification import services as svc
 from catalogue.verification.forms import FakeReportForm
 from catalogue.verification.limits import verify_limit
-from catalogue.verification.page_cache import cached_page, count_parts, warn_html
+from catalogue.verification.page_cache import cached_page, count_html
 from catalogue.verification.rendering import domain, printed_url, render, result_context
-from catalogue.verification.requests import canonical_code, device, page_headers, parse_as_of
+from catalogue.verification.requests import canonical_code, counts_as_scan, device, page_headers, parse_as_of
 
 bp = Blueprint("verify", __name__)
 
@@ -76,7 +77,9 @@ def result(code: str) -> Response:
     as_of, as_of_error = parse_as_of(request.args.get("as_of"))
     today = clock_today()
     locale = str(get_locale())
-    if as_of is not None or as_of_error or request.method != "GET" or request.if_none_match:
+    if is_serial(canonical):
+        return _serial_result(code, canonical, as_of, as_of_error, locale, today)
+    if as_of is not None or as_of_error or not counts_as_scan() or request.if_none_match:
         return _result_uncounted_first(code, canonical, as_of, as_of_error, locale, today)
     with get_engine().connect() as conn:
         counted = svc.count_check(conn, canonical, device())
@@ -86,16 +89,15 @@ def result(code: str) -> Response:
         page = cached_page(conn, counted, canonical, locale, today)
     if page is None:
         return _not_recognised(code)
-    count, warning = count_parts(counted.check_count, counted.first_checked_at, locale,
-                                 page.translations, page.warning)  # fmt: skip
-    return page_headers(Response(page.head + count + page.middle + warning + page.tail), page.etag)
+    count = count_html(counted.device_days, counted.first_checked_at, locale, page.translations)
+    return page_headers(Response(page.head + count + page.tail), page.etag)
 
 
 def _result_uncounted_first(
     raw: str, code: str, as_of: date | None, as_of_error: str | None, locale: str, today: date
 ) -> Response:
-    """Revalidations, ``?as_of`` questions and HEAD: look first, count only a plain
-    GET whose validator no longer matches (the browser does not hold this page)."""
+    """Revalidations, ``?as_of`` questions, HEAD and preview fetchers: look first, count only
+    a person's plain GET whose validator no longer matches (the browser does not hold this page)."""
     with get_engine().connect() as conn:
         check = svc.find_by_code(conn, code)
         if check is None:
@@ -107,21 +109,49 @@ def _result_uncounted_first(
         as_of_answer = None
         if as_of is not None:
             as_of_answer = history.status_as_of(check, as_of, history.load_events(conn, check.id), policy)
-        elif as_of_error is None and request.method == "GET":
+        elif as_of_error is None and counts_as_scan():
             counted = svc.count_check(conn, code, device())
             conn.commit()
             if counted is not None:
                 check = check.with_count(counted)
-    count, warning = None, ""
+        elif as_of_error is None:
+            check = svc.with_checks(check)
+        context = result_context(check, today, policy, conn)
+    count = None
     if as_of is None and as_of_error is None:
-        translations = get_translations()
-        count, warning = count_parts(check.check_count, check.first_checked_at, locale, translations,
-                                     warn_html(translations))  # fmt: skip
+        count = count_html(check.device_days, check.first_checked_at, locale, get_translations())
     html = render(
-        "verify/result.html", **result_context(check, today, policy), as_of=as_of_answer,
-        as_of_error=as_of_error,
+        "verify/result.html", **context, as_of=as_of_answer, as_of_error=as_of_error,
         as_of_raw=request.args.get("as_of", "")[:20], count_html=Markup(count) if count is not None else None,
-        warn_html=Markup(warning),
+    )  # fmt: skip
+    return page_headers(Response(html, 400 if as_of_error else 200), tag)
+
+
+def _serial_result(
+    raw: str, code: str, as_of: date | None, as_of_error: str | None, locale: str, today: date
+) -> Response:
+    """A code printed on one package: the certificate's verdict, the label's own first check and
+    device-days, or "label withdrawn". Rendered per request (each label is its own page)."""
+    with get_engine().connect() as conn:
+        found = serials.look_up(conn, code, current_app.config["VERIFY_KEYS"])
+        if found is None:
+            return _not_recognised(raw)
+        policy = current_policy(conn)
+        withdrawn = found.withdrawn.withdrawn_on if found.withdrawn else None
+        tag = svc.etag(found.check, locale, today, as_of, as_of_error, policy.key, code, withdrawn)
+        if request.if_none_match.contains_weak(tag):
+            return page_headers(Response(status=304), tag)
+        as_of_answer = None
+        if as_of is not None:
+            events = history.load_events(conn, found.check.id)
+            as_of_answer = history.status_as_of(found.check, as_of, events, policy)
+        label = serials.count(
+            conn, found, device(), as_of is None and as_of_error is None and counts_as_scan()
+        )
+        context = result_context(found.check, today, policy, label=label)
+    html = render(
+        "verify/result.html", **context, as_of=as_of_answer, as_of_error=as_of_error,
+        as_of_raw=request.args.get("as_of", "")[:20], count_html=None,
     )  # fmt: skip
     return page_headers(Response(html, 400 if as_of_error else 200), tag)
 
@@ -207,18 +237,16 @@ def lookup() -> ResponseReturnValue:
 def report(code: str) -> ResponseReturnValue:
     """Report a suspected fake; stored for the officials of the certificate's province."""
     canonical = canonical_code(code)
-    check = None
+    check, run_id = None, None
     if canonical is not None:
         with get_engine().connect() as conn:
-            check = svc.find_by_code(conn, canonical)
+            check, run_id = fake_reports.reported_code(conn, canonical)
     session = get_session()
     form = FakeReportForm()
-    if check is None:
-        form.province.choices = [("", "—")] + [
-            (str(p.id), p.short_name) for p in Provinces.load(session).current()
-        ]
-    else:
-        del form.province
+    # Where it was bought is always asked; who follows up only for a code the registry does not know
+    # (left empty, the report goes to the province where it was bought).
+    current = [(int(p.id), p.short_name) for p in Provinces.load(session).current() if p.id is not None]
+    form.offer_provinces(current, responsible=check is None)
     photo_error = None
     if form.validate_on_submit():
         photo_key = None
@@ -233,11 +261,11 @@ def report(code: str) -> ResponseReturnValue:
             except media.PhotoRejected as exc:
                 photo_error = str(exc)
         if photo_error is None:
-            province_raw = form.province.data if check is None else None
             fake_reports.report_fake(
                 session, what=form.what.data or "", where=form.where.data,
-                code=canonical or code, check=check,
-                province_id=int(province_raw) if province_raw and province_raw.isdigit() else None,
+                code=canonical or code, check=check, label_run_id=run_id,
+                province_id=form.province_id(form.province if check is None else None),
+                bought_province_id=form.province_id(form.bought_province),
                 photo_key=photo_key,
             )  # fmt: skip
             session.commit()
