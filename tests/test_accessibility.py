@@ -37,6 +37,8 @@ from catalogue.db import get_engine
 from catalogue.imports import checking as importing
 from catalogue.imports import publishing
 from catalogue.jobs import service as jobs
+from catalogue.label_runs import codes as label_codes
+from catalogue.label_runs import runs as label_runs
 from catalogue.registry.certificates import revoke_certificate
 from catalogue.registry.models import Certificate, Product
 from catalogue.registry.product_photos import add_photo
@@ -155,7 +157,12 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         )
         failed_job.state, failed_job.done, failed_job.total = "failed", 1, 2
         failed_job.message, failed_job.finished_at = "Không có gì được công bố.", utcnow()
+        # A label run whose serials 5–6 are withdrawn (a lost roll).
+        run = label_runs.issue_run(s, actor=user, certificate=certs[valid], count=10, note="Đơn hàng HTX")
+        label_runs.withdraw(s, actor=user, run=run, first=5, last=6, reason="Mất cuộn tem")
         s.commit()
+        run_id = run.id
+        serials = list(label_codes.serial_codes(app.config["VERIFY_KEYS"], run.key_id, run.id, 1, 10))
         batch_ids = {"published": published.id, "ready": ready.id, "bad": bad.id}
         job_id = failed_job.id
         valid_cert, revoked_cert = certs[valid], certs[revoked]
@@ -213,6 +220,8 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         Step("scan, as of a day that is no date", f"/v/{valid}?as_of=2025-02-30", 400),
         Step("scan, unrecognised code", "/v/NOTAREALCODE0000", 404, shows=".verdict.v-unknown"),
         Step("label", f"/v/{valid}/label"),
+        Step("scan, a package's own label", f"/v/{serials[0]}", shows=".label-signal"),
+        Step("scan, a withdrawn label", f"/v/{serials[4]}", shows=".verdict.v-revoked"),
         Step(
             "report a fake (errors)",
             status=400,
@@ -278,6 +287,8 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         Step("reports of fakes", "/admin/reports", shows="table.reports tbody tr"),
         Step("audit trail (filtered, with sign-ins)", "/admin/audit?action=all&start=2026-01-01"),
         Step("label sheet, round", f"/labels/rounds/{round_slug}"),
+        Step("label runs of a certificate", f"/admin/certificates/{valid_cert.id}/labels"),
+        Step("a label run (ranges, withdrawal)", f"/admin/label-runs/{run_id}"),
         Step("not allowed (ministry page)", "/admin/users", 403),
     ]
     ministry = [
@@ -416,7 +427,7 @@ def test_every_page_and_form_has_no_serious_or_critical_violation(
             wider = tabs[tab].evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
-            if wider > 0 and "/label" not in where:
+            if wider > 0 and not (where.endswith("/label") or "/labels/rounds/" in where):
                 sideways.append(f"{label}: {wider}px")
             if found := _report(view, label, [v for v in violations if v["impact"] in BLOCKING]):
                 blocking.append(found)

@@ -92,3 +92,34 @@ def scratch_pg() -> Iterator[str]:
 
 def test_postgresql_upgrade_downgrade_upgrade_from_empty(scratch_pg: str) -> None:
     _round_trip(scratch_pg)
+
+
+def _checks_before_device_days(conn: object) -> None:
+    """Three loads of one code by two devices on 14 June, one with no device, before device-days."""
+    rows = [("A1", "2026-06-14 02:00:00", "dev1"), ("A1", "2026-06-14 03:00:00", "dev1"),
+            ("A1", "2026-06-14 04:00:00", "dev2"), ("A1", "2026-06-14 05:00:00", None)]  # fmt: skip
+    for code, at, device in rows:
+        conn.execute(  # type: ignore[attr-defined]
+            text("INSERT INTO verification_check (code, checked_at, device) VALUES (:c, :t, :d)"),
+            {"c": code, "t": at, "d": device},
+        )
+    conn.execute(  # type: ignore[attr-defined]
+        text("INSERT INTO verification_tally (code, checks, first_checked_at, last_checked_at) "
+             "VALUES ('A1', 4, '2026-06-14 02:00:00', '2026-06-14 05:00:00')")
+    )  # fmt: skip
+
+
+def test_migration_0014_counts_the_logs_devices_as_device_days(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    migrate.upgrade(url, "0013")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            _checks_before_device_days(conn)
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT checks, device_days FROM verification_tally")).one() == (4, 3)
+            days = conn.execute(text("SELECT device, day FROM verification_device_day ORDER BY device")).all()
+    finally:
+        engine.dispose()
+    assert [(d, str(day)) for d, day in days] == [("dev1", "2026-06-14"), ("dev2", "2026-06-14")]

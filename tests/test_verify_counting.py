@@ -225,3 +225,30 @@ def test_the_store_made_by_code_matches_the_migrations(seeded_app: Flask, seeded
 
     with seeded_app.app_context():
         assert shape(counting.store_url()) == shape(seeded_app.config["SQLALCHEMY_URL"])
+
+
+@pytest.mark.skipif(
+    __import__("os").environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="a separate SQLite file is the embedded default's store",
+)
+def test_a_check_store_from_before_device_days_is_brought_up_to_date(
+    seeded_app: Flask, seeded_codes: list[str]
+) -> None:
+    """An existing ``checks.sqlite3`` made before device-days gets the column, back-filled from its log."""
+    code = seeded_codes[2]
+    store = Path(seeded_app.config["CATALOGUE_DATA_DIR"]) / counting.CHECKS_FILE
+    raw = sqlite3.connect(store, isolation_level=None)
+    try:
+        raw.execute("CREATE TABLE verification_check (id INTEGER PRIMARY KEY, code VARCHAR(40) NOT NULL, "
+                    "checked_at DATETIME NOT NULL, device VARCHAR(32))")  # fmt: skip
+        raw.execute("CREATE TABLE verification_tally (code VARCHAR(40) PRIMARY KEY, checks INTEGER NOT NULL, "
+                    "first_checked_at DATETIME NOT NULL, last_checked_at DATETIME NOT NULL)")  # fmt: skip
+        for device in ("d1", "d1", "d2"):
+            raw.execute("INSERT INTO verification_check (code, checked_at, device) "
+                        "VALUES (?, '2026-06-10 02:00:00', ?)", (code, device))  # fmt: skip
+        at = "2026-06-10 02:00:00"
+        raw.execute("INSERT INTO verification_tally VALUES (?, 3, ?, ?)", (code, at, at))
+    finally:
+        raw.close()
+    html = seeded_app.test_client().get(f"/v/{code}", headers=phone(1)).get_data(as_text=True)
+    assert "3 times since" in html  # two devices from the old log, and this one

@@ -67,7 +67,7 @@ def upgrade() -> None:
     # The log's rows so far, as device-days (rows without a device each count as one).
     op.execute(
         "INSERT INTO verification_device_day (code, device, day) "
-        "SELECT code, device, MIN(CAST(checked_at AS DATE)) FROM verification_check "
+        "SELECT code, device, MIN(DATE(checked_at)) FROM verification_check "
         "WHERE device IS NOT NULL GROUP BY code, device"
     )
     op.execute(
