@@ -110,7 +110,7 @@ def main() -> int:
         serial, link = rows[i]
         path = "/v/" + link.rsplit("/v/", 1)[-1]
         page = client.get(path, headers={"User-Agent": f"Mozilla/5.0 bench {i}", "Accept-Language": "en"})
-        opened += page.status_code == 200 and f"(no. {serial})" in page.get_data(as_text=True)
+        opened += page.status_code == 200 and f"(no. {serial:06d})" in page.get_data(as_text=True)
     print(f"pages opened: {opened} of {len(sample)} show their serial")
 
     with app.app_context(), Session(get_engine()) as session:

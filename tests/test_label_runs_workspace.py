@@ -249,3 +249,38 @@ def test_a_label_download_is_kept_a_week_then_made_again_from_the_run(
     gone = client.get(f"/admin/jobs/{job_id}/download")
     assert gone.status_code == 410
     assert "make it again from the label run" in gone.get_data(as_text=True)
+
+
+def test_the_ministry_sees_the_batch_of_a_province_yet_not_its_label_codes(
+    seeded_app: Flask, valid_cert: int
+) -> None:
+    """Label files carry printable codes: only the office that issues the certificate's labels opens
+    their jobs, though the ministry may open every province's other jobs."""
+    job_id = _job_id(_issue(_official(seeded_app, "lc.codes@so.gov.vn"), valid_cert, 5))
+    ministry = _official(seeded_app, "cuc.codes@moit.gov.vn", province=None)
+    assert ministry.get(f"/admin/jobs/{job_id}").status_code == 403
+    assert ministry.get(f"/admin/jobs/{job_id}/download").status_code == 403
+
+
+def test_no_label_file_is_made_once_the_certificate_is_revoked(seeded_app: Flask, valid_cert: int) -> None:
+    from catalogue.accounts.permissions import SYSTEM
+    from catalogue.jobs.models import Job
+    from catalogue.registry.certificates import revoke_certificate
+
+    client = _official(seeded_app, "lc.revoked@so.gov.vn")
+    _job_id(_issue(client, valid_cert, 5))
+    (run,) = _runs(seeded_app, valid_cert)
+    with seeded_app.test_request_context(), Session(get_engine()) as s:
+        cert = s.get(Certificate, valid_cert)
+        assert cert is not None
+        revoke_certificate(s, actor=SYSTEM, certificate=cert, reason="Vi phạm", reference="QĐ 1")
+        s.commit()
+    with seeded_app.app_context(), Session(get_engine()) as s:
+        jobs_before = len(s.exec(select(Job)).all())
+    page = client.get(f"/admin/label-runs/{run.id}").get_data(as_text=True)
+    assert "no more label files are made" in page and "Label sheets (PDF)" not in page
+    refused = post(client, f"/admin/label-runs/{run.id}/csv", token_from="/admin/")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith(f"/admin/label-runs/{run.id}")
+    assert "valid today" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    with seeded_app.app_context(), Session(get_engine()) as s:
+        assert len(s.exec(select(Job)).all()) == jobs_before

@@ -64,7 +64,8 @@ def test_the_first_device_is_told_it_is_first_and_the_next_sees_when_it_was_firs
     page = client.get(f"/v/{labels[3]}", headers=phone(1))
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'class="verdict v-ok"' in html and "Chè Shan tuyết kiểm thử" in html
-    assert "You are the first to check this label." in _label_text(html) and "(no. 4)" in _label_text(html)
+    assert "You are the first to check this label." in _label_text(html)
+    assert "(no. 000004)" in _label_text(html)
     for _ in range(5):  # the same phone reloading stays the first and adds nothing
         again = client.get(f"/v/{labels[3]}", headers=phone(1)).get_data(as_text=True)
         assert "You are the first to check this label." in _label_text(again)
@@ -73,11 +74,17 @@ def test_the_first_device_is_told_it_is_first_and_the_next_sees_when_it_was_firs
     assert "may have been copied" in _label_text(second)
     # The next day the first phone is one more device-day.
     clock.move_to(FROZEN + timedelta(days=1))
-    api = client.get(f"/api/v1/verify/{labels[3]}", headers=phone(1)).get_json()
+    client.get(f"/v/{labels[3]}", headers=phone(1))
+    # The API reads a label's history and never counts: a shop's stock app must not become its first.
+    for n in (1, 7, 8):
+        api = client.get(f"/api/v1/verify/{labels[3]}", headers=phone(n)).get_json()
     assert api["label"]["serial"] == 4 and api["label"]["device_days"] == 3
+    untouched = client.get(f"/api/v1/verify/{labels[5]}", headers=phone(1)).get_json()
+    assert untouched["label"]["device_days"] == 0 and untouched["label"]["first_checked_at"] is None
     assert api["label"]["first_checked_at"].startswith("2026-06-15T02:00")  # 09:00 in Vietnam
     assert api["status"] == "valid" and api["label"]["withdrawn"] is False
     assert api["code"] == labels[3] and api["verify_url"].endswith(f"/v/{labels[3]}")
+    assert valid_code not in str(api)  # one genuine label never yields the certificate's own code
     # Another label of the same run has its own history.
     other = client.get(f"/v/{labels[4]}", headers=phone(2)).get_data(as_text=True)
     assert "You are the first to check this label." in _label_text(other)
@@ -110,6 +117,9 @@ def test_a_withdrawn_range_reads_label_withdrawn_and_leaves_the_certificate_alon
         html = client.get(f"/v/{labels[serial - 1]}", headers=phone(serial)).get_data(as_text=True)
         assert "Label withdrawn" in html and "Cuộn nhãn bị mất" in html and "Revoked" not in html
         assert "The certificate today: Valid" in " ".join(html.replace("<strong>", "").split())
+    # Asking about a past day does not hide the withdrawal.
+    asked = client.get(f"/v/{labels[3]}?as_of=2026-03-01", headers=EN).get_data(as_text=True)
+    assert "Label withdrawn" in asked and 'class="verdict v-ok"' not in asked
     api = client.get(f"/api/v1/verify/{labels[3]}", headers=phone(9)).get_json()
     assert api["status"] == "label_withdrawn" and api["certificate"]["status"] == "valid"
     assert api["label"]["withdrawn"] is True and api["label"]["withdrawn_reason"] == "Cuộn nhãn bị mất"
@@ -227,7 +237,7 @@ def test_the_command_line_writes_a_run_whose_every_code_verifies(
     client = seeded_app.test_client()
     for row in random.Random(3).sample(rows, 10):
         page = client.get(f"/v/{row['code']}", headers=phone(int(row["serial"])))
-        assert page.status_code == 200 and f"(no. {row['serial']})" in page.get_data(as_text=True)
+        assert page.status_code == 200 and f"(no. {int(row['serial']):06d})" in page.get_data(as_text=True)
     # The same codes again, from the run's number; then a withdrawal from the shell.
     again = tmp_path / "again.csv"
     (run_id,) = run_ids
@@ -237,6 +247,12 @@ def test_the_command_line_writes_a_run_whose_every_code_verifies(
                                "--reason", "roll lost"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "Label withdrawn" in client.get(f"/v/{rows[14]['code']}", headers=EN).get_data(as_text=True)
+    # A lost roll is never written again, and a range outside the run is refused in words.
+    assert runner.invoke(args=["labels", "csv", "--run", str(run_id), "--out", str(again)]).exit_code == 0
+    serials = [int(r["serial"]) for r in csv.DictReader(again.open(encoding="utf-8"))]
+    assert len(serials) == 2000 - 11 and not set(range(10, 21)) & set(serials)
+    refused = runner.invoke(args=["labels", "csv", "--run", str(run_id), "--to", "0", "--out", str(again)])
+    assert refused.exit_code == 1 and "serials 1 to 2,000" in refused.output
 
 
 @pytest.mark.parametrize(

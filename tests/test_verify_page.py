@@ -83,7 +83,10 @@ def test_link_preview_fetchers_are_never_counted(seeded_app: Flask, seeded_codes
         "Chrome/120.0 Mobile Safari/537.36 Zalo android/12100 ZaloTheme/light ZaloLanguage/vn"
     )
     client.get(f"/v/{code}", headers={**EN, "User-Agent": zalo_browser})
-    assert _count(seeded_app, code) == 1
+    # … and so does a phone whose brand ends in "bot" (Cubot makes budget Android phones).
+    cubot = "Mozilla/5.0 (Linux; Android 11; CUBOT X30) AppleWebKit/537.36 Chrome/119 Mobile Safari/537.36"
+    client.get(f"/v/{code}", headers={**EN, "User-Agent": cubot})
+    assert _count(seeded_app, code) == 2
 
 
 def test_revalidation_qr_and_follow_up_questions_are_not_counted(

@@ -325,6 +325,8 @@ class Verification(NumberMatch):
                 "withdrawn_on": label.withdrawn_day,
                 "withdrawn_reason": withdrawn.reason if withdrawn else None,
             }  # fmt: skip
+            # The certificate's own code is not given away: one genuine label must not yield it.
+            fields["certificate"]["verify_url"] = verify_url(base_url, label.code)
             fields.update(
                 code=label.code, verify_url=verify_url(base_url, label.code), check_count=None,
                 device_days=label.device_days, first_checked_at=label.first_checked_at, label=answer,

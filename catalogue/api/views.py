@@ -199,8 +199,10 @@ _CODE = {"code": "The code from the QR (`/v/<code>`); case, spaces and dashes do
 VERIFY_CODE = Operation(
     "verifyCode", "Verify the code printed as a QR on a package", "verification", query=CodeQuery,
     path_params=_CODE,
-    description="The same verdict as the page `/v/<code>`; a check is counted like a scan (not with "
-    "`as_of`, nor a revalidation answered 304). Rate-limited per client, shared with the page.",
+    description="The same verdict as the page `/v/<code>`; a check of a certificate's code is counted "
+    "like a scan (not with `as_of`, nor a revalidation answered 304). A package's own code (a label "
+    "run's serial) is answered with its `label` history but never counted: only a person's scan of the "
+    "page makes a label's first check. Rate-limited per client, shared with the page.",
     replies=(
         Reply(200, "A known certificate with its current status.", Verification),
         BAD_REQUEST,
@@ -237,7 +239,9 @@ def verify_code(code: str) -> Response:
         if request.if_none_match.contains_weak(tag):
             return page_headers(Response(status=304), tag)
         if found is not None:
-            label = serials.count(conn, found, device(), as_of is None and counts_as_scan())
+            # Read, never counted: a shop's stock app checking every package must not become
+            # each label's first check, which would make every buyer see "checked before".
+            label = serials.count(conn, found, device(), counted=False)
             history = status_as_of(check, as_of, load_events(conn, check.id)) if as_of is not None else None
             body = Verification.of_check(check, today, base, as_of=history, label=label)
         else:

@@ -266,9 +266,17 @@ def _heading(kind: str, state: str, refused: bool) -> str:
     return label if state in ACTIVE else f"{label}: {STATES.get(state, state)}"
 
 
+#: A kind's own rule on top of the batch's, by kind: a label file carries printable codes, so
+#: only the office that issues the certificate's labels opens its job (see catalogue.label_runs).
+ACCESS: dict[str, Callable[[permissions.Actor, Job], None]] = {}
+
+
 def require_job(actor: permissions.Actor, job: Job) -> None:
-    """The batch's rule: the province's officials (and the ministry) see and retry its jobs."""
+    """The batch's rule: the province's officials (and the ministry) see and retry its jobs;
+    a kind in :data:`ACCESS` adds its own."""
     permissions.require(actor, "view_batch", province=job.province_id)
+    if (extra := ACCESS.get(job.kind)) is not None:
+        extra(actor, job)
 
 
 def visible_jobs(

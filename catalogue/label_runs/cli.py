@@ -14,6 +14,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
+from sqlmodel import Session
 
 from catalogue.accounts import services as accounts
 from catalogue.accounts.permissions import SYSTEM, Actor, Forbidden
@@ -28,26 +29,34 @@ def labels_group() -> None:
     pass
 
 
-def _actor(session: object, email: str | None) -> Actor:
+def _actor(session: Session, email: str | None) -> Actor:
     if email is None:
         return SYSTEM
-    user = accounts.find_user(session, email)  # type: ignore[arg-type]
+    user = accounts.find_user(session, email)
     if user is None or not user.is_active:
         raise click.ClickException(f"No active account {email!r}.")
     return user
 
 
-def _write(run: LabelRun, out: Path, first: int = 1, last: int | None = None) -> int:
+def _write(session: Session, run: LabelRun, out: Path, first: int = 1, last: int | None = None) -> int:
+    """The run's serials ``first..last`` (default: all) as CSV, withdrawn ones left out."""
+    end = run.count if last is None else last
+    runs.check_range(run, first, end)
+    ranges = runs.printable_ranges(session, run, first, end)
     started = time.monotonic()
+    cfg = current_app.config
     with out.open("w", encoding="utf-8", newline="") as handle:
-        cfg = current_app.config
-        rows = writing.write_csv(
-            handle, run, keys=cfg["VERIFY_KEYS"], base_url=cfg["PUBLIC_BASE_URL"], first=first, last=last
-        )
-    click.echo(
-        f"Wrote {rows:,} codes of run {pk(run)} to {out} in {time.monotonic() - started:.1f} s.", err=True
-    )
+        keys, base = cfg["VERIFY_KEYS"], cfg["PUBLIC_BASE_URL"]
+        rows = writing.write_csv(handle, run, ranges, keys=keys, base_url=base)
+    seconds = time.monotonic() - started
+    click.echo(f"Wrote {rows:,} codes of run {pk(run)} to {out} in {seconds:.1f} s.", err=True)
     return rows
+
+
+def _writable(out: Path) -> None:
+    """Refuse before anything is issued when the file cannot be written."""
+    if not out.parent.is_dir() or out.is_dir():
+        raise click.BadParameter(f"{out} cannot be written (no such folder).", param_hint="--out")
 
 
 @labels_group.command(
@@ -64,6 +73,7 @@ def _write(run: LabelRun, out: Path, first: int = 1, last: int | None = None) ->
 @with_appcontext
 @needs_database
 def issue(ref: str, count: int, out: Path, note: str | None, email: str | None, lang: str) -> None:
+    _writable(out)
     with force_locale(lang):
         try:
             with session_scope() as session:
@@ -76,7 +86,8 @@ def issue(ref: str, count: int, out: Path, note: str | None, email: str | None, 
         click.echo(
             f"Label run {pk(run)}: {count:,} codes for certificate {certificate.number or ref}.", err=True
         )
-        _write(run, out)
+        with session_scope() as session:
+            _write(session, run, out)
 
 
 @labels_group.command("csv", help="Write a run's codes (or serials FROM..TO) as CSV again.")
@@ -87,13 +98,16 @@ def issue(ref: str, count: int, out: Path, note: str | None, email: str | None, 
 @with_appcontext
 @needs_database
 def write_again(run_id: int, out: Path, first: int, last: int | None) -> None:
+    _writable(out)
     with session_scope() as session:
         run = session.get(LabelRun, run_id)
-    if run is None:
-        raise click.ClickException(f"No label run {run_id}.")
-    if not 1 <= first <= (last or run.count) <= run.count:
-        raise click.ClickException(f"Run {run_id} has serials 1 to {run.count:,}.")
-    _write(run, out, first, last)
+        if run is None:
+            raise click.ClickException(f"No label run {run_id}.")
+        try:
+            with force_locale("en"):  # the refusal below is the operator's message
+                _write(session, run, out, first, last)
+        except runs.RunRefused:
+            raise click.ClickException(f"Run {run_id} has serials 1 to {run.count:,}.") from None
 
 
 @labels_group.command(

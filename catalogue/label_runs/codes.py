@@ -107,6 +107,11 @@ def _decode(symbols: str) -> int:
     return value
 
 
+def printed_serial(serial: int) -> str:
+    """A serial as labels and pages print it: six digits, so a roll sorts and reads alike."""
+    return f"{serial:06d}"
+
+
 def is_serial(code: str) -> bool:
     """Whether a canonical code is a serial code (by its length alone)."""
     return len(code) == CODE_LEN

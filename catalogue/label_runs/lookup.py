@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from catalogue.label_runs.codes import SerialCode
 from catalogue.label_runs.models import LabelRun, LabelWithdrawal
@@ -36,6 +36,13 @@ class SerialCheck:
     serial: int
     check: svc.CertificateCheck
     withdrawn: Withdrawn | None
+
+
+def labels_since(conn: Connection, certificate_id: int) -> datetime | None:
+    """When the certificate's first label run was issued: packages made since carry their own code."""
+    first = select(func.min(_run.c.created_at)).where(_run.c.certificate_id == certificate_id)
+    started: datetime | None = conn.execute(first).scalar()
+    return started
 
 
 def find_serial(conn: Connection, serial: SerialCode) -> SerialCheck | None:

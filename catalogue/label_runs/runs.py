@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalogue.accounts.permissions import Actor, actor_label, audit_actor
 from catalogue.audit import services as audit
 from catalogue.clock import today
 from catalogue.db import pk
+from catalogue.i18n import fmt_number
 from catalogue.label_runs import codes
 from catalogue.label_runs.models import LabelRun, LabelWithdrawal
 from catalogue.refused import Refused
@@ -28,6 +28,7 @@ from catalogue.registry.codes import parse_code
 from catalogue.registry.models import Certificate, SelectionRound
 from catalogue.registry.status import certificate_standing, current_policy
 from catalogue.text import nfc
+from catalogue.verification.services import find_by_number
 from catalogue.vocab import CertificateStatus
 
 #: The most codes one run may hold (one per package).
@@ -51,12 +52,10 @@ def issue_run(
     session: Session, *, actor: Actor, certificate: Certificate, count: int, note: str | None = None
 ) -> LabelRun:
     """A new run of ``count`` serial codes for a certificate valid today (flushed, not committed)."""
-    round_ = require_certificate(session, actor, ACTION, certificate)
+    require_certificate(session, actor, ACTION, certificate)
     if not 1 <= count <= MAX_COUNT:
-        raise RunRefused(gettext("A label run holds from 1 to %(max)s codes.", max=f"{MAX_COUNT:,}"))
-    standing = certificate_standing(certificate, round_.level, round_.year, current_policy())
-    if standing.status is not CertificateStatus.VALID:
-        raise RunRefused(gettext("Labels are issued only for a certificate that is valid today."))
+        raise RunRefused(gettext("A label run holds from 1 to %(max)s codes.", max=fmt_number(MAX_COUNT)))
+    require_valid(session, certificate)
     run = LabelRun(
         certificate_id=pk(certificate), count=count, note=nfc(note or "")[:200] or None,
         key_id=current_app.config["VERIFY_CURRENT_KEY_ID"],
@@ -85,11 +84,7 @@ def withdraw(
     reason = nfc(reason)
     if not reason:
         raise RunRefused(gettext("Say why these labels are withdrawn (for example: a roll was lost)."))
-    if not 1 <= first <= last <= run.count:
-        raise RunRefused(
-            gettext("Choose serials from %(first)s to %(last)s, the first not after the last.",
-                    first=1, last=f"{run.count:,}")
-        )  # fmt: skip
+    check_range(run, first, last)
     entry = LabelWithdrawal(
         run_id=pk(run), first_serial=first, last_serial=last, reason=reason[:500],
         withdrawn_by_id=getattr(actor, "id", None), withdrawn_by_label=actor_label(actor)[:200],
@@ -147,6 +142,8 @@ def runs_of(session: Session, certificate_id: int) -> list[RunSummary]:
 
 
 def today_valid(session: Session, certificate: Certificate) -> bool:
+    """Labels are issued and printed only while the certificate is valid: a label printed now
+    promises a valid certificate (a revocation or expiry stops new files at once)."""
     round_ = session.get(SelectionRound, certificate.round_id)
     if round_ is None:
         return False
@@ -154,24 +151,58 @@ def today_valid(session: Session, certificate: Certificate) -> bool:
     return standing.status is CertificateStatus.VALID
 
 
+def require_valid(session: Session, certificate: Certificate) -> None:
+    if not today_valid(session, certificate):
+        raise RunRefused(gettext("Labels are issued only for a certificate that is valid today."))
+
+
+def check_range(run: LabelRun, first: int, last: int) -> None:
+    """Refuse serials ``first..last`` unless they lie within the run, the first not after the last."""
+    if not 1 <= first <= last <= run.count:
+        raise RunRefused(
+            gettext("Choose serials from %(first)s to %(last)s, the first not after the last.",
+                    first=1, last=fmt_number(run.count))
+        )  # fmt: skip
+
+
+def printable_ranges(session: Session, run: LabelRun, first: int, last: int) -> list[tuple[int, int]]:
+    """Serials ``first..last`` of ``run`` less the withdrawn ones, as ranges in order: a lost
+    roll's codes are never written again, by the workspace or the command line."""
+    withdrawn = session.exec(select(LabelWithdrawal).where(LabelWithdrawal.run_id == pk(run))).all()
+    kept: list[tuple[int, int]] = []
+    start = first
+    for w_first, w_last in sorted((w.first_serial, w.last_serial) for w in withdrawn):
+        if w_last < start or w_first > last:
+            continue
+        if w_first > start:
+            kept.append((start, w_first - 1))
+        start = max(start, w_last + 1)
+        if start > last:
+            break
+    if start <= last:
+        kept.append((start, last))
+    return kept
+
+
 def find_certificate(session: Session, ref: str, keys: dict[str, str]) -> Certificate:
     """The certificate named by its verification code or its printed number (the command line's way).
 
     A number shared by several certificates is refused with their codes, so the operator picks one.
+    Numbers are matched by verification's one number rule.
     """
     code = parse_code(ref, keys)
     if code is not None:
         found = session.exec(select(Certificate).where(Certificate.verify_code == code)).first()
         if found is not None:
             return found
-    wanted = " ".join(ref.split()).lower()
-    same_number = func.lower(Certificate.number) == wanted
-    matches = session.exec(select(Certificate).where(same_number).limit(10)).all()
+    matches = find_by_number(session.connection(), ref)
     if len(matches) == 1:
-        return matches[0]
+        certificate = session.get(Certificate, matches[0].id)
+        assert certificate is not None
+        return certificate
     if not matches:
         raise RunRefused(gettext("No certificate has the number or code %(ref)s.", ref=ref))
     raise RunRefused(
         gettext("Several certificates have the number %(ref)s; give one of their codes: %(codes)s",
-                ref=ref, codes=", ".join(c.verify_code or "?" for c in matches))
+                ref=ref, codes=", ".join(c.code for c in matches))
     )  # fmt: skip

@@ -12,10 +12,11 @@ precomposed Vietnamese letter, installs from PyPI with no system package, and is
 narrow enough for a product name in a 16 mm column. ReportLab embeds the used
 glyphs only.
 
-The QR symbols are exactly those of :func:`catalogue.verification.qr.matrix` (the test
-compares them), but the mask is chosen with numpy: qrcode scores its eight candidate
-masks in pure Python (8–9 ms a code, over 40 s for 5,000 labels; here about 2 ms).
-5,000 labels take about 16 s of CPU and make a 3.7 MB file (77 pages).
+The QR symbols are :func:`catalogue.verification.qr.matrix`'s (same segments, level Q,
+quiet zone) with one fixed mask, :data:`LABEL_MASK`: qrcode's search for the best of
+eight masks is most of a symbol's time, and any mask is valid ISO 18004 that readers
+decode (the tests decode every label with zbar). 5,000 labels take about 14 s and make
+a 2.5 MB file (77 pages).
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from catalogue.label_runs.codes import printed_serial
 from catalogue.label_runs.runs import SHEET_RANGE
 from catalogue.text import nfc
 from catalogue.verification import qr
 
-#: The most labels one file may hold (a run is downloaded range by range).
-#: The QR mask of every label: qrcode's search for the best of eight masks is most of a symbol's
-#: time (≈ 20 ms), and any mask is valid ISO 18004 that every reader decodes (the tests decode them).
+#: The QR mask of every label (see the module docstring).
 LABEL_MASK = 2
+#: The most labels one file may hold (a run is downloaded range by range).
 MAX_RANGE = SHEET_RANGE
 
 PAGE_W, PAGE_H = A4
@@ -132,7 +133,7 @@ def _range_text(heading: SheetHeading) -> str:
 
 def serial_text(serial: int) -> str:
     """The serial as printed on its label ("Số 000123")."""
-    return gettext("No. %(serial)s", serial=f"{serial:06d}")
+    return gettext("No. %(serial)s", serial=printed_serial(serial))
 
 
 def _draw_header(canvas: Canvas, heading: SheetHeading, page: int, pages: int) -> None:

@@ -8,45 +8,40 @@ are left out of both: a lost roll's codes must never be printed again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from catalogue.accounts.models import User
-from catalogue.db import pk
+from catalogue.accounts.permissions import Actor, Forbidden
+from catalogue.db import get_session, pk
 from catalogue.i18n import fmt_number
 from catalogue.jobs import service
 from catalogue.jobs.models import Job
 from catalogue.jobs.runner import handler
-from catalogue.label_runs import codes, runs, writing
-from catalogue.label_runs.models import LabelRun, LabelWithdrawal
+from catalogue.label_runs import runs, writing
+from catalogue.label_runs.models import LabelRun
+from catalogue.registry.certificates import require_certificate
 from catalogue.registry.models import Certificate, Producer, Product
 
 
-def kept_ranges(first: int, last: int, withdrawn: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Serials ``first..last`` less the withdrawn spans, as ranges in order."""
-    kept: list[tuple[int, int]] = []
-    start = first
-    for w_first, w_last in sorted(withdrawn):
-        if w_last < start or w_first > last:
-            continue
-        if w_first > start:
-            kept.append((start, w_first - 1))
-        start = max(start, w_last + 1)
-        if start > last:
-            break
-    if start <= last:
-        kept.append((start, last))
-    return kept
+def _may_open(actor: Actor, job: Job) -> None:
+    """A label job is opened (page, download, retry) only under the label rule of its run's certificate."""
+    session = get_session()
+    run = session.get(LabelRun, int((job.params or {}).get("run_id") or 0))
+    certificate = session.get(Certificate, run.certificate_id) if run is not None else None
+    if certificate is None:
+        raise Forbidden()
+    require_certificate(session, actor, runs.ACTION, certificate)
 
 
-def _withdrawn(session: Session, run: LabelRun) -> list[tuple[int, int]]:
-    rows = session.exec(select(LabelWithdrawal).where(col(LabelWithdrawal.run_id) == pk(run))).all()
-    return [(w.first_serial, w.last_serial) for w in rows]
+service.ACCESS["label_csv"] = service.ACCESS["label_sheets"] = _may_open
 
 
 def _run(session: Session, job: Job, user: User) -> tuple[LabelRun, Certificate, int, int]:
@@ -59,32 +54,15 @@ def _run(session: Session, job: Job, user: User) -> tuple[LabelRun, Certificate,
     assert certificate is not None  # a run's certificate is a required foreign key
     if not runs.may_issue(session, user, certificate):
         raise runs.RunRefused(gettext("Your account may not issue labels for this certificate."))
+    runs.require_valid(session, certificate)
     first = int(params.get("first") or 1)
     last = int(params.get("last") or run.count)
-    if not 1 <= first <= last <= run.count:
-        raise runs.RunRefused(
-            gettext("Choose serials from %(first)s to %(last)s, the first not after the last.",
-                    first=1, last=fmt_number(run.count))
-        )  # fmt: skip
+    runs.check_range(run, first, last)
     return run, certificate, first, last
 
 
 def _nothing_left() -> runs.RunRefused:
     return runs.RunRefused(gettext("Every label of these serials is withdrawn: there is nothing to print."))
-
-
-class _AfterHeader:
-    """Passes writes on, except the CSV header of a second or later range (one header per file)."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out, self.skipped = out, False
-
-    def write(self, text: str) -> int:
-        if not self.skipped:
-            self.skipped = True
-            if text == writing.HEADER:
-                return len(text)
-        return self.out.write(text)
 
 
 def _filename(run: LabelRun, first: int, last: int, suffix: str) -> str:
@@ -96,27 +74,16 @@ def _filename(run: LabelRun, first: int, last: int, suffix: str) -> str:
 def label_csv(app: Flask, session: Session, job: Job, user: User, report: service.Reporter) -> dict[str, Any]:
     """The run's codes (or one range's) as ``serial,code,url`` rows, withdrawn serials left out."""
     run, _certificate, first, last = _run(session, job, user)
-    ranges = kept_ranges(first, last, _withdrawn(session, run))
+    ranges = runs.printable_ranges(session, run, first, last)
     if not ranges:
         raise _nothing_left()
-    total = sum(b - a + 1 for a, b in ranges)
     service.prune_downloads(session, app)
     path = service.download_path(job, app, suffix=".csv")
-    tmp = path.with_suffix(".part")
-    rows = 0
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        for index, (a, b) in enumerate(ranges):
-            offset = rows
-
-            def progress(done: int, _total: int, offset: int = offset) -> None:
-                report(offset + done, total)
-
-            rows += writing.write_csv(
-                handle if index == 0 else _AfterHeader(handle),  # type: ignore[arg-type]
-                run, keys=app.config["VERIFY_KEYS"], base_url=app.config["PUBLIC_BASE_URL"],
-                first=a, last=b, progress=progress,
-            )  # fmt: skip
-    tmp.replace(path)  # whole or absent
+    with _whole_or_absent(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
+        rows = writing.write_csv(
+            handle, run, ranges, keys=app.config["VERIFY_KEYS"], base_url=app.config["PUBLIC_BASE_URL"],
+            progress=report,
+        )  # fmt: skip
     return {
         "run_id": pk(run),
         "download": _filename(run, first, last, "csv"),
@@ -125,13 +92,16 @@ def label_csv(app: Flask, session: Session, job: Job, user: User, report: servic
     }
 
 
-def _labels(
-    run: LabelRun, ranges: list[tuple[int, int]], keys: dict[str, str], base_url: str
-) -> Iterator[tuple[int, str]]:
-    prefix = f"{base_url.rstrip('/')}/v/"
-    for a, b in ranges:
-        for serial, code in enumerate(codes.serial_codes(keys, run.key_id, pk(run), a, b), start=a):
-            yield serial, prefix + code
+@contextmanager
+def _whole_or_absent(path: Path) -> Iterator[Path]:
+    """A ``.part`` file renamed to ``path`` when whole, removed when the job fails or is refused."""
+    tmp = path.with_suffix(".part")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
 
 
 @handler("label_sheets")
@@ -148,7 +118,7 @@ def label_sheets(
                 "Label sheets are made for at most %(n)s serials at a time.", n=fmt_number(sheets.MAX_RANGE)
             )
         )
-    ranges = kept_ranges(first, last, _withdrawn(session, run))
+    ranges = runs.printable_ranges(session, run, first, last)
     if not ranges:
         raise _nothing_left()
     product = session.get(Product, certificate.product_id)
@@ -164,14 +134,10 @@ def label_sheets(
     total = sum(b - a + 1 for a, b in ranges)
     service.prune_downloads(session, app)
     path = service.download_path(job, app, suffix=".pdf")
-    tmp = path.with_suffix(".part")
-    progress: Callable[[int, int], None] = report
-    with tmp.open("wb") as out:
-        count = sheets.write_sheets(
-            out, _labels(run, ranges, app.config["VERIFY_KEYS"], app.config["PUBLIC_BASE_URL"]),
-            heading=heading, progress=progress, total=total,
-        )  # fmt: skip
-    tmp.replace(path)
+    labels = ((serial, url) for serial, _code, url in writing.labels(
+        run, ranges, app.config["VERIFY_KEYS"], app.config["PUBLIC_BASE_URL"]))  # fmt: skip
+    with _whole_or_absent(path) as tmp, tmp.open("wb") as out:
+        count = sheets.write_sheets(out, labels, heading=heading, progress=report, total=total)
     return {
         "run_id": pk(run),
         "download": _filename(run, first, last, "pdf"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -50,7 +50,8 @@ class WithdrawForm(Form):
     first = IntegerField(_l("From serial"), validators=[InputRequired()], render_kw={"min": 1})
     last = IntegerField(_l("To serial"), validators=[InputRequired()], render_kw={"min": 1})
     reason = TextAreaField(
-        _l("Why (for example: a roll of labels was lost)"), validators=[DataRequired(), Length(max=500)]
+        _l("Why (shown to anyone who scans these labels; for example: a roll of labels was lost)"),
+        validators=[DataRequired(), Length(max=500)],
     )
     confirm = BooleanField(
         _l(
@@ -91,6 +92,9 @@ def _start(
     certificate; none, so the ministry alone, for a regional or national one).
     """
     session = shell.session()
+    if not runs.today_valid(session, cert):  # the job would refuse too; say it here, at once
+        flash(_("Labels are issued only for a certificate that is valid today."), "error")
+        return redirect(url_for("label_runs.run", run_id=pk(run)))
     owner = ownership.certificate_owner(session, Provinces.load(session), cert)
     params: dict[str, Any] = {"run_id": pk(run)}
     if first is not None and last is not None:
@@ -103,10 +107,14 @@ def _start(
     return redirect(url_for("jobs.job", job_id=job.id))
 
 
-def _range() -> tuple[int, int]:
-    """The serial range a button posted (``first``, ``last``); 400 when it is not two numbers."""
+def _range(run: LabelRun) -> tuple[int, int]:
+    """The serial range a button posted (``first``, ``last``); 400 unless it is a range of the run."""
     first, last = request.form.get("first", type=int), request.form.get("last", type=int)
     if first is None or last is None:
+        abort(400)
+    try:
+        runs.check_range(run, first, last)
+    except runs.RunRefused:
         abort(400)
     return first, last
 
@@ -149,8 +157,6 @@ def run(run_id: int) -> Any:
     found, cert, round_ = _run(run_id)
     session = shell.session()
     form = WithdrawForm()
-    if request.method == "GET":
-        form.first.data, form.last.data = 1, found.count
     if form.validate_on_submit():
         first, last, reason = int(form.first.data or 0), int(form.last.data or 0), form.reason.data or ""
         done = shell.commit(
@@ -172,6 +178,7 @@ def run(run_id: int) -> Any:
         product=session.get(Product, cert.product_id),
         form=form,
         confirm=ConfirmForm(),
+        valid=runs.today_valid(session, cert),
     )
 
 
@@ -183,9 +190,7 @@ def run_csv(run_id: int) -> Any:
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("label_runs.run", run_id=run_id))
     if "first" in request.form:
-        first, last = _range()
-        if not 1 <= first <= last <= found.count:
-            abort(400)
+        first, last = _range(found)
         return _start("label_csv", found, cert, first, last)
     return _start("label_csv", found, cert)
 
@@ -197,8 +202,8 @@ def run_sheets(run_id: int) -> Response:
     found, cert, _round = _run(run_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("label_runs.run", run_id=run_id))
-    first, last = _range()
-    if not 1 <= first <= last <= found.count or last - first + 1 > runs.SHEET_RANGE:
+    first, last = _range(found)
+    if last - first + 1 > runs.SHEET_RANGE:
         abort(400)
     response: Response = _start("label_sheets", found, cert, first, last)
     return response

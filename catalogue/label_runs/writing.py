@@ -7,7 +7,7 @@ without BOM (printer software reads plain ASCII; every value here is ASCII).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 from catalogue.db import pk
@@ -19,27 +19,34 @@ HEADER = "serial,code,url\n"
 CHUNK = 20_000
 
 
+def labels(
+    run: LabelRun, ranges: Sequence[tuple[int, int]], keys: dict[str, str], base_url: str
+) -> Iterator[tuple[int, str, str]]:
+    """``(serial, code, url)`` of every serial in ``ranges`` (each ``first..last`` of the run)."""
+    prefix = f"{base_url.rstrip('/')}/v/"
+    for first, last in ranges:
+        run_codes = codes.serial_codes(keys, run.key_id, pk(run), first, last)
+        for serial, code in enumerate(run_codes, start=first):
+            yield serial, code, prefix + code
+
+
 def write_csv(
     out: IO[str],
     run: LabelRun,
+    ranges: Sequence[tuple[int, int]],
     *,
     keys: dict[str, str],
     base_url: str,
-    first: int = 1,
-    last: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Write serials ``first..last`` (default: the whole run); returns how many rows."""
-    last = run.count if last is None else last
-    if not 1 <= first <= last <= run.count:
-        raise ValueError("serial range outside the run")
-    prefix = f"{base_url.rstrip('/')}/v/"
-    total = last - first + 1
+    """Write the serials of ``ranges`` (see :func:`catalogue.label_runs.runs.printable_ranges`)
+    under one header; returns how many rows."""
+    total = sum(last - first + 1 for first, last in ranges)
     out.write(HEADER)
     done = 0
     batch: list[str] = []
-    for serial, code in enumerate(codes.serial_codes(keys, run.key_id, pk(run), first, last), start=first):
-        batch.append(f"{serial},{code},{prefix}{code}\n")
+    for serial, code, url in labels(run, ranges, keys, base_url):
+        batch.append(f"{serial},{code},{url}\n")
         if len(batch) == CHUNK:
             out.write("".join(batch))
             done += len(batch)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from ua_parser import parse_device
 
 _ANNOUNCED = re.compile(
-    r"bot\b|bot/|crawler|spider|preview|externalhit|facebookcatalog|meta-external|embedly|"
+    r"(?<!cu)bot\b|bot/|crawler|spider|preview|externalhit|facebookcatalog|meta-external|embedly|"
     r"skypeuri|vkshare|w3c_validator|curl/|wget/|python-requests|go-http-client|okhttp",
     re.IGNORECASE,
 )

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, Engine, Integer, bindparam, column, event, inspect, select, text
+from sqlalchemy import Connection, Engine, bindparam, event, inspect, select, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -65,8 +65,6 @@ class Tally:
     first_at: datetime | None
     #: Distinct devices per day so far (what the pages show).
     device_days: int = 0
-    #: This check was the first by its device that day (set by :func:`record` only).
-    new_device_day: bool = False
 
 
 def store_url() -> str:
@@ -132,7 +130,7 @@ _BUMP = (
     "SET checks = verification_tally.checks + 1, "
     "device_days = verification_tally.device_days + excluded.device_days, "
     "last_checked_at = excluded.last_checked_at "
-    "RETURNING checks, device_days, first_checked_at, {fresh}"
+    "RETURNING checks, device_days, first_checked_at"
 )
 
 
@@ -140,14 +138,10 @@ def _typed(sql: str) -> Any:
     typed = [bindparam("now", type_=_k.c.last_checked_at.type), bindparam("code", type_=_k.c.code.type)]
     if ":day" in sql:
         typed.append(bindparam("day", type_=_d.c.day.type))
-    return (
-        text(sql)
-        .bindparams(*typed)
-        .columns(_k.c.checks, _k.c.device_days, _k.c.first_checked_at, column("fresh", Integer))
-    )
+    return text(sql).bindparams(*typed).columns(_k.c.checks, _k.c.device_days, _k.c.first_checked_at)
 
 
-_BUMP_SQL = _typed(_BUMP.format(new=":new", fresh="CAST(:new AS INTEGER) AS fresh"))
+_BUMP_SQL = _typed(_BUMP.format(new=":new"))
 _NEW_DAY = _d.insert().prefix_with("OR IGNORE", dialect="sqlite")
 # PostgreSQL, one round trip: the device-day and the log row in CTEs, the counts in the
 # statement; a count is not a record, so the commit does not wait for the WAL flush (a
@@ -160,8 +154,6 @@ _RECORD_PG = _typed(
     "added AS (INSERT INTO verification_check (code, checked_at, device) VALUES (:code, :now, :device)) "
     + _BUMP.format(
         new="CASE WHEN CAST(:device AS VARCHAR) IS NULL THEN 1 ELSE (SELECT COUNT(*) FROM day) END",
-        fresh="CASE WHEN CAST(:device AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM day) "
-        "THEN 1 ELSE 0 END AS fresh",
     )
 )
 _TALLY = select(_k.c.checks, _k.c.device_days, _k.c.first_checked_at).where(_k.c.code == bindparam("code"))
@@ -197,14 +189,14 @@ def _append(conn: Connection, code: str, device: str | None, now: datetime) -> T
     day = now.astimezone(VIETNAM).date()
     params: dict[str, Any] = {"code": code, "now": now, "device": device, "day": day}
     if conn.dialect.name == "postgresql":
-        checks, days, first, fresh = conn.execute(_RECORD_PG, params).one()
+        checks, days, first = conn.execute(_RECORD_PG, params).one()
     else:
         # A check without a device (none could be told) counts as a device-day of its own.
         pair = {"code": code, "device": device, "day": day}
         new = device is None or conn.execute(_NEW_DAY, pair).rowcount > 0
         conn.execute(_INSERT, {"code": code, "checked_at": now, "device": device})
-        checks, days, first, fresh = conn.execute(_BUMP_SQL, {**params, "new": int(new)}).one()
-    return Tally(int(checks), first, int(days), bool(fresh))
+        checks, days, first = conn.execute(_BUMP_SQL, {**params, "new": int(new)}).one()
+    return Tally(int(checks), first, int(days))
 
 
 def tally(code: str) -> Tally | None:

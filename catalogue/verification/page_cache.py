@@ -50,7 +50,8 @@ _DATES: dict[tuple[str, date], str] = {}
 
 def count_html(device_days: int | None, first: datetime | None, locale: str, translations: Any) -> str:
     """The "Checked" cell, straight from the catalogue (no Jinja on the hot path): "12 times since
-    3 Mar 2026 (each device counts once a day)"; ``device_days`` None: the check log could not be
+    3 Mar 2026 (each device counts once a day)", ``first`` being where device-days start (loads
+    counted before the check log have no devices); ``device_days`` None: the check log could not be
     reached, the verdict stands alone."""
     if device_days is None:
         return str(Markup.escape(translations.gettext("not available right now")))

@@ -12,16 +12,14 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request, url_for
 from flask_babel import get_locale
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from catalogue.i18n import local_time
-from catalogue.label_runs.models import LabelRun
+from catalogue.label_runs import lookup
 from catalogue.registry import photos as media
 from catalogue.registry.catalog import verify_url
 from catalogue.registry.status import Policy
 from catalogue.verification import services as svc
-
-_runs = svc.core_table(LabelRun)
 
 
 def base_url() -> str:
@@ -77,8 +75,7 @@ def result_context(
     code = label.code if label is not None else check.code
     labels_since = None
     if label is None and conn is not None:
-        first_run = select(func.min(_runs.c.created_at)).where(_runs.c.certificate_id == check.id)
-        started = conn.execute(first_run).scalar()
+        started = lookup.labels_since(conn, check.id)
         labels_since = local_time(started).date() if started is not None else None
     return {
         "c": check, "status": standing.status, "standing": standing, "today": today, "domain": domain(),

@@ -39,10 +39,10 @@ def canonical_code(raw: str | None) -> str | None:
     if canonical is None:
         keys = current_app.config["VERIFY_KEYS"]
         canonical = parse_code(raw, keys)
-        if canonical is None:
+        if canonical is None:  # a package's own code: each is scanned a few times, so never memoised
             serial = parse_serial(raw, keys)
-            canonical = serial.code if serial is not None else None
-        if canonical is not None and raw:
+            return serial.code if serial is not None else None
+        if raw:
             if len(known) >= _KNOWN_CODES_MAX:
                 known.clear()
             known[raw] = canonical

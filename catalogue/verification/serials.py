@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection
 
 from catalogue.i18n import local_time
-from catalogue.label_runs.codes import parse_serial
+from catalogue.label_runs.codes import parse_serial, printed_serial
 from catalogue.label_runs.lookup import SerialCheck, Withdrawn, find_serial
 from catalogue.verification import counting
 from catalogue.verification.counting import Tally
@@ -35,6 +35,10 @@ class LabelState:
     def withdrawn_day(self) -> date | None:
         """The withdrawal's day in Vietnam time."""
         return local_time(self.withdrawn.withdrawn_on).date() if self.withdrawn is not None else None
+
+    @property
+    def printed_serial(self) -> str:
+        return printed_serial(self.serial)
 
     @property
     def days_since_first(self) -> int:
@@ -61,7 +65,7 @@ def look_up(conn: Connection, code: str, keys: dict[str, str]) -> SerialCheck | 
 
 
 def count(conn: Connection, found: SerialCheck, device: str, counted: bool) -> LabelState:
-    """Count this check of the label when ``counted`` (a person's plain scan), else only read its
-    history; the page and the API share it, so a label is counted one way whichever door."""
+    """Count this check of the label when ``counted`` (a person's plain scan of the page), else only
+    read its history (the API, ``?as_of``, HEAD, preview fetchers)."""
     tally = counting.record(found.code, device, registry=conn) if counted else counting.tally(found.code)
     return label_state(found, tally, counted)

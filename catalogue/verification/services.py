@@ -148,6 +148,8 @@ class CertificateCheck:
     photo_key: str | None
     #: Distinct devices per day that checked the code (None: not counted yet, or the log is down).
     device_days: int | None = None
+    #: The first check in the log, where device-days start (the pre-log count has none).
+    counted_since: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> CertificateCheck:
@@ -184,7 +186,8 @@ class CertificateCheck:
 
     def with_count(self, counted: Counted) -> CertificateCheck:
         return replace(self, check_count=counted.check_count, first_checked_at=counted.first_checked_at,
-                       last_checked_at=counted.last_checked_at, device_days=counted.device_days)  # fmt: skip
+                       last_checked_at=counted.last_checked_at, device_days=counted.device_days,
+                       counted_since=counted.counted_since)  # fmt: skip
 
 
 def printable(
@@ -234,6 +237,7 @@ class Counted:
     expires_on: date | None
     #: Distinct devices per day (what the page shows); None as ``check_count``.
     device_days: int | None = None
+    counted_since: datetime | None = None
 
 
 #: What the page cache needs, read without a write: a publish holding the
@@ -282,6 +286,7 @@ def _with_tally(base: Counted, tally: counting.Tally | None, last: datetime | No
     return replace(
         base, check_count=(base.check_count or 0) + tally.count, first_checked_at=min(firsts, default=None),
         last_checked_at=last if tally.count else base.last_checked_at, device_days=tally.device_days,
+        counted_since=tally.first_at,
     )  # fmt: skip
 
 

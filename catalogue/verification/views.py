@@ -89,7 +89,7 @@ def result(code: str) -> Response:
         page = cached_page(conn, counted, canonical, locale, today)
     if page is None:
         return _not_recognised(code)
-    count = count_html(counted.device_days, counted.first_checked_at, locale, page.translations)
+    count = count_html(counted.device_days, counted.counted_since, locale, page.translations)
     return page_headers(Response(page.head + count + page.tail), page.etag)
 
 
@@ -119,7 +119,7 @@ def _result_uncounted_first(
         context = result_context(check, today, policy, conn)
     count = None
     if as_of is None and as_of_error is None:
-        count = count_html(check.device_days, check.first_checked_at, locale, get_translations())
+        count = count_html(check.device_days, check.counted_since, locale, get_translations())
     html = render(
         "verify/result.html", **context, as_of=as_of_answer, as_of_error=as_of_error,
         as_of_raw=request.args.get("as_of", "")[:20], count_html=Markup(count) if count is not None else None,
