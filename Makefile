@@ -38,7 +38,10 @@ reindex: seed ## Rebuild the search index from the database
 	$(FLASK) search rebuild
 
 run: reindex ## Set up everything and serve on http://127.0.0.1:$(PORT) (web + job worker, see Procfile)
-	CATALOGUE_ENV=$${CATALOGUE_ENV:-development} $(BIN)/honcho start -f Procfile -p $(PORT)
+	# honcho gives each process its own PORT (the worker PORT+100): the links the worker writes into
+	# files (label codes, QR zips) must name the web's port, so the base URL is set here for both.
+	CATALOGUE_ENV=$${CATALOGUE_ENV:-development} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
+		$(BIN)/honcho start -f Procfile -p $(PORT)
 
 # One pytest worker per core (pytest-xdist); PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto

@@ -309,11 +309,13 @@ AUDIT_ACTIONS = {
     "reset_password": _l("password set through a reset link"), "end_session": _l("session ended"),
     "end_other_sessions": _l("other sessions ended"),
     "merge": _l("duplicate merged in"), "unmerge": _l("merge undone"),
+    "issue_labels": _l("label run issued"), "withdraw_labels": _l("labels withdrawn"),
+    "undo_label_withdrawal": _l("label withdrawal undone"),
 }  # fmt: skip
 AUDIT_ENTITIES = {
     "validity_policy": _l("Assumed validity"),
     "certificate": _l("Certificate"), "product": _l("Product"), "producer": _l("Producer"),
     "selection_round": _l("Selection round"), "event": _l("Fair or showroom"),
     "import_batch": _l("Import batch"), "photo": _l("Photo"), "user": _l("Account"),
-    "revocation_decision": _l("Revocation decision"),
+    "revocation_decision": _l("Revocation decision"), "label_run": _l("Label run"),
 }  # fmt: skip

@@ -66,11 +66,14 @@ def test_the_first_device_is_told_it_is_first_and_the_next_sees_when_it_was_firs
     assert page.status_code == 200 and 'class="verdict v-ok"' in html and "Chè Shan tuyết kiểm thử" in html
     assert "You are the first to check this label." in _label_text(html)
     assert "(no. 000004)" in _label_text(html)
+    # The page's own "was it valid on the day I bought it?" from the same phone: still the first.
+    asked = client.get(f"/v/{labels[3]}?as_of=2026-06-01", headers=phone(1)).get_data(as_text=True)
+    assert "You are the first to check this label." in _label_text(asked)
     for _ in range(5):  # the same phone reloading stays the first and adds nothing
         again = client.get(f"/v/{labels[3]}", headers=phone(1)).get_data(as_text=True)
         assert "You are the first to check this label." in _label_text(again)
     second = client.get(f"/v/{labels[3]}", headers=phone(2)).get_data(as_text=True)
-    assert "first checked on Jun 15, 2026 09:00, and on 1 other device-day since" in _label_text(second)
+    assert "first checked on Jun 15, 2026 09:00, and 1 more time since" in _label_text(second)
     assert "may have been copied" in _label_text(second)
     # The next day the first phone is one more device-day.
     clock.move_to(FROZEN + timedelta(days=1))

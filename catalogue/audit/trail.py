@@ -68,6 +68,8 @@ FIELD_LABELS: dict[str, Any] = {
     "validity_years": _l("Standard validity (years)"), "effective_from": _l("In force from"),
     "certificates": _l("Certificates"), "reason": _l("Reason"),
     "duplicate": _l("Duplicate"), "moved": _l("What moved"),
+    "count": _l("Number of codes"), "first_serial": _l("From serial"), "last_serial": _l("To serial"),
+    "certificate_id": _l("Certificate"),
 }  # fmt: skip
 _ENTITY_FIELD_LABELS: dict[tuple[str, str], Any] = {
     ("producer", "kind"): _l("Type of producer"),
@@ -96,6 +98,7 @@ _ENDPOINTS = {
     "product": ("records.product", "product_id"), "producer": ("records.producer", "producer_id"),
     "certificate": ("records.certificate", "cert_id"), "selection_round": ("records.round_", "round_id"),
     "import_batch": ("imports.batch", "batch_id"), "event": ("fairs_admin.event", "event_id"),
+    "label_run": ("label_runs.run", "run_id"),
 }  # fmt: skip
 _LONG = 160
 
@@ -180,7 +183,8 @@ def _wanted(entries: list[AuditEntry], changes: list[tuple[str, dict[str, Any]]]
                                  ("product", "producer", "selection_round", "import_batch", "certificate",
                                   "event", "user", "photo")}  # fmt: skip
     by_field = {"product_id": "product", "producer_id": "producer", "round_id": "selection_round",
-                "batch_id": "import_batch", "products": "product"}  # fmt: skip
+                "batch_id": "import_batch", "products": "product",
+                "certificate_id": "certificate"}  # fmt: skip
     for e in entries:
         if e.entity_id is not None and e.entity_type in want:
             want[e.entity_type].add(e.entity_id)
@@ -264,6 +268,7 @@ def _value(entity_type: str, key: str, value: Any, names: _Names) -> str:
     ids: dict[str, Callable[[int], str | None]] = {
         "province_id": names.province, "producer_id": names.producers.get,
         "product_id": names.products.get, "round_id": names.rounds.get, "batch_id": names.batches.get,
+        "certificate_id": names.certificates.get,
     }  # fmt: skip
     if key in ids:
         found = ids[key](value) if isinstance(value, int) else None
@@ -322,6 +327,8 @@ def _record_name(e: AuditEntry, names: _Names) -> str | None:
         "import_batch": names.batches, "certificate": names.certificates, "event": names.events,
         "photo": names.photos,
     }  # fmt: skip
+    if e.entity_type == "label_run":  # named by its number; the summary names its certificate
+        return f"#{e.entity_id}"
     if e.entity_type == "user":
         found = names.users.get(e.entity_id)
         return found[0] if found else None

@@ -94,7 +94,7 @@ def upload_path(job: Job, app: Flask | None = None) -> Path:
 
 #: Kinds whose job writes a download, and each download's type by its suffix.
 DOWNLOAD_KINDS = frozenset({"qr_zip", "label_csv", "label_sheets"})
-MIMETYPES = {".zip": "application/zip", ".csv": "text/csv; charset=utf-8", ".pdf": "application/pdf"}
+MIMETYPES = {".zip": "application/zip", ".csv": "text/csv", ".pdf": "application/pdf"}
 
 
 def download_path(job: Job, app: Flask | None = None, suffix: str | None = None) -> Path:

@@ -21,6 +21,7 @@ from catalogue.db import pk
 from catalogue.i18n import fmt_number
 from catalogue.label_runs import codes
 from catalogue.label_runs.models import LabelRun, LabelWithdrawal
+from catalogue.places.services import Provinces
 from catalogue.refused import Refused
 from catalogue.registry import certificates
 from catalogue.registry.certificates import require_certificate
@@ -67,9 +68,9 @@ def issue_run(
         raise RunRefused(gettext("No more label runs can be numbered with this verification key."))
     audit.record(
         session, **audit_actor(actor), action="issue_labels", entity_type="label_run", entity_id=pk(run),
-        province_id=certificate.province_id,
+        province_id=Provinces.load(session).current_id(certificate.province_id),
         changes={"certificate_id": pk(certificate), "count": count, "note": run.note},
-        summary=f"{count} labels for {certificate.number or pk(certificate)}",
+        summary=certificate.number,
     )  # fmt: skip
     return run
 
@@ -93,11 +94,31 @@ def withdraw(
     session.flush()
     audit.record(
         session, **audit_actor(actor), action="withdraw_labels", entity_type="label_run", entity_id=pk(run),
-        province_id=certificate.province_id,
+        province_id=Provinces.load(session).current_id(certificate.province_id),
         changes={"first_serial": first, "last_serial": last, "reason": entry.reason},
-        summary=f"labels {first}–{last} of run {pk(run)} withdrawn",
+        summary=certificate.number,
     )  # fmt: skip
     return entry
+
+
+def undo_withdrawal(session: Session, *, actor: Actor, withdrawal: LabelWithdrawal) -> None:
+    """Take back a withdrawal made by mistake: its serials read their certificate's status again.
+
+    Audited with the range and reason that are undone. Flushed, not committed.
+    """
+    run = session.get(LabelRun, withdrawal.run_id)
+    certificate = session.get(Certificate, run.certificate_id) if run is not None else None
+    assert run is not None and certificate is not None  # required foreign keys
+    require_certificate(session, actor, ACTION, certificate)
+    first, last = withdrawal.first_serial, withdrawal.last_serial
+    audit.record(
+        session, **audit_actor(actor), action="undo_label_withdrawal", entity_type="label_run",
+        entity_id=pk(run), province_id=Provinces.load(session).current_id(certificate.province_id),
+        changes={"first_serial": first, "last_serial": last, "reason": withdrawal.reason},
+        summary=certificate.number,
+    )  # fmt: skip
+    session.delete(withdrawal)
+    session.flush()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from catalogue.i18n import fmt_number
 from catalogue.label_runs.codes import printed_serial
 from catalogue.label_runs.runs import SHEET_RANGE
 from catalogue.text import nfc
@@ -128,7 +129,8 @@ def write_sheets(
 
 
 def _range_text(heading: SheetHeading) -> str:
-    return gettext("Serials %(first)s–%(last)s", first=f"{heading.first:,}", last=f"{heading.last:,}")
+    first, last = fmt_number(heading.first), fmt_number(heading.last)
+    return gettext("Serials %(first)s–%(last)s", first=first, last=last)
 
 
 def serial_text(serial: int) -> str:

@@ -88,7 +88,7 @@ def label_csv(app: Flask, session: Session, job: Job, user: User, report: servic
         "run_id": pk(run),
         "download": _filename(run, first, last, "csv"),
         "_done": rows,
-        "_message": _l("The CSV of %(n)s label codes is ready.", n=rows),
+        "_message": _l("The CSV of %(n)s label codes is ready.", n=fmt_number(rows)),
     }
 
 
@@ -142,5 +142,5 @@ def label_sheets(
         "run_id": pk(run),
         "download": _filename(run, first, last, "pdf"),
         "_done": count,
-        "_message": _l("Label sheets for %(n)s packages are ready.", n=count),
+        "_message": _l("Label sheets for %(n)s packages are ready.", n=fmt_number(count)),
     }

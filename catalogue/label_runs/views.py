@@ -24,7 +24,7 @@ from catalogue.db import get_session, pk
 from catalogue.i18n import fmt_number
 from catalogue.jobs import service as jobs
 from catalogue.label_runs import runs
-from catalogue.label_runs.models import LabelRun
+from catalogue.label_runs.models import LabelRun, LabelWithdrawal
 from catalogue.places.services import Provinces
 from catalogue.registry import certificates, ownership
 from catalogue.registry.models import Certificate, Product, SelectionRound
@@ -180,6 +180,23 @@ def run(run_id: int) -> Any:
         confirm=ConfirmForm(),
         valid=runs.today_valid(session, cert),
     )
+
+
+@bp.post("/label-runs/<int:run_id>/withdrawals/<int:withdrawal_id>/undo")
+@guard()
+def undo_withdrawal(run_id: int, withdrawal_id: int) -> Any:
+    """Take back a withdrawal made by mistake (audited); the run's page says what happened."""
+    found, _cert, _round = _run(run_id)
+    withdrawal = shell.get_or_404(LabelWithdrawal, withdrawal_id)
+    if withdrawal.run_id != pk(found):
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        shell.commit(
+            lambda: runs.undo_withdrawal(shell.session(), actor=shell.me(), withdrawal=withdrawal),
+            _("Labels %(first)s–%(last)s read their certificate's status again.",
+              first=fmt_number(withdrawal.first_serial), last=fmt_number(withdrawal.last_serial)),
+        )  # fmt: skip
+    return redirect(url_for("label_runs.run", run_id=run_id))
 
 
 @bp.post("/label-runs/<int:run_id>/csv")

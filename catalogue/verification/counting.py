@@ -199,6 +199,19 @@ def _append(conn: Connection, code: str, device: str | None, now: datetime) -> T
     return Tally(int(checks), first, int(days))
 
 
+_SEEN = select(_d.c.code).where(_d.c.code == bindparam("code"), _d.c.device == bindparam("device"))
+
+
+def seen(code: str, device: str) -> bool:
+    """Whether ``device`` (today's pseudonym) has already checked ``code`` today; False if unreadable."""
+    try:
+        with store_engine().connect() as conn:
+            return conn.execute(_SEEN, {"code": code, "device": device}).first() is not None
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("device-day of %s not read: %s", code, _short(exc))
+        return False
+
+
 def tally(code: str) -> Tally | None:
     """The code's checks so far, or None if the store cannot be read."""
     try:

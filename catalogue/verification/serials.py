@@ -46,15 +46,15 @@ class LabelState:
         return max((self.device_days or 0) - 1, 0)
 
 
-def label_state(found: SerialCheck, tally: Tally | None, counted: bool) -> LabelState:
+def label_state(found: SerialCheck, tally: Tally | None, own: bool) -> LabelState:
     """``tally``: the label's check log after this request (None: the log is down);
-    ``counted``: this request was counted (a person's plain scan, not a preview fetcher)."""
+    ``own``: this device's check is in it (this request was counted, or it checked earlier today)."""
     days = tally.device_days if tally is not None else None
     return LabelState(
         code=found.code, run_id=found.run_id, serial=found.serial, withdrawn=found.withdrawn,
         device_days=days,
         first_checked_at=tally.first_at if tally is not None else None,
-        first_to_check=counted and days == 1,
+        first_to_check=own and days == 1,
     )  # fmt: skip
 
 
@@ -67,5 +67,7 @@ def look_up(conn: Connection, code: str, keys: dict[str, str]) -> SerialCheck | 
 def count(conn: Connection, found: SerialCheck, device: str, counted: bool) -> LabelState:
     """Count this check of the label when ``counted`` (a person's plain scan of the page), else only
     read its history (the API, ``?as_of``, HEAD, preview fetchers)."""
-    tally = counting.record(found.code, device, registry=conn) if counted else counting.tally(found.code)
-    return label_state(found, tally, counted)
+    if counted:
+        return label_state(found, counting.record(found.code, device, registry=conn), own=True)
+    # Not counted (a date question, the API…): still the first if this device was, earlier today.
+    return label_state(found, counting.tally(found.code), own=counting.seen(found.code, device))
