@@ -202,6 +202,19 @@ def test_withdrawing_serials_leaves_the_certificate_exactly_as_it_was(
     rows = _csv_rows(client, _job_id(post(client, f"{page}/csv", token_from=page)))
     assert [int(r["serial"]) for r in rows] == [1, 2, *range(6, 13)]
 
+    # A withdrawal made by mistake is undone (audited): its serials read the certificate again.
+    undo = post(client, f"{page}/withdrawals/{withdrawal.id}/undo", token_from=page)
+    assert undo.status_code == 302
+    assert "read their certificate" in client.get(page).get_data(as_text=True)
+    assert 'class="verdict v-ok"' in client.get(f"/v/{codes[3]}").get_data(as_text=True)
+    with seeded_app.app_context(), Session(get_engine()) as s:
+        assert s.exec(select(LabelWithdrawal)).all() == []
+        undone = s.exec(select(AuditEntry).where(col(AuditEntry.action) == "undo_label_withdrawal")).one()
+        assert undone.changes == {"first_serial": 3, "last_serial": 5, "reason": "Mất một cuộn nhãn"}
+    assert _certificate_row(seeded_app, valid_cert) == before
+    stranger = _official(seeded_app, "dn.undo@so.gov.vn", province="Đà Nẵng")
+    assert post(stranger, f"{page}/withdrawals/{withdrawal.id}/undo", token_from="/admin/").status_code == 403
+
 
 @pytest.mark.skipif(
     find_spec("catalogue.label_runs.sheets") is None,
