@@ -30,10 +30,11 @@ from sqlmodel import Session, select  # noqa: E402
 from bench.common import Row, record  # noqa: E402
 from catalogue import create_app, migrate  # noqa: E402
 from catalogue.db import get_engine, make_engine, pk  # noqa: E402
-from catalogue.label_runs import codes, sheets  # noqa: E402
-from catalogue.label_runs.models import LabelRun  # noqa: E402
+from catalogue.label_runs import sheets  # noqa: E402
 from catalogue.registry.models import Certificate  # noqa: E402
 from catalogue.seeding import seed_all  # noqa: E402
+from catalogue.verification import serial_codes as codes  # noqa: E402
+from catalogue.verification.models import LabelRun  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "labels"
 BUDGET_S = 30.0

@@ -5,7 +5,6 @@ from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.decisions.models import RevocationDecision
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
 from catalogue.jobs.models import Job
-from catalogue.label_runs.models import LabelRun, LabelWithdrawal
 from catalogue.places.models import Province
 from catalogue.registry.models import (
     Certificate,
@@ -21,6 +20,8 @@ from catalogue.registry.models import (
 )
 from catalogue.verification.models import (
     FakeReport,
+    LabelRun,
+    LabelWithdrawal,
     VerificationCheck,
     VerificationDeviceDay,
     VerificationTally,

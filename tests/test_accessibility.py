@@ -37,12 +37,12 @@ from catalogue.db import get_engine
 from catalogue.imports import checking as importing
 from catalogue.imports import publishing
 from catalogue.jobs import service as jobs
-from catalogue.label_runs import codes as label_codes
 from catalogue.label_runs import runs as label_runs
 from catalogue.registry.certificates import revoke_certificate
 from catalogue.registry.models import Certificate, Product
 from catalogue.registry.product_photos import add_photo
 from catalogue.verification import fake_reports
+from catalogue.verification import serial_codes as label_codes
 from catalogue.verification import services as svc
 from catalogue.vocab import ProductGroup
 from tests.conftest import PausedBuild

@@ -7,7 +7,6 @@ import io
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -24,7 +23,6 @@ from tests.fixtures.workspace import signed_in
 
 EN = {"Accept-Language": "en"}
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-_LOOKUP = Path(__file__).parents[1] / "catalogue" / "label_runs" / "lookup.py"
 
 
 def _province_id(app: Flask, name: str) -> int:
@@ -198,15 +196,12 @@ def test_the_newest_group_comes_first_and_groups_are_paged(
 # ----------------------------------------------------------------------------- label runs
 
 
-@pytest.mark.skipif(
-    not _LOOKUP.exists(), reason="serial codes are answered once catalogue.label_runs.lookup lands"
-)
 def test_reports_of_two_serials_of_one_run_are_grouped_under_that_run(
     seeded_app: Flask, make_certificate: Callable[..., str]
 ) -> None:
     from catalogue.accounts.permissions import SYSTEM
-    from catalogue.label_runs import codes
     from catalogue.label_runs.runs import issue_run
+    from catalogue.verification import serial_codes as codes
 
     code = _certificate(make_certificate, "Chè Shan tuyết tem 04")
     with seeded_app.test_request_context("/"), Session(get_engine(), expire_on_commit=False) as session:

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from catalogue.label_runs import codes
 from catalogue.registry.codes import CODE_LEN as CERTIFICATE_CODE_LEN
 from catalogue.registry.codes import new_code, parse_code
+from catalogue.verification import serial_codes as codes
 
 KEYS = {"a": "key-a", "b": "key-b"}
 

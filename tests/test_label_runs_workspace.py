@@ -23,9 +23,9 @@ from catalogue.accounts.permissions import SYSTEM
 from catalogue.audit.models import AuditEntry
 from catalogue.db import get_engine
 from catalogue.jobs import service as jobs
-from catalogue.label_runs.models import LabelRun, LabelWithdrawal
 from catalogue.registry.certificates import revoke_certificate
 from catalogue.registry.models import Certificate
+from catalogue.verification.models import LabelRun, LabelWithdrawal
 from catalogue.vocab import Level
 from tests.fixtures.workspace import post, signed_in
 

@@ -18,10 +18,11 @@ from sqlmodel import Session, func, select
 
 from catalogue.accounts.permissions import SYSTEM
 from catalogue.db import get_engine, pk
-from catalogue.label_runs import codes, runs
-from catalogue.label_runs.models import LabelRun
+from catalogue.label_runs import runs
 from catalogue.registry.models import Certificate
 from catalogue.verification import counting
+from catalogue.verification import serial_codes as codes
+from catalogue.verification.models import LabelRun
 from tests.conftest import FROZEN, VERIFY_KEYS, phone
 
 EN = {"Accept-Language": "en"}

@@ -16,9 +16,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.ttfonts import TTFont
 
 from catalogue.label_runs import sheets
-from catalogue.label_runs.codes import serial_codes
 from catalogue.registry.catalog import verify_url
 from catalogue.verification import qr
+from catalogue.verification.serial_codes import serial_codes
 from tests.conftest import REQUIRE_BROWSER, VERIFY_KEYS
 
 BASE = "http://registry.test"

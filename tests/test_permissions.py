@@ -134,6 +134,7 @@ def world(seeded_app: Flask) -> dict[str, Any]:
         product = s.get(Product, cert.product_id)
         photo = product_photos.add_photo(s, actor=hue, product=product, data=_png())
         label_run = label_runs.issue_run(s, actor=hue, certificate=cert, count=5)  # valid until revoked below
+        lost = label_runs.withdraw(s, actor=hue, run=label_run, first=4, last=5, reason="roll lost")
         ministry = s.get(User, ids["ministry"])
         event = s.exec(select(Event)).first()
         exhibitor = fairs.add_exhibitor(
@@ -188,6 +189,7 @@ def world(seeded_app: Flask) -> dict[str, Any]:
             spare_producer_id=spare.id,
             decision_id=decision.id,
             run_id=label_run.id,
+            withdrawal_id=lost.id,
         )
     return ids
 

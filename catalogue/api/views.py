@@ -43,7 +43,6 @@ from catalogue.api.spec import BAD_REQUEST, BUSY, TOO_MANY, Operation, Reply, do
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
 from catalogue.fairs import pages
-from catalogue.label_runs.codes import is_serial
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import load_summaries
 from catalogue.registry.status import current_policy
@@ -64,6 +63,7 @@ from catalogue.verification.requests import (
     page_headers,
     parse_as_of,
 )
+from catalogue.verification.serial_codes import is_serial
 from catalogue.web import public_cache
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -20,8 +20,8 @@ from catalogue.accounts import services as accounts
 from catalogue.accounts.permissions import SYSTEM, Actor, Forbidden
 from catalogue.db import pk, session_scope
 from catalogue.label_runs import runs, writing
-from catalogue.label_runs.models import LabelRun
 from catalogue.startup import needs_database
+from catalogue.verification.models import LabelRun
 
 
 @click.group("labels", help="Label runs: one verification code per package.")

@@ -19,8 +19,6 @@ from catalogue.audit import services as audit
 from catalogue.clock import today
 from catalogue.db import pk
 from catalogue.i18n import fmt_number
-from catalogue.label_runs import codes
-from catalogue.label_runs.models import LabelRun, LabelWithdrawal
 from catalogue.places.services import Provinces
 from catalogue.refused import Refused
 from catalogue.registry import certificates
@@ -29,6 +27,8 @@ from catalogue.registry.codes import parse_code
 from catalogue.registry.models import Certificate, SelectionRound
 from catalogue.registry.status import certificate_standing, current_policy
 from catalogue.text import nfc
+from catalogue.verification import serial_codes as codes
+from catalogue.verification.models import LabelRun, LabelWithdrawal
 from catalogue.verification.services import find_by_number
 from catalogue.vocab import CertificateStatus
 

@@ -37,10 +37,10 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from catalogue.i18n import fmt_number
-from catalogue.label_runs.codes import printed_serial
 from catalogue.label_runs.runs import SHEET_RANGE
 from catalogue.text import nfc
 from catalogue.verification import qr
+from catalogue.verification.serial_codes import printed_serial
 
 #: The QR mask of every label (see the module docstring).
 LABEL_MASK = 2

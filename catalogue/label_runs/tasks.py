@@ -26,9 +26,9 @@ from catalogue.jobs import service
 from catalogue.jobs.models import Job
 from catalogue.jobs.runner import handler
 from catalogue.label_runs import runs, writing
-from catalogue.label_runs.models import LabelRun
 from catalogue.registry.certificates import require_certificate
 from catalogue.registry.models import Certificate, Producer, Product
+from catalogue.verification.models import LabelRun
 
 
 def _may_open(actor: Actor, job: Job) -> None:

@@ -24,10 +24,10 @@ from catalogue.db import get_session, pk
 from catalogue.i18n import fmt_number
 from catalogue.jobs import service as jobs
 from catalogue.label_runs import runs
-from catalogue.label_runs.models import LabelRun, LabelWithdrawal
 from catalogue.places.services import Provinces
 from catalogue.registry import certificates, ownership
 from catalogue.registry.models import Certificate, Product, SelectionRound
+from catalogue.verification.models import LabelRun, LabelWithdrawal
 from catalogue.workspace import shell
 from catalogue.workspace.forms import ConfirmForm, Form
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 from catalogue.db import pk
-from catalogue.label_runs import codes
-from catalogue.label_runs.models import LabelRun
+from catalogue.verification import serial_codes as codes
+from catalogue.verification.models import LabelRun
 
 HEADER = "serial,code,url\n"
 #: Rows joined per write, and between progress reports.

@@ -19,13 +19,13 @@ from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as sm_select
 
 from catalogue.clock import aware, today
-from catalogue.label_runs import codes
-from catalogue.label_runs.lookup import find_serial
 from catalogue.paging import Pager
 from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.text import nfc
 from catalogue.verification import counting, services
+from catalogue.verification import serial_codes as codes
 from catalogue.verification.models import FakeReport
+from catalogue.verification.serials import find_serial
 from catalogue.verification.services import CertificateCheck
 
 #: Days of device-days shown beside a certificate code.

@@ -15,10 +15,10 @@ from flask_babel import get_locale
 from sqlalchemy import Connection
 
 from catalogue.i18n import local_time
-from catalogue.label_runs import lookup
 from catalogue.registry import photos as media
 from catalogue.registry.catalog import verify_url
 from catalogue.registry.status import Policy
+from catalogue.verification import serials as lookup
 from catalogue.verification import services as svc
 
 

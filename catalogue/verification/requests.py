@@ -15,10 +15,10 @@ from flask import Response, current_app, request
 from flask_babel import gettext
 
 from catalogue.clock import today as clock_today
-from catalogue.label_runs.codes import parse_serial
 from catalogue.registry.codes import parse_code
 from catalogue.verification.bots import is_preview_fetcher
 from catalogue.verification.devices import device_hash
+from catalogue.verification.serial_codes import parse_serial
 
 #: Pages that show a verdict: must reach the app on every view (see :mod:`catalogue.verification.views`).
 PAGE_CACHE = "private, no-cache"

@@ -1,8 +1,11 @@
-"""A serial code's own signal: who checked this one label first, and on how many device-days since.
+"""A package's own code (a label run's serial): what it names, and who checked it first.
 
-Only a code printed on a single package can say this: a sealed product just bought whose
-label was already checked elsewhere carries a copied label. The certificate's verdict
-stays the certificate's; a withdrawn label (a lost roll) reads "label withdrawn".
+Only a code printed on a single package can say "first checked on …": a sealed product
+just bought whose label was already checked elsewhere carries a copied label. The
+certificate's verdict stays the certificate's; a withdrawn label (a lost roll) reads
+"label withdrawn". Looking a code up only reads (three short SELECTs), so a publish
+holding the registry's write lock never delays it; a serial past its run's count is
+unknown, like a forged one.
 """
 
 from __future__ import annotations
@@ -10,13 +13,62 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from catalogue.i18n import local_time
-from catalogue.label_runs.codes import parse_serial, printed_serial
-from catalogue.label_runs.lookup import SerialCheck, Withdrawn, find_serial
 from catalogue.verification import counting
+from catalogue.verification import services as svc
 from catalogue.verification.counting import Tally
+from catalogue.verification.models import LabelRun, LabelWithdrawal
+from catalogue.verification.serial_codes import SerialCode, parse_serial, printed_serial
+
+_run = svc.core_table(LabelRun)
+_w = svc.core_table(LabelWithdrawal)
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    withdrawn_on: datetime
+    reason: str
+    first_serial: int
+    last_serial: int
+
+
+@dataclass(frozen=True)
+class SerialCheck:
+    """A serial code as the verify page and the API show it."""
+
+    code: str
+    run_id: int
+    serial: int
+    check: svc.CertificateCheck
+    withdrawn: Withdrawn | None
+
+
+def labels_since(conn: Connection, certificate_id: int) -> datetime | None:
+    """When the certificate's first label run was issued: packages made since carry their own code."""
+    first = select(func.min(_run.c.created_at)).where(_run.c.certificate_id == certificate_id)
+    started: datetime | None = conn.execute(first).scalar()
+    return started
+
+
+def find_serial(conn: Connection, serial: SerialCode) -> SerialCheck | None:
+    """The run, certificate and withdrawal of a (parsed, authentic) serial code; None if unknown."""
+    run = conn.execute(select(_run.c.certificate_id, _run.c.count).where(_run.c.id == serial.run_id)).first()
+    if run is None or serial.serial > run[1]:
+        return None
+    check = svc.find_by_id(conn, run[0])
+    if check is None:
+        return None
+    row = conn.execute(
+        select(_w.c.withdrawn_on, _w.c.reason, _w.c.first_serial, _w.c.last_serial)
+        .where(_w.c.run_id == serial.run_id)
+        .where(_w.c.first_serial <= serial.serial, _w.c.last_serial >= serial.serial)
+        .order_by(_w.c.id)
+        .limit(1)
+    ).first()
+    withdrawn = Withdrawn(*row) if row is not None else None
+    return SerialCheck(serial.code, serial.run_id, serial.serial, check, withdrawn)
 
 
 @dataclass(frozen=True)

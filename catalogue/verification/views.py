@@ -36,7 +36,6 @@ from werkzeug.exceptions import TooManyRequests
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
 from catalogue.extensions import limiter, retry_after_seconds
-from catalogue.label_runs.codes import is_serial
 from catalogue.places.services import Provinces
 from catalogue.registry import photos as media
 from catalogue.registry.status import current_policy
@@ -47,6 +46,7 @@ from catalogue.verification.limits import verify_limit
 from catalogue.verification.page_cache import cached_page, count_html
 from catalogue.verification.rendering import domain, printed_url, render, result_context
 from catalogue.verification.requests import canonical_code, counts_as_scan, device, page_headers, parse_as_of
+from catalogue.verification.serial_codes import is_serial
 
 bp = Blueprint("verify", __name__)
 
