@@ -281,3 +281,23 @@ def test_the_command_line_refuses_in_plain_words_and_writes_nothing(
     assert not out.exists()
     with seeded_app.app_context(), Session(get_engine()) as session:
         assert session.exec(select(func.count()).select_from(LabelRun)).one() == 0
+
+
+def test_the_command_line_lists_the_certificates_labels_may_be_issued_for(
+    seeded_app: Flask, valid_code: str, make_certificate: Callable[..., str]
+) -> None:
+    expired = make_certificate(certificate_number="6/GCN-CU", product="Chè cũ", issued_on=date(2019, 1, 10),
+                               year=2019, expires_on=date(2022, 1, 10))  # fmt: skip
+    runner = seeded_app.test_cli_runner()
+    listed = runner.invoke(args=["labels", "certificates", "--province", "Lào Cai"])
+    assert listed.exit_code == 0 and f"{valid_code}\t77/GCN-NHAN\tChè Shan tuyết kiểm thử" in listed.output
+    assert expired not in listed.output
+    codes_only = runner.invoke(
+        args=["labels", "certificates", "--province", "Lao Cai", "--codes"]
+    ).output.split()
+    assert valid_code in codes_only and expired not in codes_only
+    elsewhere = runner.invoke(
+        args=["labels", "certificates", "--province", "Đà Nẵng", "--codes"]
+    ).output.split()
+    assert valid_code not in elsewhere
+    assert runner.invoke(args=["labels", "certificates", "--province", "Atlantis"]).exit_code == 2

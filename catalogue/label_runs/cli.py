@@ -20,6 +20,7 @@ from catalogue.accounts import services as accounts
 from catalogue.accounts.permissions import SYSTEM, Actor, Forbidden
 from catalogue.db import pk, session_scope
 from catalogue.label_runs import runs, writing
+from catalogue.places.services import Provinces
 from catalogue.startup import needs_database
 from catalogue.verification.models import LabelRun
 
@@ -57,6 +58,25 @@ def _writable(out: Path) -> None:
     """Refuse before anything is issued when the file cannot be written."""
     if not out.parent.is_dir() or out.is_dir():
         raise click.BadParameter(f"{out} cannot be written (no such folder).", param_hint="--out")
+
+
+@labels_group.command("certificates", help="Certificates valid today, which labels may be issued for.")
+@click.option("--province", "province_name", default=None, help="Only this current province's.")
+@click.option("--codes", "only_codes", is_flag=True, help="Print only their verification codes, one a line.")
+@with_appcontext
+@needs_database
+def certificates(province_name: str | None, only_codes: bool) -> None:
+    with session_scope() as session:
+        province = None
+        if province_name:
+            province = Provinces.load(session).match_current(province_name)
+            if province is None:
+                raise click.BadParameter(f"no current province {province_name!r}", param_hint="--province")
+        for certificate, product in runs.issuable(session, province):
+            if only_codes:
+                click.echo(certificate.verify_code)
+            else:
+                click.echo(f"{certificate.verify_code}\t{certificate.number or '—'}\t{product}")
 
 
 @labels_group.command(

@@ -19,13 +19,14 @@ from catalogue.audit import services as audit
 from catalogue.clock import today
 from catalogue.db import pk
 from catalogue.i18n import fmt_number
+from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.refused import Refused
 from catalogue.registry import certificates
 from catalogue.registry.certificates import require_certificate
 from catalogue.registry.codes import parse_code
-from catalogue.registry.models import Certificate, SelectionRound
-from catalogue.registry.status import certificate_standing, current_policy
+from catalogue.registry.models import Certificate, Product, SelectionRound
+from catalogue.registry.status import certificate_standing, current_policy, valid_sql
 from catalogue.text import nfc
 from catalogue.verification import serial_codes as codes
 from catalogue.verification.models import LabelRun, LabelWithdrawal
@@ -227,3 +228,21 @@ def find_certificate(session: Session, ref: str, keys: dict[str, str]) -> Certif
         gettext("Several certificates have the number %(ref)s; give one of their codes: %(codes)s",
                 ref=ref, codes=", ".join(c.code for c in matches))
     )  # fmt: skip
+
+
+def issuable(
+    session: Session, province: Province | None = None, limit: int = 500
+) -> list[tuple[Certificate, str]]:
+    """Certificates valid today (those labels may be issued for), with their product's name, newest
+    round first; ``province``: only those of that current province (its pre-2025 units included)."""
+    query = (
+        select(Certificate, Product.name)
+        .join(SelectionRound, col(SelectionRound.id) == Certificate.round_id)
+        .join(Product, col(Product.id) == Certificate.product_id)
+        .where(valid_sql(today(), current_policy()))
+        .order_by(col(SelectionRound.year).desc(), col(Certificate.id))
+        .limit(limit)
+    )
+    if province is not None:
+        query = query.where(col(Certificate.province_id).in_(Provinces.load(session).member_ids(province)))
+    return [(cert, name) for cert, name in session.exec(query).all()]
