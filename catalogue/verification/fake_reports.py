@@ -22,10 +22,9 @@ from catalogue.clock import aware, today
 from catalogue.paging import Pager
 from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.text import nfc
-from catalogue.verification import counting, services
+from catalogue.verification import counting, serials, services
 from catalogue.verification import serial_codes as codes
 from catalogue.verification.models import FakeReport
-from catalogue.verification.serials import find_serial
 from catalogue.verification.services import CertificateCheck
 
 #: Days of device-days shown beside a certificate code.
@@ -46,11 +45,8 @@ def reported_code(conn: Connection, canonical: str | None) -> tuple[CertificateC
         return None, None
     if not codes.is_serial(canonical):
         return services.find_by_code(conn, canonical), None
-    serial = codes.parse_serial(canonical, current_app.config["VERIFY_KEYS"])
-    found = find_serial(conn, serial) if serial is not None else None
-    if found is None:
-        return None, None
-    return found.check, found.run_id
+    found = serials.look_up(conn, canonical, current_app.config["VERIFY_KEYS"])
+    return (found.check, found.run_id) if found is not None else (None, None)
 
 
 def report_fake(
