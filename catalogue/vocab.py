@@ -159,6 +159,16 @@ class EventKind(StrEnum):
         return _("Trade fair") if self is EventKind.FAIR else _("Showroom")
 
 
+class ChangeKind(StrEnum):
+    """What a change to a product record was, as the change feed and its readers name it."""
+
+    CREATED = "created"  #: a certificate was published (a new product, or a new certificate of one)
+    CORRECTED = "corrected"  #: any other change to the product, its producer, certificates or photos
+    REVOKED = "revoked"
+    REINSTATED = "reinstated"
+    REMOVED = "removed"  #: the product is gone from the registry (merged into another)
+
+
 class CertificateStatus(StrEnum):
     VALID = "valid"
     EXPIRED = "expired"

@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,11 +24,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, func, select
 from werkzeug.test import TestResponse
 
-from catalogue.db import get_session
+from catalogue.audit.models import OutboxEvent
+from catalogue.clock import utcnow
+from catalogue.db import get_engine, get_session
+from catalogue.opendata.changes import Position
+from catalogue.registry.models import Product
+from catalogue.search.cursor import Cursor
 from tests.conftest import PausedBuild
 
 BASE = "http://registry.test"  # PUBLIC_BASE_URL in tests, the spec's server
@@ -44,7 +50,7 @@ class Case:
     headers: dict[str, str] | None = None
 
 
-def _cases(code: str, number: str) -> list[Case]:
+def _cases(code: str, number: str, expired: str = "") -> list[Case]:
     long = "x" * 101
     return [
         # products
@@ -90,6 +96,12 @@ def _cases(code: str, number: str) -> list[Case]:
         Case("/api/v1/verify", 400, valid=False, headers=EN),
         Case("/api/v1/verify?number=%20%20", 400, valid=False, headers=VI),
         Case("/api/v1/verify?number=" + long, 400, valid=False),
+        # the change feed
+        Case("/api/v1/changes?since=now", 200),
+        Case("/api/v1/changes?limit=3", 200),
+        Case("/api/v1/changes?since=c1.bogus", 400, valid=None, headers=EN),
+        Case("/api/v1/changes?limit=501", 400, valid=False),
+        Case(f"/api/v1/changes?since={expired}", 410, headers=VI),
         # the rest
         Case("/api/v1/events", 200),
         Case("/api/v1/openapi.json", 200),
@@ -137,6 +149,18 @@ def _template(path: str) -> str:
     return "/api/v1/verify/{code}" if path.startswith("/api/v1/verify/") else path
 
 
+def _expired_cursor(app: Flask) -> str:
+    """A cursor older than the retention whose changes were pruned since."""
+    with app.app_context(), Session(get_engine()) as s:
+        product_id = s.exec(select(Product.id)).first()
+        s.add_all([OutboxEvent(product_id=product_id), OutboxEvent(product_id=product_id)])
+        s.commit()
+        newest = s.exec(select(func.max(OutboxEvent.id))).one()
+        s.exec(delete(OutboxEvent).where(col(OutboxEvent.id) < newest))
+        s.commit()
+    return Position(Cursor(0), utcnow() - timedelta(days=app.config["OUTBOX_DAYS"] + 1)).token()
+
+
 def test_real_answers_follow_the_spec(
     seeded_client: FlaskClient, seeded_codes: list[str], make_certificate: Callable[..., str]
 ) -> None:
@@ -145,7 +169,7 @@ def test_real_answers_follow_the_spec(
     messages: dict[tuple[str, str], str] = {}
     number = "45/GCN-SCT"
     make_certificate(certificate_number=number, year=2025, issued_on=date(2025, 8, 15))
-    for case in _cases(seeded_codes[0], number):
+    for case in _cases(seeded_codes[0], number, _expired_cursor(seeded_client.application)):
         response = seeded_client.get(case.path, base_url=BASE, headers=case.headers)
         assert response.status_code == case.status, (case.path, response.get_data(as_text=True)[:300])
         _check(openapi, response)

@@ -22,7 +22,7 @@ from catalogue.registry.status import ExpiryBasis, Standing
 from catalogue.verification import services as svc
 from catalogue.verification.history import AsOf
 from catalogue.verification.serials import LabelState
-from catalogue.vocab import CertificateStatus, EventKind, Level, ProductGroup, Region
+from catalogue.vocab import CertificateStatus, ChangeKind, EventKind, Level, ProductGroup, Region
 
 #: ``AsOfAnswer.date`` would hide the type's name.
 Day: TypeAlias = date
@@ -127,12 +127,12 @@ class Product(Model):
         p, producer = s.product, s.producer
         assert p.id is not None
         return cls(
-            id=p.id, name=p.name, url=url_for("public.product", slug=p.slug, _external=True),
+            id=p.id, name=p.name, url=base_url + url_for("public.product", slug=p.slug),
             is_set=p.is_set, group=s.group, group_assigned_by_editors=p.group_assigned if p.group else None,
             locality=p.locality,
             producer=ProducerOut(
                 name=producer.name, kind=producer.kind,
-                url=url_for("public.producer", slug=producer.slug, _external=True),
+                url=base_url + url_for("public.producer", slug=producer.slug),
             ) if producer else None,
             province=PlaceOut(
                 as_printed=s.province.short_name if s.province else None,
@@ -384,6 +384,40 @@ class Event(Model):
             organiser=e.organiser, booths=e.booths, source=e.source,
             ics_url=url_for("fairs.event_ics", slug=slug, _external=True) if view.has_calendar else None,
         )  # fmt: skip
+
+
+class ChangeOut(Model):
+    """One change to a product record; ``product`` is its state now (null once it is gone)."""
+
+    seq: int = Field(description="Position in the feed (increasing in commit order, with gaps).")
+    at: datetime = Field(description="When the change was made (UTC).")
+    kind: ChangeKind = Field(
+        description="created: a certificate was published; corrected: any other "
+        "change to the product, its producer, certificates or photos; revoked; "
+        "reinstated; removed: the product left the registry (merged into another)."
+    )
+    product_id: int
+    certificate_id: int | None = Field(description="The certificate concerned, when one is.")
+    merged_into: int | None = Field(description="For a product merged away: the product it became part of.")
+    product: Product | None = Field(
+        description="The product as it is now, with every certificate "
+        "(any status), as `/api/v1/products?status=all` lists it; null when "
+        "it is no longer in the registry: delete it from a copy."
+    )
+
+
+class ChangeList(Model):
+    items: list[ChangeOut]
+    next: str = Field(
+        description="Pass as `since` to get the changes after these; keep it, it never expires "
+        "within the retention period (`retention_days`)."
+    )
+    more: bool = Field(description="More changes are waiting now: ask again at once.")
+    retention_days: int = Field(
+        description="Changes are kept this long; a client further behind reloads the "
+        "bulk download and continues from its `changes_cursor`."
+    )
+    bulk_download: str = Field(description="The bulk download page.")
 
 
 class EventList(Model):

@@ -22,7 +22,7 @@ from catalogue.api.answers import Model
 from catalogue.search.reader import IndexBuilding
 
 ErrorCode = Literal[
-    "bad_request", "not_found", "method_not_allowed", "too_many_requests", "search_index_building",
+    "bad_request", "not_found", "gone", "method_not_allowed", "too_many_requests", "search_index_building",
     "service_unavailable", "internal_error",
 ]  # fmt: skip
 
@@ -53,6 +53,7 @@ _CODES: dict[int, ErrorCode] = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    410: "gone",
     429: "too_many_requests",
     503: "service_unavailable",
     500: "internal_error",

@@ -15,6 +15,8 @@ from catalogue.search.params import MAX_PAGE, MAX_QUERY, SORTS
 MAX_PER_PAGE = 100
 #: A typed certificate number (the form and the API take the same).
 MAX_NUMBER = 100
+#: Largest page of the change feed.
+MAX_CHANGES = 500
 #: Years a search filter accepts (``SearchParams.from_args`` checks the same range).
 YEARS = (1900, 2200)
 
@@ -115,6 +117,22 @@ class FilterQuery(Query):
 class ProductQuery(FilterQuery):
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
     per_page: int = Field(default=20, ge=1, le=MAX_PER_PAGE)
+
+
+class ChangesQuery(Query):
+    since: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="The `next` cursor of the previous answer, or the bulk download's `changes_cursor`, or "
+        "`now` (no changes, only the cursor of this moment). Absent: from the oldest change kept.",
+    )
+    limit: int = Field(default=100, ge=1, le=MAX_CHANGES, description="Changes per answer.")
+
+    @classmethod
+    def problem(cls, name: str, value: str) -> str:
+        if name == "limit":
+            return _("limit must be a whole number from 1 to %(max)d.", max=MAX_CHANGES)
+        return super().problem(name, value)
 
 
 class CodeQuery(Query):

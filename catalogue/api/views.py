@@ -13,7 +13,7 @@ the pages cannot disagree. URLs, caching headers and limits are those the endpoi
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
@@ -24,6 +24,8 @@ from werkzeug.exceptions import BadRequest
 from catalogue.api import errors, export
 from catalogue.api import spec as api_spec
 from catalogue.api.answers import (
+    ChangeList,
+    ChangeOut,
     Event,
     EventList,
     Facets,
@@ -38,11 +40,12 @@ from catalogue.api.answers import (
     Verification,
 )
 from catalogue.api.errors import BuildingError, Error
-from catalogue.api.queries import CodeQuery, FilterQuery, NumberQuery, ProductQuery
+from catalogue.api.queries import ChangesQuery, CodeQuery, FilterQuery, NumberQuery, ProductQuery
 from catalogue.api.spec import BAD_REQUEST, BUSY, TOO_MANY, Operation, Reply, documented
 from catalogue.clock import today as clock_today
 from catalogue.db import get_engine, get_session
 from catalogue.fairs import pages
+from catalogue.opendata import changes as change_feed
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import load_summaries
 from catalogue.registry.status import current_policy
@@ -297,6 +300,62 @@ def verify_number() -> Response:
     today = clock_today()
     body = NumberMatches(items=[NumberMatch.of(c, today) for c in results])
     return errors.json_response(body, headers={"Cache-Control": "public, max-age=60"})
+
+
+# ----------------------------------------------------------------------------- the change feed
+
+CHANGES = Operation(
+    "listChanges", "What changed in the registry since a cursor", "changes", query=ChangesQuery,
+    description="Creations, corrections, revocations, reinstatements and removals of product records in "
+    "commit order, each with the product as it is now. To keep a copy in step: load the bulk download "
+    "(`/data/`), then ask with `since` = its `changes_cursor`, apply each item (replace the product, or "
+    "delete it when `product` is null) and ask again with `next`. A cursor is opaque; a change committed "
+    "late by a long transaction is still delivered once. The answer is never cached.",
+    replies=(
+        Reply(200, "The changes after the cursor, and the next cursor.", ChangeList),
+        BAD_REQUEST,
+        Reply(410, "The changes after this cursor are no longer kept: reload the bulk download.", Error),
+    ),
+)  # fmt: skip
+
+
+@route("/api/v1/changes", CHANGES)
+def changes() -> Response:
+    query = ChangesQuery.parse(request.args)
+    session = get_session()
+    retention = int(current_app.config["OUTBOX_DAYS"])
+    base = current_app.config["PUBLIC_BASE_URL"]
+    headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+    data_url = base + "/data/"
+    if query.since == "now":
+        page = change_feed.ChangePage([], change_feed.position_now(session), False)
+    else:
+        try:
+            since = change_feed.Position.parse(query.since) if query.since else None
+        except change_feed.BadCursor:
+            raise BadRequest(description=_("This cursor is not one this registry gave: use the `next` of "
+                                           "an answer, or `now`.")) from None  # fmt: skip
+        try:
+            page = change_feed.read(session, since, query.limit, timedelta(days=retention))
+        except change_feed.CursorExpired:
+            message = _(
+                "The changes after this cursor are no longer kept (%(days)d days): download the registry "
+                "again from %(url)s and continue from its cursor.",
+                days=retention,
+                url=data_url,
+            )
+            return errors.error_response(410, message, headers)
+    provinces = Provinces.load(session)
+    ids = sorted({c.product_id for c in page.changes})
+    products = {s.product.id: Product.of(s, base) for s in load_summaries(session, ids, provinces)}
+    items = [
+        ChangeOut(seq=c.seq, at=c.at, kind=c.kind, product_id=c.product_id, certificate_id=c.certificate_id,
+                  merged_into=c.merged_into, product=products.get(c.product_id))
+        for c in page.changes
+    ]  # fmt: skip
+    body = ChangeList(items=items, next=page.next.token(), more=page.more, retention_days=retention,
+                      bulk_download=data_url)  # fmt: skip
+    return errors.json_response(body, headers=headers)
 
 
 # ----------------------------------------------------------------------------- events and the spec

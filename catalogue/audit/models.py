@@ -30,12 +30,19 @@ class AuditEntry(SQLModel, table=True):
 
 
 class OutboxEvent(SQLModel, table=True):
-    """A product whose search document must be refreshed; drained after commit."""
+    """A product whose search document must be refreshed; drained after commit.
+
+    The same rows, in the same order, are the public change feed (``/api/v1/changes``,
+    :mod:`catalogue.opendata.changes`): ``kind`` and ``certificate_id`` say what changed.
+    """
 
     __tablename__ = "search_outbox"
 
     id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(index=True)
     op: str = Field(default="upsert", max_length=10)
+    #: A :class:`catalogue.vocab.ChangeKind` value (rows written before it existed: null, read as corrected).
+    kind: str | None = Field(default=None, max_length=16)
+    certificate_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = Field(default=None, index=True)

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from catalogue.accounts.models import User
 from catalogue.audit.models import AuditEntry, OutboxEvent
+from catalogue.vocab import ChangeKind
 
 
 def _jsonable(value: Any) -> Any:
@@ -59,9 +60,18 @@ def record(
 OUTBOX_WRITTEN = "outbox_written"
 
 
-def enqueue_reindex(session: Session, product_id: int, op: str = "upsert") -> None:
-    """Queue a product for the search index in the caller's transaction."""
-    session.add(OutboxEvent(product_id=product_id, op=op))
+def enqueue_reindex(
+    session: Session,
+    product_id: int,
+    op: str = "upsert",
+    *,
+    kind: ChangeKind = ChangeKind.CORRECTED,
+    certificate_id: int | None = None,
+) -> None:
+    """Queue a product for the search index, and the change feed, in the caller's transaction."""
+    if op == "delete":
+        kind = ChangeKind.REMOVED
+    session.add(OutboxEvent(product_id=product_id, op=op, kind=kind.value, certificate_id=certificate_id))
 
 
 def outbox_written(session: Session | OrmSession) -> None:

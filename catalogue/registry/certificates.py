@@ -30,7 +30,7 @@ from catalogue.registry.models import Certificate, CertificateEvent, Producer, P
 from catalogue.registry.records import PublishError, upsert_record, write_context
 from catalogue.registry.rows import RecordInput
 from catalogue.text import nfc
-from catalogue.vocab import Level
+from catalogue.vocab import ChangeKind, Level
 
 
 def require_certificate(
@@ -148,7 +148,9 @@ def correct_certificate(
         summary=certificate.number,
         province_id=Provinces.load(session).current_id(certificate.province_id),
     )
-    audit.enqueue_reindex(session, certificate.product_id)
+    audit.enqueue_reindex(
+        session, certificate.product_id, kind=ChangeKind.CORRECTED, certificate_id=certificate.id
+    )
     session.flush()
     return changes
 
@@ -242,7 +244,9 @@ def revoke_certificate(
         ),
         province_id=Provinces.load(session).current_id(certificate.province_id),
     )
-    audit.enqueue_reindex(session, certificate.product_id)
+    audit.enqueue_reindex(
+        session, certificate.product_id, kind=ChangeKind.REVOKED, certificate_id=certificate.id
+    )
     session.flush()
     return event
 
@@ -299,7 +303,9 @@ def reinstate_certificate(
         changes=audit.diff(before, dict.fromkeys(before)),
         province_id=Provinces.load(session).current_id(certificate.province_id),
     )
-    audit.enqueue_reindex(session, certificate.product_id)
+    audit.enqueue_reindex(
+        session, certificate.product_id, kind=ChangeKind.REINSTATED, certificate_id=certificate.id
+    )
     session.flush()
     return event
 

@@ -41,7 +41,7 @@ from catalogue.registry.models import (
 )
 from catalogue.registry.rows import RecordInput
 from catalogue.text import nfc, slugify
-from catalogue.vocab import Level
+from catalogue.vocab import ChangeKind, Level
 
 
 class PublishError(Refused):
@@ -366,6 +366,7 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
             )  # fmt: skip
     changed = created or bool(product_changes) or bool(cert_changes)
     if changed:
-        audit.enqueue_reindex(session, pk(product))
+        kind = ChangeKind.CREATED if created else ChangeKind.CORRECTED
+        audit.enqueue_reindex(session, pk(product), kind=kind, certificate_id=pk(cert))
     ctx.touched.add(pk(product))
     return UpsertResult(certificate=cert, product=product, created=created, changed=changed)
