@@ -9,7 +9,7 @@ export CATALOGUE_ENV ?= development
 FLASK := $(BIN)/flask --app catalogue
 STAMP := $(VENV)/.installed
 
-.PHONY: help run user test env messages translations lint bench bench-search bench-verify bench-import bench-scans bench-bad-files bench-jobs bench-load bench-limits bench-labels migrate seed reindex clean
+.PHONY: help run user test env messages translations lint bench bench-search bench-verify bench-import bench-scans bench-bad-files bench-jobs bench-load bench-limits bench-labels migrate seed reindex opendata clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,7 +37,10 @@ seed: migrate ## Load the real demo data (idempotent)
 reindex: seed ## Rebuild the search index from the database
 	$(FLASK) search rebuild
 
-run: reindex ## Set up everything and serve on http://127.0.0.1:$(PORT) (web + job worker, see Procfile)
+opendata: reindex ## Write the bulk downloads at /data/ (the job worker then keeps them in step)
+	$(FLASK) opendata build
+
+run: opendata ## Set up everything and serve on http://127.0.0.1:$(PORT) (web + job worker, see Procfile)
 	# honcho gives each process its own PORT (the worker PORT+100): the links the worker writes into
 	# files (label codes, QR zips) must name the web's port, so the base URL is set here for both.
 	CATALOGUE_ENV=$${CATALOGUE_ENV:-development} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \

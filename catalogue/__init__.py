@@ -67,11 +67,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from catalogue.jobs import views as job_views
     from catalogue.label_runs import tasks as label_tasks  # noqa: F401 - registers its job handlers
     from catalogue.label_runs import views as label_runs
+    from catalogue.opendata import feed_views as opendata_feeds
+    from catalogue.opendata import tasks as opendata_tasks
+    from catalogue.opendata import views as opendata
     from catalogue.registry import merge_views, parts, validity_views
     from catalogue.registry import views as public
     from catalogue.registry import workspace as records
     from catalogue.search import tasks as search_tasks  # noqa: F401 - registers its job handler
     from catalogue.search import views as search
+    from catalogue.statistics import views as statistics
     from catalogue.verification import labels, reports
     from catalogue.verification import views as verify
     from catalogue.workspace import shell
@@ -81,8 +85,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.add_template_global(shell.round_label_global, "round_label")
     app.add_template_global(label_runs.may_issue_labels, "may_issue_labels")  # the certificate page's link
     # The public site, then the JSON API (every /api/v1 endpoint and the API page /api) …
-    for blueprint in (public.bp, health.bp, fairs.bp, search.bp, verify.bp, labels.bp, api.bp):
+    for blueprint in (public.bp, health.bp, fairs.bp, search.bp, statistics.bp, verify.bp, labels.bp, api.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(opendata.bp)  # /data/: the bulk downloads
+    app.register_blueprint(opendata_feeds.bp)  # /feeds/*.atom: new certificates and revocations
     parts.install(app, [fair_pages.OnRegistryPages()])  # the fairs on the registry's pages
     # … then the officials' workspace under /admin, one blueprint per feature.
     for blueprint in (workspace.bp, accounts.bp, imports.bp, records.bp, merge_views.bp, validity_views.bp,
@@ -90,8 +96,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                       label_runs.bp):  # fmt: skip
         app.register_blueprint(blueprint)
     job_queue.init_app(app, run_job=job_runner.run_job_in_app(app), daily=retention.daily_in_app(app))
+    opendata_tasks.init_app(app)  # rewrites the bulk downloads after changes, in the job consumer
     errors.init_app(app)
     public.init_app(app)  # the registry's template helpers, on every page
+
+    from catalogue import seo
+    from catalogue.opendata import dcat_views
+
+    seo.init_app(app)  # /sitemap.xml, /robots.txt, preview cards and the pages' JSON-LD helpers
+    app.register_blueprint(dcat_views.bp)  # /data/catalog.jsonld and /data.json for open-data portals
 
     from catalogue import cli, web
     from catalogue.search import sync

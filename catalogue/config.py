@@ -151,6 +151,12 @@ class Settings:
     SMTP_PASSWORD: str = ""
     SMTP_FROM: str = ""
     SMTP_STARTTLS: bool = True
+    # The licence of the bulk downloads at /data/ (catalogue.opendata.dumps.licence): id, title, URL.
+    OPENDATA_LICENCE_ID: str = "CC-BY-4.0"
+    OPENDATA_LICENCE_TITLE: str = "Creative Commons Attribution 4.0 International (CC BY 4.0)"
+    OPENDATA_LICENCE_URL: str = "https://creativecommons.org/licenses/by/4.0/"
+    # Who answers for the open data (DCAT contactPoint); empty: SMTP_FROM, else opendata@ the public host.
+    OPENDATA_CONTACT_EMAIL: str = ""
     # Where generated secrets were read from (None: the environment or overrides gave them).
     secrets_path: Path | None = None
     # True when VERIFY_KEYS are throw-away values, neither given nor kept (see ``finalise``).
@@ -217,6 +223,9 @@ class Settings:
         s.SMTP_PASSWORD = env.get("SMTP_PASSWORD", "")
         s.SMTP_FROM = (env.get("SMTP_FROM") or "").strip()
         s.SMTP_STARTTLS = _bool(env.get("SMTP_STARTTLS"), s.SMTP_STARTTLS)
+        for name in ("OPENDATA_LICENCE_ID", "OPENDATA_LICENCE_TITLE", "OPENDATA_LICENCE_URL",
+                     "OPENDATA_CONTACT_EMAIL"):  # fmt: skip
+            setattr(s, name, (env.get(name) or "").strip() or getattr(s, name))
         s.SECRET_KEY = env.get("SECRET_KEY", "")
         s.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "").rstrip("/") or s.PUBLIC_BASE_URL
         s.PORT = _int(env, "PORT", s.PORT, 1, 65535)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, current_app, request, session, url_for
 
 from catalogue import vocab
 
@@ -45,6 +46,12 @@ def public_cache(max_age: int, *, cors: bool = False) -> Callable[[Response], Re
         return response
 
     return hook
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute public URL on ``PUBLIC_BASE_URL``, never the request's host: answers, feeds and
+    files are cached, mirrored and read elsewhere, and a proxy's internal name must not leak into them."""
+    return str(current_app.config["PUBLIC_BASE_URL"]) + url_for(endpoint, **values)
 
 
 def init_app(app: Flask) -> None:

@@ -34,12 +34,15 @@ from catalogue.accounts.models import User
 from catalogue.accounts.permissions import SYSTEM
 from catalogue.clock import utcnow
 from catalogue.db import get_engine
+from catalogue.fairs import services as fairs
+from catalogue.fairs.models import Event
 from catalogue.imports import checking as importing
 from catalogue.imports import publishing
 from catalogue.jobs import service as jobs
 from catalogue.label_runs import runs as label_runs
+from catalogue.opendata import tasks as opendata_tasks
 from catalogue.registry.certificates import revoke_certificate
-from catalogue.registry.models import Certificate, Product
+from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.registry.product_photos import add_photo
 from catalogue.verification import fake_reports
 from catalogue.verification import serial_codes as label_codes
@@ -160,6 +163,13 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         # A label run whose serials 5–6 are withdrawn (a lost roll).
         run = label_runs.issue_run(s, actor=user, certificate=certs[valid], count=10, note="Đơn hàng HTX")
         label_runs.withdraw(s, actor=user, run=run, first=5, last=6, reason="Mất cuộn tem")
+        # An exhibitor at the first fair, so its page and buyer catalogue show products and QR codes.
+        ministry_user = s.exec(select(User).where(User.email == MINISTRY_EMAIL)).one()
+        first_event = s.exec(select(Event).order_by(Event.id)).first()  # type: ignore[arg-type]
+        exhibitor = s.get(Producer, product.producer_id)
+        assert first_event is not None and exhibitor is not None
+        fairs.add_exhibitor(s, actor=ministry_user, event=first_event, producer=exhibitor, booth="A11",
+                            products=[product])  # fmt: skip
         s.commit()
         run_id = run.id
         serials = list(label_codes.serial_codes(app.config["VERIFY_KEYS"], run.key_id, run.id, 1, 10))
@@ -189,6 +199,7 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         undated = one("SELECT slug FROM event WHERE kind <> 'fair' OR start_date IS NULL ORDER BY id LIMIT 1")
         number = one("SELECT number FROM certificate WHERE verify_code = :c", c=valid)
 
+    opendata_tasks.regenerate(app)  # /data/ lists real files
     public = [
         Step("home", "/"),
         Step("search, empty", "/search"),
@@ -197,11 +208,17 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         ),
         Step("search, did you mean", "/search?q=b%C3%A1nh+ch%C6%B0g&status=all"),
         Step("search, nothing found", "/search?q=zzzqqqxxx"),
+        Step("search, fairs and showrooms", "/search?q=g%E1%BB%91m"),
         Step("search, query too long", "/search?q=" + "a" * 201, 400),
         Step("product (new record, photo)", f"/products/{product_slug}", shows=".photos img"),
         Step("product (seed)", f"/products/{seed_product}"),
         Step("producer", f"/producers/{producer_slug}"),
         Step("provinces", "/provinces"),
+        Step("statistics", "/statistics", shows="svg.chart"),
+        Step(
+            "statistics, filtered", f"/statistics?province={current_province}&status=valid", shows="svg.chart"
+        ),  # fmt: skip
+        Step("statistics, unknown province", "/statistics?province=Atlantis", 400),
         Step("province, current unit", f"/provinces/{current_province}"),
         Step("province, pre-2025 unit", f"/provinces/{old_province}"),
         Step("rounds", "/rounds"),
@@ -209,6 +226,11 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         Step("events", "/events"),
         Step("event", f"/events/{event_slug}"),
         Step("event without a calendar file", f"/events/{undated}.ics", 404),
+        Step(
+            "buyer catalogue (printable)",
+            f"/events/{event_slug}/catalogue",
+            shows=".catalogue-product img.qr",
+        ),
         Step("verify form", "/verify"),
         Step("verify by number", f"/verify?number={number}"),
         Step("verify, unknown number", "/verify?number=999%2FXYZ", 404),
@@ -232,6 +254,8 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         ),
         Step("report a fake (thanks)", f"/v/{valid}/report/thanks"),
         Step("status rules", "/status"),
+        Step("open data downloads", "/data/", shows="table.downloads"),
+        Step("open data dictionary", "/data/dictionary"),
         Step("not found", "/no-such-page", 404),
         Step("other error (wrong method)", "/admin/logout", 405),
         Step(
@@ -309,6 +333,16 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         ),
         Step("events (workspace)", "/admin/events"),
         Step("event form (exhibitors)", f"/admin/events/{event_id}"),
+        Step(
+            "exhibitor by name, producers found",
+            f"/admin/events/{event_id}/exhibitors?q=a11y",
+            shows="form.exhibitor-choice input[type=checkbox]",
+        ),
+        Step(
+            "exhibitor by name, nothing found",
+            f"/admin/events/{event_id}/exhibitors?q=zzqx",
+            shows=".problems",
+        ),
         Step(
             "signed out (a notice)",
             action=_open_workspace,

@@ -412,6 +412,7 @@ def _service_calls(s: Session, w: dict[str, Any]) -> dict[str, Any]:
             booth="B",
             products=[],
         ),
+        "producer_matches": lambda a: fairs.producer_matches(s, actor=a, query="HTX"),
         "remove_exhibitor": lambda a: fairs.remove_exhibitor(
             s,
             actor=a,

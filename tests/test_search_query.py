@@ -166,6 +166,9 @@ def test_suggestion_for_misspelling(api: FlaskClient) -> None:
     assert data["suggestion"] == "bánh chưng"
     assert search(api, "banh chug", status="all")["suggestion"] == "banh chung"
     assert search(api, "nuoc mam")["suggestion"] is None
+    # Under the default status a suggestion is offered only if it finds valid products.
+    offered = search(api, "bánh chưg")["suggestion"]
+    assert offered is None or search(api, offered)["total"] > 0
 
 
 def test_highlight_marks_matched_words_in_any_accent(search_app: Flask) -> None:
@@ -207,7 +210,7 @@ def _db_facets(session: Session, params: SearchParams, day: date) -> tuple[int, 
 
     def product_values(p: Product) -> dict[str, str]:
         current = provinces.current_of(provinces.get(p.province_id))
-        return {"group": p.group or "", "province": current.slug if current else ""}
+        return {"group": p.group or "unclassified", "province": current.slug if current else ""}
 
     def cert_ok(c: dict[str, str], skip: str | None) -> bool:
         return all(not wanted[d] or c[d] in wanted[d] for d in cert_dims if d != skip)
@@ -240,6 +243,7 @@ FACET_CASES = [
     {"province": "Da Nang", "status": "all"},
     {"level": "quoc_gia", "status": "all"},
     {"group": "thu_cong_my_nghe", "status": "all"},
+    {"group": "unclassified", "status": "all"},
     {"region": "phia_nam", "year": "2024"},
     {"status": "expired", "province": "dak-lak"},
 ]

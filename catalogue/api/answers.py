@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal, TypeAlias
 
-from flask import url_for
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalogue.fairs.pages import EventView
@@ -23,6 +22,7 @@ from catalogue.verification import services as svc
 from catalogue.verification.history import AsOf
 from catalogue.verification.serials import LabelState
 from catalogue.vocab import CertificateStatus, ChangeKind, EventKind, Level, ProductGroup, Region
+from catalogue.web import public_url
 
 #: ``AsOfAnswer.date`` would hide the type's name.
 Day: TypeAlias = date
@@ -127,12 +127,12 @@ class Product(Model):
         p, producer = s.product, s.producer
         assert p.id is not None
         return cls(
-            id=p.id, name=p.name, url=base_url + url_for("public.product", slug=p.slug),
+            id=p.id, name=p.name, url=public_url("public.product", slug=p.slug),
             is_set=p.is_set, group=s.group, group_assigned_by_editors=p.group_assigned if p.group else None,
             locality=p.locality,
             producer=ProducerOut(
                 name=producer.name, kind=producer.kind,
-                url=base_url + url_for("public.producer", slug=producer.slug),
+                url=public_url("public.producer", slug=producer.slug),
             ) if producer else None,
             province=PlaceOut(
                 as_printed=s.province.short_name if s.province else None,
@@ -175,6 +175,11 @@ class ProductPage(Model):
     status_rules: StatusRules = Field(
         description="How status treats a certificate whose decision states no expiry."
     )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` with the same search for the results after this page; null on the "
+        "last page. A walk has no limit on the total."
+    )
+    next: str | None = Field(description="The URL of the next page by cursor (null on the last page).")
 
 
 # ----------------------------------------------------------------------------- verification
@@ -224,7 +229,7 @@ class NumberMatch(Model):
         standing = c.standing(today)
         return {
             "status": standing.status, "expiry_basis": standing.basis,
-            "status_rules_url": url_for("public.status_rules", _external=True),
+            "status_rules_url": public_url("public.status_rules"),
             "certificate": {
                 "number": c.number, "level": c.level, "region": c.region, "year": c.year,
                 "round": c.round_slug, "decision": c.decision_number, "decision_date": c.decision_date,
@@ -235,12 +240,12 @@ class NumberMatch(Model):
             },
             "product": {
                 "name": c.product_name, "locality": c.locality,
-                "url": url_for("public.product", slug=c.product_slug, _external=True),
-                "photo": url_for("public.media", key=c.photo_key, _external=True) if c.photo_key else None,
+                "url": public_url("public.product", slug=c.product_slug),
+                "photo": public_url("public.media", key=c.photo_key) if c.photo_key else None,
             },
             "producer": {
                 "name": c.producer_name,
-                "url": url_for("public.producer", slug=c.producer_slug, _external=True),
+                "url": public_url("public.producer", slug=c.producer_slug),
             } if c.producer_name else None,
             "province": {"as_printed": c.province_printed, "current": c.current_province_name},
         }  # fmt: skip
@@ -374,7 +379,7 @@ class Event(Model):
     def of(cls, view: EventView) -> Event:
         e, slug = view.event, view.event.slug
         return cls(
-            name=e.name, slug=slug, url=url_for("fairs.event", slug=slug, _external=True), kind=view.kind,
+            name=e.name, slug=slug, url=public_url("fairs.event", slug=slug), kind=view.kind,
             start_date=e.start_date, end_date=e.end_date, opening_hours=e.opening_hours, venue=e.venue,
             province=PlaceOut(
                 as_printed=view.province.short_name if view.province else None,
@@ -382,7 +387,7 @@ class Event(Model):
                 current_slug=view.current_province.slug if view.current_province else None,
             ),
             organiser=e.organiser, booths=e.booths, source=e.source,
-            ics_url=url_for("fairs.event_ics", slug=slug, _external=True) if view.has_calendar else None,
+            ics_url=public_url("fairs.event_ics", slug=slug) if view.has_calendar else None,
         )  # fmt: skip
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, url_for
+from flask import Response
 from sqlmodel import Session
 
 from catalogue.api.queries import FilterQuery
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import ProductSummary, load_summaries, verify_url
+from catalogue.web import public_url
 
 #: Rows in one CSV export (the whole result list up to this many).
 CSV_LIMIT = 10_000
@@ -69,7 +70,7 @@ def _row(s: ProductSummary, base: str) -> list[str]:
         best.status.label if best else "",
         best.standing.expires_on.isoformat() if best and best.standing else "",
         best.standing.basis.value if best and best.standing else "",
-        url_for("public.product", slug=s.product.slug, _external=True),
+        public_url("public.product", slug=s.product.slug),
         verify_url(base, best.cert.verify_code) if best else "",
     )]  # fmt: skip
 

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.exceptions import BadRequest
 
+from catalogue.search.facets import UNCLASSIFIED
 from catalogue.search.params import MAX_PAGE, MAX_QUERY, SORTS
 
 #: Largest page of the product API; the search page allows fewer.
@@ -63,6 +64,12 @@ def _enum_or_name(ref: str) -> dict[str, Any]:
     return {"items": {"anyOf": [{"$ref": f"#/components/schemas/{ref}"}, {"const": ""}]}}
 
 
+#: The group filter also takes the "not yet classified" facet value.
+_GROUP_VALUES: dict[str, Any] = {
+    "items": {"anyOf": [*_enum_or_name("ProductGroup")["items"]["anyOf"], {"const": UNCLASSIFIED}]}
+}
+
+
 class FilterQuery(Query):
     """Filters of the product search; repeat one to match any of its values (facet values as returned)."""
 
@@ -71,9 +78,9 @@ class FilterQuery(Query):
     q: str = Field(default="", max_length=MAX_QUERY, description="Words to search for, with or without "
                    "Vietnamese diacritics, in any case (`gom bat trang` finds `Gốm Bát Tràng`); "
                    '`"quoted phrases"` and `prefix*` work.')  # fmt: skip
-    group: list[str] = Field(default=[], json_schema_extra=_enum_or_name("ProductGroup"),
-                             description="Product group: a value of the `group` facet or the group's name."
-                             + _LENIENT)  # fmt: skip
+    group: list[str] = Field(default=[], json_schema_extra=_GROUP_VALUES,
+                             description="Product group: a value of the `group` facet or the group's name; "
+                             f"`{UNCLASSIFIED}` for products not yet classified." + _LENIENT)  # fmt: skip
     province: list[str] = Field(
         default=[],
         json_schema_extra=_enum_or_name("Province"),
@@ -115,8 +122,15 @@ class FilterQuery(Query):
 
 
 class ProductQuery(FilterQuery):
-    page: int = Field(default=1, ge=1, le=MAX_PAGE)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="Page number (up to 10,000); to walk "
+                      "every result with no limit, follow `next` (a cursor) instead.")  # fmt: skip
     per_page: int = Field(default=20, ge=1, le=MAX_PER_PAGE)
+    cursor: str | None = Field(
+        default=None,
+        max_length=400,
+        description="The `next_cursor` of the previous answer of the same search: the results after it "
+        "(`page` is then ignored).",
+    )
 
 
 class ChangesQuery(Query):

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import Connection
 from werkzeug.exceptions import BadRequest
@@ -49,7 +50,7 @@ from catalogue.opendata import changes as change_feed
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import load_summaries
 from catalogue.registry.status import current_policy
-from catalogue.search import building
+from catalogue.search import building, walk
 from catalogue.search.labels import facet_label
 from catalogue.search.params import SearchError, SearchParams
 from catalogue.search.query import SearchResult, run
@@ -67,7 +68,7 @@ from catalogue.verification.requests import (
     parse_as_of,
 )
 from catalogue.verification.serial_codes import is_serial
-from catalogue.web import public_cache
+from catalogue.web import public_cache, public_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -142,7 +143,7 @@ def _facets(result: SearchResult, provinces: Provinces) -> Facets:
 def status_rules() -> StatusRules:
     """How the API treats a certificate whose decision states no expiry (DESIGN §2)."""
     return StatusRules(
-        url=url_for("public.status_rules", _external=True),
+        url=public_url("public.status_rules"),
         note=(
             "status is valid, expired or revoked; a certificate whose decision states no expiry is "
             'judged by the registry\'s assumed validity per level (expiry_basis "policy"): once that '
@@ -167,12 +168,27 @@ def products() -> Response:
     session = get_session()
     provinces = Provinces.load(session)
     params = _search(ProductQuery, provinces)
-    result = run(params)
+    cursor = request.args.get("cursor")
+    try:
+        after = walk.parse(cursor, params) if cursor else None
+    except walk.BadWalk:
+        message = _("This cursor belongs to another search: use the `next_cursor` of an answer with the "
+                    "same words, filters and order.")  # fmt: skip
+        raise BadRequest(description=message) from None
+    result = run(params, after=after)
     base = current_app.config["PUBLIC_BASE_URL"]
+    next_cursor = walk.token(result.last, params) if result.last else None
+    next_args = [(k, v) for k, v in params.to_args() if k != "page"]
+    if not params.statuses:
+        next_args.append(("status", "all"))
+    if params.per_page != 20:
+        next_args.append(("per_page", str(params.per_page)))
     page = ProductPage(
         total=result.total, page=params.page, per_page=params.per_page, suggestion=result.suggestion,
         items=[Product.of(s, base) for s in load_summaries(session, result.ids, provinces)],
-        facets=_facets(result, provinces), status_rules=status_rules(),
+        facets=_facets(result, provinces), status_rules=status_rules(), next_cursor=next_cursor,
+        next=public_url("api.products") + "?" + urlencode([*next_args, ("cursor", next_cursor)])
+        if next_cursor else None,
     )  # fmt: skip
     return errors.json_response(page)
 

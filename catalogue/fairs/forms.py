@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
-    IntegerField,
+    HiddenField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from catalogue.workspace.forms import Form, choices, date_field
 
@@ -30,10 +32,24 @@ class EventForm(Form):
     source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
 
 
+class ExhibitorSearchForm(Form):
+    """The first step of adding an exhibitor: its producer's name (a GET search, so no token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Producer's name"), validators=[Optional(), Length(max=200)])
+
+
 class ExhibitorForm(Form):
-    producer_id = IntegerField(_l("Producer number"), validators=[DataRequired()])
+    """A producer chosen from the name search, its booth and which of its certified products it shows.
+
+    ``producer`` comes from the chosen match, never typed; ``products``' choices are
+    that producer's certified products, all ticked at first.
+    """
+
+    producer = HiddenField(validators=[DataRequired()])
     booth = StringField(_l("Booth"), validators=[Optional(), Length(max=50)])
-    product_ids = StringField(
-        _l("Product numbers shown, separated by commas (empty: all the producer's)"),
-        validators=[Optional(), Length(max=500)],
+    products = SelectMultipleField(
+        _l("Products shown"), coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput()
     )

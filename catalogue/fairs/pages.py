@@ -74,6 +74,16 @@ def event_lists(session: Session, provinces: Provinces, today: date) -> EventLis
     return EventLists(upcoming, past, undated, showrooms)
 
 
+def calendar_views(session: Session, provinces: Provinces) -> list[EventView]:
+    """Every fair with a known first day, past and upcoming, in date order: the subscribable calendar.
+
+    A subscriber keeps the fairs they went to, so past ones stay; showrooms have no dates.
+    """
+    dated = select(Event).where(Event.kind == EventKind.FAIR.value, col(Event.start_date).is_not(None))
+    fairs = session.exec(dated.order_by(col(Event.start_date), col(Event.id))).all()
+    return [v for v in event_views(list(fairs), provinces) if v.has_calendar]
+
+
 # ----------------------------------------------------------------------------- one fair or showroom
 
 
@@ -82,6 +92,9 @@ class ExhibitorView:
     exhibitor: Exhibitor
     producer: Producer
     products: list[ProductSummary]
+    #: The producer's province as recorded, and the unit it is part of now.
+    province: Province | None = None
+    current_province: Province | None = None
 
 
 @dataclass
@@ -111,10 +124,11 @@ def event_page(session: Session, slug: str, provinces: Provinces) -> EventPage |
             shown[exhibitor_id].append(product_id)
     summaries = {s.product.id: s for s in load_summaries(
         session, sorted({pid for ids in shown.values() for pid in ids}), provinces)}  # fmt: skip
-    items = [
-        ExhibitorView(ex, producer, [summaries[pid] for pid in shown[pk(ex)] if pid in summaries])
-        for ex, producer in exhibitors
-    ]
+    items = []
+    for ex, producer in exhibitors:
+        home = provinces.get(producer.province_id)
+        products = [summaries[pid] for pid in shown[pk(ex)] if pid in summaries]
+        items.append(ExhibitorView(ex, producer, products, home, provinces.current_of(home)))
     # Booth numbers sort naturally when numeric ("2" before "10"); unknown booths last.
     items.sort(key=lambda x: (x.exhibitor.booth is None, _natural(x.exhibitor.booth), fold(x.producer.name)))
     ceremonies = list(session.exec(

@@ -8,20 +8,23 @@ a product's public document changes, a search-outbox row; flush, the caller comm
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from catalogue.accounts.permissions import Actor, audit_actor, require
+from catalogue.accounts.permissions import Actor, audit_actor, province_scope, require
 from catalogue.audit import services as audit
 from catalogue.db import pk
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
+from catalogue.places.models import Province
 from catalogue.places.services import Provinces
+from catalogue.registry.catalog import ProductSummary, load_summaries
 from catalogue.registry.editing import clean_values, save_audited
-from catalogue.registry.models import Producer, Product
+from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.registry.records import PublishError, unique_slug
-from catalogue.text import nfc, slugify
+from catalogue.text import nfc, slugify, words_key
 
 EVENT_FIELDS = (
     "kind",
@@ -57,6 +60,91 @@ def save_event(session: Session, *, actor: Actor, event: Event | None, values: M
     return event
 
 
+#: Matches listed at most; a longer list asks for more of the name instead.
+MATCH_LIMIT = 20
+
+
+@dataclass
+class ProducerMatch:
+    """A producer found by name, with the certified products it could show."""
+
+    producer: Producer
+    province: Province | None
+    current_province: Province | None
+    products: list[ProductSummary]
+    #: Already an exhibitor at the fair the official is adding to.
+    exhibiting: bool
+
+
+@dataclass
+class ProducerMatches:
+    items: list[ProducerMatch]
+    #: How many producers matched in all (more than listed when over :data:`MATCH_LIMIT`).
+    total: int
+
+
+def producer_matches(
+    session: Session, *, actor: Actor, query: str, event: Event | None = None
+) -> ProducerMatches:
+    """Producers visible to ``actor`` whose name holds every word of ``query``, diacritics ignored.
+
+    Officials pick exhibitors by name: ``gom bat trang`` finds "HTX Gốm Bát Tràng". Names
+    starting with the query come first, then by name.
+    """
+    require(actor, "manage_events")
+    words = words_key(query).split()
+    if not words:
+        return ProducerMatches([], 0)
+    provinces = Provinces.load(session)
+    rows = select(Producer.id, Producer.name)
+    home = provinces.get(province_scope(actor))
+    if home is not None:
+        rows = rows.where(col(Producer.province_id).in_(provinces.member_ids(home)))
+    keyed = [(words_key(name), pid) for pid, name in session.exec(rows).all() if pid is not None]
+    wanted = " ".join(words)
+    found = sorted(
+        (not key.startswith(wanted), key, pid) for key, pid in keyed if all(w in key for w in words)
+    )
+    ids = [pid for _first, _key, pid in found[:MATCH_LIMIT]]
+    producers = {p.id: p for p in session.exec(select(Producer).where(col(Producer.id).in_(ids))).all()}
+    certified = _certified(session, ids)
+    summaries = {s.product.id: s for s in load_summaries(session, [pid for pid, _ in certified], provinces)}
+    exhibiting = set(session.exec(select(Exhibitor.producer_id).where(Exhibitor.event_id == event.id)).all()
+                     if event is not None else [])  # fmt: skip
+    items = []
+    for pid in ids:
+        producer = producers[pid]
+        province = provinces.get(producer.province_id)
+        shown = [
+            summaries[product_id]
+            for product_id, owner in certified
+            if owner == pid and product_id in summaries
+        ]
+        items.append(
+            ProducerMatch(producer, province, provinces.current_of(province), shown, pid in exhibiting)
+        )
+    return ProducerMatches(items, len(found))
+
+
+def _certified(session: Session, producer_ids: list[int]) -> list[tuple[int, int | None]]:
+    """(product id, producer id) of the producers' products that hold a certificate, by name."""
+    rows = session.exec(
+        select(Product.name, Product.id, Product.producer_id)
+        .join(Certificate, col(Certificate.product_id) == Product.id)
+        .where(col(Product.producer_id).in_(producer_ids))
+        .distinct()
+        .order_by(col(Product.name), col(Product.id))
+    ).all()
+    return [(pk_, owner) for _name, pk_, owner in rows if pk_ is not None]
+
+
+def certified_products(session: Session, producer: Producer) -> list[Product]:
+    """The producer's products that hold a certificate: what it may show at a fair."""
+    ids = [pid for pid, _owner in _certified(session, [pk(producer)])]
+    found = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(ids))).all()}
+    return [found[pid] for pid in ids]
+
+
 def add_exhibitor(
     session: Session,
     *,
@@ -71,6 +159,14 @@ def add_exhibitor(
     foreign = [p.name for p in products if p.producer_id != producer.id]
     if foreign:
         raise PublishError(_("These products are not the producer's: %(names)s.", names=", ".join(foreign)))
+    already = select(Exhibitor.id).where(Exhibitor.event_id == event.id, Exhibitor.producer_id == producer.id)
+    if session.exec(already).first() is not None:
+        raise PublishError(
+            _(
+                "%(name)s already exhibits here; remove it first to change its booth or products.",
+                name=producer.name,
+            )
+        )
     exhibitor = Exhibitor(event_id=pk(event), producer_id=pk(producer), booth=nfc(booth)[:50] or None)
     session.add(exhibitor)
     session.flush()

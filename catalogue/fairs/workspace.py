@@ -12,6 +12,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -19,11 +20,11 @@ from sqlmodel import col, select
 
 from catalogue.accounts.login import guard
 from catalogue.fairs import services
-from catalogue.fairs.forms import EventForm, ExhibitorForm
+from catalogue.fairs.forms import EventForm, ExhibitorForm, ExhibitorSearchForm
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
 from catalogue.registry.models import Producer, Product
 from catalogue.workspace import shell
-from catalogue.workspace.forms import ConfirmForm
+from catalogue.workspace.forms import ConfirmForm, choices
 
 bp = shell.blueprint("fairs_admin", __name__)
 
@@ -70,45 +71,63 @@ def event(event_id: int | None = None) -> Any:
         form=form,
         obj=obj,
         exhibitors=exhibitors,
-        exhibitor_form=ExhibitorForm(),
+        search_form=ExhibitorSearchForm(formdata=None),
         confirm=ConfirmForm(),
         title=obj.name if obj else _("New fair or showroom"),
     )
 
 
-@bp.post("/events/<int:event_id>/exhibitors")
+@bp.get("/events/<int:event_id>/exhibitors")
 @guard("manage_events")
 def exhibitor_add(event_id: int) -> Any:
+    """Adding an exhibitor, step one: find its producer by name; each match offers its certified products."""
+    obj = shell.get_or_404(Event, event_id)
+    search = ExhibitorSearchForm(request.args)
+    query = (search.q.data or "").strip() if search.validate() else ""
+    shell.form_errors(search)
+    found = services.producer_matches(shell.session(), actor=shell.me(), query=query, event=obj)
+    return render_template(
+        "admin/exhibitor_add.html",
+        obj=obj,
+        search_form=search,
+        query=query,
+        found=found,
+        limit=services.MATCH_LIMIT,
+        entry=ExhibitorForm(formdata=None),
+        title=_("Add an exhibitor to %(name)s", name=obj.name),
+    )
+
+
+@bp.post("/events/<int:event_id>/exhibitors")
+@guard("manage_events")
+def exhibitor_save(event_id: int) -> Any:
+    """Step two: the chosen producer with its booth and the ticked products."""
     session = shell.session()
     obj = shell.get_or_404(Event, event_id)
     form = ExhibitorForm()
-    if form.validate_on_submit():
-        producer_row = session.get(Producer, form.producer_id.data)
-        raw_ids = [p.strip() for p in (form.product_ids.data or "").split(",") if p.strip()]
-        if producer_row is None or not all(p.isdigit() for p in raw_ids):
-            flash(_("Unknown producer or product number."), "error")
-            return redirect(url_for("fairs_admin.event", event_id=event_id))
-        if raw_ids:
-            found = [session.get(Product, int(p)) for p in raw_ids]
-            shown = [p for p in found if p is not None]
-            if len(shown) < len(found):
-                flash(_("Unknown producer or product number."), "error")
-                return redirect(url_for("fairs_admin.event", event_id=event_id))
-        else:
-            shown = list(session.exec(select(Product).where(Product.producer_id == producer_row.id)).all())
-        shell.commit(
-            lambda: services.add_exhibitor(
-                session,
-                actor=shell.me(),
-                event=obj,
-                producer=producer_row,
-                booth=form.booth.data,
-                products=shown,
-            ),
-            _("Exhibitor added."),
-        )
-    shell.form_errors(form)
-    return redirect(url_for("fairs_admin.event", event_id=event_id))
+    raw = form.producer.data or ""
+    producer = session.get(Producer, int(raw)) if raw.isdigit() else None
+    if producer is None:
+        flash(_("Choose the producer from the names found."), "error")
+        return redirect(url_for("fairs_admin.exhibitor_add", event_id=event_id))
+    back = redirect(url_for("fairs_admin.exhibitor_add", event_id=event_id, q=producer.name))
+    offered = services.certified_products(session, producer)
+    form.products.choices = choices((p.id, p.name) for p in offered)
+    if not form.validate_on_submit():
+        shell.form_errors(form)
+        return back
+    ticked = set(form.products.data or [])
+    shown = [p for p in offered if p.id in ticked]
+    if offered and not shown:
+        flash(_("Tick at least one of the producer's certified products."), "error")
+        return back
+    saved = shell.commit(
+        lambda: services.add_exhibitor(
+            session, actor=shell.me(), event=obj, producer=producer, booth=form.booth.data, products=shown
+        ),
+        _("%(name)s added as an exhibitor.", name=producer.name),
+    )
+    return back if saved is shell.FAILED else redirect(url_for("fairs_admin.event", event_id=event_id))
 
 
 @bp.post("/exhibitors/<int:exhibitor_id>/delete")

@@ -23,6 +23,7 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 EXTENSION = "catalogue_huey"
 TASK = "catalogue_huey_run_job"
 WORK = "catalogue_huey_work"
+PERIODIC = "catalogue_huey_periodic"
 #: Jobs the consumer runs at the same time (threads): one office's long publish does not hold up
 #: another office's upload check. On SQLite two publishes still take turns on the write lock.
 WORKERS = 2
@@ -45,7 +46,15 @@ def make_huey(app: Flask) -> Huey:
     # Retention, once a day at 03:30 in Vietnam (Huey's crontab is in UTC), in every consumer:
     # pruning twice is harmless.
     huey.periodic_task(PRUNE_AT, name="prune")(daily)
+    for schedule, name, fn in app.extensions.get(PERIODIC, ()):
+        huey.periodic_task(schedule, name=name)(fn)
     return huey
+
+
+def add_periodic(app: Flask, schedule: Any, name: str, fn: Callable[[], None]) -> None:
+    """Have every consumer run ``fn`` (bound to ``app``) on ``schedule`` (a Huey crontab, in UTC):
+    how a feature adds background work without this module importing it. Call before first use."""
+    app.extensions.setdefault(PERIODIC, []).append((schedule, name, fn))
 
 
 _LOCK = threading.Lock()

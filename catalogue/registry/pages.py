@@ -211,20 +211,22 @@ class ProducerPage:
     producer: Producer
     province: Province | None
     current_province: Province | None
-    products: list[ProductSummary]
+    #: Every product of the producer, whatever its certificates' status, a page at a time.
+    page: Page
+
+    @property
+    def products(self) -> list[ProductSummary]:
+        return self.page.items
 
 
-def producer_page(session: Session, slug: str, provinces: Provinces, today: date) -> ProducerPage | None:
+def producer_page(session: Session, slug: str, provinces: Provinces, today: date,
+                  page: int = 1) -> ProducerPage | None:  # fmt: skip
     producer = session.exec(select(Producer).where(Producer.slug == slug)).first()
     if producer is None:
         return None
-    ids = session.exec(
-        select(Product.id).where(Product.producer_id == producer.id).order_by(Product.name).limit(200)
-    ).all()
-    product_ids = [pid for pid in ids if pid is not None]
     province = provinces.get(producer.province_id)
-    return ProducerPage(producer, province, provinces.current_of(province),
-                        load_summaries(session, product_ids, provinces, today))  # fmt: skip
+    products = _page_of_products(session, col(Product.producer_id) == producer.id, page, provinces)
+    return ProducerPage(producer, province, provinces.current_of(province), products)
 
 
 # ----------------------------------------------------------------------------- provinces

@@ -100,7 +100,7 @@ def product(slug: str) -> str | WerkzeugResponse:
 
 @bp.get("/producers/<slug>")
 def producer(slug: str) -> str | WerkzeugResponse:
-    data = pages.producer_page(get_session(), slug, _provinces(), today())
+    data = pages.producer_page(get_session(), slug, _provinces(), today(), _page_arg())
     if data is None:
         return _merged("producer", slug)
     return render_template("public/producer.html", page=data)

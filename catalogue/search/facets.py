@@ -33,7 +33,9 @@ from catalogue.vocab import CertificateStatus, Level, ProductGroup, Region
 
 LEVELS: list[str] = [v.value for v in Level]
 REGIONS: list[str] = ["", *(v.value for v in Region)]
-GROUPS: list[str] = ["", *(v.value for v in ProductGroup)]
+#: Products with no group yet: a facet and filter value of its own (code 0, as the index stores "").
+UNCLASSIFIED = "unclassified"
+GROUPS: list[str] = [UNCLASSIFIED, *(v.value for v in ProductGroup)]
 STATUSES: list[str] = [v.value for v in CertificateStatus]
 
 #: Province slugs get small integer codes, stable for the life of the process.
@@ -352,7 +354,9 @@ def filter_and_count(
         for name, values, labels in (("group", table.group, GROUPS), ("province", table.province, PROVINCES)):
             base = all_of(doc_masks, matched, skip=name) & has_cert
             counts = np.bincount(values[base].astype(np.int64), minlength=len(labels))
-            facets[name] = [(labels[i], int(c)) for i, c in enumerate(counts) if c and labels[i]]
+            # Code 0 last: "not yet classified" after the groups; a province unknown is not offered.
+            facets[name] = [(labels[i], int(counts[i])) for i in [*range(1, len(labels)), 0]
+                            if counts[i] and labels[i]]  # fmt: skip
         years = table.years()
         codes = {"level": (table.level, LEVELS), "region": (table.region, REGIONS),
                  "status": (status, STATUSES),

@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 
 from catalogue.paging import positive_int
 from catalogue.places.services import Provinces
-from catalogue.search.facets import Filters
-from catalogue.text import fold, nfc
+from catalogue.search.facets import UNCLASSIFIED, Filters
+from catalogue.text import fold, nfc, words_key
 from catalogue.vocab import CertificateStatus, parse_group, parse_level, parse_region
 
 MAX_QUERY = 200
@@ -57,10 +57,10 @@ class SearchParams:
             raise SearchError(_("Your search is too long: use at most %(max)d characters.", max=MAX_QUERY))
         groups = []
         for raw in values("group"):
-            group = parse_group(raw)
+            group = _group_value(raw)
             if group is None:
                 raise SearchError(_("Unknown product group “%(value)s”.", value=raw))
-            groups.append(group.value)
+            groups.append(group)
         slugs = []
         for raw in values("province"):
             province = provinces.match_current(raw)
@@ -148,6 +148,18 @@ class SearchParams:
             new = (*getattr(self, attr), int(value) if facet == "year" else value)
         changes: dict[str, Any] = {attr: new, "page": 1}
         return replace(self, **changes)
+
+
+#: Names of the "not yet classified" filter a visitor may type, besides its facet value.
+_UNCLASSIFIED_WORDS = frozenset({UNCLASSIFIED, "not yet classified", "unclassified", "chua phan nhom"})
+
+
+def _group_value(raw: str) -> str | None:
+    """A group filter's facet value: a product group, or :data:`UNCLASSIFIED` for products without one."""
+    if words_key(raw) in _UNCLASSIFIED_WORDS:
+        return UNCLASSIFIED
+    group = parse_group(raw)
+    return group.value if group else None
 
 
 def _positive(raw: object, default: int, message: str) -> int:

@@ -9,8 +9,10 @@ treated as a separator, so stray syntax never causes an error.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -25,6 +27,7 @@ from catalogue.search.engine import Scorer
 from catalogue.search.facets import FACETS, DocTable, filter_and_count
 from catalogue.search.params import SearchParams
 from catalogue.search.sync import CORRUPTION, damaged, snapshot
+from catalogue.search.walk import After
 from catalogue.text import fold, nfc
 
 #: Below this many results a spelling suggestion is offered.
@@ -109,6 +112,8 @@ class SearchResult:
     suggestion: str | None
     terms: set[str]
     prefixes: list[str]
+    #: Where this page ended, when more results follow (a walk resumes from it, :mod:`catalogue.search.walk`).
+    last: After | None = None
 
     @property
     def pages(self) -> int:
@@ -139,21 +144,23 @@ def highlight(text: str | None, terms: set[str], prefixes: list[str]) -> Markup:
     return Markup("").join(out)
 
 
-def run(params: SearchParams, *, today: date | None = None, limit: int | None = None) -> SearchResult:
+def run(params: SearchParams, *, today: date | None = None, limit: int | None = None,
+        after: After | None = None) -> SearchResult:  # fmt: skip
     """Search: ids of the requested page in result order, total, facets and a suggestion.
 
-    ``limit`` (CSV export) returns up to that many ids from the first result instead of a page.
+    ``limit`` (CSV export) returns up to that many ids from the first result instead of a page;
+    ``after`` a page of the results that follow that anchor instead of page ``params.page``.
     Index files found damaged while reading make the search retry on the previous build
     (or raise IndexBuilding) while a fresh one is built in the background.
     """
     try:
-        return _run(params, today, limit)
+        return _run(params, today, limit, after)
     except CORRUPTION:
         damaged()
-        return _run(params, today, limit)
+        return _run(params, today, limit, after)
 
 
-def _run(params: SearchParams, today: date | None, limit: int | None) -> SearchResult:
+def _run(params: SearchParams, today: date | None, limit: int | None, after: After | None) -> SearchResult:
     day = today or clock_today()
     parsed = parse(params.q)
     snap = snapshot()
@@ -161,19 +168,34 @@ def _run(params: SearchParams, today: date | None, limit: int | None) -> SearchR
     table = snap.table
     matched, score = match(scorer, parsed)
     # The validity policy is read when searching, never indexed: a new setting needs no reindex.
-    counted = filter_and_count(table, matched, params.filters(), day, current_policy())
+    filters, policy = params.filters(), current_policy()
+    counted = filter_and_count(table, matched, filters, day, policy)
     docs = counted.docs
     total = len(docs)
     start = 0 if limit else (params.page - 1) * params.per_page
     stop = limit if limit else start + params.per_page
+    sort = params.sort if parsed.clauses or params.sort != "relevance" else "newest"
+    if after is not None:
+        docs, start, stop = docs[_past(table, docs, score, sort, after)], 0, params.per_page
     ids: list[int] = []
-    if start < total:
-        sort = params.sort if parsed.clauses or params.sort != "relevance" else "newest"
-        ids = [int(x) for x in table.pid[_ordered(table, docs, score, sort, stop)[start:stop]]]
-    suggestion = suggest(scorer, parsed) if total < SUGGEST_BELOW and parsed.words else None
+    last = None
+    if start < len(docs):
+        page = _ordered(table, docs, score, sort, stop)[start:stop]
+        ids = [int(x) for x in table.pid[page]]
+        if len(docs) > stop:
+            last = _anchor(table, int(page[-1]), score, sort)
+
+    def finds(candidate: ParsedQuery) -> int:
+        """How many products a candidate query finds under the same filters."""
+        found = match(scorer, candidate)[0]
+        if not found.any():
+            return 0
+        return len(filter_and_count(table, found, filters, day, policy, with_facets=False).docs)
+
+    suggestion = suggest(scorer, parsed, finds) if total < SUGGEST_BELOW and parsed.words else None
     facets = {name: counted.facets.get(name, []) for name in FACETS}
     return SearchResult(params=params, ids=ids, total=total, facets=facets, suggestion=suggestion,
-                        terms=parsed.terms(), prefixes=parsed.prefixes)  # fmt: skip
+                        terms=parsed.terms(), prefixes=parsed.prefixes, last=last)  # fmt: skip
 
 
 def _ordered(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str, stop: int) -> np.ndarray:
@@ -182,12 +204,7 @@ def _ordered(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str, st
     Only documents that can reach the first ``stop`` are sorted: a partition
     finds the cut-off, and everything tied with it is kept.
     """
-    if sort == "name":
-        key = table.name_rank()[docs].astype(np.float64)
-    elif sort == "newest":
-        key = -(table.newest[docs].astype(np.float64) * 2**32 + table.pid[docs])
-    else:  # relevance
-        key = -score[docs].astype(np.float64)
+    key = _keys(table, docs, score, sort)
     if stop < len(docs):
         cut = np.partition(key, stop - 1)[stop - 1]
         docs, key = docs[key <= cut], key[key <= cut]
@@ -195,48 +212,110 @@ def _ordered(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str, st
     return docs[order]
 
 
-def suggest(scorer: Scorer, parsed: ParsedQuery) -> str | None:
-    """ "Did you mean …?": each unknown word replaced by the closest indexed word.
+def _keys(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str) -> np.ndarray:
+    """The primary sort key of ``docs`` (ties go to the newest, then the highest product id)."""
+    if sort == "name":
+        return table.name_rank()[docs].astype(np.float64)
+    if sort == "newest":
+        return -(table.newest[docs].astype(np.float64) * 2**32 + table.pid[docs])
+    return -score[docs].astype(np.float64)  # relevance
 
-    Accented words are corrected against the accented vocabulary (``bánh chưg`` →
-    ``bánh chưng``), unaccented ones against the folded one. Among equally close
-    candidates the one that finds most products together with the other words wins.
+
+def _anchor(table: DocTable, doc: int, score: np.ndarray, sort: str) -> After:
+    one = np.array([doc])
+    return After(int(table.pid[doc]), float(_keys(table, one, score, sort)[0]), int(table.newest[doc]))
+
+
+def _past(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str, after: After) -> np.ndarray:
+    """Which of ``docs`` come after the anchor in result order (a mask).
+
+    The anchor's keys are read again from this index when its product is still in it: a
+    name's rank moves as products are added, and the walk must not skip or repeat around it.
+    """
+    found = np.flatnonzero(table.pid == after.pid)
+    if len(found) and (sort != "relevance" or score[found[0]] > 0):
+        after = _anchor(table, int(found[0]), score, sort)
+    key, newest, pid = _keys(table, docs, score, sort), table.newest[docs].astype(np.int64), table.pid[docs]
+    tied = key == after.key
+    later: np.ndarray = (key > after.key) | (tied & (newest < after.newest))
+    return later | (tied & (newest == after.newest) & (pid < after.pid))
+
+
+#: Words shorter than this (accents removed) are corrected by one edit only: two edits
+#: turn a three-letter word into almost any other (``gốm`` → ``gia``).
+TWO_EDITS_FROM = 5
+#: Candidates kept per unknown word, and candidate queries tried, per suggestion.
+PER_WORD = 4
+MAX_TRIES = 12
+
+
+def suggest(scorer: Scorer, parsed: ParsedQuery, finds: Callable[[ParsedQuery], int]) -> str | None:
+    """ "Did you mean …?": each unknown word replaced by a close indexed word, or None.
+
+    A word is unknown when its accent-folded form is in no document. Accented words are
+    corrected against the accented vocabulary (``bánh chưg`` → ``bánh chưng``), others
+    against the folded one. ``finds`` counts what a candidate query finds under the
+    search's filters: a suggestion that would find nothing is never offered. Among
+    candidate queries the closest wins, then the one finding most products.
     """
     searcher = scorer.searcher
-    words = list(parsed.words)
-    changed = False
-    for i, (exact, folded) in enumerate(words):
+    options: dict[int, list[tuple[str, int, int]]] = {}
+    for i, clause in enumerate(parsed.clauses):
+        if clause[0] != "word":
+            continue
+        exact, folded = clause[1], clause[2]
+        if any(searcher.doc_frequency(f, folded) for f in ("name_fold", "body_fold")):
+            continue
+        # A word typed with accents is corrected to an accented one (``gốm`` never becomes ``go``).
         accented = exact != folded
         fields = ("name_exact", "body_exact") if accented else ("name_fold", "body_fold")
-        word = exact if accented else folded
-        if any(searcher.doc_frequency(f, word) for f in fields):
-            continue
-        candidates = _candidates(searcher, fields, word)
-        if not candidates:
-            continue
-        others = [("word", e, f) for j, (e, f) in enumerate(words) if j != i]
-
-        def hits(candidate: str, others: list[tuple[str, str, str]] = others) -> int:
-            with_candidate = ParsedQuery([*others, ("word", candidate, fold(candidate))])
-            return int(match(scorer, with_candidate)[0].sum())
-
-        best = max(candidates, key=lambda c: (hits(c), candidates[c]))
-        words[i] = (best, fold(best))
-        changed = True
-    if not changed:
+        found = _candidates(searcher, fields, exact if accented else folded)
+        if not found:
+            return None  # a word nothing resembles: no replacement query can find it
+        options[i] = found
+    if not options:
         return None
-    return " ".join(e for e, _ in words)
+    best: tuple[int, int, int] | None = None
+    chosen: list[tuple] = []
+    positions = list(options)
+    for combo in itertools.islice(itertools.product(*options.values()), MAX_TRIES):
+        clauses = list(parsed.clauses)
+        for i, (word, _, _) in zip(positions, combo, strict=True):
+            clauses[i] = ("word", word, fold(word))
+        hits = finds(ParsedQuery(clauses))
+        if not hits:
+            continue
+        rank = (sum(d for _, d, _ in combo), -hits, -sum(f for _, _, f in combo))
+        if best is None or rank < best:
+            best, chosen = rank, clauses
+    return _query_text(chosen) if chosen else None
 
 
-def _candidates(searcher: Searcher, fields: tuple[str, ...], word: str) -> dict[str, int]:
-    """Indexed words at the smallest edit distance (1, else 2) with their document frequency.
+def _query_text(clauses: list[tuple]) -> str:
+    """What a buyer would type for these clauses (parsing it gives them back)."""
+    parts = []
+    for clause in clauses:
+        if clause[0] == "word":
+            parts.append(clause[1])
+        elif clause[0] == "prefix":
+            parts.append(f"{clause[1]}*")
+        else:
+            parts.append('"' + " ".join(clause[1]) + '"')
+    return " ".join(parts)
 
-    (Whoosh's ReaderCorrector ranks by frequency alone, so ``chưg`` would get ``chua``.)
+
+def _candidates(searcher: Searcher, fields: tuple[str, ...], word: str) -> list[tuple[str, int, int]]:
+    """Close indexed words as (word, edit distance, document frequency), closest and commonest first.
+
+    Two edits only for words of :data:`TWO_EDITS_FROM` letters or more. (Whoosh's
+    ReaderCorrector ranks by frequency alone, so ``chưg`` would get ``chua``.)
     """
     reader = searcher.reader()
-    for distance in (1, 2):
-        found = {t for f in fields for t in reader.terms_within(f, word, distance, prefix=1)} - {word}
-        if found:
-            freq = {t: sum(searcher.doc_frequency(f, t) for f in fields) for t in found}
-            return dict(sorted(freq.items(), key=lambda kv: -kv[1])[:8])
-    return {}
+    found: list[tuple[str, int, int]] = []
+    seen = {word}
+    for distance in (1, 2) if len(fold(word)) >= TWO_EDITS_FROM else (1,):
+        near = {t for f in fields for t in reader.terms_within(f, word, distance, prefix=1)} - seen
+        seen |= near
+        freq = {t: sum(searcher.doc_frequency(f, t) for f in fields) for t in near}
+        found += [(t, distance, n) for t, n in sorted(freq.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return found[:PER_WORD]

@@ -70,7 +70,7 @@ def _ordinal(day: date | None) -> int:
     return day.toordinal() if day else 0
 
 
-def _english(member: Any) -> str:
+def english(member: Any) -> str:
     """English label of a vocabulary member (cached: msgids are English)."""
     if member not in _ENGLISH:
         with force_locale("en"):
@@ -104,15 +104,15 @@ def document_for(summary: ProductSummary, provinces: Provinces) -> dict[str, Any
     if current is not None:
         body += _place_names(provinces, current)
     if summary.group:
-        body += [GROUP_VI[summary.group], _english(summary.group)]
+        body += [GROUP_VI[summary.group], english(summary.group)]
     certs = []
     for view in summary.certificates:
         # Region: the round's for regional certificates, else the current province's.
         home = view.current_province or current
         region = view.region or (Region(home.region) if home and home.region else None)
-        body += [LEVEL_VI[view.level], _english(view.level), str(view.year), view.cert.number or ""]
+        body += [LEVEL_VI[view.level], english(view.level), str(view.year), view.cert.number or ""]
         if view.region:
-            body += [REGION_VI[view.region], _english(view.region)]
+            body += [REGION_VI[view.region], english(view.region)]
         certs.append([
             view.level.value, region.value if region else "", view.year,
             _ordinal(view.cert.expires_on), _ordinal(view.cert.revoked_on), _ordinal(view.cert.issued_on),

@@ -20,6 +20,7 @@ from catalogue.db import get_session
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import load_summaries
 from catalogue.search import building
+from catalogue.search.events import matching_events
 from catalogue.search.labels import facet_label
 from catalogue.search.params import SearchError, SearchParams
 from catalogue.search.query import SearchResult, run
@@ -88,6 +89,31 @@ def _facet_items(name: str, result: SearchResult, provinces: Provinces) -> list[
     return items
 
 
+#: Provinces offered for browsing when a search finds nothing (the busiest; all are one link away).
+BROWSE_PROVINCES = 8
+
+
+@dataclass
+class Browse:
+    """Where to go when a search finds nothing: every product group and the busiest provinces."""
+
+    groups: list[FacetItem]
+    provinces: list[FacetItem]
+
+
+def _browse(provinces: Provinces) -> Browse:
+    """Browsing links with counts of valid products, from an empty search's facets."""
+    everything = run(SearchParams())
+
+    def items(name: str) -> list[FacetItem]:
+        return [FacetItem(value, facet_label(name, value, provinces), count, False,
+                          _url(everything.params.toggled(name, value)))
+                for value, count in everything.facets[name]]  # fmt: skip
+
+    by_count = sorted(items("province"), key=lambda i: (-i.count, i.label))
+    return Browse(items("group"), by_count[:BROWSE_PROVINCES])
+
+
 def _active_filters(params: SearchParams, provinces: Provinces) -> list[FacetItem]:
     """Each chosen filter with a link that removes it."""
     out = []
@@ -124,6 +150,9 @@ def search() -> Any:
     suggestion_url = None
     if result.suggestion and not hidden_matches:
         suggestion_url = _url(replace(params, q=result.suggestion, page=1))
+    # Fairs and showrooms the words find, on the first page; browsing links when nothing matches.
+    events = matching_events(session, params, provinces) if params.page == 1 else []
+    browse = _browse(provinces) if not result.total and not result.past_end else None
     csv_args = [(k, v) for k, v in params.to_args() if k != "page"]
     csv_url = url_for("api.products_csv") + ("?" + urlencode(csv_args) if csv_args else "")
     pager = {
@@ -148,4 +177,6 @@ def search() -> Any:
         sorts=sorts,
         all_status_url=_url(replace(params, statuses=(), page=1)),
         hidden_matches=hidden_matches,
+        events=events,
+        browse=browse,
     )

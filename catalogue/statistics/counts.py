@@ -1,0 +1,211 @@
+"""The numbers behind ``/statistics``: certificates counted four ways, for a search's filters.
+
+A certificate is one product certified at one level in one year. Filters mean what they mean
+in search (:mod:`catalogue.search.facets`): group, province (the product's current unit, a
+pre-2025 province counting in its successor) and the words ``q`` choose products; level,
+region, year and status choose certificates. So ``level=quoc_gia`` counts national
+certificates only, and the products counted are exactly those search lists for the same
+filters (with ``status=all`` when no status is chosen).
+
+Counting is one grouped SQL query over certificates (fast at 100,000 rows), status derived on
+the day asked about by the registry's rule (:func:`catalogue.registry.status.valid_sql`).
+Words need the search index: :func:`catalogue.search.query.run` gives the matching products,
+and the same grouped query is run over them in chunks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlmodel import Session, col
+
+from catalogue.places.models import Province
+from catalogue.places.services import Provinces
+from catalogue.registry.models import Certificate, Product, SelectionRound
+from catalogue.registry.status import Policy, valid_sql
+from catalogue.search.facets import UNCLASSIFIED
+from catalogue.search.params import SearchParams
+from catalogue.search.query import run
+from catalogue.text import fold
+from catalogue.vocab import CertificateStatus, Level
+
+#: Product ids bound in one query (well under every database's parameter limit).
+CHUNK = 20_000
+#: Asks the search for every matching product, not a page.
+EVERY_MATCH = 10**9
+
+
+@dataclass
+class Statistics:
+    """Certificate counts by year × level, current province, group and status."""
+
+    certificates: int = 0
+    #: Products with at least one counted certificate.
+    products: int = 0
+    #: ``(year, level value) → count``.
+    year_level: Counter[tuple[int, str]] = field(default_factory=Counter)
+    #: Current province id → count (``None``: the product's province is unknown).
+    province: Counter[int | None] = field(default_factory=Counter)
+    #: Product group value → count (``""``: not yet classified).
+    group: Counter[str] = field(default_factory=Counter)
+    #: Status value → count.
+    status: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def years(self) -> list[int]:
+        return sorted({year for year, _ in self.year_level})
+
+    @property
+    def levels(self) -> list[Level]:
+        """Levels with certificates, highest first (as every list of levels is shown)."""
+        return Level.by_rank({Level(level) for _, level in self.year_level})
+
+    def year_total(self, year: int) -> int:
+        return sum(n for (y, _), n in self.year_level.items() if y == year)
+
+    def level_total(self, level: Level) -> int:
+        return sum(n for (_, lv), n in self.year_level.items() if lv == level.value)
+
+    def by_province(self, provinces: Provinces) -> list[tuple[Province, int]]:
+        """Every current province, 0 included, most certificates first (ties by name)."""
+        rows = [(p, self.province.get(p.id, 0)) for p in provinces.current()]
+        return sorted(rows, key=lambda row: (-row[1], fold(row[0].short_name)))
+
+    def add(self, other: Statistics) -> None:
+        self.certificates += other.certificates
+        self.products += other.products
+        self.year_level.update(other.year_level)
+        self.province.update(other.province)
+        self.group.update(other.group)
+        self.status.update(other.status)
+
+
+def status_sql(day: date, policy: Policy) -> Any:
+    """Each certificate's status on ``day`` as SQL, from the registry's one rule."""
+    revoked = and_(col(Certificate.revoked_on).is_not(None), col(Certificate.revoked_on) <= day)
+    return case(
+        (revoked, CertificateStatus.REVOKED.value),
+        (valid_sql(day, policy), CertificateStatus.VALID.value),
+        else_=CertificateStatus.EXPIRED.value,
+    )
+
+
+def _region_sql(regions: tuple[str, ...], provinces: Provinces) -> Any:
+    """A certificate's region as search indexes it (:func:`catalogue.search.schema.document_for`):
+    the round's, else the current unit's of the certificate's province, else of the product's."""
+    known = [p.id for p in provinces.rows if provinces.current_of(p) is not None]
+    inside = [
+        p.id for p in provinces.rows if (c := provinces.current_of(p)) is not None and c.region in regions
+    ]
+    no_round_region = or_(col(SelectionRound.region).is_(None), col(SelectionRound.region) == "")
+    cert_province_unknown = or_(
+        col(Certificate.province_id).is_(None), col(Certificate.province_id).not_in(known)
+    )
+    return or_(
+        col(SelectionRound.region).in_(regions),
+        and_(
+            no_round_region,
+            or_(
+                col(Certificate.province_id).in_(inside),
+                and_(cert_province_unknown, col(Product.province_id).in_(inside)),
+            ),
+        ),
+    )
+
+
+def _conditions(params: SearchParams, provinces: Provinces) -> list[Any]:
+    """SQL for every filter but status (status is a computed column, filtered outside)."""
+    where: list[Any] = []
+    if params.groups:
+        named: list[Any] = [col(Product.group).in_([g for g in params.groups if g != UNCLASSIFIED])]
+        if UNCLASSIFIED in params.groups:
+            named.append(or_(col(Product.group).is_(None), col(Product.group) == ""))
+        where.append(or_(*named))
+    if params.provinces:
+        members: set[int] = set()
+        for slug in params.provinces:
+            current = provinces.match_current(slug)
+            if current is not None:
+                members |= provinces.member_ids(current)
+        where.append(col(Product.province_id).in_(members))
+    if params.levels:
+        where.append(col(SelectionRound.level).in_(params.levels))
+    if params.regions:
+        where.append(_region_sql(params.regions, provinces))
+    if params.years:
+        where.append(col(SelectionRound.year).in_(params.years))
+    return where
+
+
+def _count(session: Session, params: SearchParams, provinces: Provinces, day: date, policy: Policy,
+           product_ids: list[int] | None) -> Statistics:  # fmt: skip
+    """One grouped query (plus a distinct count of products) over the filtered certificates."""
+    where = _conditions(params, provinces)
+    if product_ids is not None:
+        where.append(col(Certificate.product_id).in_(product_ids))
+    # A subquery names the status column, so that grouping and filtering by it work on every database.
+    rows = (
+        select(
+            col(Certificate.product_id).label("product_id"),
+            col(SelectionRound.year).label("year"),
+            col(SelectionRound.level).label("level"),
+            col(Product.province_id).label("province_id"),
+            col(Product.group).label("grp"),
+            status_sql(day, policy).label("status"),
+        )
+        .select_from(Certificate)
+        .join(SelectionRound, col(SelectionRound.id) == col(Certificate.round_id))
+        .join(Product, col(Product.id) == col(Certificate.product_id))
+        .where(*where)
+        .subquery()
+    )
+    chosen = [rows.c.status.in_(params.statuses)] if params.statuses else []
+    grouped = (
+        select(rows.c.year, rows.c.level, rows.c.province_id, rows.c.grp, rows.c.status, func.count())
+        .where(*chosen)
+        .group_by(rows.c.year, rows.c.level, rows.c.province_id, rows.c.grp, rows.c.status)
+    )
+    stats = Statistics()
+    for year, level, province_id, group, status, n in session.execute(grouped):
+        stats.certificates += n
+        stats.year_level[(int(year), str(level))] += n
+        stats.province[provinces.current_id(province_id)] += n
+        stats.group[group or ""] += n
+        stats.status[str(status)] += n
+    stats.products = int(
+        session.execute(select(func.count(distinct(rows.c.product_id))).where(*chosen)).scalar_one()
+    )
+    return stats
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def compute(
+    session: Session, params: SearchParams, provinces: Provinces, day: date, policy: Policy
+) -> Statistics:
+    """The statistics of the certificates ``params`` choose, with status as of ``day``.
+
+    Without words the database answers alone (no index needed); with words the search
+    finds the products first (may raise :class:`~catalogue.search.reader.IndexBuilding`).
+    """
+    if not params.q:
+        return _count(session, params, provinces, day, policy, None)
+    ids = run(params, today=day, limit=EVERY_MATCH).ids
+    stats = Statistics()
+    for chunk in _chunks(sorted(ids)):
+        stats.add(_count(session, params, provinces, day, policy, chunk))
+    return stats
+
+
+def years_on_record(session: Session) -> list[int]:
+    """Every year a selection round is recorded for, newest first (the filter form's choices)."""
+    years: Iterable[int] = session.execute(select(col(SelectionRound.year)).distinct()).scalars()
+    return sorted({int(y) for y in years}, reverse=True)
