@@ -288,7 +288,7 @@ def test_ministry_manages_fairs_and_exhibitors(seeded_app: Flask, setup: dict) -
     post(
         ministry,
         url + "/exhibitors",
-        {"producer_id": producer_id, "booth": "B12", "product_ids": str(setup["product_id"])},
+        {"producer": producer_id, "booth": "B12", "products": str(setup["product_id"])},
         token_from=url,
     )
     with _db(seeded_app) as s:
@@ -297,9 +297,9 @@ def test_ministry_manages_fairs_and_exhibitors(seeded_app: Flask, setup: dict) -
     public = seeded_app.test_client().get(f"/events/{event.slug}").get_data(as_text=True)
     assert "B12" in public
     bad = post(
-        ministry, url + "/exhibitors?lang=en", {"producer_id": 999999}, token_from=url, follow_redirects=True
+        ministry, url + "/exhibitors?lang=en", {"producer": 999999}, token_from=url, follow_redirects=True
     )
-    assert "Unknown producer" in bad.get_data(as_text=True)
+    assert "Choose the producer from the names found." in bad.get_data(as_text=True)
     response = post(
         ministry,
         url + "?lang=en",

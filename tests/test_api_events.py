@@ -90,7 +90,19 @@ def test_openapi_describes_the_whole_public_api(client: FlaskClient) -> None:
     assert {"/api/v1/products", "/api/v1/products.csv", "/api/v1/verify/{code}", "/api/v1/verify",
             "/api/v1/events", "/api/v1/openapi.json", "/healthz"} <= set(spec["paths"])  # fmt: skip
     params = {p["name"] for p in spec["paths"]["/api/v1/products"]["get"]["parameters"]}
-    expected = {"q", "group", "province", "region", "level", "year", "status", "sort", "page", "per_page"}
+    expected = {
+        "q",
+        "group",
+        "province",
+        "region",
+        "level",
+        "year",
+        "status",
+        "sort",
+        "page",
+        "per_page",
+        "cursor",
+    }
     assert params == expected
     status = next(p for p in spec["paths"]["/api/v1/products"]["get"]["parameters"] if p["name"] == "status")
     assert status["schema"]["default"] == ["valid"] and "all" in status["schema"]["items"]["enum"]

@@ -194,8 +194,8 @@ def test_the_consumer_prunes_once_a_day(seeded_app: Flask, seeded_codes: list[st
     at = {datetime(2026, 6, 15, 20, 30): ["prune"], datetime(2026, 6, 16, 20, 30): ["prune"],
           datetime(2026, 6, 15, 21, 30): [], datetime(2026, 6, 15, 20, 31): []}  # fmt: skip
     for moment, names in at.items():
-        assert [t.name for t in huey.read_periodic(moment)] == names, moment
-    (task,) = huey.read_periodic(datetime(2026, 6, 15, 20, 30))
+        assert [t.name for t in huey.read_periodic(moment) if t.name == "prune"] == names, moment
+    (task,) = [t for t in huey.read_periodic(datetime(2026, 6, 15, 20, 30)) if t.name == "prune"]
     code = seeded_codes[0]
     with seeded_app.app_context():
         counting.record(code, now=FROZEN - timedelta(days=401))

@@ -23,7 +23,9 @@ def client(seeded_app: Flask) -> FlaskClient:
 
 def test_api_shape_and_items(client: FlaskClient) -> None:
     data = client.get("/api/v1/products?q=gom+bat+trang&status=all").get_json()
-    assert set(data) == {"total", "items", "facets", "page", "per_page", "suggestion", "status_rules"}
+    keys = {"total", "items", "facets", "page", "per_page", "suggestion", "status_rules", "next_cursor"}
+    keys.add("next")
+    assert set(data) == keys
     data = client.get("/api/v1/products?q=nuoc+mam+phu+quoc").get_json()
     item = data["items"][0]
     assert item["name"].startswith("Nước mắm truyền thống Phú Quốc")
