@@ -9,7 +9,7 @@ export CATALOGUE_ENV ?= development
 FLASK := $(BIN)/flask --app catalogue
 STAMP := $(VENV)/.installed
 
-.PHONY: help run user test env messages translations lint bench bench-search bench-verify bench-import bench-scans bench-bad-files bench-jobs bench-load bench-limits bench-labels migrate seed reindex opendata clean
+.PHONY: help run user test env messages translations lint bench bench-search bench-verify bench-import bench-scans bench-bad-files bench-jobs bench-load bench-limits bench-labels bench-opendata migrate seed reindex opendata clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -68,7 +68,7 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy and the import contract 
 bench: translations ## Run every benchmark, then print one table of their figures and baselines
 	rm -f bench/data/summary.jsonl
 	status=0; for target in bench-search bench-verify bench-import bench-scans bench-bad-files bench-load \
-		bench-limits bench-jobs bench-labels; do $(MAKE) --no-print-directory $$target || status=1; done; \
+		bench-limits bench-jobs bench-labels bench-opendata; do $(MAKE) --no-print-directory $$target || status=1; done; \
 		$(BIN)/python bench/report.py; exit $$status
 
 bench-search: translations ## Search benchmark (synthetic data, separate data dir)
@@ -99,6 +99,9 @@ bench-jobs: translations ## Upload and publish 5,000 rows under the Procfile (we
 
 bench-labels: translations ## Label run of 1,000,000 codes from the CLI (≤ 30 s), every code verified; one 5,000-label PDF
 	$(BIN)/python bench/labels.py
+
+bench-opendata: translations ## Bulk download build and open-data requests at 100,000 synthetic products (N=… for fewer)
+	$(BIN)/python bench/opendata.py $(if $(N),--n $(N))
 
 clean: ## Remove the environment and local data
 	rm -rf $(VENV) data

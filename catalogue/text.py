@@ -18,11 +18,20 @@ _SPACES = re.compile(r"\s+")
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 
 
+#: Control characters no printed name holds, which XML (feeds, sitemaps, workbooks) cannot carry.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
 def nfc(text: str | None) -> str:
-    """NFC-normalise and collapse whitespace; ``None`` becomes ``""``."""
+    """NFC-normalise, drop control characters and collapse whitespace; ``None`` becomes ``""``."""
     if not text:
         return ""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", str(text))).strip()
+    return _SPACES.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFC", str(text)))).strip()
+
+
+def xml_safe(text: str | None) -> str:
+    """``text`` without what XML 1.0 cannot hold (records stored before :func:`nfc` dropped it)."""
+    return _CONTROL.sub("", text or "")
 
 
 def fold(text: str | None) -> str:

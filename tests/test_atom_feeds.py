@@ -10,8 +10,10 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 from catalogue.db import get_engine
+from catalogue.places.services import Provinces
 from catalogue.registry import certificates
 from catalogue.registry.models import Certificate, CertificateEvent, Product, SelectionRound
+from catalogue.text import nfc
 from tests.fixtures.workspace import get_user, make_user
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -23,6 +25,10 @@ def _entries(body: bytes) -> list[ElementTree.Element]:
     assert root.tag == f"{ATOM}feed"
     assert root.find(f"{ATOM}id") is not None and root.find(f"{ATOM}updated") is not None
     return root.findall(f"{ATOM}entry")
+
+
+def _links(body: bytes) -> list[str]:
+    return [e.find(f"{ATOM}link").get("href", "") for e in _entries(body)]  # type: ignore[union-attr]
 
 
 def _titles(body: bytes) -> list[str]:
@@ -50,7 +56,18 @@ def test_new_certificates_feed_lists_the_newest_first_with_links_to_product_page
     assert updated == sorted(updated, reverse=True)
 
 
-def test_feeds_per_province_group_and_level_hold_only_their_certificates(seeded_app: Flask) -> None:
+def test_feeds_per_province_group_and_level_hold_only_their_certificates(
+    seeded_app: Flask, make_certificate: Callable[..., str]
+) -> None:
+    make_certificate(product="Chè kiểm thử Lào Cai", certificate_number="81/GCN", year=2026,
+                     issued_on=date(2026, 6, 1))  # fmt: skip
+    make_certificate(product="Chè kiểm thử Yên Bái", province="Yên Bái", certificate_number="82/GCN",
+                     year=2024, issued_on=date(2024, 6, 1))  # fmt: skip
+    with seeded_app.app_context(), Session(get_engine()) as s:
+        unsorted = s.exec(select(Product).where(Product.name == "Chè kiểm thử Yên Bái")).one()
+        unsorted.group = None
+        s.add(unsorted)
+        s.commit()
     client = seeded_app.test_client()
     with seeded_app.app_context(), Session(get_engine()) as s:
         query = (
@@ -67,8 +84,19 @@ def test_feeds_per_province_group_and_level_hold_only_their_certificates(seeded_
     body = client.get("/feeds/certified.atom?province=Yên Bái", headers=EN).data
     root = ElementTree.fromstring(body)
     assert "Lào Cai" in (root.findtext(f"{ATOM}title") or "")
+    with seeded_app.app_context(), Session(get_engine()) as s:
+        provinces = Provinces.load(s)
+        lao_cai = provinces.match_current("Lào Cai")
+        assert lao_cai is not None
+        members = provinces.member_ids(lao_cai)
+        slugs = {p.slug: p for p in s.exec(select(Product)).all()}
+    shown = [slugs[link.rsplit("/", 1)[1]] for link in _links(body)]
+    assert {"Chè kiểm thử Lào Cai", "Chè kiểm thử Yên Bái"} <= {p.name for p in shown}
+    assert all(p.province_id in members for p in shown)
     unclassified = client.get("/feeds/certified.atom?group=unclassified", headers=EN)
     assert unclassified.status_code == 200
+    shown = [slugs[link.rsplit("/", 1)[1]] for link in _links(unclassified.data)]
+    assert "Chè kiểm thử Yên Bái" in {p.name for p in shown} and all(p.group is None for p in shown)
     bad = client.get("/feeds/certified.atom?province=Atlantis", headers=EN)
     assert bad.status_code == 400 and "Unknown province" in bad.get_data(as_text=True)
     assert client.get("/feeds/everything.atom").status_code == 404
@@ -106,3 +134,21 @@ def test_revocations_feed_has_each_revocation_and_its_withdrawal(
     assert not any("Mật ong kiểm thử" in t for t in elsewhere)
     vietnamese = _titles(client.get("/feeds/revoked.atom?lang=vi").data)
     assert vietnamese[0] == "Đã hủy việc thu hồi: Mật ong kiểm thử — 78/GCN"
+
+
+def test_a_control_character_stored_in_a_name_does_not_break_the_feeds(seeded_app: Flask) -> None:
+    """Names typed before control characters were dropped at input still make a well-formed feed."""
+    with seeded_app.app_context(), Session(get_engine()) as s:
+        cert = s.exec(select(Certificate).order_by(col(Certificate.created_at).desc())).first()
+        assert cert is not None
+        product = s.get(Product, cert.product_id)
+        assert product is not None
+        product.name = "Bánh thử\x01 điều khiển"
+        s.add(product)
+        s.commit()
+    titles = _titles(seeded_app.test_client().get("/feeds/certified.atom").data)
+    assert any(t.startswith("Bánh thử điều khiển") for t in titles)
+
+
+def test_names_lose_control_characters_at_input() -> None:
+    assert nfc("HTX \x02 thử\x7f\tmới") == "HTX thử mới"

@@ -181,3 +181,6 @@ def test_bad_and_expired_cursors_are_refused_clearly(seeded_app: Flask) -> None:
     # A recent cursor across the same gap (rolled-back ids) is answered.
     recent = Position(Cursor(high), utcnow()).token()
     assert client.get(f"/api/v1/changes?since={recent}").status_code == 200
+    # A cursor past every change: the registry was restored from an older backup since.
+    ahead = Position(Cursor(newest + 10), utcnow()).token()
+    assert client.get(f"/api/v1/changes?since={ahead}").status_code == 410

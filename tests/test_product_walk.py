@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlmodel import Session, col, select
+
+from catalogue.db import get_engine
+from catalogue.registry import merging
+from catalogue.registry.models import Product
+from catalogue.search.builds import rebuild
+from tests.fixtures.workspace import get_user, make_user
 
 EN = {"Accept-Language": "en"}
 
@@ -71,3 +80,34 @@ def test_a_cursor_of_another_search_is_refused(seeded_client: FlaskClient) -> No
     assert other.status_code == 400 and "another search" in other.json["error"]["message"]  # type: ignore[index]
     mangled = seeded_client.get("/api/v1/products?cursor=w1.xyz", headers=EN)
     assert mangled.status_code == 400
+
+
+def test_a_walk_by_name_resumes_after_its_anchor_was_merged_away_and_the_index_rebuilt(
+    seeded_app: Flask, make_certificate: Callable[..., str]
+) -> None:
+    make_user(seeded_app, "cuc@moit.gov.vn", "ministry")
+    names = ["Aaa-0 walk", "Aaa-1 walk", "Aab walk", "Aac walk"]
+    for i, name in enumerate(names):
+        make_certificate(
+            product=name, certificate_number=f"{i}/WALK", year=2020 + i, issued_on=date(2020 + i, 6, 1)
+        )
+    client = seeded_app.test_client()
+    first = client.get("/api/v1/products?status=all&sort=name&per_page=3").json
+    assert first is not None and [i["name"] for i in first["items"]] == names[:3]
+    with seeded_app.test_request_context("/"), Session(get_engine(), expire_on_commit=False) as s:
+        user = get_user(s, "cuc@moit.gov.vn")
+        by_name = {p.name: p for p in s.exec(select(Product).where(col(Product.name).in_(names))).all()}
+        survivor_id = by_name["Aac walk"].id
+        # The page's last product (the anchor) and one before it leave the registry.
+        for duplicate, survivor in (("Aab walk", "Aac walk"), ("Aaa-0 walk", "Aaa-1 walk")):
+            seen = merging.preview(s, actor=user, kind="product", survivor=by_name[survivor],
+                                   duplicate=by_name[duplicate])  # fmt: skip
+            merging.merge(s, actor=user, kind="product", survivor=by_name[survivor],
+                          duplicate=by_name[duplicate], token=seen.token, fill_blanks=False)  # fmt: skip
+            s.commit()
+    with seeded_app.app_context():
+        rebuild(Path(seeded_app.config["INDEX_DIR"]), get_engine())
+    rest, _ = _walk(client, first["next"].removeprefix("http://registry.test"))
+    everything, _ = _walk(client, "/api/v1/products?status=all&sort=name&per_page=100")
+    after_anchor = everything[everything.index(survivor_id) :]
+    assert rest == after_anchor

@@ -63,6 +63,10 @@ PAGES = [
     ("/events", "Past fairs"),
     (f"/events/{FAIR_2019}", "Exhibitors"),
     (f"/events/{SHOWROOM}", "Opening hours"),
+    ("/api", "Open data API"),
+    ("/data/dictionary", "Data dictionary of the downloads"),
+    ("/statistics", "Statistics"),
+    (f"/events/{FAIR_2019}/catalogue", "Buyer catalogue"),
 ]
 
 

@@ -200,6 +200,12 @@ def test_a_product_page_names_its_canonical_address_and_both_languages(seeded_ap
     assert f'href="{BASE}{first.group(1)}?page=2&amp;lang=vi"' in head
     login = client.get("/admin/login").get_data(as_text=True)
     assert 'rel="canonical"' not in login and '<meta name="robots" content="noindex">' in login
+    # Pages whose view passes an empty ``error`` (search, statistics) are public pages all the same.
+    for path in ("/search?q=gom", "/statistics", "/data/"):
+        head = _head(client, path + ("&" if "?" in path else "?") + "lang=en")
+        assert f'<link rel="canonical" href="{BASE}{path.split("?")[0]}?lang=en">' in head, path
+        assert "noindex" not in head, path
+        assert 'type="application/atom+xml"' in head, path
 
 
 # ----------------------------------------------------------------------------- link previews

@@ -12,6 +12,7 @@ the pages cannot disagree. URLs, caching headers and limits are those the endpoi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -74,6 +75,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("api", __name__)
 
+_INDENT = re.compile(r"\n\s+")
 #: Search answers are short-lived: a published record must show up within seconds.
 SEARCH_CACHE = public_cache(10, cors=True)
 LIST_CACHE = public_cache(60, cors=True)
@@ -411,13 +413,20 @@ def openapi() -> Response:
 
 @route("/api", None, public_cache(60))
 def docs() -> str:
-    """The API described for people, from the same document (no script, no outside assets)."""
-    return render_template(
-        "api/docs.html",
-        spec=spec_document(),
-        error_schema=Error.__name__,
-        type_html=api_spec.type_html,
-        prose=api_spec.prose_html,
+    """The API described for people, from the same document (no script, no outside assets).
+
+    Its tables are deep and indented; the indentation alone would push the page past the 60 KB
+    a public page may weigh, and the page holds no ``<pre>``, so lines lose their leading spaces.
+    """
+    return _INDENT.sub(
+        "\n",
+        render_template(
+            "api/docs.html",
+            spec=spec_document(),
+            error_schema=Error.__name__,
+            type_html=api_spec.type_html,
+            prose=api_spec.prose_html,
+        ),
     )
 
 

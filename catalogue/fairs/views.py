@@ -9,10 +9,9 @@ QR codes on paper) are built on ``PUBLIC_BASE_URL``, never on the request's host
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from sqlmodel import select
 
@@ -22,7 +21,7 @@ from catalogue.fairs import calendar, pages
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Product
 from catalogue.verification import qr
-from catalogue.web import public_cache
+from catalogue.web import public_cache, public_url
 
 bp = Blueprint("fairs", __name__)
 bp.after_request(public_cache(60))
@@ -33,11 +32,6 @@ QR_CACHE = "public, max-age=86400"
 
 def _provinces() -> Provinces:
     return Provinces.load(get_session())
-
-
-def public_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL on the registry's public address (what a calendar or a printed QR keeps)."""
-    return str(current_app.config["PUBLIC_BASE_URL"]) + url_for(endpoint, **values)
 
 
 def _host() -> str:

@@ -67,7 +67,11 @@ class Position:
             raise BadCursor(token)
         body = token[len(_PREFIX) :]
         try:
-            data = json.loads(zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+            inflate = zlib.decompressobj()
+            plain = inflate.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)), 64_000)
+            if inflate.unconsumed_tail:
+                raise ValueError("cursor too large")
+            data = json.loads(plain)
             high = int(data["h"])
             gaps = {high - int(off): float(t) for off, t in data.get("g", [])}
             read_at = datetime.fromtimestamp(int(data["t"]), tz=UTC)
@@ -138,10 +142,14 @@ def read(session: Session, since: Position | None, limit: int, retention: timede
     now = utcnow()
     cursor = Cursor(since.cursor.high, dict(since.cursor.gaps)) if since else Cursor()
     if since is not None:
-        oldest = session.exec(select(func.min(OutboxEvent.id))).one()
+        oldest, newest = session.exec(select(func.min(OutboxEvent.id), func.max(OutboxEvent.id))).one()
         # Rows past the cursor pruned: only possible for a cursor about as old as the retention.
         pruned_before = now - retention + timedelta(days=1)
         if oldest is not None and oldest > cursor.high + 1 and since.read_at < pruned_before:
+            raise CursorExpired()
+        # Past the newest row there is none (pruning keeps it): the database was restored from an
+        # older backup, and new rows will reuse ids the client has seen.
+        if cursor.high > (newest or 0):
             raise CursorExpired()
     rows: list[OutboxEvent] = []
     if cursor.gaps:

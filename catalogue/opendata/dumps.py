@@ -246,10 +246,9 @@ def _csv_cell(value: Any) -> str:
 
 
 def _xlsx_cell(value: Any) -> Any:
-    """Numbers, dates and booleans keep their type; text a spreadsheet would run is neutralised."""
-    if value is None or isinstance(value, bool | int | date):
-        return value
-    return spreadsheet_cell(value)
+    """Values as they are: the workbook writes text as text, never as a formula (``strings_to_formulas``
+    off), so a phone number like ``+84…`` keeps its first character."""
+    return value
 
 
 def _json_default(value: Any) -> str:
@@ -311,10 +310,18 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+#: Audit entries about what the files hold (an account, an upload or a label run changes nothing in them).
+FILED_ENTITIES = (
+    "certificate", "product", "producer", "selection_round", "event", "photo", "validity_policy",
+    "revocation_decision",
+)  # fmt: skip
+
+
 def highs(session: Session) -> tuple[int, int]:
     """The newest search outbox and audit ids: a generation that saw these has every change so far."""
     outbox = session.exec(select(func.max(OutboxEvent.id))).one()
-    audit = session.exec(select(func.max(AuditEntry.id))).one()
+    filed = col(AuditEntry.entity_type).in_(FILED_ENTITIES)
+    audit = session.exec(select(func.max(AuditEntry.id)).where(filed)).one()
     return int(outbox or 0), int(audit or 0)
 
 

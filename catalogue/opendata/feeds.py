@@ -16,16 +16,16 @@ from urllib.parse import urlencode, urlsplit
 
 from feedgen.feed import FeedGenerator
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from catalogue.clock import aware, utcnow
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Certificate, CertificateEvent, Producer, Product, SelectionRound
-from catalogue.search.facets import UNCLASSIFIED
+from catalogue.search import filters_sql
 from catalogue.search.labels import facet_label
 from catalogue.search.params import SearchParams
+from catalogue.text import xml_safe
 from catalogue.vocab import Level
 
 #: Entries per feed: readers poll; a week of a busy ministry's publishing fits.
@@ -46,28 +46,9 @@ class Entry:
     event: CertificateEvent | None
 
 
-def _conditions(params: SearchParams, provinces: Provinces) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
-    if params.provinces:
-        ids: set[int] = set()
-        for province in provinces.current():
-            if province.slug in params.provinces:
-                ids |= provinces.member_ids(province)
-        out.append(col(Product.province_id).in_(sorted(ids)))
-    if params.groups:
-        named = [g for g in params.groups if g != UNCLASSIFIED]
-        either = [col(Product.group).in_(named)] if named else []
-        if UNCLASSIFIED in params.groups:
-            either.append(col(Product.group).is_(None))
-        out.append(or_(*either))
-    if params.levels:
-        out.append(col(SelectionRound.level).in_(params.levels))
-    return out
-
-
 def entries(session: Session, kind: str, params: SearchParams, provinces: Provinces) -> list[Entry]:
     """The newest :data:`ENTRIES` certificates published, or revocations and their withdrawals."""
-    where = _conditions(params, provinces)
+    where = filters_sql.conditions(params, provinces)
     if kind == "certified":
         query = (
             _joined(select(Certificate, Product, Producer, SelectionRound))
@@ -123,7 +104,7 @@ def atom(
     query = urlencode([(k, v) for k, v in params.to_args() if k in FILTERS])
     feed = FeedGenerator()
     feed.id(f"tag:{host},2025:cnnt/feeds/{kind}" + (f"?{query}" if query else ""))
-    feed.title(_title(kind, params, provinces))
+    feed.title(xml_safe(_title(kind, params, provinces)))
     feed.subtitle(_("Registry of outstanding rural industrial products of Viet Nam"))
     feed.author({"name": _("CNNT Registry")})
     feed.link(href=base_url + self_path + (f"?{query}" if query else ""), rel="self")
@@ -138,19 +119,20 @@ def atom(
         entry.link(href=url, rel="alternate", type="text/html")
         level = Level(item.round.level).label
         number = item.cert.number or _("number not published")
+        name = item.product.name
         if item.event is None:
-            entry.title(f"{item.product.name} — {level} {item.round.year}")
+            title = f"{name} — {level} {item.round.year}"
             detail = [_("Certificate %(number)s", number=number)]
         elif item.event.kind == "revoked":
-            entry.title(_("Revoked: %(product)s — %(number)s", product=item.product.name, number=number))
+            title = _("Revoked: %(product)s — %(number)s", product=name, number=number)
             detail = [item.event.reason or ""]
         else:
-            entry.title(_("Revocation withdrawn: %(product)s — %(number)s", product=item.product.name,
-                          number=number))  # fmt: skip
+            title = _("Revocation withdrawn: %(product)s — %(number)s", product=name, number=number)
             detail = [item.event.reason or ""]
+        entry.title(xml_safe(title))
         province = provinces.current_of(provinces.get(item.product.province_id))
         who = [item.producer.name if item.producer else "", province.name if province else ""]
-        entry.summary(" · ".join(p for p in [*who, f"{level} {item.round.year}", *detail] if p))
+        entry.summary(xml_safe(" · ".join(p for p in [*who, f"{level} {item.round.year}", *detail] if p)))
         entry.updated(item.at)
         entry.published(item.at)
         entry.category(term=item.round.level, label=level)

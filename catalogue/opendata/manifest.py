@@ -86,8 +86,12 @@ def live_folder(app: Flask | None = None) -> Path | None:
 def load(app: Flask | None = None) -> Manifest | None:
     """The live generation's manifest (None before the first dump)."""
     folder = live_folder(app)
-    if folder is None:
-        return None
+    return read(folder) if folder is not None else None
+
+
+def read(folder: Path) -> Manifest | None:
+    """The manifest of one generation: a download reads it from the folder it serves from, so the
+    file and its SHA-256 always belong together while ``CURRENT`` switches."""
     try:
         return Manifest.from_json((folder / MANIFEST).read_bytes())
     except (OSError, ValueError, KeyError, TypeError):

@@ -54,7 +54,7 @@ def dictionary() -> str:
 def download(name: str) -> Response:
     """A file of the live generation (or its ``manifest.json``); 404 for any other name."""
     folder = manifest.live_folder()
-    live = manifest.load()
+    live = manifest.read(folder) if folder is not None else None
     if folder is None or live is None:
         abort(404)
     if name == manifest.MANIFEST:

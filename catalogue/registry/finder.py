@@ -34,7 +34,14 @@ from catalogue.paging import Pager, page_number, positive_int
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
-from catalogue.registry.status import Policy, Standing, certificate_standing, current_policy, valid_sql
+from catalogue.registry.status import (
+    Policy,
+    Standing,
+    certificate_standing,
+    current_policy,
+    revoked_sql,
+    valid_sql,
+)
 from catalogue.text import fold, nfc
 from catalogue.vocab import CertificateStatus, Level
 
@@ -179,7 +186,7 @@ def _status(status: str, day: date, policy: Policy) -> Any:
     """The status rule for one filter value (SQL); the caller joins round and certificate."""
     if status == "none":
         return col(Certificate.id).is_(None)
-    revoked = and_(col(Certificate.revoked_on).is_not(None), col(Certificate.revoked_on) <= day)
+    revoked = revoked_sql(day)
     if status == "revoked":
         return revoked
     valid = valid_sql(day, policy)

@@ -37,7 +37,7 @@ from enum import StrEnum
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, case, or_
 from sqlmodel import col, select
 
 from catalogue.clock import today as clock_today
@@ -327,3 +327,20 @@ def forget_policy() -> None:
 
     if has_app_context():
         current_app.extensions.pop("validity_policy", None)
+
+
+def revoked_sql(day: date) -> Any:
+    """SQL condition "revoked on ``day``" (a revocation dated later is not yet in force)."""
+    from catalogue.registry.models import Certificate
+
+    return and_(col(Certificate.revoked_on).is_not(None), col(Certificate.revoked_on) <= day)
+
+
+def status_sql(day: date, policy: Policy) -> Any:
+    """Each certificate's status on ``day`` as an SQL value (``valid``, ``expired`` or ``revoked``):
+    :func:`standing` for a grouped query; the caller joins ``selection_round``."""
+    return case(
+        (revoked_sql(day), CertificateStatus.REVOKED.value),
+        (valid_sql(day, policy), CertificateStatus.VALID.value),
+        else_=CertificateStatus.EXPIRED.value,
+    )

@@ -188,6 +188,7 @@ class DocTable:
     segments: dict[tuple[str, int], _Segment] = field(default_factory=dict)
     _status_cache: tuple[tuple[object, ...], np.ndarray] | None = None
     _name_rank: np.ndarray | None = None
+    _names_sorted: np.ndarray = field(default_factory=lambda: np.array([], dtype=str))
     _years: np.ndarray | None = None
     _length_stats: tuple[int, dict[str, float]] | None = None
 
@@ -242,13 +243,19 @@ class DocTable:
                    segments=segments)  # fmt: skip
 
     def name_rank(self) -> np.ndarray:
-        """Each document's position in name order (computed on first use)."""
+        """Each document's name key's place among the distinct keys in order (equal names share
+        one, so ties fall to the next sort key; computed on first use)."""
         if self._name_rank is None:
-            order = sorted(range(self.size), key=self.keys.__getitem__)
-            rank = np.empty(self.size, np.int64)
-            rank[np.array(order, np.int64)] = np.arange(self.size)
-            self._name_rank = rank
+            self._names_sorted, inverse = np.unique(np.array(self.keys, dtype=str), return_inverse=True)
+            self._name_rank = inverse.astype(np.int64).reshape(-1)
         return self._name_rank
+
+    def name_place(self, key: str) -> float:
+        """Where a name key falls among this table's names (between two when it is not one of them)."""
+        self.name_rank()
+        place = int(np.searchsorted(self._names_sorted, key))
+        found = place < len(self._names_sorted) and self._names_sorted[place] == key
+        return float(place) if found else place - 0.5
 
     def length_stats(self) -> tuple[int, dict[str, float]]:
         """Live documents (at least 1) and their mean name and body lengths, for BM25 (once per table)."""

@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -223,7 +223,8 @@ def _keys(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str) -> np
 
 def _anchor(table: DocTable, doc: int, score: np.ndarray, sort: str) -> After:
     one = np.array([doc])
-    return After(int(table.pid[doc]), float(_keys(table, one, score, sort)[0]), int(table.newest[doc]))
+    key = float(_keys(table, one, score, sort)[0])
+    return After(int(table.pid[doc]), key, int(table.newest[doc]), table.keys[doc] if sort == "name" else "")
 
 
 def _past(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str, after: After) -> np.ndarray:
@@ -232,9 +233,11 @@ def _past(table: DocTable, docs: np.ndarray, score: np.ndarray, sort: str, after
     The anchor's keys are read again from this index when its product is still in it: a
     name's rank moves as products are added, and the walk must not skip or repeat around it.
     """
-    found = np.flatnonzero(table.pid == after.pid)
+    found = np.flatnonzero((table.pid == after.pid) & table.live)
     if len(found) and (sort != "relevance" or score[found[0]] > 0):
         after = _anchor(table, int(found[0]), score, sort)
+    elif sort == "name":  # gone: its name still says where the walk was
+        after = replace(after, key=table.name_place(after.name))
     key, newest, pid = _keys(table, docs, score, sort), table.newest[docs].astype(np.int64), table.pid[docs]
     tied = key == after.key
     later: np.ndarray = (key > after.key) | (tied & (newest < after.newest))

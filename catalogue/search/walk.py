@@ -31,6 +31,8 @@ class After:
     pid: int
     key: float
     newest: int
+    #: Its folded name key: a name's place moves as products come and go, the key does not.
+    name: str = ""
 
 
 def fingerprint(params: SearchParams) -> str:
@@ -42,19 +44,19 @@ def fingerprint(params: SearchParams) -> str:
 
 
 def token(after: After, params: SearchParams) -> str:
-    data = {"p": after.pid, "k": after.key, "n": after.newest, "f": fingerprint(params)}
+    data = {"p": after.pid, "k": after.key, "n": after.newest, "m": after.name, "f": fingerprint(params)}
     raw = json.dumps(data, separators=(",", ":")).encode()
     return _PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def parse(text: str, params: SearchParams) -> After:
     """The anchor of a token made for this same search; :class:`BadWalk` otherwise."""
-    if not text.startswith(_PREFIX) or len(text) > 400:
+    if not text.startswith(_PREFIX) or len(text) > 1200:
         raise BadWalk(text)
     body = text[len(_PREFIX) :]
     try:
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        after = After(int(data["p"]), float(data["k"]), int(data["n"]))
+        after = After(int(data["p"]), float(data["k"]), int(data["n"]), str(data.get("m", "")))
         made_for = str(data["f"])
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise BadWalk(text) from exc

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import os
+import secrets
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -120,7 +121,7 @@ def cached(card: Card, media_dir: Path | str) -> Path:
     path = Path(media_dir) / FOLDER / card.key[:2] / f"{card.key}.png"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
         tmp.write_bytes(draw(card))
         os.replace(tmp, path)
     return path

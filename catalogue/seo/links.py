@@ -20,7 +20,7 @@ from catalogue.registry.photos import variant_key
 
 #: Path prefixes kept out of search engines: the officials' workspace and the verification pages
 #: (a code's page is for the person holding the package; robots.txt says the same).
-PRIVATE_PREFIXES = ("/admin", "/v/", "/verify", "/lang/")
+PRIVATE_PREFIXES = ("/admin/", "/v/", "/verify", "/lang/")
 #: Open Graph spells locales with a territory.
 OG_LOCALES = {"vi": "vi_VN", "en": "en_GB"}
 #: Query arguments that make a different page of the same address (kept in the canonical).

@@ -12,7 +12,7 @@ from catalogue.clock import today
 from catalogue.db import get_session
 from catalogue.places.services import Provinces
 from catalogue.registry import pages
-from catalogue.seo import cards, jsonld, sitemap
+from catalogue.seo import cards, jsonld, links, sitemap
 from catalogue.seo.links import absolute
 from catalogue.web import public_cache
 
@@ -23,7 +23,8 @@ bp.after_request(public_cache(600))
 XML = "application/xml"
 #: The workspace, the verification pages (a code's page is for whoever holds the package) and
 #: the language switch (a redirect back to a page already listed).
-DISALLOWED = ("/admin/", "/v/", "/verify", "/lang/")
+#: Crawlers stay out of what pages mark noindex (the workspace, verification, the language switch).
+DISALLOWED = links.PRIVATE_PREFIXES
 
 
 def _limit() -> int:

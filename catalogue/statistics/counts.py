@@ -19,20 +19,19 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import distinct, func, select
 from sqlmodel import Session, col
 
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Certificate, Product, SelectionRound
-from catalogue.registry.status import Policy, valid_sql
-from catalogue.search.facets import UNCLASSIFIED
+from catalogue.registry.status import Policy, status_sql
+from catalogue.search import filters_sql
 from catalogue.search.params import SearchParams
 from catalogue.search.query import run
 from catalogue.text import fold
-from catalogue.vocab import CertificateStatus, Level
+from catalogue.vocab import Level
 
 #: Product ids bound in one query (well under every database's parameter limit).
 CHUNK = 20_000
@@ -85,67 +84,10 @@ class Statistics:
         self.status.update(other.status)
 
 
-def status_sql(day: date, policy: Policy) -> Any:
-    """Each certificate's status on ``day`` as SQL, from the registry's one rule."""
-    revoked = and_(col(Certificate.revoked_on).is_not(None), col(Certificate.revoked_on) <= day)
-    return case(
-        (revoked, CertificateStatus.REVOKED.value),
-        (valid_sql(day, policy), CertificateStatus.VALID.value),
-        else_=CertificateStatus.EXPIRED.value,
-    )
-
-
-def _region_sql(regions: tuple[str, ...], provinces: Provinces) -> Any:
-    """A certificate's region as search indexes it (:func:`catalogue.search.schema.document_for`):
-    the round's, else the current unit's of the certificate's province, else of the product's."""
-    known = [p.id for p in provinces.rows if provinces.current_of(p) is not None]
-    inside = [
-        p.id for p in provinces.rows if (c := provinces.current_of(p)) is not None and c.region in regions
-    ]
-    no_round_region = or_(col(SelectionRound.region).is_(None), col(SelectionRound.region) == "")
-    cert_province_unknown = or_(
-        col(Certificate.province_id).is_(None), col(Certificate.province_id).not_in(known)
-    )
-    return or_(
-        col(SelectionRound.region).in_(regions),
-        and_(
-            no_round_region,
-            or_(
-                col(Certificate.province_id).in_(inside),
-                and_(cert_province_unknown, col(Product.province_id).in_(inside)),
-            ),
-        ),
-    )
-
-
-def _conditions(params: SearchParams, provinces: Provinces) -> list[Any]:
-    """SQL for every filter but status (status is a computed column, filtered outside)."""
-    where: list[Any] = []
-    if params.groups:
-        named: list[Any] = [col(Product.group).in_([g for g in params.groups if g != UNCLASSIFIED])]
-        if UNCLASSIFIED in params.groups:
-            named.append(or_(col(Product.group).is_(None), col(Product.group) == ""))
-        where.append(or_(*named))
-    if params.provinces:
-        members: set[int] = set()
-        for slug in params.provinces:
-            current = provinces.match_current(slug)
-            if current is not None:
-                members |= provinces.member_ids(current)
-        where.append(col(Product.province_id).in_(members))
-    if params.levels:
-        where.append(col(SelectionRound.level).in_(params.levels))
-    if params.regions:
-        where.append(_region_sql(params.regions, provinces))
-    if params.years:
-        where.append(col(SelectionRound.year).in_(params.years))
-    return where
-
-
 def _count(session: Session, params: SearchParams, provinces: Provinces, day: date, policy: Policy,
            product_ids: list[int] | None) -> Statistics:  # fmt: skip
     """One grouped query (plus a distinct count of products) over the filtered certificates."""
-    where = _conditions(params, provinces)
+    where = filters_sql.conditions(params, provinces)
     if product_ids is not None:
         where.append(col(Certificate.product_id).in_(product_ids))
     # A subquery names the status column, so that grouping and filtering by it work on every database.
