@@ -38,6 +38,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(settings.as_flask_config())
     app.config["SETTINGS"] = settings
+    from catalogue.web import RowId
+
+    app.url_map.converters["int"] = RowId  # before any route: ids past a database integer are a 404
     startup.remember(app, problem)
 
     from catalogue import db, i18n

@@ -92,6 +92,19 @@ def get_engine(url: str | None = None, busy_seconds: float | None = None) -> Eng
     return engine
 
 
+def read_snapshot(session: Session) -> None:
+    """Make every read of ``session`` from now on see one moment of the database.
+
+    A long export reads in many statements; under READ COMMITTED (PostgreSQL) or with SQLite's
+    statement-by-statement reads, a merge landing half-way would list a certificate twice, or
+    not at all. Call it before the session's first statement.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:  # WAL: the read transaction keeps the snapshot its first read took
+        session.connection().exec_driver_sql("BEGIN")
+
+
 def dispose_engines() -> None:
     """Close pooled connections (tests and forks call this)."""
     for engine in _ENGINES.values():

@@ -68,3 +68,18 @@ def place_key(name: str | None) -> str:
 def words_key(text: str | None) -> str:
     """Folded, punctuation-free form used to match free-text labels leniently."""
     return _NON_SLUG.sub(" ", fold(text)).strip()
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A signed number or a phone number (``+84 912 345 678``, ``-5``): read as a value, never run.
+_PLAIN_NUMBER = re.compile(r"[+-]?[\d\s().]+")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """Text for a CSV cell that a spreadsheet will never run as a formula (a leading apostrophe),
+    leaving numbers and phone numbers as written."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text

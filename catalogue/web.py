@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, request, session, url_for
+from werkzeug.routing import IntegerConverter, Map
 
 from catalogue import vocab
 
@@ -46,6 +47,15 @@ def public_cache(max_age: int, *, cors: bool = False) -> Callable[[Response], Re
         return response
 
     return hook
+
+
+class RowId(IntegerConverter):
+    """``<int:…>`` in every route: a number past the databases' 64-bit integers matches no route
+    (404), instead of failing in the driver (``OverflowError``, a 500)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def public_url(endpoint: str, **values: Any) -> str:

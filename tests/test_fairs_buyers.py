@@ -184,6 +184,25 @@ def test_a_name_that_matches_nothing_says_so_and_changes_nothing(
     assert _exhibitors(seeded_app, fair) == before
 
 
+def test_odd_producer_numbers_and_huge_ids_are_refused_not_errors(
+    seeded_app: Flask, ministry: FlaskClient
+) -> None:
+    fair = _fair(seeded_app)
+    search = f"/admin/events/{fair.id}/exhibitors"
+    before = _exhibitors(seeded_app, fair)
+    for odd in ("²", "99999999999999999999", "-1"):
+        response = post(
+            ministry, search + "?lang=en", {"producer": odd}, token_from=search, follow_redirects=True
+        )
+        assert (
+            response.status_code == 200
+            and "Choose the producer from the names found." in response.get_data(as_text=True)
+        )
+    assert _exhibitors(seeded_app, fair) == before
+    for path in ("/admin/events/99999999999999999999", "/admin/products/99999999999999999999"):
+        assert ministry.get(path).status_code == 404
+
+
 def test_unticking_every_product_is_refused(seeded_app: Flask, ministry: FlaskClient) -> None:
     fair = _fair(seeded_app)
     producer, _products = _producer_with_products(seeded_app)

@@ -18,12 +18,11 @@ from sqlmodel import Session
 from catalogue.api.queries import FilterQuery
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import ProductSummary, load_summaries, verify_url
+from catalogue.text import spreadsheet_cell
 from catalogue.web import public_url
 
 #: Rows in one CSV export (the whole result list up to this many).
 CSV_LIMIT = 10_000
-#: Cells a spreadsheet would treat as a formula get a leading apostrophe.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 ExportQuery = FilterQuery
 
@@ -53,14 +52,9 @@ DESCRIPTION = (
 )
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def _row(s: ProductSummary, base: str) -> list[str]:
     best = s.best
-    return [_cell(v) for v in (
+    return [spreadsheet_cell(v) for v in (
         s.product.name, s.producer.name if s.producer else "",
         s.province.short_name if s.province else "",
         s.current_province.short_name if s.current_province else "",

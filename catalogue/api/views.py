@@ -181,8 +181,6 @@ def products() -> Response:
     base = current_app.config["PUBLIC_BASE_URL"]
     next_cursor = walk.token(result.last, params) if result.last else None
     next_args = [(k, v) for k, v in params.to_args() if k != "page"]
-    if not params.statuses:
-        next_args.append(("status", "all"))
     if params.per_page != 20:
         next_args.append(("per_page", str(params.per_page)))
     page = ProductPage(

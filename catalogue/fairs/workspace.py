@@ -106,7 +106,7 @@ def exhibitor_save(event_id: int) -> Any:
     obj = shell.get_or_404(Event, event_id)
     form = ExhibitorForm()
     raw = form.producer.data or ""
-    producer = session.get(Producer, int(raw)) if raw.isdigit() else None
+    producer = session.get(Producer, int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
     if producer is None:
         flash(_("Choose the producer from the names found."), "error")
         return redirect(url_for("fairs_admin.exhibitor_add", event_id=event_id))

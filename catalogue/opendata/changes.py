@@ -77,7 +77,7 @@ class Position:
             read_at = datetime.fromtimestamp(int(data["t"]), tz=UTC)
         except (ValueError, TypeError, KeyError, zlib.error, binascii.Error, OverflowError) as exc:
             raise BadCursor(token) from exc
-        if high < 0 or any(i <= 0 or i >= high for i in gaps):
+        if not 0 <= high < 2**63 or any(i <= 0 or i >= high for i in gaps):
             raise BadCursor(token)
         return cls(Cursor(high, gaps), read_at)
 

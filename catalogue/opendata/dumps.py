@@ -40,7 +40,7 @@ from sqlmodel import Session, SQLModel, col, func, select
 from catalogue.audit.models import AuditEntry, OutboxEvent
 from catalogue.clock import today as clock_today
 from catalogue.clock import utcnow
-from catalogue.db import get_engine
+from catalogue.db import get_engine, read_snapshot
 from catalogue.fairs.models import Event
 from catalogue.opendata import manifest
 from catalogue.opendata.changes import cursor_now
@@ -61,8 +61,8 @@ from catalogue.places.services import Provinces
 from catalogue.registry.catalog import load_summaries, verify_url
 from catalogue.registry.models import Producer, Product, SelectionRound
 from catalogue.registry.record_export import XLSX_MIMETYPE
-from catalogue.registry.record_export import _cell as spreadsheet_cell
 from catalogue.registry.status import Policy, current_policy
+from catalogue.text import spreadsheet_cell
 from catalogue.web import public_url
 
 #: Products per read (their certificates, producers and rounds come with them).
@@ -344,6 +344,7 @@ def build(app: Flask) -> Manifest:
     try:
         # A request context on the public address: links in the files name it, never a request's host.
         with app.test_request_context("/", base_url=base), Session(get_engine(), expire_on_commit=False) as s:
+            read_snapshot(s)  # the files, their highs and the feed's cursor: one moment
             outbox_high, audit_high = highs(s)
             cursor = cursor_now(s)
             ctx = _Context(session=s, provinces=Provinces.load(s), day=clock_today(),

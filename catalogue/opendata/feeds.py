@@ -119,10 +119,12 @@ def atom(
         entry.link(href=url, rel="alternate", type="text/html")
         level = Level(item.round.level).label
         number = item.cert.number or _("number not published")
+        numbered = (_("Certificate %(number)s", number=item.cert.number) if item.cert.number
+                    else _("Certificate number not published"))  # fmt: skip
         name = item.product.name
         if item.event is None:
             title = f"{name} — {level} {item.round.year}"
-            detail = [_("Certificate %(number)s", number=number)]
+            detail = [numbered]
         elif item.event.kind == "revoked":
             title = _("Revoked: %(product)s — %(number)s", product=name, number=number)
             detail = [item.event.reason or ""]

@@ -22,16 +22,10 @@ from catalogue.places.services import Provinces
 from catalogue.registry import finder
 from catalogue.registry.finder import RecordRow
 from catalogue.registry.round_names import round_label
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from catalogue.text import spreadsheet_cell
 
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _iso(value: object) -> str:
@@ -114,7 +108,7 @@ class _Cells:
 def table(rows: list[RecordRow], provinces: Provinces) -> list[list[str]]:
     """Heading row then one row per record, every cell safe to open in a spreadsheet."""
     cells = _Cells(provinces)
-    return [headings()] + [[_cell(v) for v in cells.values(r)] for r in rows]
+    return [headings()] + [[spreadsheet_cell(v) for v in cells.values(r)] for r in rows]
 
 
 def csv_bytes(rows: list[RecordRow], provinces: Provinces) -> bytes:

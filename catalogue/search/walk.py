@@ -38,8 +38,6 @@ class After:
 def fingerprint(params: SearchParams) -> str:
     """The search a token belongs to: words, filters and order (not the page or its size)."""
     args = sorted((k, v) for k, v in params.to_args() if k not in ("page", "per_page"))
-    if not params.statuses:
-        args.append(("status", "all"))
     return hashlib.sha256(json.dumps(args, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
