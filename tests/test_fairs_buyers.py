@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from typing import Any
 
 import icalendar
@@ -16,10 +17,12 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalogue.accounts.models import User
+from catalogue.accounts.permissions import SYSTEM
 from catalogue.db import get_engine, pk
 from catalogue.fairs import services as fairs
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
 from catalogue.registry.catalog import load_summaries
+from catalogue.registry.certificates import revoke_certificate
 from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.text import fold
 from tests.conftest import REQUIRE_BROWSER
@@ -377,3 +380,21 @@ def test_the_printed_catalogue_in_chromium_shows_scannable_codes(
         assert page.pdf(format="A4").startswith(b"%PDF")
     finally:
         context.close()
+
+
+def test_a_revoked_product_is_not_offered_to_show_at_a_fair(
+    seeded_app: Flask, ministry: FlaskClient, make_certificate: Any
+) -> None:
+    for n, product in enumerate(("Nón lá kiểm thử còn hiệu lực", "Nón lá kiểm thử bị thu hồi")):
+        make_certificate(product=product, producer="HTX Nón lá kiểm thử", certificate_number=f"{n}/NON",
+                         year=2025, issued_on=date(2025, 6, 1))  # fmt: skip
+    with seeded_app.test_request_context("/"), _session(seeded_app) as s:
+        revoked = s.exec(select(Certificate).where(Certificate.number == "1/NON")).one()
+        revoke_certificate(s, actor=SYSTEM, certificate=revoked, reason="Vi phạm", reference="1/QĐ")
+        s.commit()
+    fair = _fair(seeded_app)
+    page = ministry.get(
+        f"/admin/events/{fair.id}/exhibitors", query_string={"q": "non la kiem thu", "lang": "en"}
+    )
+    text = page.get_data(as_text=True)
+    assert "Nón lá kiểm thử còn hiệu lực" in text and "Nón lá kiểm thử bị thu hồi" not in text

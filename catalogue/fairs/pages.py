@@ -121,7 +121,9 @@ def event_page(session: Session, slug: str, provinces: Provinces) -> EventPage |
             .order_by(col(Exhibit.id))
         ).all()  # fmt: skip
         for exhibitor_id, product_id in rows:
-            shown[exhibitor_id].append(product_id)
+            # Two products merged into one leave two exhibit rows (kept, so the merge can be undone).
+            if product_id not in shown[exhibitor_id]:
+                shown[exhibitor_id].append(product_id)
     summaries = {s.product.id: s for s in load_summaries(
         session, sorted({pid for ids in shown.values() for pid in ids}), provinces)}  # fmt: skip
     items = []

@@ -16,14 +16,16 @@ from sqlmodel import Session, col, select
 
 from catalogue.accounts.permissions import Actor, audit_actor, province_scope, require
 from catalogue.audit import services as audit
+from catalogue.clock import today as clock_today
 from catalogue.db import pk
 from catalogue.fairs.models import Event, Exhibit, Exhibitor
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import ProductSummary, load_summaries
 from catalogue.registry.editing import clean_values, save_audited
-from catalogue.registry.models import Certificate, Producer, Product
+from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
 from catalogue.registry.records import PublishError, unique_slug
+from catalogue.registry.status import current_policy, valid_sql
 from catalogue.text import nfc, slugify, words_key
 
 EVENT_FIELDS = (
@@ -127,11 +129,13 @@ def producer_matches(
 
 
 def _certified(session: Session, producer_ids: list[int]) -> list[tuple[int, int | None]]:
-    """(product id, producer id) of the producers' products that hold a certificate, by name."""
+    """(product id, producer id) of the producers' products holding a certificate valid today, by name:
+    a revoked or expired product is no certified product to show buyers."""
     rows = session.exec(
         select(Product.name, Product.id, Product.producer_id)
         .join(Certificate, col(Certificate.product_id) == Product.id)
-        .where(col(Product.producer_id).in_(producer_ids))
+        .join(SelectionRound, col(SelectionRound.id) == Certificate.round_id)
+        .where(col(Product.producer_id).in_(producer_ids), valid_sql(clock_today(), current_policy()))
         .distinct()
         .order_by(col(Product.name), col(Product.id))
     ).all()
@@ -139,7 +143,7 @@ def _certified(session: Session, producer_ids: list[int]) -> list[tuple[int, int
 
 
 def certified_products(session: Session, producer: Producer) -> list[Product]:
-    """The producer's products that hold a certificate: what it may show at a fair."""
+    """The producer's products that hold a certificate valid today: what it may show at a fair."""
     ids = [pid for pid, _owner in _certified(session, [pk(producer)])]
     found = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(ids))).all()}
     return [found[pid] for pid in ids]
