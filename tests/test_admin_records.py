@@ -184,6 +184,18 @@ def test_producer_create_and_edit_with_public_contacts(seeded_app: Flask, setup:
     entry = _audit(seeded_app, entity_type="producer", entity_id=producer.id, action="update")[-1]
     assert entry.changes["phone"] == ["0234 000 000", "0234 111 111"]
     assert entry.changes["contacts_public"] == [True, False]
+    # Contacts are published as links: what is not one is refused with a message, and nothing changes.
+    for field, value, message in (
+        ("website", "javascript:alert(1)//.vn", "Write the web address as example.vn"),
+        ("email", "x@y.vn?subject=<b>", "This is not an e-mail address."),
+        ("phone", "=1+2 0912 345 678", "Write the phone number with digits"),
+    ):
+        bad = {"name": "HTX Gốm Phước Tích", "kind": "htx", "province_id": setup["hue_id"], field: value}
+        page = post(client, url + "?lang=en", bad, token_from=url).get_data(as_text=True)
+        assert message in page, field
+    with _db(seeded_app) as s:
+        kept = s.get(Producer, producer.id)
+        assert kept is not None and (kept.website, kept.email, kept.phone) == (None, None, "0234 111 111")
     # A provincial official cannot move a producer into another province.
     other = _province_id(seeded_app, "Lào Cai")
     assert post(client, url, {"name": "X", "province_id": other}, token_from=url).status_code == 403

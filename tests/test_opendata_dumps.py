@@ -282,3 +282,12 @@ def test_phone_numbers_keep_their_plus_and_formulas_do_not_run() -> None:
     assert spreadsheet_cell("-5") == "-5"
     assert spreadsheet_cell("+1+cmd|' /C calc'!A0") == "'+1+cmd|' /C calc'!A0"
     assert spreadsheet_cell("=1+2") == "'=1+2" and spreadsheet_cell("@SUM(A1)") == "'@SUM(A1)"
+
+
+def test_the_same_registry_on_the_same_day_makes_the_same_bytes(seeded_app: Flask, clock: Any) -> None:
+    """A mirror that compares SHA-256 sums fetches only what changed."""
+    first = tasks.regenerate(seeded_app, force=True)
+    clock.shift(timedelta(hours=1))
+    second = tasks.regenerate(seeded_app, force=True)
+    assert first is not None and second is not None
+    assert {f.name: f.sha256 for f in first.files} == {f.name: f.sha256 for f in second.files}

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalogue.db import pk
 from catalogue.fairs.pages import EventView
 from catalogue.registry.catalog import CertificateView, ProductSummary, verify_url
 from catalogue.registry.status import ExpiryBasis, Standing
@@ -85,14 +86,17 @@ def _standing_fields(standing: Standing) -> dict[str, Any]:
 class Certificate(CertificateBase):
     """A certificate in the product search."""
 
+    id: int = Field(description="The certificate's id: stable, the `certificate_id` of the bulk download "
+                    "and the change feed.")  # fmt: skip
     verify_url: str | None = Field(description="The printed verification URL (`/v/<code>`).")
 
     @classmethod
     def of(cls, view: CertificateView, base_url: str) -> Certificate:
         cert, standing = view.cert, view.standing
         assert standing is not None, "certificate_views always derives the standing"
+        assert cert.id is not None
         return cls(
-            number=cert.number, level=view.level, region=view.region, year=view.year,
+            id=cert.id, number=cert.number, level=view.level, region=view.region, year=view.year,
             round=view.round.slug, decision=cert.decision_number, decision_date=cert.decision_date,
             office=cert.office, issued_on=cert.issued_on, revoked_on=cert.revoked_on,
             province_as_printed=view.province.short_name if view.province else None,
@@ -105,6 +109,7 @@ class Certificate(CertificateBase):
 
 
 class ProducerOut(Model):
+    id: int = Field(description="The producer's id (`producer_id` in the bulk download).")
     name: str
     kind: str | None = Field(description="company, cooperative, … (a stable key); null when unknown.")
     url: str = Field(description="The producer's public page.")
@@ -131,7 +136,7 @@ class Product(Model):
             is_set=p.is_set, group=s.group, group_assigned_by_editors=p.group_assigned if p.group else None,
             locality=p.locality,
             producer=ProducerOut(
-                name=producer.name, kind=producer.kind,
+                id=pk(producer), name=producer.name, kind=producer.kind,
                 url=public_url("public.producer", slug=producer.slug),
             ) if producer else None,
             province=PlaceOut(

@@ -29,7 +29,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -365,7 +365,7 @@ def build(app: Flask) -> Manifest:
 def _write_files(ctx: _Context, folder: Path) -> list[DataFile]:
     files: list[DataFile] = []
     total = 0
-    with StreamingWorkbook(folder / WORKBOOK) as book:
+    with StreamingWorkbook(folder / WORKBOOK, datetime.combine(ctx.day, time())) as book:
         for dataset in DATASETS:
             sinks = _Sinks(folder, book, dataset)
             try:

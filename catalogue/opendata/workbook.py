@@ -9,6 +9,7 @@ is several times faster with flat memory. Text is never read as a formula, numbe
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -40,8 +41,11 @@ class Sheet:
 
 
 class StreamingWorkbook:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, created: datetime) -> None:
+        """``created`` goes into the file (and its zip entries): the same rows on the same day make the
+        same bytes, so an unchanged workbook keeps its SHA-256 and mirrors need not fetch it again."""
         self._book = xlsxwriter.Workbook(str(path), _OPTIONS)
+        self._book.set_properties({"created": created})
         self._heading = self._book.add_format({"bold": True})
 
     def add_sheet(self, name: str, width: int) -> Sheet:

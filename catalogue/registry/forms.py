@@ -3,6 +3,8 @@ photos, and the ministry's assumed-validity setting."""
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -15,7 +17,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from catalogue.registry import validity
 from catalogue.workspace.forms import Form, date_field, optional_int
@@ -32,9 +34,32 @@ class ProducerForm(Form):
     address = StringField(_l("Address"), validators=[Optional(), Length(max=500)])
     commune = StringField(_l("Commune"), validators=[Optional(), Length(max=200)])
     province_id = SelectField(_l("Province"), coerce=int, validate_choice=False)
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])
-    website = StringField(_l("Website"), validators=[Optional(), Length(max=300)])
+    # Published as tel:, mailto: and web links (and in the open data): only what is one.
+    phone = StringField(
+        _l("Phone"),
+        validators=[
+            Optional(),
+            Length(max=50),
+            Regexp(
+                r"^[+\d(][\d\s().\-/]{5,49}$",
+                message=_l("Write the phone number with digits, spaces and + ( ) - / only."),
+            ),
+        ],
+    )
+    email = StringField(
+        _l("E-mail"),
+        validators=[
+            Optional(),
+            Length(max=200),
+            Regexp(
+                r"^[^@\s?&<>\"']+@[^@\s?&<>\"']+\.[^@\s?&<>\"']+$",
+                message=_l("This is not an e-mail address."),
+            ),
+        ],
+    )
+    website = StringField(_l("Website"), validators=[Optional(), Length(max=300), Regexp(
+        r"^(https?://)?[\w.-]+\.[a-z]{2,}(/\S*)?$", flags=re.IGNORECASE,
+        message=_l("Write the web address as example.vn or https://example.vn/…"))])  # fmt: skip
     contacts_public = BooleanField(_l("Show phone, e-mail and website publicly"))
     source = StringField(_l("Source"), validators=[Optional(), Length(max=1000)])
 
