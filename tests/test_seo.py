@@ -19,10 +19,12 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlmodel import Session, col, select
 
+from catalogue.accounts.permissions import SYSTEM
 from catalogue.db import get_engine
 from catalogue.fairs.models import Event
 from catalogue.places.models import Province
 from catalogue.registry import certificates, merging, product_photos
+from catalogue.registry.certificates import revoke_certificate
 from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
 from tests.fixtures.workspace import get_user, make_user
 
@@ -237,6 +239,16 @@ def test_a_product_without_photo_is_shared_with_a_generated_card(
     assert len(cached) == 1
     assert client.get(image.removeprefix(BASE)).data == card.data
     assert client.get("/og/products/no-such-product.png").status_code == 404
+    # Revoked, the card says so (a new card: what it says is its cache key).
+    with seeded_app.test_request_context("/"), _db(seeded_app) as s:
+        cert = s.exec(select(Certificate).where(Certificate.number == "LC-5/GCN")).one()
+        revoke_certificate(s, actor=SYSTEM, certificate=cert, reason="Vi phạm", reference="2/QĐ")
+        s.commit()
+    revoked = client.get(image.removeprefix(BASE))
+    assert revoked.status_code == 200 and revoked.data != card.data
+    assert len(list((seeded_app.config["MEDIA_DIR"] / "og").rglob("*.png"))) == 2
+    described = _meta(_head(client, f"/products/{product.slug}?lang=en"), "og:description")
+    assert "Revoked" in described and "HTX Kiểm thử" in described
 
 
 def test_a_product_with_a_photo_is_shared_with_its_photo(

@@ -14,6 +14,7 @@ from catalogue.places.services import Provinces
 from catalogue.registry import pages
 from catalogue.seo import cards, jsonld, links, sitemap
 from catalogue.seo.links import absolute
+from catalogue.vocab import CertificateStatus
 from catalogue.web import public_cache
 
 bp = Blueprint("seo", __name__)
@@ -66,6 +67,9 @@ def product_card(slug: str) -> Response:
     s = data.summary
     best = s.best
     level = f"{jsonld.level_label(best)} · {best.year}" if best else ""
+    if best is not None and best.standing is not None and best.standing.status is not CertificateStatus.VALID:
+        # A shared card must not pass a revoked or expired product off as certified.
+        level += f" · {best.standing.status.label}"
     card = cards.Card(title=s.product.name, level=level, producer=s.producer.name if s.producer else "",
                       site=_("Outstanding rural industrial products of Viet Nam"),
                       address=urlsplit(absolute("/")).netloc)  # fmt: skip
