@@ -42,8 +42,16 @@ def _sitemap(client: FlaskClient, path: str = "/sitemap.xml") -> dict[str, str]:
     assert answer.status_code == 200 and answer.mimetype == "application/xml"
     root = ET.fromstring(answer.data)
     assert root.tag == f"{{{NS['sm']}}}urlset"
-    return {u.findtext("sm:loc", namespaces=NS) or "": u.findtext("sm:lastmod", namespaces=NS) or ""
-            for u in root.findall("sm:url", NS)}  # fmt: skip
+    out = {}
+    for u in root.findall("sm:url", NS):
+        loc = u.findtext("sm:loc", namespaces=NS) or ""
+        # Each page by its canonical (Vietnamese) address, with its language alternates.
+        assert loc.endswith("?lang=vi"), loc
+        bare = loc.removesuffix("?lang=vi")
+        links = {x.get("hreflang"): x.get("href") for x in u.findall("{http://www.w3.org/1999/xhtml}link")}
+        assert links == {"vi": loc, "en": bare + "?lang=en", "x-default": bare}, loc
+        out[bare] = u.findtext("sm:lastmod", namespaces=NS) or ""
+    return out
 
 
 def _public_pages(app: Flask) -> set[str]:

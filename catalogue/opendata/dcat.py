@@ -26,11 +26,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlmodel import Session, col, func, select
 
+from catalogue.audit.models import AuditEntry
 from catalogue.clock import aware, utcnow
 from catalogue.i18n import LOCALES
 from catalogue.opendata import manifest
 from catalogue.opendata.dictionary import DATASETS, dataset
-from catalogue.registry.models import Certificate, Product, SelectionRound
+from catalogue.opendata.dumps import FILED_ENTITIES
+from catalogue.registry.models import Certificate, Producer, Product, SelectionRound
 
 DEFAULT_LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 OFFICE = "Cục Công Thương địa phương"
@@ -91,6 +93,10 @@ class Facts:
         return [(n, [d for d in self.downloads if d.dataset == n]) for n in names]
 
 
+#: DCAT-AP names media types by IANA's register (its ``http`` addresses).
+IANA = "http://www.iana.org/assignments/media-types/"
+
+
 def _fixed_downloads() -> list[Download]:
     """The files every generation writes, for the time before the first one exists."""
     files = []
@@ -115,11 +121,14 @@ def facts(app: Flask, session: Session) -> Facts:
         downloads = [
             Download(f.name, f.dataset, f.format, f.media_type, f.bytes, f.sha256) for f in live.files
         ]
-        modified = live.generated_at
     else:
         downloads = _fixed_downloads()
-        changed = [session.exec(select(func.max(m.updated_at))).one() for m in (Product, Certificate)]
-        modified = max((c for c in changed if c is not None), default=utcnow())
+    # When the data last changed, not when the files were last written (they are, daily, for the
+    # statuses as of that day): a harvester re-reads only what changed.
+    filed = col(AuditEntry.entity_type).in_(FILED_ENTITIES)
+    changed = [session.exec(select(func.max(m.updated_at))).one() for m in (Product, Certificate, Producer)]
+    changed.append(session.exec(select(func.max(AuditEntry.at)).where(filed)).one())
+    modified = max((aware(c) for c in changed if c is not None), default=utcnow())
     low, high = session.exec(
         select(func.min(SelectionRound.year), func.max(SelectionRound.year))
         .where(col(SelectionRound.id).in_(select(Certificate.round_id)))
@@ -258,7 +267,6 @@ def _distribution(f: Facts, d: Download) -> dict[str, Any]:
         "dct:title": _both(_file_title, d),
         "dcat:accessURL": {"@id": _landing(f)},
         "dcat:downloadURL": {"@id": url},
-        "dcat:mediaType": {"@id": f"https://www.iana.org/assignments/media-types/{d.media_type}"},
         "dct:format": {
             "@id": "http://publications.europa.eu/resource/authority/file-type/"
             + EU_FILE_TYPES.get(d.format, d.format)
@@ -267,7 +275,10 @@ def _distribution(f: Facts, d: Download) -> dict[str, Any]:
         "dct:modified": _typed(_when(f.modified), "dateTime"),
     }
     if d.name.endswith(".gz"):
-        out["dcat:compressFormat"] = {"@id": "https://www.iana.org/assignments/media-types/application/gzip"}
+        # DCAT: the type of what is inside (JSON Lines has no IANA type), and how it is packed.
+        out["dcat:compressFormat"] = {"@id": IANA + "application/gzip"}
+    else:
+        out["dcat:mediaType"] = {"@id": IANA + d.media_type}
     if d.bytes is not None:
         out["dcat:byteSize"] = _typed(str(d.bytes), "nonNegativeInteger")
     if d.sha256:

@@ -32,6 +32,7 @@ FIXED_PAGES = ("public.home", "public.provinces", "public.rounds", "fairs.events
                "search.search", "api.docs", "statistics.statistics", "opendata.index",
                "opendata.dictionary")  # fmt: skip
 NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+XHTML = "http://www.w3.org/1999/xhtml"
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,20 @@ def _w3c(moment: datetime) -> str:
 
 
 def urlset(items: Iterable[Entry]) -> Iterator[str]:
-    """A ``<urlset>`` document, line by line."""
-    yield f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{NS}">\n'
+    """A ``<urlset>`` document, line by line.
+
+    Each page is listed by its canonical address (the Vietnamese one, as the page's own
+    ``rel=canonical`` names it) with its English and language-neutral alternates, as the
+    pages' ``hreflang`` links do: a sitemap never submits an address the page disowns.
+    """
+    yield f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{NS}" xmlns:xhtml="{XHTML}">\n'
     for e in items:
-        yield f"<url><loc>{escape(absolute(e.path))}</loc><lastmod>{_w3c(e.lastmod)}</lastmod></url>\n"
+        bare = absolute(e.path)
+        alternates = "".join(f'<xhtml:link rel="alternate" hreflang="{code}" href="{escape(href)}"/>'
+                             for code, href in (("vi", f"{bare}?lang=vi"), ("en", f"{bare}?lang=en"),
+                                                ("x-default", bare)))  # fmt: skip
+        yield (f"<url><loc>{escape(bare)}?lang=vi</loc><lastmod>{_w3c(e.lastmod)}</lastmod>"
+               f"{alternates}</url>\n")  # fmt: skip
     yield "</urlset>\n"
 
 
