@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from catalogue.accounts.permissions import SYSTEM
 from catalogue.db import get_engine
 from catalogue.fairs.models import Event
+from catalogue.opendata import manifest, tasks
 from catalogue.places.models import Province
 from catalogue.registry import certificates, merging, product_photos
 from catalogue.registry.certificates import revoke_certificate
@@ -164,6 +165,30 @@ def test_past_the_limit_the_sitemap_is_an_index_of_parts(seeded_app: Flask) -> N
         union.update(chunk)
     assert union == whole
     assert client.get(f"/sitemap-{len(parts) + 1}.xml").status_code == 404
+    # Once the open-data generation wrote them, the same files are sent, not computed.
+    tasks.regenerate(seeded_app, force=True)
+    folder = manifest.live_folder(seeded_app)
+    assert folder is not None and (folder / "sitemap" / "sitemap.xml").is_file()
+    assert client.get("/sitemap.xml").data == (folder / "sitemap" / "sitemap.xml").read_bytes()
+    assert _sitemap(client, "/sitemap-1.xml") == _sitemap(client, parts[0][0].removeprefix(BASE))
+    assert client.get(f"/sitemap-{len(parts) + 1}.xml").status_code == 404
+
+
+def test_the_sitemap_sent_is_the_latest_generations(seeded_app: Flask, clock: Any) -> None:
+    """Computing it takes seconds at 100,000 products: a request sends what the background wrote."""
+    client = seeded_app.test_client()
+    tasks.regenerate(seeded_app, force=True)
+    product = _a_product(seeded_app)
+    with _db(seeded_app) as s:
+        renamed = s.get(Product, product.id)
+        assert renamed is not None
+        renamed.slug = "da-doi-ten-kiem-thu"
+        s.add(renamed)
+        s.commit()
+    assert f"{BASE}/products/da-doi-ten-kiem-thu" not in _sitemap(client)
+    clock.shift(tasks.BATCH)
+    tasks.regenerate(seeded_app, force=True)
+    assert f"{BASE}/products/da-doi-ten-kiem-thu" in _sitemap(client)
 
 
 def test_robots_txt_keeps_crawlers_out_of_the_workspace_and_verification(seeded_client: FlaskClient) -> None:

@@ -62,6 +62,7 @@ from catalogue.registry.catalog import load_summaries, verify_url
 from catalogue.registry.models import Producer, Product, SelectionRound
 from catalogue.registry.record_export import XLSX_MIMETYPE
 from catalogue.registry.status import Policy, current_policy
+from catalogue.seo import sitemap
 from catalogue.text import spreadsheet_cell
 from catalogue.web import public_url
 
@@ -350,6 +351,7 @@ def build(app: Flask) -> Manifest:
             ctx = _Context(session=s, provinces=Provinces.load(s), day=clock_today(),
                            policy=current_policy(s), base=base, patterns=_url_patterns())  # fmt: skip
             files = _write_files(ctx, folder)
+            sitemap.write(app, s, folder / sitemap.FOLDER)  # from the same snapshot, served as files
         _, _, licence_url = licence(app)
         result = Manifest(generated_at=started, changes_cursor=cursor, files=files,
                           outbox_high=outbox_high, audit_high=audit_high, licence=licence_url)  # fmt: skip

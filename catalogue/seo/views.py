@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from catalogue.clock import today
 from catalogue.db import get_session
+from catalogue.opendata import manifest
 from catalogue.places.services import Provinces
 from catalogue.registry import pages
 from catalogue.seo import cards, jsonld, links, sitemap
@@ -28,14 +29,21 @@ XML = "application/xml"
 DISALLOWED = links.PRIVATE_PREFIXES
 
 
-def _limit() -> int:
-    return int(current_app.config.get("SITEMAP_MAX_URLS", sitemap.MAX_URLS))
+def _written(name: str) -> Response | None:
+    """The sitemap file the live open-data generation wrote (None before the first one)."""
+    folder = manifest.live_folder()
+    path = folder / sitemap.FOLDER / name if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    return send_file(path, mimetype=XML, max_age=600, conditional=True)
 
 
 @bp.get("/sitemap.xml")
 def sitemap_xml() -> Response:
-    items = sitemap.entries(current_app, get_session())
-    limit = _limit()
+    written = _written("sitemap.xml")
+    if written is not None:
+        return written
+    items, limit = sitemap.entries(current_app, get_session()), sitemap.limit_of(current_app)
     if len(items) <= limit:
         return Response("".join(sitemap.urlset(items)), mimetype=XML)
     return Response("".join(sitemap.index(items, limit)), mimetype=XML)
@@ -43,7 +51,9 @@ def sitemap_xml() -> Response:
 
 @bp.get("/sitemap-<int:number>.xml")
 def sitemap_part(number: int) -> Response:
-    items, limit = sitemap.entries(current_app, get_session()), _limit()
+    if manifest.live_folder() is not None:
+        return _written(f"sitemap-{number}.xml") or abort(404)
+    items, limit = sitemap.entries(current_app, get_session()), sitemap.limit_of(current_app)
     if not 1 <= number <= sitemap.parts(len(items), limit) or len(items) <= limit:
         abort(404)  # a single sitemap has no parts
     return Response("".join(sitemap.urlset(items[(number - 1) * limit : number * limit])), mimetype=XML)
