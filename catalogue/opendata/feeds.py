@@ -50,14 +50,19 @@ def entries(session: Session, kind: str, params: SearchParams, provinces: Provin
     """The newest :data:`ENTRIES` certificates published, or revocations and their withdrawals."""
     where = filters_sql.conditions(params, provinces)
     if kind == "certified":
-        query = (
-            _joined(select(Certificate, Product, Producer, SelectionRound))
+        # The newest ids first (a narrow sort), then their rows: sorting every certificate with the
+        # columns of four tables took half a second at 120,000 certificates (make bench-opendata).
+        newest = (
+            _joined(select(Certificate.id))
             .where(*where)
             .order_by(col(Certificate.created_at).desc(), col(Certificate.id).desc())
             .limit(ENTRIES)
         )
-        return [Entry(f"certificate/{cert.id}", aware(cert.created_at), cert, product, producer, round_, None)
-                for cert, product, producer, round_ in session.execute(query).all()]  # fmt: skip
+        ids = list(session.execute(newest).scalars().all())
+        found = _joined(select(Certificate, Product, Producer, SelectionRound))
+        rows = {r[0].id: r for r in session.execute(found.where(col(Certificate.id).in_(ids))).all()}
+        return [Entry(f"certificate/{i}", aware(cert.created_at), cert, product, producer, round_, None)
+                for i in ids for cert, product, producer, round_ in [rows[i]]]  # fmt: skip
     events = (
         _joined(sa_select(Certificate, Product, Producer, SelectionRound, CertificateEvent))
         .join(CertificateEvent, col(CertificateEvent.certificate_id) == Certificate.id)
