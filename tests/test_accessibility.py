@@ -128,6 +128,9 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
     revoked = make_certificate(product="Chè Shan tuyết A11Y thu hồi", producer="HTX A11Y Thu hồi",
                                certificate_number="A11Y-04/GCN", year=2025, issued_on=date(2025, 8, 15),
                                expires_on=date(2028, 8, 14))  # fmt: skip
+    # Valid, and no exhibitor yet: what the name search offers to add to a fair.
+    make_certificate(product="Mật ong A11Y", producer="HTX A11Y Hội chợ", certificate_number="A11Y-05/GCN",
+                     year=2025, issued_on=date(2025, 8, 15), expires_on=date(2028, 8, 14))  # fmt: skip
     make_user(app, PROVINCE_EMAIL, "province", "Lào Cai")
     make_user(app, MINISTRY_EMAIL, "ministry")
 

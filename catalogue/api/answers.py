@@ -49,6 +49,8 @@ class PlaceOut(Model):
 class CertificateBase(Model):
     """Certificate fields shared by the product search and the verification answers."""
 
+    id: int = Field(description="The certificate's id: stable, the `certificate_id` of the bulk download "
+                    "and the change feed.")  # fmt: skip
     number: str | None = Field(description="As printed; null when not published.")
     level: Level
     region: Region | None = Field(description="Region of a regional-level round.")
@@ -86,8 +88,6 @@ def _standing_fields(standing: Standing) -> dict[str, Any]:
 class Certificate(CertificateBase):
     """A certificate in the product search."""
 
-    id: int = Field(description="The certificate's id: stable, the `certificate_id` of the bulk download "
-                    "and the change feed.")  # fmt: skip
     verify_url: str | None = Field(description="The printed verification URL (`/v/<code>`).")
 
     @classmethod
@@ -236,7 +236,7 @@ class NumberMatch(Model):
             "status": standing.status, "expiry_basis": standing.basis,
             "status_rules_url": public_url("public.status_rules"),
             "certificate": {
-                "number": c.number, "level": c.level, "region": c.region, "year": c.year,
+                "id": c.id, "number": c.number, "level": c.level, "region": c.region, "year": c.year,
                 "round": c.round_slug, "decision": c.decision_number, "decision_date": c.decision_date,
                 "office": c.office, "issued_on": c.issued_on, "revoked_on": c.revoked_on,
                 "revoked_reason": c.revoked_reason, "revoked_reference": c.revoked_reference,
