@@ -271,6 +271,17 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+@pytest.fixture(scope="module")
+def search_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, db_templates: dict[str, Path]
+) -> Iterator[Flask]:
+    """One seeded app (and index) for a whole module of tests that only read (searches)."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    data_dir = fresh_data_folder(db_templates, tmp_path_factory.mktemp(name) / "data", seeded=True)
+    yield create_app(base_overrides(data_dir))
+    dispose_engines()
+
+
 @pytest.fixture
 def seeded_client(seeded_app: Flask) -> FlaskClient:
     return seeded_app.test_client()

@@ -7,8 +7,6 @@ One seeded app (and index) serves the module; these tests only read.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,31 +14,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
-from catalogue import create_app
-from catalogue.db import dispose_engines, get_engine
+from catalogue.db import get_engine
 from catalogue.fairs.models import Event
 from catalogue.registry.models import Product
 from catalogue.text import fold
 from catalogue.vocab import EventKind
-from tests.conftest import base_overrides, fresh_data_folder
-
-
-@pytest.fixture(scope="module")
-def search_app(tmp_path_factory: pytest.TempPathFactory, db_templates: dict[str, Path]) -> Iterator[Flask]:
-    data_dir = fresh_data_folder(db_templates, tmp_path_factory.mktemp("dead-ends") / "data", seeded=True)
-    yield create_app(base_overrides(data_dir))
-    dispose_engines()
+from tests.test_search_query import search as api
 
 
 @pytest.fixture
 def client(search_app: Flask) -> FlaskClient:
     return search_app.test_client()
-
-
-def api(client: FlaskClient, q: str = "", **args: str) -> dict:
-    response = client.get("/api/v1/products", query_string={"q": q, "per_page": "100", **args})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
 
 
 def page(client: FlaskClient, url: str) -> str:

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from catalogue import create_app
 from catalogue.clock import today
-from catalogue.db import dispose_engines, get_engine
+from catalogue.db import get_engine
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Certificate, Product, SelectionRound
 from catalogue.registry.status import certificate_standing, current_policy
@@ -26,14 +23,6 @@ from catalogue.search.params import SearchParams
 from catalogue.search.query import parse, run
 from catalogue.text import fold
 from tests import seeddata
-from tests.conftest import base_overrides, fresh_data_folder
-
-
-@pytest.fixture(scope="module")
-def search_app(tmp_path_factory: pytest.TempPathFactory, db_templates: dict[str, Path]) -> Iterator[Flask]:
-    data_dir = fresh_data_folder(db_templates, tmp_path_factory.mktemp("search") / "data", seeded=True)
-    yield create_app(base_overrides(data_dir))
-    dispose_engines()
 
 
 @pytest.fixture
