@@ -9,7 +9,7 @@ export CATALOGUE_ENV ?= development
 FLASK := $(BIN)/flask --app catalogue
 STAMP := $(VENV)/.installed
 
-.PHONY: help run user test env messages translations lint bench bench-search bench-verify bench-import bench-scans bench-bad-files bench-jobs bench-load bench-limits bench-labels bench-opendata migrate seed reindex opendata clean
+.PHONY: help run user test env messages translations lint bench bench-search bench-verify bench-import bench-scans bench-bad-files bench-jobs bench-load bench-limits bench-labels bench-opendata bench-credentials migrate seed reindex opendata clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -68,7 +68,7 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy and the import contract 
 bench: translations ## Run every benchmark, then print one table of their figures and baselines
 	rm -f bench/data/summary.jsonl
 	status=0; for target in bench-search bench-verify bench-import bench-scans bench-bad-files bench-load \
-		bench-limits bench-jobs bench-labels bench-opendata; do $(MAKE) --no-print-directory $$target || status=1; done; \
+		bench-limits bench-jobs bench-labels bench-opendata bench-credentials; do $(MAKE) --no-print-directory $$target || status=1; done; \
 		$(BIN)/python bench/report.py; exit $$status
 
 bench-search: translations ## Search benchmark (synthetic data, separate data dir)
@@ -102,6 +102,9 @@ bench-labels: translations ## Label run of 1,000,000 codes from the CLI (≤ 30 
 
 bench-opendata: translations ## Bulk download build and open-data requests at 100,000 synthetic products (N=… for fewer)
 	$(BIN)/python bench/opendata.py $(if $(N),--n $(N))
+
+bench-credentials: translations ## Signed credentials, revocation lists and the offline check at 100,000 synthetic products (N=… for fewer)
+	$(BIN)/python bench/credentials.py $(if $(N),--n $(N))
 
 clean: ## Remove the environment and local data
 	rm -rf $(VENV) data

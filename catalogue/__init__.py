@@ -57,12 +57,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from catalogue import errors, health, retention
     from catalogue.accounts import login
     from catalogue.accounts import views as accounts
+    from catalogue.api import credential_views  # noqa: F401 - adds the signed answers to the API
     from catalogue.api import views as api
     from catalogue.audit import views as audit
     from catalogue.decisions import views as decisions
     from catalogue.fairs import pages as fair_pages
     from catalogue.fairs import views as fairs
     from catalogue.fairs import workspace as fairs_workspace
+    from catalogue.gs1 import views as gs1
     from catalogue.imports import tasks as import_tasks  # noqa: F401 - registers its job handlers
     from catalogue.imports import views as imports
     from catalogue.jobs import queue as job_queue
@@ -92,6 +94,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(opendata.bp)  # /data/: the bulk downloads
     app.register_blueprint(opendata_feeds.bp)  # /feeds/*.atom: new certificates and revocations
+    app.register_blueprint(gs1.bp)  # /01/<gtin>: GS1 Digital Link resolver, /.well-known/gs1resolver
     parts.install(app, [fair_pages.OnRegistryPages()])  # the fairs on the registry's pages
     # … then the officials' workspace under /admin, one blueprint per feature.
     for blueprint in (workspace.bp, accounts.bp, imports.bp, records.bp, merge_views.bp, validity_views.bp,

@@ -8,6 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from catalogue.accounts import cli as users
     from catalogue.commands import backup, db, maintenance, seed, translations
+    from catalogue.credentials import cli as credentials
     from catalogue.imports import cli as imports
     from catalogue.label_runs import cli as label_runs
     from catalogue.opendata import cli as opendata
@@ -16,7 +17,7 @@ def init_app(app: Flask) -> None:
     for command in (db.db_group, seed.seed_command, search.search_group,
                     users.user_group, imports.import_command, translations.translations_group,
                     backup.backup_group, maintenance.maintenance_group, label_runs.labels_group,
-                    opendata.opendata_group):  # fmt: skip
+                    opendata.opendata_group, credentials.credential_group):  # fmt: skip
         app.cli.add_command(command)
     from catalogue.jobs import cli as job_commands
 

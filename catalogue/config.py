@@ -157,6 +157,11 @@ class Settings:
     OPENDATA_LICENCE_URL: str = "https://creativecommons.org/licenses/by/4.0/"
     # Who answers for the open data (DCAT contactPoint); empty: SMTP_FROM, else opendata@ the public host.
     OPENDATA_CONTACT_EMAIL: str = ""
+    # The private keys that sign the certificates' credentials (catalogue.credentials.keys): a JWK set
+    # file; empty: ``credential-keys.json`` in the data folder, generated there when secrets may be.
+    CREDENTIAL_KEYS_FILE: str = ""
+    # How long a copy of a revocation list may be used before fetching it again (its ``ttl``).
+    STATUS_LIST_TTL_SECONDS: int = 300
     # Where generated secrets were read from (None: the environment or overrides gave them).
     secrets_path: Path | None = None
     # True when VERIFY_KEYS are throw-away values, neither given nor kept (see ``finalise``).
@@ -226,6 +231,8 @@ class Settings:
         for name in ("OPENDATA_LICENCE_ID", "OPENDATA_LICENCE_TITLE", "OPENDATA_LICENCE_URL",
                      "OPENDATA_CONTACT_EMAIL"):  # fmt: skip
             setattr(s, name, (env.get(name) or "").strip() or getattr(s, name))
+        s.CREDENTIAL_KEYS_FILE = (env.get("CREDENTIAL_KEYS_FILE") or "").strip()
+        s.STATUS_LIST_TTL_SECONDS = _int(env, "STATUS_LIST_TTL_SECONDS", s.STATUS_LIST_TTL_SECONDS, 10, 86400)
         s.SECRET_KEY = env.get("SECRET_KEY", "")
         s.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "").rstrip("/") or s.PUBLIC_BASE_URL
         s.PORT = _int(env, "PORT", s.PORT, 1, 65535)
@@ -324,6 +331,7 @@ class Settings:
         cfg: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name.isupper()}
         cfg["SQLALCHEMY_URL"] = self.database_url
         cfg["INDEX_DIR"] = self.index_dir
+        cfg["KEEPS_SECRETS"] = self.keeps_secrets
         cfg["MEDIA_DIR"] = self.media_dir
         cfg["SESSION_COOKIE_HTTPONLY"] = True
         cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -370,13 +378,21 @@ def _read_secrets(path: Path) -> dict[str, Any]:
 
 
 def _create_secrets(path: Path, values: dict[str, Any]) -> dict[str, Any]:
-    """Write ``values`` to ``path`` (0600) unless another process got there first; return the winner.
+    """Write ``values`` to ``path`` (0600) unless another process got there first; return the winner."""
+    try:
+        written = create_once(path, (json.dumps(values, indent=2) + "\n").encode())
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}.") from None
+    return values if written else _read_secrets(path)
+
+
+def create_once(path: Path, body: bytes) -> bool:
+    """Create ``path`` (0600) holding ``body``; False, writing nothing, if it exists already.
 
     The file is written under a temporary name and hard-linked into place, which
     fails if ``path`` exists: two gunicorn workers starting together keep the same
-    secrets, and nobody ever reads a half-written file.
+    secrets or keys, and nobody ever reads a half-written file.
     """
-    body = (json.dumps(values, indent=2) + "\n").encode()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -388,18 +404,16 @@ def _create_secrets(path: Path, values: dict[str, Any]) -> dict[str, Any]:
         try:
             os.link(tmp, path)
         except FileExistsError:
-            return _read_secrets(path)
+            return False
         except OSError:  # no hard links here: exclusive create in place instead
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
-                return _read_secrets(path)
+                return False
             with os.fdopen(fd, "wb") as fh:
                 fh.write(body)
                 fh.flush()
                 os.fsync(fh.fileno())
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}.") from None
     finally:
         tmp.unlink(missing_ok=True)
-    return values
+    return True

@@ -89,6 +89,12 @@ def _cases(code: str, number: str, expired: str = "") -> list[Case]:
         Case(f"/api/v1/verify/{code}?as_of=2025-02-30", 400, valid=None),
         Case("/api/v1/verify/KAAAAAAAAAAAAAAAA", 404),
         Case("/api/v1/verify/not-a-code", 404),
+        # signed credentials and the revocation lists
+        Case(f"/api/v1/verify/{code}/credential", 200),
+        Case(f"/api/v1/verify/{code.lower()}/credential", 200, headers=EN),
+        Case("/api/v1/verify/KAAAAAAAAAAAAAAAA/credential", 404),
+        Case("/api/v1/status-lists/0", 200),
+        Case("/api/v1/status-lists/4096", 404, headers=EN),
         # verify by number
         Case(f"/api/v1/verify?number={quote(number)}", 200),
         Case(f"/api/v1/verify?number={quote('  ' + number.lower() + ' ')}&lang=vi", 200),
@@ -120,7 +126,8 @@ def _openapi(client: FlaskClient) -> tuple[OpenAPI, dict[str, Any]]:
     """The served document, checked against the OpenAPI 3.1 schema once per session."""
     document = client.get("/api/v1/openapi.json", base_url=BASE).get_json()
     if "spec" not in _OPENAPI:
-        text = {"text/csv": _text, "text/plain": _text}  # openapi-core reads only JSON and forms itself
+        # openapi-core reads only JSON and forms itself
+        text = {"text/csv": _text, "text/plain": _text, "application/vc+jwt": _text}
         _OPENAPI["spec"] = OpenAPI.from_dict(document, config=Config(extra_media_type_deserializers=text))
     return _OPENAPI["spec"], document
 
@@ -146,7 +153,9 @@ def _documented(document: dict[str, Any]) -> set[tuple[str, str, int]]:
 
 def _template(path: str) -> str:
     path = path.split("?")[0]
-    return "/api/v1/verify/{code}" if path.startswith("/api/v1/verify/") else path
+    if path.startswith("/api/v1/verify/"):
+        return "/api/v1/verify/{code}/credential" if path.endswith("/credential") else "/api/v1/verify/{code}"
+    return "/api/v1/status-lists/{number}" if path.startswith("/api/v1/status-lists/") else path
 
 
 def _expired_cursor(app: Flask) -> str:
@@ -202,7 +211,9 @@ def test_every_api_route_is_documented_and_every_other_method_is_a_json_405(
 ) -> None:
     openapi, document = _openapi(seeded_client)
     api_rules = {r.rule for r in seeded_app.url_map.iter_rules() if r.rule.startswith("/api/v1/")}
-    documented = {p.replace("{code}", "<code>") for p in document["paths"]}
+    documented = {
+        p.replace("{code}", "<code>").replace("{number}", "<int:number>") for p in document["paths"]
+    }
     assert api_rules <= documented
     for path in ("/api/v1/products", "/api/v1/products.csv", "/api/v1/verify/K123", "/api/v1/verify",
                  "/api/v1/events", "/api/v1/openapi.json"):  # fmt: skip

@@ -3,7 +3,9 @@ every printed code still verifies on the restored site."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import stat
 import tarfile
 from pathlib import Path
@@ -13,6 +15,7 @@ from sqlalchemy import text
 
 from catalogue import create_app
 from catalogue.config import SECRETS_FILE
+from catalogue.credentials import keys
 from catalogue.db import dispose_engines, get_engine
 from tests import seeddata
 from tests.conftest import IS_PG, VERIFY_KEYS, fresh_data_folder
@@ -38,10 +41,12 @@ def _site(tmp_path: Path, db_templates: dict[str, Path]) -> Path:
 
 def test_a_restored_backup_serves_the_same_registry(tmp_path: Path, db_templates: dict[str, Path]) -> None:
     site = _site(tmp_path, db_templates)
+    signing_kid = keys.load({"CATALOGUE_DATA_DIR": site, "KEEPS_SECRETS": True}).kid
     archive = tmp_path / "catalogue-backup.tar.gz"
     made = run([*FLASK, "backup", "create", str(archive)], plain_env(site))
     assert made.returncode == 0, made.stderr
     assert "catalogue.sqlite3" in made.stdout and SECRETS_FILE in made.stdout and "media/" in made.stdout
+    assert keys.FILE_NAME in made.stdout
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600  # it holds the keys
 
     restored = tmp_path / "restored"
@@ -58,6 +63,11 @@ def test_a_restored_backup_serves_the_same_registry(tmp_path: Path, db_templates
     assert len(codes) == seeddata.certificates() > 0
     client = app.test_client()
     assert client.get(f"/v/{codes[0]}").status_code == 200
+    # ... and credentials are signed with the same key, so those handed out keep verifying.
+    credential = client.get(f"/api/v1/verify/{codes[0]}/credential").get_data(as_text=True)
+    assert signing_kid in {k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]}
+    header = credential.split(".")[0]
+    assert json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"] == signing_kid
     found = client.get("/api/v1/products", query_string={"status": "all"}).get_json()
     assert found["total"] == seeddata.products()  # the index was rebuilt, not copied
     dispose_engines()

@@ -126,6 +126,7 @@ class Product(Model):
     producer: ProducerOut | None
     province: PlaceOut
     certificates: list[Certificate] = Field(description="Highest valid level first.")
+    gtins: list[str] = Field(description="GTIN-14s on the package; see `/01/<gtin>`.")
 
     @classmethod
     def of(cls, s: ProductSummary, base_url: str) -> Product:
@@ -144,7 +145,7 @@ class Product(Model):
                 current=s.current_province.name if s.current_province else None,
                 current_slug=s.current_province.slug if s.current_province else None,
             ),
-            certificates=[Certificate.of(v, base_url) for v in s.certificates],
+            certificates=[Certificate.of(v, base_url) for v in s.certificates], gtins=s.gtins,
         )  # fmt: skip
 
 

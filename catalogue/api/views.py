@@ -68,7 +68,6 @@ from catalogue.verification.requests import (
     page_headers,
     parse_as_of,
 )
-from catalogue.verification.serial_codes import is_serial
 from catalogue.web import public_cache, public_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -245,12 +244,7 @@ def verify_code(code: str) -> Response:
     today = clock_today()
     base = current_app.config["PUBLIC_BASE_URL"]
     with get_engine().connect() as conn:
-        found = (
-            serials.look_up(conn, canonical, current_app.config["VERIFY_KEYS"])
-            if is_serial(canonical)
-            else None
-        )
-        check = found.check if found is not None else svc.find_by_code(conn, canonical)
+        found, check = serials.look_up_any(conn, canonical, current_app.config["VERIFY_KEYS"])
         if check is None:
             return _unknown(UnknownCode(status="unknown"))
         withdrawn = found.withdrawn.withdrawn_on if found is not None and found.withdrawn else None

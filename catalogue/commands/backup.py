@@ -23,6 +23,7 @@ from flask.cli import with_appcontext
 
 from catalogue.clock import utcnow
 from catalogue.config import SECRETS_FILE, Settings, StartupError
+from catalogue.credentials.keys import FILE_NAME as KEYS_FILE
 from catalogue.startup import needs_database
 
 MANIFEST = "manifest.json"
@@ -69,11 +70,14 @@ def create(archive: Path) -> None:
     partial = archive.with_name(f".{archive.name}.partial")
     with tempfile.TemporaryDirectory() as tmp:
         has_media, has_secrets = (data / MEDIA).is_dir(), (data / SECRETS_FILE).is_file()
+        # The credentials' signing keys: lose them and every credential handed out fails to verify.
+        has_keys = (data / KEYS_FILE).is_file()
         manifest = {
             "created_at": utcnow().isoformat(timespec="seconds"),
             "databases": [p.name for p in stores],
             "media": has_media,
             "secrets": has_secrets,
+            "credential_keys": has_keys,
         }
         (Path(tmp) / MANIFEST).write_text(json.dumps(manifest, indent=2))
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -85,10 +89,13 @@ def create(archive: Path) -> None:
                 tar.add(copy, arcname=store.name)
             if has_secrets:
                 tar.add(data / SECRETS_FILE, arcname=SECRETS_FILE)
+            if has_keys:
+                tar.add(data / KEYS_FILE, arcname=KEYS_FILE)
             if has_media:
                 tar.add(data / MEDIA, arcname=MEDIA)
     os.replace(partial, archive)
-    parts = [p.name for p in stores] + [SECRETS_FILE] * has_secrets + [f"{MEDIA}/"] * has_media
+    parts = [p.name for p in stores] + [SECRETS_FILE] * has_secrets + [KEYS_FILE] * has_keys
+    parts += [f"{MEDIA}/"] * has_media
     click.echo(f"Backed up {', '.join(parts) or 'nothing'} to {archive}.")
     if not settings.sqlite_file:
         click.echo("The database is PostgreSQL: back it up with pg_dump --format=custom (see the README).")
@@ -100,7 +107,7 @@ def _members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
     for member in tar.getmembers():
         top = member.name.split("/", 1)[0]
         ours = (
-            member.name in (MANIFEST, SECRETS_FILE)
+            member.name in (MANIFEST, SECRETS_FILE, KEYS_FILE)
             or top == MEDIA
             or ("/" not in member.name and member.name.endswith(".sqlite3"))
         )

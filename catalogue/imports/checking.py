@@ -17,7 +17,7 @@ The downloadable template the officials fill in is :mod:`catalogue.imports.templ
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from catalogue.imports.files import Table, read_table
 from catalogue.imports.template import EXAMPLE_MARKERS
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
+from catalogue.registry import gtins
 from catalogue.registry.matching import match_record, remember_numbers
 from catalogue.registry.models import ImportBatch
 from catalogue.registry.records import PublishError
@@ -213,11 +214,16 @@ def _match_existing(
         (nfc(r.record.certificate_number), r.record.level, r.record.year)
         for r in reports if r.record is not None and r.record.certificate_number
     })  # fmt: skip
+    named_gtins: list[tuple[int, Hashable, int | None, tuple[str, ...]]] = []
     for report in reports:
         rec = report.record
         if rec is None:
             continue
         match = match_record(session, rec, provinces, actor)
+        if rec.gtins:
+            product_id = match.product.id if match.product else None
+            key = gtins.row_key(product_id, rec.product, rec.producer, provinces.current_id(rec.province.id))
+            named_gtins.append((report.line, key, product_id, rec.gtins))
         if match.conflicts:
             report.errors.append(
                 FieldError(
@@ -247,6 +253,11 @@ def _match_existing(
                 )
             )  # fmt: skip
             report.warnings.append(FieldError(kind, str(message)))
+    # A GTIN leads to one product: named for two in the file, or already another's, is a row error.
+    by_line = {r.line: r for r in reports}
+    for line, problems in gtins.file_problems(session, named_gtins).items():
+        by_line[line].errors.extend(FieldError("gtin", message) for message in problems)
+        by_line[line].record = None
 
 
 def _short(provinces: Provinces, rec: RecordInput) -> str:

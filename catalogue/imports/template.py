@@ -35,6 +35,7 @@ def example_values() -> dict[str, str]:
         "decision_date": "dd/mm/yyyy",
         "description": "",
         "photo": "ten-anh.jpg",
+        "gtin": "8931234567897",
     }
 
 
@@ -55,6 +56,7 @@ TEMPLATE_FIELDS = (
     "decision_date",
     "description",
     "photo",
+    "gtin",
 )
 
 
@@ -79,7 +81,7 @@ def template_xlsx(provinces: Provinces) -> bytes:
         cell.fill = grey
         cell.font = Font(italic=True, color="7F6000")
     for column, width in zip(
-        "ABCDEFGHIJKLMNOP", (40, 32, 18, 24, 20, 26, 10, 22, 8, 20, 12, 12, 18, 14, 40, 18), strict=True
+        "ABCDEFGHIJKLMNOPQ", (40, 32, 18, 24, 20, 26, 10, 22, 8, 20, 12, 12, 18, 14, 40, 18, 18), strict=True
     ):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A2"
@@ -108,12 +110,14 @@ def template_xlsx(provinces: Provinces) -> bytes:
         "Ngày ghi dd/mm/yyyy. “Khu vực” chỉ điền cho cấp khu vực. “Ảnh” là tên tệp ảnh trong tệp zip.",
         "“Ngày quyết định” là ngày của quyết định công nhận; ngày cấp lệch xa ngày này sẽ được cảnh báo.",
         "Cấp huyện chỉ có đến 30/6/2025; cấp xã có từ 1/7/2025.",
+        "“Mã GTIN” (không bắt buộc): mã vạch GTIN-8/12/13/14 in trên bao bì, nhiều mã cách nhau "
+        "bằng dấu phẩy; mỗi mã chỉ thuộc một sản phẩm. Tải lại chỉ thêm mã mới, không xoá mã đã có.",
         "Tải lại cùng số giấy chứng nhận và cấp sẽ cập nhật bản ghi, không tạo bản trùng.",
     ):
         notes.append([line])
     notes.column_dimensions["A"].width = 110
 
-    letters = {f: "ABCDEFGHIJKLMNOP"[i] for i, f in enumerate(TEMPLATE_FIELDS)}
+    letters = {f: "ABCDEFGHIJKLMNOPQ"[i] for i, f in enumerate(TEMPLATE_FIELDS)}
     for name, letter in (("level", "A"), ("category", "B"), ("region", "C"), ("producer_kind", "D")):
         n = len(columns[HEADERS[name][0]]) + 1
         rule = DataValidation(

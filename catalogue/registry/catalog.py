@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from catalogue.clock import today as clock_today
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
+from catalogue.registry.gtins import gtins_by_product
 from catalogue.registry.models import Certificate, Photo, Producer, Product, SelectionRound
 from catalogue.registry.status import Policy, Standing, certificate_standing, current_policy
 from catalogue.vocab import CertificateStatus, Level, ProducerKind, ProductGroup, Region
@@ -49,6 +50,8 @@ class ProductSummary:
     current_province: Province | None
     certificates: list[CertificateView] = field(default_factory=list)
     photos: list[Photo] = field(default_factory=list)
+    #: GTIN-14s printed on the package (:mod:`catalogue.registry.gtins`), in the order added.
+    gtins: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> CertificateView | None:
@@ -125,6 +128,7 @@ def load_summaries(
         .where(col(Photo.product_id).in_(product_ids))
         .order_by(col(Photo.position), col(Photo.id))
     ).all()
+    gtins = gtins_by_product(session, product_ids)
     out = []
     for pid in product_ids:
         product = products.get(pid)
@@ -138,6 +142,7 @@ def load_summaries(
             current_province=provinces.current_of(province),
             certificates=[v for v in views if v.cert.product_id == pid],
             photos=[ph for ph in photos if ph.product_id == pid],
+            gtins=gtins.get(pid, []),
         ))  # fmt: skip
     return out
 

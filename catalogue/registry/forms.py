@@ -10,6 +10,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    Field,
     HiddenField,
     IntegerField,
     SelectField,
@@ -17,10 +18,26 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
-from catalogue.registry import validity
+from catalogue.registry import gtins, validity
 from catalogue.workspace.forms import Form, date_field, optional_int
+
+
+def _readable_gtins(form: Form, field: Field) -> None:
+    """Refuse a GTIN that cannot be read, naming it (the service refuses one of another product)."""
+    try:
+        gtins.parse_gtins(field.data)
+    except gtins.GtinError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 class PhotoForm(Form):
@@ -76,6 +93,9 @@ class ProductForm(Form):
         _l("Locality (commune/district as printed)"), validators=[Optional(), Length(max=300)]
     )
     province_id = SelectField(_l("Province"), coerce=int, validate_choice=False)
+    # One rule reads them (catalogue.registry.gtins), here as in the import's "Mã GTIN" column.
+    gtins = TextAreaField(_l("GTIN codes (barcode numbers on the package), one per line"),
+                          validators=[Optional(), _readable_gtins])  # fmt: skip
 
 
 class CertificateForm(Form):

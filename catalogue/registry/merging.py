@@ -47,6 +47,7 @@ TABLE_LABELS = {
     "product": _l("Products"),
     "certificate": _l("Certificates"),
     "photo": _l("Photos"),
+    "product_gtin": _l("GTIN codes"),
     "exhibitor": _l("Fair exhibitors"),
     "exhibit": _l("Products shown at fairs"),
     "slug_redirect": _l("Old addresses leading here"),

@@ -256,3 +256,18 @@ class SlugRedirect(SQLModel, table=True):
     from_id: int = Field(index=True)
     target_id: int
     merge_id: int = Field(foreign_key="merge_record.id", index=True)
+
+
+class ProductGtin(SQLModel, table=True):
+    """A GTIN printed on a product's packaging (issue 18), the key a GS1 Digital Link QR carries.
+
+    Stored in the 14-digit form so a GTIN-13 and its GTIN-14 spelling are one row; unique across
+    products, since a scan must lead to one product. Rules: :mod:`catalogue.registry.gtins`.
+    """
+
+    __tablename__ = "product_gtin"
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    gtin: str = Field(max_length=14, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)

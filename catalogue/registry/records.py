@@ -28,7 +28,7 @@ from catalogue.db import pk
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.refused import Refused
-from catalogue.registry import matching
+from catalogue.registry import gtins, matching
 from catalogue.registry.codes import new_code
 from catalogue.registry.matching import LOCAL_LEVELS
 from catalogue.registry.models import (
@@ -364,7 +364,10 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
                 entity_type="certificate", entity_id=cert.id, changes=cert_changes,
                 province_id=province_current, summary=product.name,
             )  # fmt: skip
-    changed = created or bool(product_changes) or bool(cert_changes)
+    # Only the GTINs the row names are added (never removed); one on another product is refused.
+    added = gtins.add_gtins(session, product, rec.gtins, actor=ctx.actor, actor_label=ctx.actor_label,
+                            province_id=province_current, reindex=False) if rec.gtins else []  # fmt: skip
+    changed = created or bool(product_changes) or bool(cert_changes) or bool(added)
     if changed:
         kind = ChangeKind.CREATED if created else ChangeKind.CORRECTED
         audit.enqueue_reindex(session, pk(product), kind=kind, certificate_id=pk(cert))

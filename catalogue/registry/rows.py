@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from catalogue import clock
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
+from catalogue.registry.gtins import GtinError, parse_gtins
 from catalogue.text import fold, nfc, words_key
 from catalogue.vocab import (
     Level,
@@ -64,6 +65,8 @@ class RecordInput:
     source_note: str | None = None
     #: Set by the workspace's "add a certificate" form: the product is known, not matched by name.
     product_id: int | None = None
+    #: GTINs printed on the product (GTIN-14 form, :mod:`catalogue.registry.gtins`); an import only adds them.
+    gtins: tuple[str, ...] = ()
 
 
 #: Canonical field → accepted headers (Vietnamese first, English alias).
@@ -83,6 +86,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "decision": ("Số quyết định", "decision"),
     "description": ("Mô tả", "description"),
     "photo": ("Ảnh", "photo"),
+    # Several per product (commas, semicolons or new lines); the key of a GS1 Digital Link QR.
+    "gtin": ("Mã GTIN", "gtin"),
     # Optional extras used by the seed data and accepted from officials too.
     "decision_date": ("Ngày quyết định", "decision_date"),
     "source": ("Nguồn", "source"),
@@ -312,6 +317,11 @@ def parse_row(
     if absent:
         errors.append(FieldError("level", absent))
     warnings.extend(date_warnings(issued_on, dates["decision_date"], year))
+    gtins: list[str] = []
+    try:
+        gtins = parse_gtins(raw.get("gtin"))
+    except GtinError as exc:
+        errors.append(FieldError("gtin", str(exc)))
 
     if errors or province is None or level is None or year is None:
         return None, errors, warnings
@@ -342,6 +352,7 @@ def parse_row(
             edition=get.get("edition") or None,
             organiser=get.get("organiser") or None,
             source_note=get.get("note") or None,
+            gtins=tuple(gtins),
         ),
         [],
         warnings,

@@ -26,7 +26,15 @@ from catalogue.accounts.login import guard
 from catalogue.accounts.models import User
 from catalogue.audit import trail
 from catalogue.places.models import Province
-from catalogue.registry import certificates, editing, finder, ownership, product_photos, record_export
+from catalogue.registry import (
+    certificates,
+    editing,
+    finder,
+    gtins,
+    ownership,
+    product_photos,
+    record_export,
+)
 from catalogue.registry import photos as media
 from catalogue.registry.forms import (
     CertificateForm,
@@ -166,13 +174,18 @@ def product(product_id: int | None = None) -> Any:
     form.province_id.choices = shell.province_choices(
         blank="—" if shell.scope() is None else None, scope=shell.scope(), printed=True
     )
+    if obj is not None and not form.is_submitted():
+        form.gtins.data = "\n".join(gtins.gtins_of(session, obj.id))
     if form.validate_on_submit():
-        saved = shell.commit(
-            lambda: editing.save_product(
+
+        def save() -> Product:
+            saved = editing.save_product(
                 session, actor=me, product=obj, values=shell.form_values(form, editing.PRODUCT_FIELDS)
-            ),
-            _("Saved."),
-        )
+            )
+            gtins.replace_gtins(session, actor=me, product=saved, gtins=gtins.parse_gtins(form.gtins.data))
+            return saved
+
+        saved = shell.commit(save, _("Saved."))
         if saved is not shell.FAILED:
             return redirect(url_for("records.product", product_id=saved.id))
     shell.form_errors(form)

@@ -22,7 +22,7 @@ from catalogue.clock import aware, today
 from catalogue.paging import Pager
 from catalogue.registry.models import Certificate, Producer, Product
 from catalogue.text import nfc
-from catalogue.verification import counting, serials, services
+from catalogue.verification import counting, serials
 from catalogue.verification import serial_codes as codes
 from catalogue.verification.models import FakeReport
 from catalogue.verification.services import CertificateCheck
@@ -43,10 +43,8 @@ def reported_code(conn: Connection, canonical: str | None) -> tuple[CertificateC
     """
     if canonical is None:
         return None, None
-    if not codes.is_serial(canonical):
-        return services.find_by_code(conn, canonical), None
-    found = serials.look_up(conn, canonical, current_app.config["VERIFY_KEYS"])
-    return (found.check, found.run_id) if found is not None else (None, None)
+    found, check = serials.look_up_any(conn, canonical, current_app.config["VERIFY_KEYS"])
+    return check, found.run_id if found is not None else None
 
 
 def report_fake(

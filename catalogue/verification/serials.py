@@ -20,7 +20,7 @@ from catalogue.verification import counting
 from catalogue.verification import services as svc
 from catalogue.verification.counting import Tally
 from catalogue.verification.models import LabelRun, LabelWithdrawal
-from catalogue.verification.serial_codes import SerialCode, parse_serial, printed_serial
+from catalogue.verification.serial_codes import SerialCode, is_serial, parse_serial, printed_serial
 
 _run = svc.core_table(LabelRun)
 _w = svc.core_table(LabelWithdrawal)
@@ -114,6 +114,14 @@ def look_up(conn: Connection, code: str, keys: dict[str, str]) -> SerialCheck | 
     """The run, certificate and withdrawal of a canonical serial code; None if unknown."""
     parsed = parse_serial(code, keys)
     return find_serial(conn, parsed) if parsed is not None else None
+
+
+def look_up_any(
+    conn: Connection, code: str, keys: dict[str, str]
+) -> tuple[SerialCheck | None, svc.CertificateCheck | None]:
+    """A canonical code of either kind: (its label when it is a package's code, the certificate it names)."""
+    found = look_up(conn, code, keys) if is_serial(code) else None
+    return found, found.check if found is not None else svc.find_by_code(conn, code)
 
 
 def count(conn: Connection, found: SerialCheck, device: str, counted: bool) -> LabelState:

@@ -71,6 +71,7 @@ _LOOKUP = (
         _c.c.first_checked_at,
         _c.c.last_checked_at,
         _c.c.updated_at,
+        _c.c.created_at,
         _c.c.prize,
         _c.c.source,
         _c.c.source_note,
@@ -150,6 +151,8 @@ class CertificateCheck:
     device_days: int | None = None
     #: The first check in the log, where device-days start (the pre-log count has none).
     counted_since: datetime | None = None
+    #: When the registry recorded the certificate (a credential's start when no date is known).
+    created_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> CertificateCheck:

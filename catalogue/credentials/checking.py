@@ -1,0 +1,162 @@
+"""Checking a saved credential without the network: signature, validity window, revocation list.
+
+What a third party does (README, "Checking a credential offline"), written once and used by
+``flask credential verify`` and the tests: verify the JWS with a published key (by its
+``kid``, EdDSA only), read the credential, compare ``validFrom``/``validUntil`` with the
+moment, verify the revocation list with the same keys, check that it is the list the
+credential names, and read the credential's bit. An expiry the registry only assumes
+(``expiryBasis: policy``) is reported as such, never as the decision's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from catalogue.clock import VIETNAM, aware
+from catalogue.credentials.issuing import CONTEXT, REGISTRY
+from catalogue.credentials.status_list import decode, is_set
+
+VALID, REVOKED, EXPIRED, NOT_YET_VALID, INVALID = "valid", "revoked", "expired", "not yet valid", "invalid"
+
+
+@dataclass
+class Report:
+    """The verdict on one credential, with the reasons a person can read."""
+
+    verdict: str = INVALID
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    credential: dict[str, Any] | None = None
+    kid: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == VALID
+
+
+class Unreadable(ValueError):
+    """A token that is not a credential signed by one of the keys."""
+
+
+def read(token: str, key_set: KeySet, media: str = "credential") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, payload) of a ``vc+jwt`` signed by a key of ``key_set``; :class:`Unreadable` if not."""
+    token = token.strip()
+    try:
+        obj = jws.deserialize_compact(token, key_set, registry=REGISTRY)
+    except JoseError as exc:
+        raise Unreadable(
+            f"the {media}'s signature does not verify with the given keys ({exc.error})"
+        ) from None
+    except (ValueError, TypeError, KeyError):
+        raise Unreadable(f"the {media} is not a compact JWS") from None
+    header = dict(obj.headers())
+    if header.get("typ") != "vc+jwt":
+        raise Unreadable(f"the {media} is not a vc+jwt (typ {header.get('typ')!r})")
+    try:
+        payload = json.loads(obj.payload)
+    except ValueError:
+        raise Unreadable(f"the {media}'s payload is not JSON") from None
+    if not isinstance(payload, dict) or (payload.get("@context") or [None])[0] != CONTEXT:
+        raise Unreadable(f"the {media} is not a W3C Verifiable Credential 2.0")
+    if "VerifiableCredential" not in (payload.get("type") or []):
+        raise Unreadable(f"the {media} is not a W3C Verifiable Credential 2.0")
+    return header, payload
+
+
+def check(
+    token: str, key_set: KeySet, status_list: str | None, now: datetime, status_keys: KeySet | None = None
+) -> Report:
+    """The verdict on ``token`` at ``now``; ``status_list`` is the saved list credential, if any."""
+    report = Report()
+    try:
+        header, credential = read(token, key_set)
+    except Unreadable as exc:
+        report.problems.append(str(exc))
+        return report
+    report.kid, report.credential = header.get("kid"), credential
+    verdict = _window(credential, aware(now), report)
+    revoked = _revocation(credential, status_list, status_keys or key_set, aware(now), report)
+    if revoked is None and status_list is not None:
+        report.verdict = INVALID
+        return report
+    report.verdict = REVOKED if revoked else verdict
+    return report
+
+
+def _window(credential: dict[str, Any], now: datetime, report: Report) -> str:
+    start, end = _instant(credential.get("validFrom")), _instant(credential.get("validUntil"))
+    if start is not None and now < start:
+        report.notes.append(f"valid from {credential['validFrom']}")
+        return NOT_YET_VALID
+    if end is not None and now >= end:
+        report.notes.append(f"the decision's expiry has passed (valid until {credential['validUntil']})")
+        return EXPIRED
+    certification = (credential.get("credentialSubject") or {}).get("certification") or {}
+    assumed = certification.get("assumedValidThrough")
+    if certification.get("expiryBasis") == "policy" and assumed:
+        lapsed = now.astimezone(VIETNAM).date() > date.fromisoformat(assumed)
+        report.notes.append(
+            f"the decision states no expiry; the registry assumes validity through {assumed} by policy"
+            + (" — that day has passed" if lapsed else "")
+        )
+        if lapsed:
+            return EXPIRED
+    return VALID
+
+
+def _revocation(
+    credential: dict[str, Any], status_list: str | None, keys: KeySet, now: datetime, report: Report
+) -> bool | None:
+    """True/False from the list's bit; None when it cannot be told (reasons in the report)."""
+    entries = credential.get("credentialStatus") or []
+    entries = entries if isinstance(entries, list) else [entries]
+    entry = next((e for e in entries if isinstance(e, dict) and e.get("statusPurpose") == "revocation"), None)
+    if entry is None:
+        report.notes.append("the credential names no revocation list")
+        return False
+    if status_list is None:
+        report.notes.append(f"revocation not checked: no copy of {entry.get('statusListCredential')} given")
+        return False
+    try:
+        _header, listed = read(status_list, keys, "revocation list")
+    except Unreadable as exc:
+        report.problems.append(str(exc))
+        return None
+    subject = listed.get("credentialSubject") or {}
+    if listed.get("id") != entry.get("statusListCredential"):
+        report.problems.append(f"the revocation list given is {listed.get('id')}, not the credential's "
+                               f"{entry.get('statusListCredential')}")  # fmt: skip
+        return None
+    if "BitstringStatusListCredential" not in (listed.get("type") or []) or subject.get("statusPurpose") != (
+        "revocation"
+    ):
+        report.problems.append("the revocation list is not a BitstringStatusListCredential for revocation")
+        return None
+    try:
+        revoked = is_set(decode(str(subject.get("encodedList") or "")), int(entry.get("statusListIndex", "")))
+    except ValueError as exc:
+        report.problems.append(f"the revocation list cannot be read: {exc}")
+        return None
+    signed = _instant(listed.get("validFrom"))
+    ttl = subject.get("ttl")
+    if signed is not None and isinstance(ttl, int) and now > signed + timedelta(milliseconds=ttl):
+        report.notes.append(f"the revocation list was signed at {listed['validFrom']}, longer ago than its "
+                            "ttl: a fresher copy may list later revocations")  # fmt: skip
+    report.notes.append("revoked on the list" if revoked else "not revoked on the list")
+    return revoked
+
+
+def _instant(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return aware(datetime.fromisoformat(text))
+    except ValueError:
+        return None

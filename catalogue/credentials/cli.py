@@ -1,0 +1,123 @@
+"""``flask --app catalogue credential``: check a saved credential offline; list and rotate the keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from joserfc.jwk import KeySet
+
+from catalogue.clock import utcnow
+from catalogue.credentials import checking, issuing, keys
+from catalogue.credentials.status_list import list_count
+from catalogue.db import get_engine
+
+
+@click.group("credential", help="Signed certificate credentials (W3C VC 2.0) and their keys.")
+def credential_group() -> None:
+    pass
+
+
+@credential_group.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--jwks",
+    "jwks_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The issuer's public keys (a saved /.well-known/jwks.json); default: this installation's.",
+)
+@click.option("--status-list", "list_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The saved revocation list the credential names; default: this installation's own, "
+                   "read from its database.")  # fmt: skip
+@with_appcontext
+def verify_command(file: Path, jwks_file: Path | None, list_file: Path | None) -> None:
+    """Verify a saved credential (vc+jwt) without the network; exit 0 only when it is valid."""
+    token = _read(file)
+    key_set = _key_set(jwks_file)
+    status_list = _read(list_file) if list_file else _local_list(token, key_set)
+    report = checking.check(token, key_set, status_list, utcnow())
+    subject = (report.credential or {}).get("credentialSubject") or {}
+    click.echo(f"credential: {report.verdict}")
+    if report.credential:
+        click.echo(f"  signed by key {report.kid} of {(report.credential.get('issuer') or {}).get('id')}")
+        click.echo(f"  product: {subject.get('name')} ({subject.get('id')})")
+        number = (subject.get("certification") or {}).get("certificateNumber")
+        click.echo(f"  certificate: {number or '(number not known)'}")
+    for problem in report.problems:
+        click.echo(f"  problem: {problem}")
+    for note in report.notes:
+        click.echo(f"  note: {note}")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _read(path: Path) -> str:
+    data = path.read_bytes()[: 1024 * 1024 + 1]
+    if len(data) > 1024 * 1024:
+        raise click.ClickException(f"{path} is larger than any credential (1 MB).")
+    try:
+        return data.decode().strip()
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not a text file holding a credential.") from None
+
+
+def _key_set(path: Path | None) -> KeySet:
+    if path is None:
+        try:
+            return keys.load(current_app.config).key_set()
+        except keys.KeysMissing:
+            raise click.ClickException("this installation has no signing keys: give --jwks FILE.") from None
+    try:
+        return keys.public_key_set(json.loads(_read(path)))
+    except (ValueError, AttributeError) as exc:
+        raise click.ClickException(f"{path} is not a JWK set with an Ed25519 key ({exc}).") from None
+
+
+def _local_list(token: str, key_set: KeySet) -> str | None:
+    """This installation's list for the credential, when it is one of ours (else: not checked)."""
+    try:
+        _header, credential = checking.read(token, key_set)
+    except checking.Unreadable:
+        return None
+    entry = credential.get("credentialStatus") or {}
+    url = str(entry.get("statusListCredential") or "") if isinstance(entry, dict) else ""
+    with current_app.test_request_context("/"), get_engine().connect() as conn:
+        prefix = issuing.status_list_url(0)[:-1]
+        if not url.startswith(prefix) or not url[len(prefix) :].isdigit():
+            return None
+        number = int(url[len(prefix) :])
+        if number >= list_count(conn):
+            return None
+        token, _encoded = issuing.status_list_credential(
+            conn, number, int(current_app.config["STATUS_LIST_TTL_SECONDS"])
+        )
+    return token
+
+
+@credential_group.group("keys", help="The Ed25519 keys that sign credentials.")
+def keys_group() -> None:
+    pass
+
+
+@keys_group.command("list")
+@with_appcontext
+def list_command() -> None:
+    """Print the current key and the retired ones (all published at /.well-known/jwks.json)."""
+    try:
+        ring = keys.load(current_app.config)
+    except keys.KeysMissing as exc:
+        raise click.ClickException(f"no signing key at {exc}.") from None
+    for jwk in ring.public:
+        click.echo(f"{jwk['kid']}  {'current' if jwk['kid'] == ring.kid else 'retired'}")
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def rotate_command() -> None:
+    """Sign with a new key from now on; the old one stays published so its credentials keep verifying."""
+    new, old = keys.rotate(current_app.config)
+    click.echo(f"credential keys: {new} is current" + (f"; {old} retired (still published)" if old else ""))
+    click.echo(f"  file: {keys.keys_path(current_app.config)} (copy it to every node)")

@@ -1,0 +1,293 @@
+"""Signed credentials (issue 18): a credential fetched from the API verifies offline with the published
+keys and revocation list, fails after revocation, and a reinstated certificate's new credential verifies."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc.jwk import KeySet, OKPKey
+from sqlmodel import Session, select
+
+from catalogue.accounts.permissions import SYSTEM
+from catalogue.clock import utcnow
+from catalogue.credentials import checking, keys
+from catalogue.credentials.issuing import REGISTRY
+from catalogue.credentials.status_list import LIST_SIZE, decode
+from catalogue.db import get_engine
+from catalogue.registry import certificates
+from catalogue.registry.models import Certificate
+
+VC_JWT = "application/vc+jwt"
+
+
+def _part(token: str, n: int) -> dict[str, Any]:
+    segment = token.split(".")[n]
+    return dict(json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))))
+
+
+def _fetch(client: FlaskClient, code: str) -> str:
+    response = client.get(f"/api/v1/verify/{code}/credential")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == VC_JWT
+    return response.get_data(as_text=True)
+
+
+def _published_keys(client: FlaskClient) -> KeySet:
+    response = client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert all("d" not in k for k in response.get_json()["keys"]), "a private key part is published"
+    return keys.public_key_set(response.get_json())
+
+
+def _status_list(client: FlaskClient, token: str) -> str:
+    url = _part(token, 1)["credentialStatus"]["statusListCredential"]
+    assert url.startswith("http://registry.test/")
+    response = client.get(url.removeprefix("http://registry.test"))
+    assert response.status_code == 200 and response.mimetype == VC_JWT
+    return response.get_data(as_text=True)
+
+
+def _verdict(client: FlaskClient, token: str) -> checking.Report:
+    return checking.check(token, _published_keys(client), _status_list(client, token), utcnow())
+
+
+def _revoke(app: Flask, code: str) -> None:
+    with app.app_context(), Session(get_engine()) as s:
+        cert = s.exec(select(Certificate).where(Certificate.verify_code == code)).one()
+        certificates.revoke_certificate(s, actor=SYSTEM, certificate=cert, reason="Vi phạm", reference="9/QĐ")
+        s.commit()
+
+
+def _reinstate(app: Flask, code: str) -> None:
+    with app.app_context(), Session(get_engine()) as s:
+        cert = s.exec(select(Certificate).where(Certificate.verify_code == code)).one()
+        certificates.reinstate_certificate(
+            s, actor=SYSTEM, certificate=cert, reason="Nhầm", reference="10/QĐ"
+        )
+        s.commit()
+
+
+def test_credential_is_a_signed_vc_naming_the_certificate(
+    seeded_app: Flask, make_certificate: Callable[..., str]
+) -> None:
+    code = make_certificate(certificate_number="21/GCN-TEST", year=2024, issued_on=date(2024, 3, 1),
+                            decision_number="120/QĐ-UBND", decision_date=date(2024, 2, 27),
+                            province="Yên Bái")  # fmt: skip
+    client = seeded_app.test_client()
+    token = _fetch(client, code)
+    header, credential = _part(token, 0), _part(token, 1)
+    assert header["alg"] == "EdDSA" and header["typ"] == "vc+jwt"
+    assert header["kid"] in {k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]}
+    assert credential["@context"][0] == "https://www.w3.org/ns/credentials/v2"
+    assert "VerifiableCredential" in credential["type"]
+    assert credential["issuer"]["id"] == "http://registry.test/"
+    assert credential["validFrom"] == "2024-03-01T00:00:00+07:00"
+    assert "validUntil" not in credential, "no decision stated an expiry"
+    subject = credential["credentialSubject"]
+    assert subject["name"] == "Chè Shan tuyết kiểm thử"
+    assert subject["producer"]["name"] == "HTX Kiểm thử"
+    assert subject["province"] == {"asPrinted": "Yên Bái", "current": "Tỉnh Lào Cai"}, "as printed and now"
+    cert = subject["certification"]
+    assert cert["certificateNumber"] == "21/GCN-TEST" and cert["level"] == "tinh"
+    assert cert["round"]["year"] == 2024 and cert["round"]["id"].startswith("http://registry.test/rounds/")
+    assert cert["decision"]["number"] == "120/QĐ-UBND" and cert["decision"]["date"] == "2024-02-27"
+    assert cert["expiryBasis"] == "policy" and cert["assumedValidThrough"].startswith("2027-")
+    status = credential["credentialStatus"]
+    assert status["type"] == "BitstringStatusListEntry" and status["statusPurpose"] == "revocation"
+    assert 0 <= int(status["statusListIndex"]) < LIST_SIZE
+    report = _verdict(client, token)
+    assert report.verdict == checking.VALID, report
+    assert _fetch(client, code) == token, "an unchanged certificate gives the same signed bytes"
+
+
+def test_expiry_stated_by_the_decision_is_valid_until(
+    seeded_app: Flask, make_certificate: Callable[..., str]
+) -> None:
+    code = make_certificate(
+        certificate_number="22/GCN", year=2023, issued_on=date(2023, 5, 1), expires_on=date(2026, 4, 30)
+    )
+    client = seeded_app.test_client()
+    token = _fetch(client, code)
+    credential = _part(token, 1)
+    assert credential["validUntil"] == "2026-05-01T00:00:00+07:00"
+    assert credential["credentialSubject"]["certification"]["expiryBasis"] == "decision"
+    report = _verdict(client, token)  # the frozen clock is 2026-06-15
+    assert report.verdict == checking.EXPIRED and not report.ok
+
+
+def test_revocation_flips_the_bit_and_reinstatement_issues_a_new_credential(
+    seeded_app: Flask, make_certificate: Callable[..., str]
+) -> None:
+    code = make_certificate(certificate_number="23/GCN", year=2025, issued_on=date(2025, 6, 1))
+    client = seeded_app.test_client()
+    first = _fetch(client, code)
+    assert _verdict(client, first).verdict == checking.VALID
+
+    _revoke(seeded_app, code)
+    assert _verdict(client, first).verdict == checking.REVOKED
+    assert _verdict(client, _fetch(client, code)).verdict == checking.REVOKED
+
+    _reinstate(seeded_app, code)
+    second = _fetch(client, code)
+    assert _part(second, 1)["credentialStatus"] != _part(first, 1)["credentialStatus"], "a new index"
+    assert _part(second, 1)["id"] != _part(first, 1)["id"]
+    assert _verdict(client, second).verdict == checking.VALID
+    assert _verdict(client, first).verdict == checking.REVOKED, "a revocation bit is never cleared"
+
+    _revoke(seeded_app, code)
+    assert _verdict(client, second).verdict == checking.REVOKED
+
+
+def test_status_list_is_a_mirrorable_signed_bitstring(seeded_app: Flask, seeded_codes: list[str]) -> None:
+    client = seeded_app.test_client()
+    token = _fetch(client, seeded_codes[0])
+    url = _part(token, 1)["credentialStatus"]["statusListCredential"].removeprefix("http://registry.test")
+    response = client.get(url)
+    listed = _part(response.get_data(as_text=True), 1)
+    assert "BitstringStatusListCredential" in listed["type"]
+    subject = listed["credentialSubject"]
+    assert subject["type"] == "BitstringStatusList" and subject["statusPurpose"] == "revocation"
+    assert subject["encodedList"].startswith("u")
+    assert len(decode(subject["encodedList"])) * 8 >= 131_072
+    assert response.headers["Cache-Control"] == f"public, max-age={subject['ttl'] // 1000}"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    again = client.get(url, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304, "an unchanged list is not sent again"
+    _revoke(seeded_app, seeded_codes[0])
+    changed = client.get(url, headers={"If-None-Match": response.headers["ETag"]})
+    assert changed.status_code == 200
+
+    missing = client.get("/api/v1/status-lists/99999")
+    assert missing.status_code == 404 and missing.get_json()["error"]["message"]
+
+
+def test_tampered_or_foreign_credentials_fail(seeded_app: Flask, seeded_codes: list[str]) -> None:
+    client = seeded_app.test_client()
+    token = _fetch(client, seeded_codes[0])
+    header, payload, signature = token.split(".")
+    forged = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged["credentialSubject"]["name"] = "Hàng giả"
+    body = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    report = _verdict(client, f"{header}.{body}.{signature}")
+    assert report.verdict == checking.INVALID and "signature" in report.problems[0]
+
+    stranger = OKPKey.generate_key("Ed25519")
+    stranger.ensure_kid()
+    from joserfc import jws
+
+    other = jws.serialize_compact({"alg": "EdDSA", "kid": stranger.kid, "typ": "vc+jwt"},
+                                  json.dumps(forged).encode(), stranger, registry=REGISTRY)  # fmt: skip
+    assert _verdict(client, other).verdict == checking.INVALID
+    for junk in ("", "abc", "a.b.c", token.replace(".", "", 1)):
+        assert checking.check(junk, _published_keys(client), None, utcnow()).verdict == checking.INVALID
+
+
+def test_unknown_code_and_missing_keys_answer_json(make_app: Callable[..., Flask], seeded_codes: list[str]
+                                                   ) -> None:  # fmt: skip
+    app = make_app(seeded=True)
+    client = app.test_client()
+    assert client.get("/api/v1/verify/NOT-A-CODE/credential").status_code == 404
+    assert client.get("/api/v1/verify/NOT-A-CODE/credential").get_json() == {"status": "unknown"}
+    app.config["KEEPS_SECRETS"] = False  # a server database in production, no key file given
+    (Path(app.config["CATALOGUE_DATA_DIR"]) / keys.FILE_NAME).unlink(missing_ok=True)
+    keys._cache.clear()
+    for url in (f"/api/v1/verify/{seeded_codes[0]}/credential", "/.well-known/jwks.json",
+                "/api/v1/status-lists/0"):  # fmt: skip
+        response = client.get(url, headers={"Accept-Language": "vi"})
+        assert response.status_code == 503, url
+        assert "khóa" in response.get_json()["error"]["message"]
+
+
+def test_rotation_keeps_old_credentials_verifying(seeded_app: Flask, seeded_codes: list[str]) -> None:
+    client = seeded_app.test_client()
+    old = _fetch(client, seeded_codes[0])
+    new_kid, old_kid = keys.rotate(seeded_app.config)
+    assert old_kid == _part(old, 0)["kid"] and new_kid != old_kid
+    fresh = _fetch(client, seeded_codes[0])
+    assert _part(fresh, 0)["kid"] == new_kid
+    published = {k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]}
+    assert {old_kid, new_kid} <= published
+    assert _verdict(client, old).verdict == checking.VALID
+    assert _verdict(client, fresh).verdict == checking.VALID
+    stored = json.loads(keys.keys_path(seeded_app.config).read_text())
+    assert [k["kid"] for k in stored["keys"] if "d" in k] == [new_kid], "a retired key can no longer sign"
+
+
+def test_cli_verifies_a_saved_credential_offline(
+    seeded_app: Flask, seeded_codes: list[str], tmp_path: Path
+) -> None:
+    client = seeded_app.test_client()
+    token = _fetch(client, seeded_codes[0])
+    (tmp_path / "cred.jwt").write_text(token)
+    (tmp_path / "jwks.json").write_text(client.get("/.well-known/jwks.json").get_data(as_text=True))
+    (tmp_path / "list.jwt").write_text(_status_list(client, token))
+    runner = seeded_app.test_cli_runner()
+    args = ["credential", "verify", str(tmp_path / "cred.jwt"), "--jwks", str(tmp_path / "jwks.json"),
+            "--status-list", str(tmp_path / "list.jwt")]  # fmt: skip
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "credential: valid" in result.output and "not revoked" in result.output
+
+    _revoke(seeded_app, seeded_codes[0])
+    saved = runner.invoke(args=args)
+    assert saved.exit_code == 0, "the saved list predates the revocation: a copy is what it is"
+    assert "signed at" not in saved.output
+    local = runner.invoke(args=["credential", "verify", str(tmp_path / "cred.jwt")])
+    assert local.exit_code == 1 and "credential: revoked" in local.output
+
+    bomb = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(40 * 1024 * 1024))).decode().rstrip("=")
+    (tmp_path / "bomb.jwt").write_text(bomb)
+    hostile = runner.invoke(args=[*args[:5], "--status-list", str(tmp_path / "bomb.jwt")])
+    assert hostile.exit_code == 1 and "credential: invalid" in hostile.output
+
+
+def test_an_old_copy_of_the_list_is_flagged(seeded_app: Flask, seeded_codes: list[str]) -> None:
+    client = seeded_app.test_client()
+    token = _fetch(client, seeded_codes[0])
+    listed = _status_list(client, token)
+    later = utcnow() + timedelta(hours=2)
+    report = checking.check(token, _published_keys(client), listed, later)
+    assert report.verdict == checking.VALID
+    assert any("ttl" in note for note in report.notes)
+
+
+def test_policy_expiry_is_reported_as_assumed(
+    seeded_app: Flask, make_certificate: Callable[..., str]
+) -> None:
+    code = make_certificate(certificate_number="24/GCN", year=2020, issued_on=date(2020, 1, 10))
+    client = seeded_app.test_client()
+    token = _fetch(client, code)
+    report = _verdict(client, token)
+    assert report.verdict == checking.EXPIRED
+    assert any("assumes validity through 2023-01-10 by policy" in n for n in report.notes), report.notes
+    assert (
+        checking.check(token, _published_keys(client), None, datetime(2021, 1, 1)).verdict == checking.VALID
+    )
+
+
+def test_credentials_share_the_verify_rate_limit(
+    make_app: Callable[..., Flask], seeded_codes: list[str]
+) -> None:
+    app = make_app(seeded=True, RATELIMIT_ENABLED=True, VERIFY_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    statuses = [client.get(f"/api/v1/verify/{seeded_codes[0]}/credential").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = client.get(f"/api/v1/verify/{seeded_codes[0]}/credential")
+    assert refused.headers["Retry-After"] and refused.get_json()["error"]["code"] == "too_many_requests"
+
+
+def test_a_damaged_key_file_is_refused_not_used(seeded_app: Flask, seeded_codes: list[str]) -> None:
+    client = seeded_app.test_client()
+    assert client.get("/.well-known/jwks.json").status_code == 200
+    keys.keys_path(seeded_app.config).write_text('{"current": "x", "keys": [{"kid": "x"}]}')
+    response = client.get(f"/api/v1/verify/{seeded_codes[0]}/credential")
+    assert response.status_code == 503 and response.get_json()["error"]["message"]
+    assert seeded_app.test_client().get(f"/v/{seeded_codes[0]}").status_code == 200, "the scan still answers"
