@@ -180,7 +180,7 @@ def products() -> Response:
     base = current_app.config["PUBLIC_BASE_URL"]
     next_cursor = walk.token(result.last, params) if result.last else None
     next_args = [(k, v) for k, v in params.to_args() if k != "page"]
-    if params.per_page != 20:
+    if params.per_page != ProductQuery.model_fields["per_page"].default:
         next_args.append(("per_page", str(params.per_page)))
     page = ProductPage(
         total=result.total, page=params.page, per_page=params.per_page, suggestion=result.suggestion,

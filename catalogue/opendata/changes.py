@@ -14,15 +14,12 @@ refused (:class:`CursorExpired`), and the client starts again from the bulk down
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from catalogue import tokens
 from catalogue.audit.models import OutboxEvent
 from catalogue.clock import aware, utcnow
 from catalogue.registry.models import MergeRecord
@@ -58,24 +55,16 @@ class Position:
         gaps = sorted(cur.gaps.items())[-TOKEN_GAPS:]
         data = {"h": cur.high, "t": int(self.read_at.timestamp()),
                 "g": [[cur.high - i, int(t)] for i, t in gaps]}  # fmt: skip
-        raw = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 9)
-        return _PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return tokens.pack(_PREFIX, data, compress=True)
 
     @classmethod
     def parse(cls, token: str) -> Position:
-        if not token.startswith(_PREFIX) or len(token) > 4000:
-            raise BadCursor(token)
-        body = token[len(_PREFIX) :]
         try:
-            inflate = zlib.decompressobj()
-            plain = inflate.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)), 64_000)
-            if inflate.unconsumed_tail:
-                raise ValueError("cursor too large")
-            data = json.loads(plain)
+            data = tokens.unpack(_PREFIX, token, max_length=4000, compressed=True)
             high = int(data["h"])
             gaps = {high - int(off): float(t) for off, t in data.get("g", [])}
             read_at = datetime.fromtimestamp(int(data["t"]), tz=UTC)
-        except (ValueError, TypeError, KeyError, zlib.error, binascii.Error, OverflowError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise BadCursor(token) from exc
         if not 0 <= high < 2**63 or any(i <= 0 or i >= high for i in gaps):
             raise BadCursor(token)

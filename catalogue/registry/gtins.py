@@ -49,7 +49,7 @@ class GtinError(Refused):
 def parse_gtin(text: str) -> str:
     """One GTIN (8, 12, 13 or 14 digits) as a GTIN-14, or :class:`GtinError` saying what is wrong with it."""
     digits = _EXCEL_NUMBER.sub(r"\1", text)
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # "²" and "٣" are digits to str.isdigit
         raise GtinError(_("“%(value)s” is not a GTIN: a GTIN has digits only.", value=text))
     if len(digits) not in (8, 12, 13, 14):
         raise GtinError(_("“%(value)s” is not a GTIN: a GTIN has 8, 12, 13 or 14 digits, this one has "

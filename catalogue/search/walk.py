@@ -9,12 +9,11 @@ does not shift the walk.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass
 
+from catalogue import tokens
 from catalogue.search.params import SearchParams
 
 _PREFIX = "w1."
@@ -43,20 +42,16 @@ def fingerprint(params: SearchParams) -> str:
 
 def token(after: After, params: SearchParams) -> str:
     data = {"p": after.pid, "k": after.key, "n": after.newest, "m": after.name, "f": fingerprint(params)}
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return _PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return tokens.pack(_PREFIX, data)
 
 
 def parse(text: str, params: SearchParams) -> After:
     """The anchor of a token made for this same search; :class:`BadWalk` otherwise."""
-    if not text.startswith(_PREFIX) or len(text) > 1200:
-        raise BadWalk(text)
-    body = text[len(_PREFIX) :]
     try:
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        data = tokens.unpack(_PREFIX, text, max_length=1200)
         after = After(int(data["p"]), float(data["k"]), int(data["n"]), str(data.get("m", "")))
         made_for = str(data["f"])
-    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise BadWalk(text) from exc
     if made_for != fingerprint(params):
         raise BadWalk(text)
