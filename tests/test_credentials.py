@@ -291,3 +291,34 @@ def test_a_damaged_key_file_is_refused_not_used(seeded_app: Flask, seeded_codes:
     response = client.get(f"/api/v1/verify/{seeded_codes[0]}/credential")
     assert response.status_code == 503 and response.get_json()["error"]["message"]
     assert seeded_app.test_client().get(f"/v/{seeded_codes[0]}").status_code == 200, "the scan still answers"
+
+
+def _keys(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set(node).union(*(_keys(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_keys(v) for v in node))
+    return set()
+
+
+def test_every_term_a_credential_uses_is_defined(
+    seeded_app: Flask, make_certificate: Callable[..., str]
+) -> None:
+    code = make_certificate(
+        certificate_number="25/GCN",
+        year=2025,
+        issued_on=date(2025, 2, 1),
+        expires_on=date(2028, 1, 31),
+        decision_number="7/QĐ",
+        decision_date=date(2025, 1, 30),
+    )
+    client = seeded_app.test_client()
+    credential = _part(_fetch(client, code), 1)
+    served = client.get("/credentials/v1")
+    assert served.status_code == 200 and served.mimetype == "application/ld+json"
+    assert credential["@context"][1] == "http://registry.test/credentials/v1"
+    defined = set(served.get_json()["@context"])
+    base_terms = {"id", "type", "name"}  # the W3C base context's own
+    used = _keys(credential["credentialSubject"])
+    assert used - defined - base_terms == set(), "a term of the subject is in no context"
+    assert credential["type"][1] in defined

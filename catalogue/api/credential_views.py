@@ -17,7 +17,7 @@ from catalogue.api.answers import UnknownCode
 from catalogue.api.errors import Error
 from catalogue.api.spec import TOO_MANY, Operation, Reply
 from catalogue.api.views import route
-from catalogue.credentials import issuing, keys
+from catalogue.credentials import context, issuing, keys
 from catalogue.credentials.status_list import LIST_SIZE, list_count
 from catalogue.db import get_engine
 from catalogue.registry.status import current_policy
@@ -102,6 +102,16 @@ def jwks() -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.add_etag()
     response.make_conditional(request)
+    return response
+
+
+@route(context.PATH, None)
+def credential_context() -> Response:
+    """The terms the credentials use (JSON-LD); fixed, so cached for a day."""
+    body = json.dumps(context.document(str(current_app.config["PUBLIC_BASE_URL"])), indent=1)
+    response = current_app.response_class(body, mimetype="application/ld+json")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

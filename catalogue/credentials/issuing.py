@@ -25,6 +25,8 @@ from sqlalchemy import Connection
 
 from catalogue.clock import VIETNAM, aware, today, utcnow
 from catalogue.credentials import keys
+from catalogue.credentials.context import CREDENTIAL_TYPE
+from catalogue.credentials.context import PATH as CONTEXT_PATH
 from catalogue.credentials.status_list import Entry, current_entry, encode, revoked_positions
 from catalogue.places.services import MINISTRY_OFFICE
 from catalogue.registry.catalog import verify_url
@@ -34,7 +36,6 @@ from catalogue.web import public_url
 
 MEDIA_TYPE = "application/vc+jwt"
 CONTEXT = "https://www.w3.org/ns/credentials/v2"
-CREDENTIAL_TYPE = "RuralIndustrialProductCertificate"
 
 
 class _EdDSA(EdDSAAlgorithm):
@@ -107,7 +108,7 @@ def certificate_payload(check: CertificateCheck, entry: Entry, policy: Policy) -
             producer = {"id": public_url("public.producer", slug=check.producer_slug), **producer}
         subject["producer"] = producer
     credential: dict[str, Any] = {
-        "@context": [CONTEXT],
+        "@context": [CONTEXT, base.rstrip("/") + CONTEXT_PATH],
         "id": uuid.uuid5(_NAMESPACE, f"{base}|certificate|{check.id}|{entry.index}").urn,
         "type": ["VerifiableCredential", CREDENTIAL_TYPE],
         "issuer": issuer(),
