@@ -44,7 +44,8 @@ _MESSAGES = {
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """The API, and the GS1 resolver (``/01/…``), whose readers are programs as much as phones."""
+    return request.path.startswith(("/api/", "/01/"))
 
 
 def _texts(exc: HTTPException) -> tuple[str, str | None]:

@@ -157,6 +157,12 @@ def remember(app: Flask, problem: DatabaseNotReady | None) -> None:
     app.extensions[_PROBLEM] = problem
 
 
+def problem_of(app: Flask) -> DatabaseNotReady | None:
+    """Why ``app``'s database cannot be used (asked by a command that can also work without one)."""
+    problem = app.extensions.get(_PROBLEM)
+    return problem if isinstance(problem, DatabaseNotReady) else None
+
+
 def needs_database(command: F) -> F:
     """Mark a CLI command that needs a migrated database: refuse in one line otherwise.
 

@@ -259,6 +259,8 @@ def _prepare(app: Flask, make_certificate: Callable[..., str]) -> Site:
         Step("status rules", "/status"),
         Step("open data downloads", "/data/", shows="table.downloads"),
         Step("open data dictionary", "/data/dictionary"),
+        Step("API, endpoints", "/api"),
+        Step("API, data shapes", "/api/shapes"),
         Step("not found", "/no-such-page", 404),
         Step("other error (wrong method)", "/admin/logout", 405),
         Step(

@@ -29,13 +29,16 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 from werkzeug.test import TestResponse
 
+from catalogue.accounts.permissions import SYSTEM
 from catalogue.audit.models import OutboxEvent
 from catalogue.clock import utcnow
-from catalogue.db import get_engine, get_session
+from catalogue.db import get_engine, get_session, pk
+from catalogue.label_runs import runs
 from catalogue.opendata.changes import Position
-from catalogue.registry.models import Product
+from catalogue.registry.models import Certificate, Product
 from catalogue.search.cursor import Cursor
-from tests.conftest import PausedBuild
+from catalogue.verification import serial_codes
+from tests.conftest import VERIFY_KEYS, PausedBuild
 
 BASE = "http://registry.test"  # PUBLIC_BASE_URL in tests, the spec's server
 EN, VI = {"Accept-Language": "en"}, {"Accept-Language": "vi"}
@@ -50,7 +53,7 @@ class Case:
     headers: dict[str, str] | None = None
 
 
-def _cases(code: str, number: str, expired: str = "") -> list[Case]:
+def _cases(code: str, number: str, expired: str = "", withdrawn: str = "") -> list[Case]:
     long = "x" * 101
     return [
         # products
@@ -93,6 +96,7 @@ def _cases(code: str, number: str, expired: str = "") -> list[Case]:
         Case(f"/api/v1/verify/{code}/credential", 200),
         Case(f"/api/v1/verify/{code.lower()}/credential", 200, headers=EN),
         Case("/api/v1/verify/KAAAAAAAAAAAAAAAA/credential", 404),
+        *([Case(f"/api/v1/verify/{withdrawn}/credential", 410, headers=VI)] if withdrawn else []),
         Case("/api/v1/status-lists/0", 200),
         Case("/api/v1/status-lists/4096", 404, headers=EN),
         # verify by number
@@ -158,6 +162,17 @@ def _template(path: str) -> str:
     return "/api/v1/status-lists/{number}" if path.startswith("/api/v1/status-lists/") else path
 
 
+def _withdrawn_label(app: Flask, code: str) -> str:
+    """A package's code from a label run withdrawn as a lost roll."""
+    with app.app_context(), Session(get_engine(), expire_on_commit=False) as s:
+        cert = s.exec(select(Certificate).where(Certificate.verify_code == code)).one()
+        run = runs.issue_run(s, actor=SYSTEM, certificate=cert, count=1)
+        s.commit()
+        runs.withdraw(s, actor=SYSTEM, run=run, first=1, last=1, reason="Mất cuộn tem")
+        s.commit()
+        return next(iter(serial_codes.serial_codes(VERIFY_KEYS, run.key_id, pk(run), 1, 1)))
+
+
 def _expired_cursor(app: Flask) -> str:
     """A cursor older than the retention whose changes were pruned since."""
     with app.app_context(), Session(get_engine()) as s:
@@ -177,8 +192,10 @@ def test_real_answers_follow_the_spec(
     covered = set()
     messages: dict[tuple[str, str], str] = {}
     number = "45/GCN-SCT"
+    labelled = make_certificate(certificate_number="46/GCN-SCT", year=2026, issued_on=date(2026, 1, 5))
     make_certificate(certificate_number=number, year=2025, issued_on=date(2025, 8, 15))
-    for case in _cases(seeded_codes[0], number, _expired_cursor(seeded_client.application)):
+    app = seeded_client.application
+    for case in _cases(seeded_codes[0], number, _expired_cursor(app), _withdrawn_label(app, labelled)):
         response = seeded_client.get(case.path, base_url=BASE, headers=case.headers)
         assert response.status_code == case.status, (case.path, response.get_data(as_text=True)[:300])
         _check(openapi, response)
@@ -327,6 +344,9 @@ def test_the_api_page_is_rendered_from_the_spec(seeded_client: FlaskClient) -> N
         for path, methods in document["paths"].items():
             for op in methods.values():
                 assert f'id="{op["operationId"]}"' in html and path in html
-        assert 'id="schema-ProductPage"' in html and 'id="schema-Error"' in html
+        assert 'href="/api/shapes#schema-ProductPage"' in html, "a type links to its shape"
+        shapes = seeded_client.get(f"/api/shapes?lang={lang}").get_data(as_text=True)
+        for name in document["components"]["schemas"]:
+            assert f'id="schema-{name}"' in shapes
     home = seeded_client.get("/?lang=en").get_data(as_text=True)
     assert 'href="/api">Open data API' in home

@@ -7,7 +7,7 @@ import base64
 import gzip
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 from catalogue.accounts.permissions import SYSTEM
 from catalogue.clock import utcnow
 from catalogue.credentials import checking, keys
-from catalogue.credentials.issuing import REGISTRY
-from catalogue.credentials.status_list import LIST_SIZE, decode
-from catalogue.db import get_engine
+from catalogue.credentials.issuing import REGISTRY, sign
+from catalogue.credentials.status_list import LIST_SIZE, decode, encode
+from catalogue.db import get_engine, pk
 from catalogue.registry import certificates
 from catalogue.registry.models import Certificate
 
@@ -161,9 +161,12 @@ def test_status_list_is_a_mirrorable_signed_bitstring(seeded_app: Flask, seeded_
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     again = client.get(url, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304, "an unchanged list is not sent again"
+    assert client.get(url).data == response.data, "the same bits sign to the same bytes"
+    assert "validFrom" not in listed, "nothing on the list was ever revoked"
     _revoke(seeded_app, seeded_codes[0])
     changed = client.get(url, headers={"If-None-Match": response.headers["ETag"]})
     assert changed.status_code == 200
+    assert _part(changed.get_data(as_text=True), 1)["validFrom"].startswith("2026-06-15T02:0"), "when revoked"
 
     missing = client.get("/api/v1/status-lists/99999")
     assert missing.status_code == 404 and missing.get_json()["error"]["message"]
@@ -236,27 +239,89 @@ def test_cli_verifies_a_saved_credential_offline(
     assert result.exit_code == 0, result.output
     assert "credential: valid" in result.output and "not revoked" in result.output
 
+    unchecked = runner.invoke(args=args[:5])
+    assert unchecked.exit_code == 2 and "credential: revocation not checked" in unchecked.output
+    accepted = runner.invoke(args=[*args[:5], "--no-revocation-check"])
+    assert accepted.exit_code == 0 and "credential: valid" in accepted.output
+
     _revoke(seeded_app, seeded_codes[0])
     saved = runner.invoke(args=args)
     assert saved.exit_code == 0, "the saved list predates the revocation: a copy is what it is"
-    assert "signed at" not in saved.output
     local = runner.invoke(args=["credential", "verify", str(tmp_path / "cred.jwt")])
     assert local.exit_code == 1 and "credential: revoked" in local.output
 
-    bomb = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(40 * 1024 * 1024))).decode().rstrip("=")
-    (tmp_path / "bomb.jwt").write_text(bomb)
-    hostile = runner.invoke(args=[*args[:5], "--status-list", str(tmp_path / "bomb.jwt")])
+    (tmp_path / "junk.jwt").write_text("u" + "A" * 50)
+    hostile = runner.invoke(args=[*args[:5], "--status-list", str(tmp_path / "junk.jwt")])
     assert hostile.exit_code == 1 and "credential: invalid" in hostile.output
 
 
-def test_an_old_copy_of_the_list_is_flagged(seeded_app: Flask, seeded_codes: list[str]) -> None:
+def _signed_list(app: Flask, token: str, **subject: Any) -> str:
+    """A list signed with the registry's own key (as a compromised or careless issuer could)."""
+    url = _part(token, 1)["credentialStatus"]["statusListCredential"]
+    payload = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": {"id": "http://registry.test/"},
+        "credentialSubject": {"type": "BitstringStatusList", "statusPurpose": "revocation", **subject},
+    }
+    with app.test_request_context("/"):
+        return sign(payload, keys.load(app.config))
+
+
+def test_a_list_that_is_short_hostile_or_anothers_fails_the_check(
+    seeded_app: Flask, seeded_codes: list[str]
+) -> None:
     client = seeded_app.test_client()
     token = _fetch(client, seeded_codes[0])
-    listed = _status_list(client, token)
-    later = utcnow() + timedelta(hours=2)
-    report = checking.check(token, _published_keys(client), listed, later)
-    assert report.verdict == checking.VALID
-    assert any("ttl" in note for note in report.notes)
+    key_set = _published_keys(client)
+    short = _signed_list(seeded_app, token, encodedList=encode([], 1024))
+    report = checking.check(token, key_set, short, utcnow())
+    assert report.verdict == checking.INVALID and "fewer than 131072" in report.problems[0]
+    bomb = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(40 * 1024 * 1024))).decode().rstrip("=")
+    report = checking.check(token, key_set, _signed_list(seeded_app, token, encodedList=bomb), utcnow())
+    assert report.verdict == checking.INVALID and "larger than any revocation list" in report.problems[0]
+    foreign = _part(_signed_list(seeded_app, token, encodedList=encode([])), 1)
+    foreign["issuer"] = {"id": "https://elsewhere.example/"}
+    with seeded_app.test_request_context("/"):
+        other = sign(foreign, keys.load(seeded_app.config))
+    report = checking.check(token, key_set, other, utcnow())
+    assert report.verdict == checking.INVALID and "elsewhere.example" in report.problems[0]
+
+
+def test_a_withdrawn_labels_code_gets_no_credential(
+    seeded_app: Flask, make_certificate: Callable[..., str]
+) -> None:
+    from catalogue.label_runs import runs
+    from catalogue.verification import serial_codes
+    from catalogue.verification.models import LabelRun
+    from tests.conftest import VERIFY_KEYS
+
+    code = make_certificate(certificate_number="26/GCN", year=2026, issued_on=date(2026, 1, 10))
+    with seeded_app.app_context(), Session(get_engine(), expire_on_commit=False) as s:
+        cert = s.exec(select(Certificate).where(Certificate.verify_code == code)).one()
+        run = runs.issue_run(s, actor=SYSTEM, certificate=cert, count=4)
+        s.commit()
+        labels = list(serial_codes.serial_codes(VERIFY_KEYS, run.key_id, pk(run), 1, 4))
+        runs.withdraw(s, actor=SYSTEM, run=s.get(LabelRun, pk(run)), first=3, last=4, reason="Mất cuộn tem")
+        s.commit()
+    client = seeded_app.test_client()
+    assert _part(_fetch(client, labels[0]), 1) == _part(_fetch(client, code), 1), "the certificate's own"
+    refused = client.get(f"/api/v1/verify/{labels[2]}/credential", headers={"Accept-Language": "en"})
+    assert refused.status_code == 410 and "withdrawn" in refused.get_json()["error"]["message"]
+    page = client.get(f"/v/{labels[2]}").get_data(as_text=True)
+    assert "/credential" not in page, "the withdrawn label's page offers no credential"
+
+
+def test_the_cli_off_the_server_asks_for_the_files_and_leaves_nothing(tmp_path: Path) -> None:
+    from tests.test_config import plain_env, run
+
+    (tmp_path / "cred.jwt").write_text("a.b.c")
+    empty = tmp_path / "data"
+    done = run([".venv/bin/flask", "--app", "catalogue", "credential", "verify", str(tmp_path / "cred.jwt")],
+               plain_env(empty))  # fmt: skip
+    assert done.returncode == 1 and "give --jwks FILE and --status-list FILE" in done.stderr
+    assert not empty.exists() or not any(empty.iterdir()), "nothing written"
 
 
 def test_policy_expiry_is_reported_as_assumed(
@@ -268,9 +333,10 @@ def test_policy_expiry_is_reported_as_assumed(
     report = _verdict(client, token)
     assert report.verdict == checking.EXPIRED
     assert any("assumes validity through 2023-01-10 by policy" in n for n in report.notes), report.notes
-    assert (
-        checking.check(token, _published_keys(client), None, datetime(2021, 1, 1)).verdict == checking.VALID
+    earlier = checking.check(
+        token, _published_keys(client), None, datetime(2021, 1, 1), revocation_required=False
     )
+    assert earlier.verdict == checking.VALID
 
 
 def test_credentials_share_the_verify_rate_limit(

@@ -95,6 +95,12 @@ def test_a_cell_may_name_several_gtins_in_any_form_a_spreadsheet_gives() -> None
     assert parse_gtins("93123457 036000291452 08939999000055") == [
         "00000093123457", "00036000291452", "08939999000055",
     ]  # fmt: skip
+    # A number cell loses leading zeros; the digits printed under a barcode come in spaced groups.
+    assert parse_gtins(36000291452) == ["00036000291452"] and parse_gtins(93123457.0) == ["00000093123457"]
+    assert parse_gtins("8 939999 000017") == [_14(A13)]
+    assert parse_gtins(f"8 939999 000017, {B13}") == [_14(A13), _14(B13)]
+    with pytest.raises(GtinError, match="all zeros"):
+        parse_gtins("00000000000000")
 
 
 def test_a_bad_gtin_is_named_with_what_is_wrong(app: Flask) -> None:
@@ -287,3 +293,47 @@ def test_merging_moves_the_duplicates_gtins_and_undoing_puts_them_back(
     assert _gtins(seeded_app, "Chè Shan tuyết thử nghiệm 1 (trùng)") == [_14(B13)]
     with _session(seeded_app) as s:
         assert s.exec(select(func.count()).select_from(Certificate)).one() > 0
+
+
+def test_two_officials_taking_one_gtin_at_once_get_a_message_not_an_error_page(
+    seeded_app: Flask, official: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second save read the GTIN as free; the first committed it before the second wrote."""
+    from catalogue.registry import gtins
+
+    _publish(official, sheet([row(1), row(2)]))
+    first, second = (_product_id(seeded_app, f"Chè Shan tuyết thử nghiệm {n}") for n in (1, 2))
+    real = gtins._holders
+
+    def stale_then_taken(session: Session, wanted: Any) -> dict[str, int]:
+        held = real(session, wanted)
+        if wanted and not held:  # meanwhile, another official saves it on the other product
+            with _session(seeded_app) as other:
+                other.add(ProductGtin(product_id=second, gtin=_14(A13)))
+                other.commit()
+            monkeypatch.setattr(gtins, "_holders", real)
+        return held
+
+    monkeypatch.setattr(gtins, "_holders", stale_then_taken)
+    path = f"/admin/products/{first}?lang=en"
+    form = _form(official, seeded_app, first, path)
+    answer = official.post(path, data={**form, "gtins": A13}, follow_redirects=True)
+    assert answer.status_code == 200
+    assert "already belongs to another product, “Chè Shan tuyết thử nghiệm 2”" in answer.get_data(
+        as_text=True
+    )
+    assert _gtins(seeded_app, "Chè Shan tuyết thử nghiệm 1") == []
+
+
+def test_another_provinces_official_cannot_put_a_gtin_on_or_take_one_from_a_product(
+    seeded_app: Flask, official: FlaskClient
+) -> None:
+    _publish(official, sheet([row(1, gtin=A13)]))
+    pid = _product_id(seeded_app, "Chè Shan tuyết thử nghiệm 1")
+    path = f"/admin/products/{pid}?lang=en"
+    form = _form(official, seeded_app, pid, path)
+    stranger = signed_in(seeded_app, "hanoi@so.gov.vn", "province", "Hà Nội")
+    token = csrf_token(stranger, "/admin/?lang=en")
+    answer = stranger.post(path, data={**form, "csrf_token": token, "gtins": B13})
+    assert answer.status_code in (403, 404)
+    assert _gtins(seeded_app, "Chè Shan tuyết thử nghiệm 1") == [_14(A13)]

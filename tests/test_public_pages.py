@@ -64,6 +64,7 @@ PAGES = [
     (f"/events/{FAIR_2019}", "Exhibitors"),
     (f"/events/{SHOWROOM}", "Opening hours"),
     ("/api", "Open data API"),
+    ("/api/shapes", "Data shapes"),
     ("/data/dictionary", "Data dictionary of the downloads"),
     ("/statistics", "Statistics"),
     (f"/events/{FAIR_2019}/catalogue", "Buyer catalogue"),

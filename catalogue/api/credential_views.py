@@ -38,6 +38,7 @@ CREDENTIAL = Operation(
     replies=(
         Reply(200, "The signed credential.", media_type=issuing.MEDIA_TYPE, schema=_JWT),
         Reply(404, "Unknown or tampered code.", UnknownCode),
+        Reply(410, "A package's code whose label was withdrawn (a lost or stolen roll).", Error),
         TOO_MANY,
         _NO_KEY,
     ),
@@ -51,9 +52,11 @@ def credential(code: str) -> Response:
     if canonical is None:
         return _unknown()
     with get_engine().connect() as conn:
-        _label, check = serials.look_up_any(conn, canonical, current_app.config["VERIFY_KEYS"])
+        label, check = serials.look_up_any(conn, canonical, current_app.config["VERIFY_KEYS"])
         if check is None:
             return _unknown()
+        if label is not None and label.withdrawn is not None:  # a stolen roll must not carry a credential
+            return _withdrawn()
         try:
             token = issuing.certificate_credential(conn, check, current_policy())
         except keys.KeysMissing:
@@ -81,13 +84,10 @@ def status_list(number: int) -> Response:
         if number >= list_count(conn):
             return errors.error_response(404, _("There is no revocation list with this number."))
         try:
-            token, encoded = issuing.status_list_credential(conn, number, ttl)
+            token = issuing.status_list_credential(conn, number, ttl)
         except keys.KeysMissing:
             return _no_key()
-    kid = keys.load(current_app.config).kid
-    # The list is signed afresh on each request (its validFrom is the signing time); the
-    # validator names what a copy holds, so a mirror revalidating an unchanged list gets 304.
-    return _signed(token, f"public, max-age={ttl}", etag=issuing.digest(kid, encoded))
+    return _signed(token, f"public, max-age={ttl}")
 
 
 @route("/.well-known/jwks.json", None)
@@ -98,7 +98,8 @@ def jwks() -> Response:
     except keys.KeysMissing:
         return _no_key()
     response = current_app.response_class(json.dumps(ring.jwks()), mimetype="application/jwk-set+json")
-    response.headers["Cache-Control"] = "public, max-age=3600"
+    # Short: after a rotation, verifiers meeting the new kid find it within minutes.
+    response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.add_etag()
     response.make_conditional(request)
@@ -115,20 +116,23 @@ def credential_context() -> Response:
     return response
 
 
-def _signed(token: str, cache: str, etag: str | None = None) -> Response:
+def _signed(token: str, cache: str) -> Response:
+    """A signed document; the same state signs to the same bytes (Ed25519), so its ETag is theirs."""
     response = current_app.response_class(token, mimetype=issuing.MEDIA_TYPE)
     response.headers["Cache-Control"] = cache
     response.headers["Access-Control-Allow-Origin"] = "*"
-    if etag is None:
-        response.add_etag()
-    else:
-        response.set_etag(etag)
+    response.add_etag()
     response.make_conditional(request)
     return response
 
 
 def _unknown() -> Response:
     return errors.json_response(UnknownCode(status="unknown"), 404, {"Cache-Control": "no-store"})
+
+
+def _withdrawn() -> Response:
+    return errors.error_response(410, _("This package's label was withdrawn by the office that certified the "
+                                        "product: no credential is issued for it."))  # fmt: skip
 
 
 def _no_key() -> Response:

@@ -227,22 +227,23 @@ def _query_schema(query: type[Query], keyed: dict[Any, Any], defs: dict[str, Any
 # ----------------------------------------------------------------------------- for people (/api)
 
 
-def type_html(schema: dict[str, Any]) -> Markup:
-    """A schema in a few words (``string or null``, ``array of Product``), names linked to their section."""
+def type_html(schema: dict[str, Any], shapes: str = "") -> Markup:
+    """A schema in a few words (``string or null``, ``array of Product``), names linked to their section
+    on the data shapes' page ``shapes`` (empty: this page)."""
     ref = schema.get("$ref")
     if ref:
         name = ref.rsplit("/", 1)[-1]
-        return Markup('<a href="#schema-{0}">{0}</a>').format(name)
+        return Markup('<a href="{1}#schema-{0}">{0}</a>').format(name, shapes)
     if "const" in schema:
         return Markup("<code>{}</code>").format(schema["const"])
     if "enum" in schema:
         return Markup(" | ").join(Markup("<code>{}</code>").format(v) for v in schema["enum"])
     variants = schema.get("anyOf") or schema.get("oneOf")
     if variants:
-        return Markup(" | ").join(type_html(v) for v in variants)
+        return Markup(" | ").join(type_html(v, shapes) for v in variants)
     kind = schema.get("type", "any")
     if kind == "array":
-        return Markup("array of {}").format(type_html(schema.get("items", {})))
+        return Markup("array of {}").format(type_html(schema.get("items", {}), shapes))
     text = schema.get("format") or str(kind)
     limits = [f"{word} {schema[key]}" for key, word in (("minimum", "≥"), ("maximum", "≤"),
               ("minLength", "length ≥"), ("maxLength", "length ≤")) if key in schema]  # fmt: skip

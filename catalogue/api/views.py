@@ -405,15 +405,23 @@ def openapi() -> Response:
 
 @route("/api", None, public_cache(60))
 def docs() -> str:
-    """The API described for people, from the same document (no script, no outside assets).
+    """The API described for people, from the same document (no script, no outside assets)."""
+    return _page("api/docs.html")
 
-    Its tables are deep and indented; the indentation alone would push the page past the 60 KB
-    a public page may weigh, and the page holds no ``<pre>``, so lines lose their leading spaces.
-    """
+
+@route("/api/shapes", None, public_cache(60))
+def shapes() -> str:
+    """The answers' data shapes: the other half of the API's page (together they passed 60 KB)."""
+    return _page("api/shapes.html")
+
+
+def _page(template: str) -> str:
+    """Its tables are deep and indented; the indentation alone would weigh more than the page may,
+    and the page holds no ``<pre>``, so lines lose their leading spaces."""
     return _INDENT.sub(
         "\n",
         render_template(
-            "api/docs.html",
+            template,
             spec=spec_document(),
             error_schema=Error.__name__,
             type_html=api_spec.type_html,

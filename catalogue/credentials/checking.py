@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from joserfc import jws
@@ -21,9 +21,11 @@ from joserfc.jwk import KeySet
 
 from catalogue.clock import VIETNAM, aware
 from catalogue.credentials.issuing import CONTEXT, REGISTRY
-from catalogue.credentials.status_list import decode, is_set
+from catalogue.credentials.status_list import LIST_SIZE, decode, is_set
 
 VALID, REVOKED, EXPIRED, NOT_YET_VALID, INVALID = "valid", "revoked", "expired", "not yet valid", "invalid"
+#: Valid as far as it was checked, but its revocation list was not: never taken for "valid".
+UNCHECKED = "revocation not checked"
 
 
 @dataclass
@@ -70,10 +72,13 @@ def read(token: str, key_set: KeySet, media: str = "credential") -> tuple[dict[s
     return header, payload
 
 
-def check(
-    token: str, key_set: KeySet, status_list: str | None, now: datetime, status_keys: KeySet | None = None
-) -> Report:
-    """The verdict on ``token`` at ``now``; ``status_list`` is the saved list credential, if any."""
+def check(token: str, key_set: KeySet, status_list: str | None, now: datetime, *,
+          revocation_required: bool = True) -> Report:  # fmt: skip
+    """The verdict on ``token`` at ``now``; ``status_list`` is the saved list credential, if any.
+
+    Without a list the verdict is :data:`UNCHECKED`, unless the caller says revocation does not
+    matter to it (``revocation_required=False``): a check that skipped a step must not read as valid.
+    """
     report = Report()
     try:
         header, credential = read(token, key_set)
@@ -82,11 +87,15 @@ def check(
         return report
     report.kid, report.credential = header.get("kid"), credential
     verdict = _window(credential, aware(now), report)
-    revoked = _revocation(credential, status_list, status_keys or key_set, aware(now), report)
+    revoked = _revocation(credential, status_list, key_set, report)
     if revoked is None and status_list is not None:
         report.verdict = INVALID
-        return report
-    report.verdict = REVOKED if revoked else verdict
+    elif revoked:
+        report.verdict = REVOKED
+    elif revoked is None and revocation_required and verdict == VALID:
+        report.verdict = UNCHECKED
+    else:
+        report.verdict = verdict
     return report
 
 
@@ -112,7 +121,7 @@ def _window(credential: dict[str, Any], now: datetime, report: Report) -> str:
 
 
 def _revocation(
-    credential: dict[str, Any], status_list: str | None, keys: KeySet, now: datetime, report: Report
+    credential: dict[str, Any], status_list: str | None, keys: KeySet, report: Report
 ) -> bool | None:
     """True/False from the list's bit; None when it cannot be told (reasons in the report)."""
     entries = credential.get("credentialStatus") or []
@@ -123,7 +132,7 @@ def _revocation(
         return False
     if status_list is None:
         report.notes.append(f"revocation not checked: no copy of {entry.get('statusListCredential')} given")
-        return False
+        return None
     try:
         _header, listed = read(status_list, keys, "revocation list")
     except Unreadable as exc:
@@ -134,23 +143,32 @@ def _revocation(
         report.problems.append(f"the revocation list given is {listed.get('id')}, not the credential's "
                                f"{entry.get('statusListCredential')}")  # fmt: skip
         return None
+    if _issuer(listed) != _issuer(credential):
+        report.problems.append(f"the revocation list is {_issuer(listed)}'s, not the issuer's")
+        return None
     if "BitstringStatusListCredential" not in (listed.get("type") or []) or subject.get("statusPurpose") != (
         "revocation"
     ):
         report.problems.append("the revocation list is not a BitstringStatusListCredential for revocation")
         return None
     try:
-        revoked = is_set(decode(str(subject.get("encodedList") or "")), int(entry.get("statusListIndex", "")))
+        bits = decode(str(subject.get("encodedList") or ""))
+        if len(bits) * 8 < LIST_SIZE:  # the spec's STATUS_LIST_LENGTH_ERROR: too short to hide in
+            raise ValueError(f"it has {len(bits) * 8} entries, fewer than {LIST_SIZE}")
+        revoked = is_set(bits, int(entry.get("statusListIndex", "")))
     except ValueError as exc:
         report.problems.append(f"the revocation list cannot be read: {exc}")
         return None
-    signed = _instant(listed.get("validFrom"))
-    ttl = subject.get("ttl")
-    if signed is not None and isinstance(ttl, int) and now > signed + timedelta(milliseconds=ttl):
-        report.notes.append(f"the revocation list was signed at {listed['validFrom']}, longer ago than its "
-                            "ttl: a fresher copy may list later revocations")  # fmt: skip
+    if listed.get("validFrom"):
+        report.notes.append(f"the revocation list's latest revocation was recorded at {listed['validFrom']}; "
+                            "refresh your copy within its ttl")  # fmt: skip
     report.notes.append("revoked on the list" if revoked else "not revoked on the list")
     return revoked
+
+
+def _issuer(credential: dict[str, Any]) -> Any:
+    issuer = credential.get("issuer")
+    return issuer.get("id") if isinstance(issuer, dict) else issuer
 
 
 def _instant(text: Any) -> datetime | None:

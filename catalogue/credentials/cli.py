@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from joserfc.jwk import KeySet
 
+from catalogue import startup
 from catalogue.clock import utcnow
 from catalogue.credentials import checking, issuing, keys
 from catalogue.credentials.status_list import list_count
@@ -27,18 +27,47 @@ def credential_group() -> None:
     "--jwks",
     "jwks_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The issuer's public keys (a saved /.well-known/jwks.json); default: this installation's.",
+    help="The issuer's public keys (a saved /.well-known/jwks.json). Without it: this "
+    "installation's own keys and lists, read from its database (on the registry's server).",
 )
-@click.option("--status-list", "list_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The saved revocation list the credential names; default: this installation's own, "
-                   "read from its database.")  # fmt: skip
+@click.option(
+    "--status-list",
+    "list_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The saved revocation list the credential names (its statusListCredential).",
+)
+@click.option("--no-revocation-check", is_flag=True,
+              help="Accept the credential without a revocation list (exit 0 instead of 2).")  # fmt: skip
 @with_appcontext
-def verify_command(file: Path, jwks_file: Path | None, list_file: Path | None) -> None:
-    """Verify a saved credential (vc+jwt) without the network; exit 0 only when it is valid."""
+def verify_command(
+    file: Path, jwks_file: Path | None, list_file: Path | None, no_revocation_check: bool
+) -> None:
+    """Verify a saved credential (vc+jwt) without the network.
+
+    Exit status: 0 valid, 2 valid but its revocation list was not checked, 1 anything else.
+    """
     token = _read(file)
-    key_set = _key_set(jwks_file)
-    status_list = _read(list_file) if list_file else _local_list(token, key_set)
-    report = checking.check(token, key_set, status_list, utcnow())
+    if jwks_file is not None:
+        try:
+            key_set = keys.public_key_set_of(_read(jwks_file), str(jwks_file))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        status_list = _read(list_file) if list_file else None
+    else:
+        key_set, local = _local(token)
+        status_list = _read(list_file) if list_file else local
+    report = checking.check(
+        token, key_set, status_list, utcnow(), revocation_required=not no_revocation_check
+    )
+    _print(report)
+    if report.verdict == checking.UNCHECKED:
+        click.echo("  give --status-list FILE (the list the credential names), or --no-revocation-check")
+        raise SystemExit(2)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _print(report: checking.Report) -> None:
     subject = (report.credential or {}).get("credentialSubject") or {}
     click.echo(f"credential: {report.verdict}")
     if report.credential:
@@ -50,8 +79,6 @@ def verify_command(file: Path, jwks_file: Path | None, list_file: Path | None) -
         click.echo(f"  problem: {problem}")
     for note in report.notes:
         click.echo(f"  note: {note}")
-    if not report.ok:
-        raise SystemExit(1)
 
 
 def _read(path: Path) -> str:
@@ -64,37 +91,27 @@ def _read(path: Path) -> str:
         raise click.ClickException(f"{path} is not a text file holding a credential.") from None
 
 
-def _key_set(path: Path | None) -> KeySet:
-    if path is None:
-        try:
-            return keys.load(current_app.config).key_set()
-        except keys.KeysMissing:
-            raise click.ClickException("this installation has no signing keys: give --jwks FILE.") from None
+def _local(token: str) -> tuple[KeySet, str | None]:
+    """This installation's keys, and its list for the credential when the credential is one of ours."""
+    if startup.problem_of(current_app) is not None:
+        raise click.ClickException("no registry database here: give --jwks FILE and --status-list FILE.")
     try:
-        return keys.public_key_set(json.loads(_read(path)))
-    except (ValueError, AttributeError) as exc:
-        raise click.ClickException(f"{path} is not a JWK set with an Ed25519 key ({exc}).") from None
-
-
-def _local_list(token: str, key_set: KeySet) -> str | None:
-    """This installation's list for the credential, when it is one of ours (else: not checked)."""
+        key_set = keys.load(current_app.config).key_set()
+    except keys.KeysMissing:
+        raise click.ClickException("this installation has no signing keys: give --jwks FILE.") from None
     try:
         _header, credential = checking.read(token, key_set)
     except checking.Unreadable:
-        return None
+        return key_set, None
     entry = credential.get("credentialStatus") or {}
     url = str(entry.get("statusListCredential") or "") if isinstance(entry, dict) else ""
     with current_app.test_request_context("/"), get_engine().connect() as conn:
         prefix = issuing.status_list_url(0)[:-1]
-        if not url.startswith(prefix) or not url[len(prefix) :].isdigit():
-            return None
-        number = int(url[len(prefix) :])
-        if number >= list_count(conn):
-            return None
-        token, _encoded = issuing.status_list_credential(
-            conn, number, int(current_app.config["STATUS_LIST_TTL_SECONDS"])
-        )
-    return token
+        number = url[len(prefix) :] if url.startswith(prefix) else ""
+        if not number.isdigit() or int(number) >= list_count(conn):
+            return key_set, None
+        ttl = int(current_app.config["STATUS_LIST_TTL_SECONDS"])
+        return key_set, issuing.status_list_credential(conn, int(number), ttl)
 
 
 @credential_group.group("keys", help="The Ed25519 keys that sign credentials.")
@@ -118,6 +135,9 @@ def list_command() -> None:
 @with_appcontext
 def rotate_command() -> None:
     """Sign with a new key from now on; the old one stays published so its credentials keep verifying."""
-    new, old = keys.rotate(current_app.config)
+    try:
+        new, old = keys.rotate(current_app.config)
+    except keys.KeysMissing as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"credential keys: {new} is current" + (f"; {old} retired (still published)" if old else ""))
     click.echo(f"  file: {keys.keys_path(current_app.config)} (copy it to every node)")

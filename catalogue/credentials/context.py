@@ -45,4 +45,3 @@ def document(base_url: str) -> dict[str, Any]:
         "assumedValidThrough": {"@id": own + "assumedValidThrough", **date},
     }
     return {"@context": {"@version": 1.1, **terms}}
-

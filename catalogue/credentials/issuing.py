@@ -11,7 +11,6 @@ deterministic, so an unchanged certificate gives the same bytes on every request
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import date, datetime, time, timedelta
@@ -127,30 +126,26 @@ def certificate_payload(check: CertificateCheck, entry: Entry, policy: Policy) -
     return credential
 
 
-def status_list_credential(conn: Connection, number: int, ttl_seconds: int) -> tuple[str, str]:
-    """The signed revocation list ``number`` and its ``encodedList`` (what a validator compares)."""
-    encoded = encode(revoked_positions(conn, number))
+def status_list_credential(conn: Connection, number: int, ttl_seconds: int) -> str:
+    """The signed revocation list ``number``; the same bits sign to the same bytes."""
+    state = revoked_positions(conn, number)
     url = status_list_url(number)
-    payload = {
+    payload: dict[str, Any] = {
         "@context": [CONTEXT],
         "id": url,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
         "issuer": issuer(),
-        "validFrom": utcnow().replace(microsecond=0).isoformat(),
-        "credentialSubject": {
-            "id": f"{url}#list",
-            "type": "BitstringStatusList",
-            "statusPurpose": "revocation",
-            "encodedList": encoded,
-            "ttl": ttl_seconds * 1000,  # milliseconds, as the spec counts
-        },
     }
-    return sign(payload, keys.load(current_app.config)), encoded
-
-
-def digest(*parts: str) -> str:
-    """A validator for a signed document that is re-signed on each request."""
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    if state.changed_at is not None:  # valid from its latest revocation: a copy of an older list is not
+        payload["validFrom"] = state.changed_at.replace(microsecond=0).isoformat()
+    payload["credentialSubject"] = {
+        "id": f"{url}#list",
+        "type": "BitstringStatusList",
+        "statusPurpose": "revocation",
+        "encodedList": encode(state.positions),
+        "ttl": ttl_seconds * 1000,  # milliseconds, as the spec counts
+    }
+    return sign(payload, keys.load(current_app.config))
 
 
 def _day(day: date | None) -> str | None:

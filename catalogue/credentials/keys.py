@@ -69,6 +69,14 @@ def public_key_set(jwks: Mapping[str, Any]) -> KeySet:
     return KeySet(keys)
 
 
+def public_key_set_of(text: str, source: str) -> KeySet:
+    """:func:`public_key_set` of a JWK set file's text; ``ValueError`` naming ``source``."""
+    try:
+        return public_key_set(json.loads(text))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ValueError(f"{source} is not a JWK set with an Ed25519 key ({exc})") from None
+
+
 def keys_path(config: Mapping[str, Any]) -> Path:
     given = str(config.get("CREDENTIAL_KEYS_FILE") or "")
     return Path(given) if given else Path(config["CATALOGUE_DATA_DIR"]) / FILE_NAME
@@ -101,6 +109,12 @@ def load(config: Mapping[str, Any]) -> KeyRing:
 def rotate(config: Mapping[str, Any]) -> tuple[str, str | None]:
     """Make a new current key and retire the old one (kept public only); (new kid, old kid)."""
     path = keys_path(config)
+    if not path.exists() and not config.get("CREDENTIAL_KEYS_FILE") and not config.get("KEEPS_SECRETS"):
+        # A node's own data folder would give it a key no other node publishes.
+        raise KeysMissing(
+            f"no key file at {path}: with a server database in production, set CREDENTIAL_KEYS_FILE to "
+            "the file every node reads (this command creates it)"
+        )
     with _locked(path):
         data = json.loads(path.read_text()) if path.exists() else {"current": None, "keys": []}
         old = data.get("current")

@@ -20,10 +20,12 @@ import base64
 import gzip
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
+from catalogue.clock import aware
 from catalogue.registry.models import Certificate, CertificateEvent
 from catalogue.verification.services import core_table
 
@@ -67,21 +69,52 @@ def list_count(conn: Connection) -> int:
     return top // LIST_SIZE + 1
 
 
-def revoked_positions(conn: Connection, list_number: int) -> list[int]:
+@dataclass(frozen=True)
+class ListState:
+    """A list's revoked positions, and when the newest revocation among them was recorded."""
+
+    positions: list[int]
+    #: None when nothing on the list is revoked. Part of the signed list, so an unchanged list
+    #: signs to the same bytes and a mirror revalidating it gets 304.
+    changed_at: datetime | None
+
+
+def revoked_positions(conn: Connection, list_number: int) -> ListState:
     """Positions on list ``list_number`` whose credential is revoked."""
     low, high = list_number * LIST_SIZE // 2, (list_number + 1) * LIST_SIZE // 2
     ever_revoked = exists().where(_e.c.certificate_id == _c.c.id, _e.c.kind == REVOKED)
-    first = conn.execute(
-        select(_c.c.id).where(_c.c.id >= low, _c.c.id < high, or_(_c.c.revoked_on.is_not(None), ever_revoked))
-    ).scalars()
+    first = (
+        conn.execute(
+            select(_c.c.id).where(
+                _c.c.id >= low, _c.c.id < high, or_(_c.c.revoked_on.is_not(None), ever_revoked)
+            )
+        )
+        .scalars()
+        .all()
+    )
     revoked_later = exists().where(
         and_(_later.c.certificate_id == _e.c.certificate_id, _later.c.kind == REVOKED, _later.c.id > _e.c.id)
     )
     again = conn.execute(
-        select(_e.c.id).where(_e.c.id >= low, _e.c.id < high, _e.c.kind == REINSTATED, revoked_later)
-    ).scalars()
-    indexes = [2 * i for i in first] + [2 * i + 1 for i in again]
-    return sorted(i % LIST_SIZE for i in indexes)
+        select(_e.c.id, _e.c.certificate_id).where(
+            _e.c.id >= low, _e.c.id < high, _e.c.kind == REINSTATED, revoked_later
+        )
+    ).all()
+    indexes = [2 * i for i in first] + [2 * i + 1 for i, _cid in again]
+    certificates = set(first) | {cid for _i, cid in again}
+    changed_at = None
+    for chunk in _chunks(sorted(certificates)):
+        latest = conn.execute(
+            select(func.max(_e.c.recorded_at)).where(_e.c.kind == REVOKED, _e.c.certificate_id.in_(chunk))
+        ).scalar()
+        if latest is not None and (changed_at is None or aware(latest) > changed_at):
+            changed_at = aware(latest)
+    return ListState(sorted(i % LIST_SIZE for i in indexes), changed_at)
+
+
+def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
+    """Bounded ``IN`` lists (SQLite's limit on bound parameters)."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def encode(positions: list[int], size: int = LIST_SIZE) -> str:

@@ -26,7 +26,7 @@ bp = Blueprint("gs1", __name__)
 
 #: How long a redirect or a linkset may be reused (a certificate revoked today shows within minutes).
 MAX_AGE = 300
-_cache = public_cache(MAX_AGE, cors=True)
+_cache = public_cache(MAX_AGE)
 
 
 @bp.after_request
@@ -43,9 +43,11 @@ def _base() -> str:
 
 
 def _wants_linkset(asked: str | None) -> bool:
+    """Asked by ``linkType``, or by naming the linkset's type in ``Accept`` (not by ``*/*``, nor ``;q=0``)."""
     if asked in resolver.LINKSET_REQUESTS:
         return True
-    return asked is None and resolver.LINKSET_TYPE in request.accept_mimetypes.values()
+    named = (q for value, q in request.accept_mimetypes if value == resolver.LINKSET_TYPE)
+    return asked is None and max(named, default=0) > 0
 
 
 def _json(body: dict[str, Any], mimetype: str) -> Response:

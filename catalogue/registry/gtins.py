@@ -19,6 +19,7 @@ from biip import ParseError
 from biip.gtin import Gtin
 from flask_babel import gettext as _
 from sqlalchemy import delete, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
@@ -34,8 +35,10 @@ from catalogue.registry.models import Product, ProductGtin
 from catalogue.text import fold, nfc
 from catalogue.vocab import ChangeKind
 
-#: Several GTINs in one cell or form field: separated by commas, semicolons, spaces or new lines.
-_SEPARATORS = re.compile(r"[,;\s]+")
+#: Several GTINs in one cell or form field: separated by commas, semicolons or new lines (or spaces,
+#: when the spaced digits are not one GTIN printed in groups as under a barcode: "8 935049 500056").
+_SEPARATORS = re.compile(r"[,;\n\r]+")
+_SPACES = re.compile(r"\s+")
 #: A number as a spreadsheet may hand it over as text ("8935049500056.0").
 _EXCEL_NUMBER = re.compile(r"^(\d+)\.0+$")
 #: ``session.info`` key: GTINs a staged publish has added but not yet written (gtin → product id).
@@ -51,6 +54,8 @@ def parse_gtin(text: str) -> str:
     digits = _EXCEL_NUMBER.sub(r"\1", text)
     if not (digits.isascii() and digits.isdigit()):  # "²" and "٣" are digits to str.isdigit
         raise GtinError(_("“%(value)s” is not a GTIN: a GTIN has digits only.", value=text))
+    if not digits.strip("0"):
+        raise GtinError(_("“%(value)s” is not a GTIN: it is all zeros.", value=text))
     if len(digits) not in (8, 12, 13, 14):
         raise GtinError(_("“%(value)s” is not a GTIN: a GTIN has 8, 12, 13 or 14 digits, this one has "
                           "%(count)d.", value=text, count=len(digits)))  # fmt: skip
@@ -71,11 +76,11 @@ def parse_gtins(value: Any) -> list[str]:
         return []
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, int) and 0 <= value < 10**14:
+        value = f"{value:014d}"  # a number cell lost the leading zeros (UPC "036…", GTIN-8, "00…")
     found: list[str] = []
     problems: list[str] = []
-    for text in _SEPARATORS.split(nfc(str(value))):
-        if not text:
-            continue
+    for text in _parts(nfc(str(value))):
         try:
             gtin = parse_gtin(text)
         except GtinError as exc:
@@ -86,6 +91,18 @@ def parse_gtins(value: Any) -> list[str]:
     if problems:
         raise GtinError(" ".join(problems))
     return found
+
+
+def _parts(text: str) -> list[str]:
+    """The cell's GTINs as written, a GTIN printed in spaced groups read as one."""
+    parts = []
+    for piece in _SEPARATORS.split(text):
+        compact = _SPACES.sub("", piece)
+        if len(compact) <= 14:
+            parts += [compact] if compact else []
+        else:
+            parts += piece.split()
+    return parts
 
 
 def gtins_of(session: Session, product_id: int) -> list[str]:
@@ -128,6 +145,27 @@ def _holders(session: Session, gtins: Sequence[str]) -> dict[str, int]:
     return held
 
 
+def _free_for(session: Session, product_id: int, gtins: Sequence[str]) -> dict[str, int]:
+    """Who holds ``gtins`` now; :class:`GtinError` when one is another product's."""
+    held = _holders(session, gtins)
+    for gtin in gtins:
+        if held.get(gtin, product_id) != product_id:
+            raise _taken(session, gtin, held[gtin])
+    return held
+
+
+def _insert(session: Session, product_id: int, gtins: Sequence[str]) -> None:
+    """Write new rows now, so that another official who took one of these GTINs a moment ago (the
+    database's uniqueness is the last word) is told which product has it, never shown an error page."""
+    try:
+        with session.begin_nested():
+            session.add_all(ProductGtin(product_id=product_id, gtin=gtin) for gtin in gtins)
+            session.flush()
+    except IntegrityError:
+        _free_for(session, product_id, gtins)
+        raise  # not a GTIN clash after all
+
+
 def _taken(session: Session, gtin: str, holder_id: int) -> GtinError:
     other = session.get(Product, holder_id)
     name = other.name if other else f"#{holder_id}"
@@ -144,26 +182,27 @@ def add_gtins(
     actor_label: str | None,
     province_id: int | None,
     reindex: bool = True,
+    staged: bool = False,
 ) -> list[str]:
     """Add the GTINs the product lacks and return them; never removes one (an import's rule).
 
     A GTIN on another product raises :class:`GtinError` naming that product. The write
     path (:func:`catalogue.registry.records.upsert_record`) passes ``reindex=False``
-    and counts the change in its own outbox row.
+    and counts the change in its own outbox row; a ``staged`` publish writes its rows at
+    the end, under SQLite's write lock, after checking that nobody wrote meanwhile.
     """
     product_id = pk(product)
-    held = _holders(session, gtins)
-    for gtin in gtins:
-        if held.get(gtin, product_id) != product_id:
-            raise _taken(session, gtin, held[gtin])
+    held = _free_for(session, product_id, gtins)
     new = [g for g in gtins if g not in held]
     if not new:
         return []
     pending: dict[str, int] = session.info.get(_PENDING, {})
     before = gtins_of(session, product_id) + [g for g, p in pending.items() if p == product_id]
-    for gtin in new:
-        session.add(ProductGtin(product_id=product_id, gtin=gtin))
-        session.info.setdefault(_PENDING, {})[gtin] = product_id
+    if staged:
+        session.add_all(ProductGtin(product_id=product_id, gtin=gtin) for gtin in new)
+    else:
+        _insert(session, product_id, new)
+    session.info.setdefault(_PENDING, {}).update(dict.fromkeys(new, product_id))
     audit.record(
         session, actor=actor, actor_label=actor_label, action="update", entity_type="product",
         entity_id=product_id, changes={"gtins": [before, before + new]}, province_id=province_id,
@@ -185,17 +224,11 @@ def replace_gtins(session: Session, *, actor: Actor, product: Product, gtins: Se
     before = gtins_of(session, product_id)
     if set(gtins) == set(before):
         return False
-    held = _holders(session, gtins)
-    for gtin in gtins:
-        if held.get(gtin, product_id) != product_id:
-            raise _taken(session, gtin, held[gtin])
+    held = _free_for(session, product_id, gtins)
     dropped = [g for g in before if g not in gtins]
     if dropped:
         session.execute(delete(ProductGtin).where(col(ProductGtin.gtin).in_(dropped)))
-    for gtin in gtins:
-        if gtin not in held:
-            session.add(ProductGtin(product_id=product_id, gtin=gtin))
-    session.flush()
+    _insert(session, product_id, [g for g in gtins if g not in held])
     audit.record(
         session, **audit_actor(actor), action="update", entity_type="product", entity_id=product_id,
         changes={"gtins": [before, list(gtins)]}, summary=product.name,

@@ -366,7 +366,8 @@ def upsert_record(session: Session, rec: RecordInput, ctx: WriteContext) -> Upse
             )  # fmt: skip
     # Only the GTINs the row names are added (never removed); one on another product is refused.
     added = gtins.add_gtins(session, product, rec.gtins, actor=ctx.actor, actor_label=ctx.actor_label,
-                            province_id=province_current, reindex=False) if rec.gtins else []  # fmt: skip
+                            province_id=province_current, reindex=False,
+                            staged=ctx.staging is not None) if rec.gtins else []  # fmt: skip
     changed = created or bool(product_changes) or bool(cert_changes) or bool(added)
     if changed:
         kind = ChangeKind.CREATED if created else ChangeKind.CORRECTED

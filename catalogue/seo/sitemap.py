@@ -31,7 +31,7 @@ from catalogue.seo.links import absolute
 MAX_URLS = 50_000
 #: Pages without a slug (each listed when the app has that endpoint).
 FIXED_PAGES = ("public.home", "public.provinces", "public.rounds", "fairs.events", "public.status_rules",
-               "search.search", "api.docs", "statistics.statistics", "opendata.index",
+               "search.search", "api.docs", "api.shapes", "statistics.statistics", "opendata.index",
                "opendata.dictionary")  # fmt: skip
 NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 #: Where an open-data generation keeps the sitemap it wrote (:func:`write`).
