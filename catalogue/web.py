@@ -51,7 +51,10 @@ def public_cache(max_age: int, *, cors: bool = False) -> Callable[[Response], Re
 
 class RowId(IntegerConverter):
     """``<int:…>`` in every route: a number past the databases' 64-bit integers matches no route
-    (404), instead of failing in the driver (``OverflowError``, a 500)."""
+    (404), instead of failing in the driver (``OverflowError``, a 500); only ASCII digits (Python's
+    ``\\d`` also takes "٣"), and no leading zeros, so one record has one address."""
+
+    regex = r"0|[1-9][0-9]*"
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", 2**63 - 1)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc.jwk import KeySet, OKPKey
@@ -199,6 +200,7 @@ def test_unknown_code_and_missing_keys_answer_json(make_app: Callable[..., Flask
     client = app.test_client()
     assert client.get("/api/v1/verify/NOT-A-CODE/credential").status_code == 404
     assert client.get("/api/v1/verify/NOT-A-CODE/credential").get_json() == {"status": "unknown"}
+    assert client.get("/api/v1/verify/NOT-A-CODE/credential").headers["Access-Control-Allow-Origin"] == "*"
     app.config["KEEPS_SECRETS"] = False  # a server database in production, no key file given
     (Path(app.config["CATALOGUE_DATA_DIR"]) / keys.FILE_NAME).unlink(missing_ok=True)
     keys._cache.clear()
@@ -388,3 +390,37 @@ def test_every_term_a_credential_uses_is_defined(
     used = _keys(credential["credentialSubject"])
     assert used - defined - base_terms == set(), "a term of the subject is in no context"
     assert credential["type"][1] in defined
+
+
+def test_odd_but_signed_credentials_get_a_verdict_never_a_crash(tmp_path: Path) -> None:
+    """Another issuer's credential, verified with its own keys: VC 2.0 allows a plain issuer URL;
+    the rest are shapes nobody should send, answered "invalid" or by what can be told."""
+    from joserfc import jws
+
+    stranger = OKPKey.generate_key("Ed25519")
+    stranger.ensure_kid()
+    key_set = keys.public_key_set({"keys": [stranger.as_dict(private=False)]})
+    base: dict[str, Any] = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "issuer": "https://elsewhere.example/",
+        "credentialSubject": {"name": "X"},
+    }
+    shapes: list[tuple[dict[str, Any], str]] = [
+        ({}, checking.VALID),
+        ({"@context": {"a": 1}}, checking.INVALID),
+        ({"type": 5}, checking.INVALID),
+        ({"credentialSubject": [1, 2]}, checking.VALID),
+        ({"credentialSubject": {"certification": {"expiryBasis": "policy", "assumedValidThrough": 7}}},
+         checking.VALID),
+        ({"validUntil": "not a date"}, checking.VALID),
+        ({"credentialStatus": {"statusPurpose": "revocation", "statusListIndex": None,
+                               "statusListCredential": "https://elsewhere.example/l"}}, checking.UNCHECKED),
+    ]  # fmt: skip
+    for change, verdict in shapes:
+        payload = json.dumps({**base, **change}).encode()
+        header = {"alg": "EdDSA", "kid": stranger.kid, "typ": "vc+jwt"}
+        token = jws.serialize_compact(header, payload, stranger, registry=REGISTRY)
+        assert checking.check(token, key_set, None, utcnow()).verdict == verdict, change
+    with pytest.raises(ValueError, match="not an Ed25519 public key"):
+        keys.public_key_set({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": 123, "kid": "k"}]})

@@ -161,6 +161,12 @@ def test_gtin_13_and_gtin_14_name_the_same_product(seeded_app: Flask, imported: 
         ("/01/123456789012345", "has 15"),
         (f"/01/{A13}/99/x", "not a GS1 Digital Link address"),
         (f"/01/{A13}/10/" + "L" * 21, "not a GS1 Digital Link address"),
+        (
+            "/01/%EF%BC%98%EF%BC%99%EF%BC%93%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%90%EF%BC%90%EF%BC%90"
+            "%EF%BC%90%EF%BC%91%EF%BC%97",
+            "digits only",
+        ),  # full-width digits: never a second spelling
+        (f"/01/{A13}.0", "digits only"),  # a spreadsheet's ".0" is read in cells, not in addresses
     ],
 )
 def test_a_malformed_address_is_400_json(app: Flask, path: str, words: str) -> None:
@@ -169,6 +175,26 @@ def test_a_malformed_address_is_400_json(app: Flask, path: str, words: str) -> N
     body = answer.get_json()
     assert body["error"]["code"] == "bad_request" and words in body["error"]["message"]
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_addresses_the_route_cannot_read_still_answer_json(app: Flask) -> None:
+    client = app.test_client()
+    for path in ("/01/", f"/01/{A13}/10/AB%0ACD"):
+        answer = client.get(path)
+        assert answer.status_code in (400, 404) and answer.mimetype == "application/json", path
+        assert answer.get_json()["error"]["message"]
+
+
+def test_a_lot_of_dots_is_no_path_step_and_q0_is_no_request(
+    seeded_app: Flask, imported: dict[str, Any]
+) -> None:
+    client = seeded_app.test_client()
+    linkset = client.get(f"/01/{A13}/10/..?linkType=linkset").get_json()
+    assert linkset["linkset"][0]["anchor"].endswith(f"/01/0{A13}/10/%2E%2E")
+    refused = client.get(f"/01/{A13}", headers={"Accept": f"{LINKSET};q=0, text/html"})
+    assert refused.status_code == 307, "q=0 means not acceptable"
+    assert client.get(f"/01/{A13}", headers={"Accept": "*/*"}).status_code == 307
+    assert client.get(f"/01/{A13}", headers={"Accept": f"{LINKSET}"}).mimetype == LINKSET
 
 
 def test_an_unknown_gtin_is_404_json(app: Flask) -> None:

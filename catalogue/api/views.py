@@ -106,7 +106,11 @@ def _headers(response: Response) -> Response:
                                              "Access-Control-Allow-Methods": allow,
                                              "Access-Control-Max-Age": "86400"})  # fmt: skip
     hook = _CACHES.get(request.endpoint or "")
-    return hook(response) if hook else response
+    response = hook(response) if hook else response
+    # Every answer is public and needs no credentials: a browser app may read its errors too
+    # (`{"status": "unknown"}` is the answer it waits for).
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return response
 
 
 @bp.errorhandler(IndexBuilding)

@@ -53,6 +53,9 @@ def read(token: str, key_set: KeySet, media: str = "credential") -> tuple[dict[s
     try:
         obj = jws.deserialize_compact(token, key_set, registry=REGISTRY)
     except JoseError as exc:
+        if exc.error == "invalid_key_id":  # most often a copy of the key set older than a rotation
+            raise Unreadable(f"the {media} is signed with key {_kid(token)}, which the given key set lacks: "
+                             "fetch the issuer's key set again") from None  # fmt: skip
         raise Unreadable(
             f"the {media}'s signature does not verify with the given keys ({exc.error})"
         ) from None
@@ -65,11 +68,25 @@ def read(token: str, key_set: KeySet, media: str = "credential") -> tuple[dict[s
         payload = json.loads(obj.payload)
     except ValueError:
         raise Unreadable(f"the {media}'s payload is not JSON") from None
-    if not isinstance(payload, dict) or (payload.get("@context") or [None])[0] != CONTEXT:
+    context = payload.get("@context") if isinstance(payload, dict) else None
+    types = payload.get("type") if isinstance(payload, dict) else None
+    if not isinstance(context, list) or not context or context[0] != CONTEXT:
         raise Unreadable(f"the {media} is not a W3C Verifiable Credential 2.0")
-    if "VerifiableCredential" not in (payload.get("type") or []):
+    if not isinstance(types, list) or "VerifiableCredential" not in types:
         raise Unreadable(f"the {media} is not a W3C Verifiable Credential 2.0")
     return header, payload
+
+
+def _kid(token: str) -> str:
+    try:
+        return repr(jws.extract_compact(token.encode()).headers().get("kid"))
+    except (JoseError, ValueError, TypeError):
+        return "(unreadable)"
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: a field of the wrong shape tells nothing."""
+    return value if isinstance(value, dict) else {}
 
 
 def check(token: str, key_set: KeySet, status_list: str | None, now: datetime, *,
@@ -107,10 +124,10 @@ def _window(credential: dict[str, Any], now: datetime, report: Report) -> str:
     if end is not None and now >= end:
         report.notes.append(f"the decision's expiry has passed (valid until {credential['validUntil']})")
         return EXPIRED
-    certification = (credential.get("credentialSubject") or {}).get("certification") or {}
-    assumed = certification.get("assumedValidThrough")
+    certification = obj(obj(credential.get("credentialSubject")).get("certification"))
+    assumed = _day(certification.get("assumedValidThrough"))
     if certification.get("expiryBasis") == "policy" and assumed:
-        lapsed = now.astimezone(VIETNAM).date() > date.fromisoformat(assumed)
+        lapsed = now.astimezone(VIETNAM).date() > assumed
         report.notes.append(
             f"the decision states no expiry; the registry assumes validity through {assumed} by policy"
             + (" — that day has passed" if lapsed else "")
@@ -138,13 +155,13 @@ def _revocation(
     except Unreadable as exc:
         report.problems.append(str(exc))
         return None
-    subject = listed.get("credentialSubject") or {}
+    subject = obj(listed.get("credentialSubject"))
     if listed.get("id") != entry.get("statusListCredential"):
         report.problems.append(f"the revocation list given is {listed.get('id')}, not the credential's "
                                f"{entry.get('statusListCredential')}")  # fmt: skip
         return None
-    if _issuer(listed) != _issuer(credential):
-        report.problems.append(f"the revocation list is {_issuer(listed)}'s, not the issuer's")
+    if issuer_of(listed) != issuer_of(credential):
+        report.problems.append(f"the revocation list is {issuer_of(listed)}'s, not the issuer's")
         return None
     if "BitstringStatusListCredential" not in (listed.get("type") or []) or subject.get("statusPurpose") != (
         "revocation"
@@ -155,7 +172,10 @@ def _revocation(
         bits = decode(str(subject.get("encodedList") or ""))
         if len(bits) * 8 < LIST_SIZE:  # the spec's STATUS_LIST_LENGTH_ERROR: too short to hide in
             raise ValueError(f"it has {len(bits) * 8} entries, fewer than {LIST_SIZE}")
-        revoked = is_set(bits, int(entry.get("statusListIndex", "")))
+        index = str(entry.get("statusListIndex", ""))
+        if not index.isascii() or not index.isdigit():
+            raise ValueError(f"statusListIndex {index!r} is not a number")
+        revoked = is_set(bits, int(index))
     except ValueError as exc:
         report.problems.append(f"the revocation list cannot be read: {exc}")
         return None
@@ -166,9 +186,17 @@ def _revocation(
     return revoked
 
 
-def _issuer(credential: dict[str, Any]) -> Any:
+def issuer_of(credential: dict[str, Any]) -> Any:
+    """The issuer's id: VC 2.0 writes it as a URL or as an object with an ``id``."""
     issuer = credential.get("issuer")
     return issuer.get("id") if isinstance(issuer, dict) else issuer
+
+
+def _day(text: Any) -> date | None:
+    try:
+        return date.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def _instant(text: Any) -> datetime | None:

@@ -68,12 +68,12 @@ def verify_command(
 
 
 def _print(report: checking.Report) -> None:
-    subject = (report.credential or {}).get("credentialSubject") or {}
+    subject = checking.obj((report.credential or {}).get("credentialSubject"))
     click.echo(f"credential: {report.verdict}")
     if report.credential:
-        click.echo(f"  signed by key {report.kid} of {(report.credential.get('issuer') or {}).get('id')}")
+        click.echo(f"  signed by key {report.kid} of {checking.issuer_of(report.credential)}")
         click.echo(f"  product: {subject.get('name')} ({subject.get('id')})")
-        number = (subject.get("certification") or {}).get("certificateNumber")
+        number = checking.obj(subject.get("certification")).get("certificateNumber")
         click.echo(f"  certificate: {number or '(number not known)'}")
     for problem in report.problems:
         click.echo(f"  problem: {problem}")

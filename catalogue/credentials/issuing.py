@@ -45,6 +45,7 @@ class _EdDSA(EdDSAAlgorithm):
 
 class _Registry(JWSRegistry):
     algorithms = {**JWSRegistry.algorithms, keys.ALGORITHM: _EdDSA()}
+    max_payload_length = 2 * 1024 * 1024  # a revocation list of millions of entries still reads
 
 
 #: Only EdDSA is accepted when reading, whatever a token's header claims.

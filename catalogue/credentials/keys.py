@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OKPKey
 
 from catalogue.clock import utcnow
@@ -63,7 +64,10 @@ def public_key_set(jwks: Mapping[str, Any]) -> KeySet:
     keys: list[Any] = []
     for jwk in jwks.get("keys") or []:
         if isinstance(jwk, dict) and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-            keys.append(OKPKey.import_key({k: jwk[k] for k in _PUBLIC if k in jwk}))
+            try:
+                keys.append(OKPKey.import_key({k: jwk[k] for k in _PUBLIC if k in jwk}))
+            except (JoseError, ValueError, TypeError) as exc:
+                raise ValueError(f"key {jwk.get('kid')!r} is not an Ed25519 public key ({exc})") from None
     if not keys:
         raise ValueError("no Ed25519 public key in the key set")
     return KeySet(keys)

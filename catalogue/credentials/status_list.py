@@ -141,6 +141,8 @@ def decode(encoded: str) -> bytes:
         raise ValueError("encodedList is larger than any revocation list (more than 16 MB)")
     if not inflate.eof:
         raise ValueError("encodedList is cut short")
+    if inflate.unused_data:
+        raise ValueError("encodedList has bytes after its GZIP data")
     return bits
 
 

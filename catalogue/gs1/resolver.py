@@ -52,10 +52,16 @@ class Address:
         """The canonical path: the GTIN in its 14-digit form, then the qualifiers as given."""
         out = f"/01/{self.gtin}"
         if self.lot is not None:
-            out += "/10/" + quote(self.lot, safe="")
+            out += "/10/" + _segment(self.lot)
         if self.serial is not None:
-            out += "/21/" + quote(self.serial, safe="")
+            out += "/21/" + _segment(self.serial)
         return out
+
+
+def _segment(value: str) -> str:
+    """A lot or serial as one path segment: never "." or "..", which a URL resolver would take as steps."""
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def read_address(base_url: str, rest: str) -> Address:

@@ -51,7 +51,7 @@ class GtinError(Refused):
 
 def parse_gtin(text: str) -> str:
     """One GTIN (8, 12, 13 or 14 digits) as a GTIN-14, or :class:`GtinError` saying what is wrong with it."""
-    digits = _EXCEL_NUMBER.sub(r"\1", text)
+    digits = text
     if not (digits.isascii() and digits.isdigit()):  # "²" and "٣" are digits to str.isdigit
         raise GtinError(_("“%(value)s” is not a GTIN: a GTIN has digits only.", value=text))
     if not digits.strip("0"):
@@ -64,6 +64,16 @@ def parse_gtin(text: str) -> str:
     except ParseError:
         raise GtinError(_("“%(value)s” is not a GTIN: its check digit (the last digit) is wrong; "
                           "check it for a typo.", value=text)) from None  # fmt: skip
+
+
+def printed(gtin: str) -> str:
+    """A stored GTIN-14 as it is printed under the barcode (GTIN-8, -12 or -13 without the padding
+    zeros): what a consumer or an official compares it with."""
+    try:
+        parsed = Gtin.parse(gtin)
+    except ParseError:
+        return gtin
+    return gtin[-parsed.format.length :]
 
 
 def parse_gtins(value: Any) -> list[str]:
@@ -82,7 +92,7 @@ def parse_gtins(value: Any) -> list[str]:
     problems: list[str] = []
     for text in _parts(nfc(str(value))):
         try:
-            gtin = parse_gtin(text)
+            gtin = parse_gtin(_EXCEL_NUMBER.sub(r"\1", text))
         except GtinError as exc:
             problems.append(str(exc))
             continue
@@ -170,7 +180,7 @@ def _taken(session: Session, gtin: str, holder_id: int) -> GtinError:
     other = session.get(Product, holder_id)
     name = other.name if other else f"#{holder_id}"
     return GtinError(_("The GTIN %(gtin)s already belongs to another product, “%(product)s”: a GTIN leads "
-                       "to one product only.", gtin=gtin, product=name))  # fmt: skip
+                       "to one product only.", gtin=printed(gtin), product=name))  # fmt: skip
 
 
 def add_gtins(
@@ -219,7 +229,7 @@ def replace_gtins(session: Session, *, actor: Actor, product: Product, gtins: Se
     Saving the list as it was changes nothing; a GTIN of another product is refused.
     """
     product_id = pk(product)
-    queued = _queued(session, product_id)  # asked first: the queries below write pending rows out
+    already = queued(session, product_id)  # asked first: the queries below write pending rows out
     ownership.require_product(session, actor, product)
     before = gtins_of(session, product_id)
     if set(gtins) == set(before):
@@ -234,12 +244,12 @@ def replace_gtins(session: Session, *, actor: Actor, product: Product, gtins: Se
         changes={"gtins": [before, list(gtins)]}, summary=product.name,
         province_id=Provinces.load(session).current_id(product.province_id),
     )  # fmt: skip
-    if not queued:
+    if not already:
         audit.enqueue_reindex(session, product_id, kind=ChangeKind.CORRECTED)
     return True
 
 
-def _queued(session: Session, product_id: int) -> bool:
+def queued(session: Session, product_id: int) -> bool:
     """Whether this transaction has queued the product for search and the change feed already (the
     form's other fields, saved just before): one save is one change in the feed."""
     return any(isinstance(row, OutboxEvent) and row.product_id == product_id for row in session.new)
@@ -261,7 +271,7 @@ def file_problems(
             if seen[1] != key:
                 problems.setdefault(line, []).append(_(
                     "The GTIN %(gtin)s is also given for another product on row %(line)d: a GTIN leads to "
-                    "one product only.", gtin=gtin, line=seen[0]))  # fmt: skip
+                    "one product only.", gtin=printed(gtin), line=seen[0]))  # fmt: skip
     held = _holders(session, sorted(first))
     for line, _key, product_id, gtins in rows:
         for gtin in gtins:

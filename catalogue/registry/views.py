@@ -26,7 +26,7 @@ from catalogue.clock import today
 from catalogue.db import get_session
 from catalogue.paging import page_number
 from catalogue.places.services import Provinces
-from catalogue.registry import merging, pages, parts, photos, validity
+from catalogue.registry import gtins, merging, pages, parts, photos, validity
 from catalogue.registry.models import Photo
 from catalogue.registry.status import current_policy
 from catalogue.vocab import Level
@@ -54,6 +54,7 @@ def init_app(app: Flask) -> None:
     """The registry's template helpers, for every page (the workspace's too): called by create_app."""
     app.add_template_global(photo_url, "photo_url")
     app.add_template_filter(_sources, "sources")
+    app.add_template_filter(gtins.printed, "gtin")  # as printed under the barcode
 
 
 def photo_url(photo: Photo) -> str:

@@ -175,19 +175,22 @@ def product(product_id: int | None = None) -> Any:
         blank="—" if shell.scope() is None else None, scope=shell.scope(), printed=True
     )
     if obj is not None and not form.is_submitted():
-        form.gtins.data = "\n".join(gtins.gtins_of(session, obj.id))
+        form.gtins.data = "\n".join(gtins.printed(g) for g in gtins.gtins_of(session, obj.id))
     if form.validate_on_submit():
 
-        def save() -> Product:
+        def save() -> tuple[Product, bool]:
             saved = editing.save_product(
                 session, actor=me, product=obj, values=shell.form_values(form, editing.PRODUCT_FIELDS)
             )
-            gtins.replace_gtins(session, actor=me, product=saved, gtins=gtins.parse_gtins(form.gtins.data))
-            return saved
+            changed = obj is None or gtins.queued(session, saved.id or 0)  # asked before the GTINs' writes
+            listed = gtins.replace_gtins(
+                session, actor=me, product=saved, gtins=gtins.parse_gtins(form.gtins.data)
+            )
+            return saved, changed or listed
 
-        saved = shell.commit(save, _("Saved."))
-        if saved is not shell.FAILED:
-            return redirect(url_for("records.product", product_id=saved.id))
+        done = shell.commit(save, lambda r: _("Saved.") if r[1] else _("Nothing changed."))
+        if done is not shell.FAILED:
+            return redirect(url_for("records.product", product_id=done[0].id))
     shell.form_errors(form)
     certificates: list[tuple[Certificate, SelectionRound]] = []
     photos: list[Photo] = []
