@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Connection, and_, exists, func, select, union
 from sqlalchemy.orm import aliased
 
 from catalogue.clock import aware
@@ -82,16 +82,13 @@ class ListState:
 def revoked_positions(conn: Connection, list_number: int) -> ListState:
     """Positions on list ``list_number`` whose credential is revoked."""
     low, high = list_number * LIST_SIZE // 2, (list_number + 1) * LIST_SIZE // 2
-    ever_revoked = exists().where(_e.c.certificate_id == _c.c.id, _e.c.kind == REVOKED)
-    first = (
-        conn.execute(
-            select(_c.c.id).where(
-                _c.c.id >= low, _c.c.id < high, or_(_c.c.revoked_on.is_not(None), ever_revoked)
-            )
-        )
-        .scalars()
-        .all()
+    # Certificates revoked now, or ever: two narrow reads, not a probe per certificate in range
+    # (at 120,000 certificates, 15 ms instead of 53: bench/credentials.py).
+    revoked_now = select(_c.c.id).where(_c.c.id >= low, _c.c.id < high, _c.c.revoked_on.is_not(None))
+    revoked_ever = select(_e.c.certificate_id).where(
+        _e.c.kind == REVOKED, _e.c.certificate_id >= low, _e.c.certificate_id < high
     )
+    first = sorted(set(conn.execute(union(revoked_now, revoked_ever)).scalars()))
     revoked_later = exists().where(
         and_(_later.c.certificate_id == _e.c.certificate_id, _later.c.kind == REVOKED, _later.c.id > _e.c.id)
     )
