@@ -41,6 +41,7 @@ COLUMNS: dict[str, str] = {
     "expiry_basis": "`decision` (printed) or `policy` (assumed by the registry).",
     "url": "The product's public page.",
     "verify_url": "The certificate's printed verification URL.",
+    "gtins": "GTIN-14s on the package, separated by spaces; see `/01/<gtin>`.",
 }
 
 DESCRIPTION = (
@@ -65,7 +66,7 @@ def _row(s: ProductSummary, base: str) -> list[str]:
         best.standing.expires_on.isoformat() if best and best.standing else "",
         best.standing.basis.value if best and best.standing else "",
         public_url("public.product", slug=s.product.slug),
-        verify_url(base, best.cert.verify_code) if best else "",
+        verify_url(base, best.cert.verify_code) if best else "", " ".join(s.gtins),
     )]  # fmt: skip
 
 

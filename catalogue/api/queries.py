@@ -77,7 +77,8 @@ class FilterQuery(Query):
 
     q: str = Field(default="", max_length=MAX_QUERY, description="Words to search for, with or without "
                    "Vietnamese diacritics, in any case (`gom bat trang` finds `Gốm Bát Tràng`); "
-                   '`"quoted phrases"` and `prefix*` work.')  # fmt: skip
+                   '`"quoted phrases"` and `prefix*` work; a GTIN (the 8, 12, 13 or 14 digits under a '
+                   "barcode) finds the product carrying it first.")  # fmt: skip
     group: list[str] = Field(default=[], json_schema_extra=_GROUP_VALUES,
                              description="Product group: a value of the `group` facet or the group's name; "
                              f"`{UNCLASSIFIED}` for products not yet classified." + _LENIENT)  # fmt: skip

@@ -138,6 +138,14 @@ CERTIFICATES = Dataset(
         Column("product_is_set", "boolean", _l("true for a product set (bộ sản phẩm).")),
         Column("product_locality", "text", _l("The product's commune or district as printed.")),
         Column("product_url", "url", _l("The product's public page.")),
+        Column(
+            "gtins",
+            "text",
+            _l(
+                "The product's GTINs (the numbers under its barcodes) as 14 digits, separated by "
+                "spaces; empty when none is registered. Each leads to the product at /01/<gtin>."
+            ),
+        ),
         Column("producer_name", "text", _l("The producer's name.")),
         _DECISION,
         _DECISION_DATE,

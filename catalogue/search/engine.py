@@ -31,6 +31,8 @@ EXACT_BOOST = 3.0
 K1, B = 1.2, 0.75
 #: A prefix expands to at most this many indexed words.
 MAX_EXPANSION = 300
+#: Added to the score of the product carrying a typed GTIN: far above any text match, so it comes first.
+GTIN_SCORE = 1000.0
 
 
 #: One term's postings in one segment: (ids, weights, values, memo), local docnums.
@@ -191,6 +193,15 @@ class Scorer:
             self._bm25(part, fold_p, weight, score)
             exact_p = fold_p if exact == folded else postings(self.searcher, f"{part}_exact", exact)
             self._bm25(part, exact_p, weight * EXACT_BOOST, score)
+        return mask, score
+
+    def gtin(self, gtin14: str, exact: str, folded: str) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, score) of a word that reads as a GTIN: the product carrying it (first), or any text
+        holding the digits (a certificate number, a description)."""
+        mask, score = self.word(exact, folded)
+        carrier = postings(self.searcher, "gtin", gtin14)
+        mask[carrier.ids] = True
+        score[carrier.ids] += GTIN_SCORE
         return mask, score
 
     def prefix(self, folded: str) -> tuple[np.ndarray, np.ndarray]:

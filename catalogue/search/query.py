@@ -4,7 +4,9 @@ The parameters are :mod:`catalogue.search.params`.
 
 The query language is forgiving: words (all must match, with or without
 accents), ``"quoted phrases"`` and ``prefix*``; every other character is
-treated as a separator, so stray syntax never causes an error.
+treated as a separator, so stray syntax never causes an error. A word that
+reads as a GTIN (the number under a barcode, in any of its lengths) also finds
+the product carrying it, ranked first.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from markupsafe import Markup, escape
 from whoosh.searching import Searcher
 
 from catalogue.clock import today as clock_today
+from catalogue.registry.gtins import GtinError, parse_gtin
 from catalogue.registry.status import current_policy
 from catalogue.search.analysis import exact_tokens, folded_tokens
 from catalogue.search.engine import Scorer
@@ -41,12 +44,14 @@ _PART = re.compile(r'"([^"]*)"?|(\S+)')
 
 @dataclass
 class ParsedQuery:
-    #: ("word", exact, folded) | ("prefix", folded) | ("phrase", [exact...], [folded...])
+    #: ("word", exact, folded) | ("gtin", exact, folded, gtin14) | ("prefix", folded)
+    #: | ("phrase", [exact...], [folded...])
     clauses: list[tuple] = field(default_factory=list)
 
     @property
     def words(self) -> list[tuple[str, str]]:
-        return [(c[1], c[2]) for c in self.clauses if c[0] == "word"]
+        """Every word typed, GTINs included (they must be found like any word)."""
+        return [(c[1], c[2]) for c in self.clauses if c[0] in ("word", "gtin")]
 
     @property
     def prefixes(self) -> list[str]:
@@ -60,6 +65,16 @@ class ParsedQuery:
         return {f for _, f in self.words} | {w for p in self.phrases for w in p}
 
 
+def _word(exact: str, folded: str) -> tuple:
+    """A word's clause: a ``gtin`` one when it reads as a GTIN (check digit and all), else a ``word``."""
+    if folded.isascii() and folded.isdigit():
+        try:
+            return ("gtin", exact, folded, parse_gtin(folded))
+        except GtinError:
+            pass
+    return ("word", exact, folded)
+
+
 def parse(text: str) -> ParsedQuery:
     """Split what a buyer typed into words, phrases and prefixes; never raises on odd syntax."""
     parsed = ParsedQuery()
@@ -68,7 +83,7 @@ def parse(text: str) -> ParsedQuery:
         if phrase is not None:
             exact, folded = exact_tokens(phrase), folded_tokens(phrase)
             if len(folded) == 1:
-                parsed.clauses.append(("word", exact[0], folded[0]))
+                parsed.clauses.append(_word(exact[0], folded[0]))
             elif folded:
                 parsed.clauses.append(("phrase", exact, folded))
             continue
@@ -78,7 +93,7 @@ def parse(text: str) -> ParsedQuery:
             if is_prefix and i == len(folded) - 1 and len(f) >= 2:
                 parsed.clauses.append(("prefix", f))
             else:
-                parsed.clauses.append(("word", e, f))
+                parsed.clauses.append(_word(e, f))
     return parsed
 
 
@@ -91,6 +106,8 @@ def match(scorer: Scorer, parsed: ParsedQuery) -> tuple[np.ndarray, np.ndarray]:
     for clause in sorted(parsed.clauses, key=lambda c: c[0] == "phrase"):
         if clause[0] == "word":
             m, sc = scorer.word(clause[1], clause[2])
+        elif clause[0] == "gtin":
+            m, sc = scorer.gtin(clause[3], clause[1], clause[2])
         elif clause[0] == "prefix":
             m, sc = scorer.prefix(clause[1])
         else:
@@ -269,6 +286,10 @@ def suggest(scorer: Scorer, parsed: ParsedQuery, finds: Callable[[ParsedQuery], 
         exact, folded = clause[1], clause[2]
         if any(searcher.doc_frequency(f, folded) for f in ("name_fold", "body_fold")):
             continue
+        if folded.isdigit():
+            # A number (a mistyped barcode, a certificate number) has no spelling to correct, and
+            # near numbers are many: looking for them took a second at 100,000 products.
+            return None
         # A word typed with accents is corrected to an accented one (``gốm`` never becomes ``go``).
         accented = exact != folded
         fields = ("name_exact", "body_exact") if accented else ("name_fold", "body_fold")
@@ -298,7 +319,7 @@ def _query_text(clauses: list[tuple]) -> str:
     """What a buyer would type for these clauses (parsing it gives them back)."""
     parts = []
     for clause in clauses:
-        if clause[0] == "word":
+        if clause[0] in ("word", "gtin"):
             parts.append(clause[1])
         elif clause[0] == "prefix":
             parts.append(f"{clause[1]}*")

@@ -2,7 +2,10 @@
 
 Two text field pairs: ``name_*`` (product name, weighted) and ``body_*``
 (everything else a buyer may type), each as *exact* (accents kept) and
-*folded* (accents removed, ``đ``→``d``). ``meta`` stores what filters and
+*folded* (accents removed, ``đ``→``d``). ``gtin`` holds each GTIN as stored
+(14 digits; a typed one, in any of its forms, is read into that form), whole, outside
+the text fields so it never weighs on their ranking (a typed GTIN is matched by
+:meth:`catalogue.search.engine.Scorer.gtin`). ``meta`` stores what filters and
 facets need (group, current province, and per certificate: level, region,
 year, the decision's expiry, revocation and issue dates) so status is computed
 at query time, with the validity policy then in effect (services.status), and
@@ -17,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import force_locale
-from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from catalogue.places.services import Provinces
 from catalogue.registry.catalog import ProductSummary
@@ -26,7 +29,7 @@ from catalogue.text import fold, nfc
 from catalogue.vocab import Level, ProductGroup, Region
 
 #: Bump when documents change shape; an index of another version is rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 5: the gtin field
 
 #: Official Vietnamese names, indexed whatever the compiled catalogues hold.
 GROUP_VI = {
@@ -55,6 +58,8 @@ def build_schema() -> Schema:
         name_fold=TEXT(analyzer=folded, field_boost=2.0, spelling=True),
         body_exact=TEXT(analyzer=exact, phrase=False),
         body_fold=TEXT(analyzer=folded),
+        # Whole codes, matched only by a query that reads as a GTIN: no analysis, no scoring.
+        gtin=KEYWORD(),
         # Sort keys as columns, read without loading stored fields.
         name_key=ID(sortable=True),
         newest=NUMERIC(sortable=True, bits=32),
@@ -136,6 +141,7 @@ def document_for(summary: ProductSummary, provinces: Provinces) -> dict[str, Any
         "name_fold": name,
         "body_exact": body_text,
         "body_fold": body_text,
+        "gtin": " ".join(summary.gtins),  # GTIN-14s: a query's GTIN is read into that form first
         "name_key": fold(name)[:200],
         "newest": meta["newest"],
         "meta": json.dumps(meta, separators=(",", ":")),

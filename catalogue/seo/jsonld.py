@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from catalogue.fairs.pages import EventPage, EventView
 from catalogue.places.models import Province
+from catalogue.registry import gtins
 from catalogue.registry.catalog import CertificateView, ProductSummary
 from catalogue.registry.pages import ProducerPage
 from catalogue.seo.links import absolute
@@ -101,6 +102,9 @@ def product(summary: ProductSummary) -> Markup:
     data: JsonLd = {"@context": CONTEXT, "@type": "Product", "@id": ident, "name": p.name, "url": url}
     if p.description:
         data["description"] = p.description
+    if summary.gtins:  # as printed under the barcode: schema.org asks for no padding zeros
+        printed = [gtins.printed(g) for g in summary.gtins]
+        data["gtin"] = printed[0] if len(printed) == 1 else printed
     if summary.group:
         data["category"] = summary.group.label
     images = [absolute(url_for("public.media", key=ph.file_key)) for ph in summary.photos[:6]]
