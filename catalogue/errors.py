@@ -45,7 +45,7 @@ _MESSAGES = {
 
 def _wants_json() -> bool:
     """The API, and the GS1 resolver (``/01/…``), whose readers are programs as much as phones."""
-    return request.path.startswith(("/api/", "/01/"))
+    return request.path.startswith(("/api/", "/01/")) or request.path == "/01"
 
 
 def _texts(exc: HTTPException) -> tuple[str, str | None]:

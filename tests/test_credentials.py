@@ -251,6 +251,11 @@ def test_cli_verifies_a_saved_credential_offline(
     assert saved.exit_code == 0, "the saved list predates the revocation: a copy is what it is"
     local = runner.invoke(args=["credential", "verify", str(tmp_path / "cred.jwt")])
     assert local.exit_code == 1 and "credential: revoked" in local.output
+    # On the server, from a shell whose PUBLIC_BASE_URL is not the one the server signs with.
+    seeded_app.config["PUBLIC_BASE_URL"] = "http://127.0.0.1:5000"
+    elsewhere = runner.invoke(args=["credential", "verify", str(tmp_path / "cred.jwt")])
+    assert elsewhere.exit_code == 1 and "credential: revoked" in elsewhere.output
+    seeded_app.config["PUBLIC_BASE_URL"] = "http://registry.test"
 
     (tmp_path / "junk.jwt").write_text("u" + "A" * 50)
     hostile = runner.invoke(args=[*args[:5], "--status-list", str(tmp_path / "junk.jwt")])
@@ -413,7 +418,8 @@ def test_odd_but_signed_credentials_get_a_verdict_never_a_crash(tmp_path: Path) 
         ({"credentialSubject": [1, 2]}, checking.VALID),
         ({"credentialSubject": {"certification": {"expiryBasis": "policy", "assumedValidThrough": 7}}},
          checking.VALID),
-        ({"validUntil": "not a date"}, checking.VALID),
+        ({"validUntil": "not a date"}, checking.INVALID),  # an unreadable window is not an open one
+        ({"validFrom": "+275760-01-01T00:00:00Z"}, checking.INVALID),
         ({"credentialStatus": {"statusPurpose": "revocation", "statusListIndex": None,
                                "statusListCredential": "https://elsewhere.example/l"}}, checking.UNCHECKED),
     ]  # fmt: skip

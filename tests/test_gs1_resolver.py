@@ -179,7 +179,7 @@ def test_a_malformed_address_is_400_json(app: Flask, path: str, words: str) -> N
 
 def test_addresses_the_route_cannot_read_still_answer_json(app: Flask) -> None:
     client = app.test_client()
-    for path in ("/01/", f"/01/{A13}/10/AB%0ACD"):
+    for path in ("/01", "/01/", f"/01/{A13}/10/AB%0ACD"):
         answer = client.get(path)
         assert answer.status_code in (400, 404) and answer.mimetype == "application/json", path
         assert answer.get_json()["error"]["message"]
@@ -195,6 +195,7 @@ def test_a_lot_of_dots_is_no_path_step_and_q0_is_no_request(
     assert refused.status_code == 307, "q=0 means not acceptable"
     assert client.get(f"/01/{A13}", headers={"Accept": "*/*"}).status_code == 307
     assert client.get(f"/01/{A13}", headers={"Accept": f"{LINKSET}"}).mimetype == LINKSET
+    assert client.get(f"/01/{A13}", headers={"Accept": LINKSET.upper()}).mimetype == LINKSET
 
 
 def test_an_unknown_gtin_is_404_json(app: Flask) -> None:

@@ -118,6 +118,10 @@ def check(token: str, key_set: KeySet, status_list: str | None, now: datetime, *
 
 def _window(credential: dict[str, Any], now: datetime, report: Report) -> str:
     start, end = _instant(credential.get("validFrom")), _instant(credential.get("validUntil"))
+    for name, moment in (("validFrom", start), ("validUntil", end)):
+        if name in credential and moment is None:  # a window that cannot be read is not an open one
+            report.problems.append(f"{name} {credential[name]!r} is not a date-time")
+            return INVALID
     if start is not None and now < start:
         report.notes.append(f"valid from {credential['validFrom']}")
         return NOT_YET_VALID

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from flask import current_app
@@ -72,7 +73,8 @@ def _print(report: checking.Report) -> None:
     click.echo(f"credential: {report.verdict}")
     if report.credential:
         click.echo(f"  signed by key {report.kid} of {checking.issuer_of(report.credential)}")
-        click.echo(f"  product: {subject.get('name')} ({subject.get('id')})")
+        if subject.get("name"):
+            click.echo(f"  product: {subject.get('name')} ({subject.get('id')})")
         number = checking.obj(subject.get("certification")).get("certificateNumber")
         click.echo(f"  certificate: {number or '(number not known)'}")
     for problem in report.problems:
@@ -106,12 +108,20 @@ def _local(token: str) -> tuple[KeySet, str | None]:
     entry = credential.get("credentialStatus") or {}
     url = str(entry.get("statusListCredential") or "") if isinstance(entry, dict) else ""
     with current_app.test_request_context("/"), get_engine().connect() as conn:
-        prefix = issuing.status_list_url(0)[:-1]
-        number = url[len(prefix) :] if url.startswith(prefix) else ""
-        if not number.isdigit() or int(number) >= list_count(conn):
+        # By path: this shell's PUBLIC_BASE_URL may not be the address the server signs with,
+        # so the list is signed as the credential names it (its base, then this registry's path).
+        path = urlsplit(issuing.status_list_url(0)).path[:-1]
+        at = url.find(path)
+        number = url[at + len(path) :] if at > 0 else ""
+        if not (number.isascii() and number.isdigit()) or int(number) >= list_count(conn):
             return key_set, None
         ttl = int(current_app.config["STATUS_LIST_TTL_SECONDS"])
-        return key_set, issuing.status_list_credential(conn, int(number), ttl)
+        here = current_app.config["PUBLIC_BASE_URL"]
+        current_app.config["PUBLIC_BASE_URL"] = url[:at]
+        try:
+            return key_set, issuing.status_list_credential(conn, int(number), ttl)
+        finally:
+            current_app.config["PUBLIC_BASE_URL"] = here
 
 
 @credential_group.group("keys", help="The Ed25519 keys that sign credentials.")

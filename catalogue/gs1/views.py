@@ -46,7 +46,7 @@ def _wants_linkset(asked: str | None) -> bool:
     """Asked by ``linkType``, or by naming the linkset's type in ``Accept`` (not by ``*/*``, nor ``;q=0``)."""
     if asked in resolver.LINKSET_REQUESTS:
         return True
-    named = (q for value, q in request.accept_mimetypes if value == resolver.LINKSET_TYPE)
+    named = (q for value, q in request.accept_mimetypes if value.lower() == resolver.LINKSET_TYPE)
     return asked is None and max(named, default=0) > 0
 
 

@@ -52,6 +52,7 @@ class GtinError(Refused):
 def parse_gtin(text: str) -> str:
     """One GTIN (8, 12, 13 or 14 digits) as a GTIN-14, or :class:`GtinError` saying what is wrong with it."""
     digits = text
+    text = text if len(text) <= 20 else text[:20] + "…"  # the message quotes it, never at length
     if not (digits.isascii() and digits.isdigit()):  # "²" and "٣" are digits to str.isdigit
         raise GtinError(_("“%(value)s” is not a GTIN: a GTIN has digits only.", value=text))
     if not digits.strip("0"):
