@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
@@ -141,3 +141,9 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
+
+
+def chunks(values: Sequence[_T], size: int = 1000) -> Iterator[Sequence[_T]]:
+    """``values`` in slices of ``size``: ``IN`` lists a database takes (SQLite bounds bound parameters)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

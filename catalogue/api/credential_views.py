@@ -97,30 +97,26 @@ def jwks() -> Response:
         ring = keys.load(current_app.config)
     except keys.KeysMissing:
         return _no_key()
-    response = current_app.response_class(json.dumps(ring.jwks()), mimetype="application/jwk-set+json")
     # Short: after a rotation, verifiers meeting the new kid find it within minutes.
-    response.headers["Cache-Control"] = "public, max-age=300"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.add_etag()
-    response.make_conditional(request)
-    return response
+    return _public(json.dumps(ring.jwks()), "application/jwk-set+json", "public, max-age=300")
 
 
 @route(context.PATH, None)
 def credential_context() -> Response:
     """The terms the credentials use (JSON-LD); fixed, so cached for a day."""
     body = json.dumps(context.document(str(current_app.config["PUBLIC_BASE_URL"])), indent=1)
-    response = current_app.response_class(body, mimetype="application/ld+json")
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return _public(body, "application/ld+json", "public, max-age=86400")
 
 
 def _signed(token: str, cache: str) -> Response:
     """A signed document; the same state signs to the same bytes (Ed25519), so its ETag is theirs."""
-    response = current_app.response_class(token, mimetype=issuing.MEDIA_TYPE)
+    return _public(token, issuing.MEDIA_TYPE, cache)
+
+
+def _public(body: str, mimetype: str, cache: str) -> Response:
+    """``body`` cacheable by anyone, with an ETag of its bytes (the blueprint opens it to other sites)."""
+    response = current_app.response_class(body, mimetype=mimetype)
     response.headers["Cache-Control"] = cache
-    response.headers["Access-Control-Allow-Origin"] = "*"
     response.add_etag()
     response.make_conditional(request)
     return response

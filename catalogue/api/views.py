@@ -339,7 +339,7 @@ def changes() -> Response:
     session = get_session()
     retention = int(current_app.config["OUTBOX_DAYS"])
     base = current_app.config["PUBLIC_BASE_URL"]
-    headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+    headers = {"Cache-Control": "no-store"}
     data_url = base + "/data/"
     if query.since == "now":
         page = change_feed.ChangePage([], change_feed.position_now(session), False)

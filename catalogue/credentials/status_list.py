@@ -26,6 +26,7 @@ from sqlalchemy import Connection, and_, exists, func, select, union
 from sqlalchemy.orm import aliased
 
 from catalogue.clock import aware
+from catalogue.db import chunks
 from catalogue.registry.models import Certificate, CertificateEvent
 from catalogue.verification.services import core_table
 
@@ -100,18 +101,13 @@ def revoked_positions(conn: Connection, list_number: int) -> ListState:
     indexes = [2 * i for i in first] + [2 * i + 1 for i, _cid in again]
     certificates = set(first) | {cid for _i, cid in again}
     changed_at = None
-    for chunk in _chunks(sorted(certificates)):
+    for chunk in chunks(sorted(certificates)):
         latest = conn.execute(
             select(func.max(_e.c.recorded_at)).where(_e.c.kind == REVOKED, _e.c.certificate_id.in_(chunk))
         ).scalar()
         if latest is not None and (changed_at is None or aware(latest) > changed_at):
             changed_at = aware(latest)
     return ListState(sorted(i % LIST_SIZE for i in indexes), changed_at)
-
-
-def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
-    """Bounded ``IN`` lists (SQLite's limit on bound parameters)."""
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def encode(positions: list[int], size: int = LIST_SIZE) -> str:

@@ -27,6 +27,7 @@ from catalogue.accounts.models import User
 from catalogue.accounts.permissions import Actor, audit_actor, explain_owner, province_scope
 from catalogue.accounts.services import office_name
 from catalogue.audit import services as audit
+from catalogue.db import chunks
 from catalogue.decisions.models import RevocationDecision
 from catalogue.decisions.numbers import MAX_CERTIFICATES, Asked, too_many
 from catalogue.i18n import fmt_date
@@ -117,14 +118,9 @@ def _query() -> Any:
     )
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
 def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Row]:
     out: dict[int, _Row] = {}
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids)), _CHUNK):
         for row in session.exec(_query().where(col(Certificate.id).in_(chunk))).all():
             out[int(row[0].id)] = row
     return out
@@ -138,7 +134,7 @@ def number_key(number: str | None) -> str:
 def _by_numbers(session: Session, numbers: Sequence[str]) -> dict[str, list[_Row]]:
     out: dict[str, list[_Row]] = defaultdict(list)
     wanted = sorted({nfc(n) for n in numbers})
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted, _CHUNK):
         # SQLite's lower() folds ASCII only ("Đ" stays): ask for each case spelling too, so both
         # databases find "12/GCN-ĐP" from "12/gcn-đp"; number_key then groups what was found.
         spellings = sorted({v for n in chunk for v in (n, n.lower(), n.upper())})

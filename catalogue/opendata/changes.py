@@ -22,8 +22,9 @@ from sqlmodel import Session, col, func, select
 from catalogue import tokens
 from catalogue.audit.models import OutboxEvent
 from catalogue.clock import aware, utcnow
+from catalogue.db import chunks
 from catalogue.registry.models import MergeRecord
-from catalogue.search.cursor import Cursor, chunks
+from catalogue.search.cursor import ID_CHUNK, Cursor
 from catalogue.vocab import ChangeKind
 
 #: Largest page of changes.
@@ -113,7 +114,7 @@ def _change(row: OutboxEvent, merged: dict[int, int]) -> Change:
 def _merged(session: Session, rows: list[OutboxEvent]) -> dict[int, int]:
     gone = sorted({r.product_id for r in rows if r.op == "delete" or r.kind == ChangeKind.REMOVED})
     out: dict[int, int] = {}
-    for chunk in chunks(gone):
+    for chunk in chunks(gone, ID_CHUNK):
         query = (select(MergeRecord.duplicate_id, MergeRecord.survivor_id)
                  .where(MergeRecord.kind == "product", col(MergeRecord.duplicate_id).in_(chunk))
                  .order_by(col(MergeRecord.merged_at)))  # fmt: skip
@@ -142,7 +143,7 @@ def read(session: Session, since: Position | None, limit: int, retention: timede
             raise CursorExpired()
     rows: list[OutboxEvent] = []
     if cursor.gaps:
-        for chunk in chunks(sorted(cursor.gaps)):
+        for chunk in chunks(sorted(cursor.gaps), ID_CHUNK):
             rows += session.exec(select(OutboxEvent).where(col(OutboxEvent.id).in_(chunk))).all()
         rows = sorted(rows, key=lambda r: r.id or 0)[:limit]
         for row in rows:

@@ -9,7 +9,6 @@ it only after the index commit, so re-applying a row is harmless and none is los
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from catalogue.audit.models import OutboxEvent
 from catalogue.clock import utcnow
+from catalogue.db import chunks
 from catalogue.search.index import CURSOR, write_atomic
 
 #: Ids below the cursor not seen yet are re-checked this long (a transaction open longer
@@ -105,12 +105,10 @@ class Cursor:
         As alternatives, each answered by the primary key (see :func:`any_waiting`).
         """
         ids = sorted(self.gaps)
-        return [col(OutboxEvent.id) > self.high, *(col(OutboxEvent.id).in_(chunk) for chunk in chunks(ids))]
-
-
-def chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), ID_CHUNK):
-        yield ids[start : start + ID_CHUNK]
+        return [
+            col(OutboxEvent.id) > self.high,
+            *(col(OutboxEvent.id).in_(chunk) for chunk in chunks(ids, ID_CHUNK)),
+        ]
 
 
 def waiting(cursor: Cursor | None) -> ColumnElement[bool]:

@@ -20,7 +20,8 @@ from whoosh import index as whoosh_index
 from catalogue import faults
 from catalogue.audit.models import OutboxEvent
 from catalogue.clock import utcnow
-from catalogue.search.cursor import Cursor, chunks, waiting
+from catalogue.db import chunks
+from catalogue.search.cursor import ID_CHUNK, Cursor, waiting
 from catalogue.search.documents import BATCH, apply_products
 from catalogue.search.index import IndexMissing, built_at, live_name, save_facets
 
@@ -33,7 +34,7 @@ PRUNE_BATCH = 5_000
 
 
 def _mark_processed(session: Session, ids: list[int]) -> None:
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, ID_CHUNK):
         session.exec(update(OutboxEvent).where(col(OutboxEvent.id).in_(chunk),
                                                col(OutboxEvent.processed_at).is_(None))
                      .values(processed_at=utcnow()))  # fmt: skip
@@ -41,7 +42,7 @@ def _mark_processed(session: Session, ids: list[int]) -> None:
 
 def _rows_in(session: Session, ids: list[int]) -> list[OutboxEvent]:
     rows: list[OutboxEvent] = []
-    for chunk in chunks(ids):
+    for chunk in chunks(ids, ID_CHUNK):
         rows += session.exec(select(OutboxEvent).where(col(OutboxEvent.id).in_(chunk))).all()
     return rows
 

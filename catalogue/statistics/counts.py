@@ -16,13 +16,14 @@ and the same grouped query is run over them in chunks.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import distinct, func, select
 from sqlmodel import Session, col
 
+from catalogue.db import chunks
 from catalogue.places.models import Province
 from catalogue.places.services import Provinces
 from catalogue.registry.models import Certificate, Product, SelectionRound
@@ -85,7 +86,7 @@ class Statistics:
 
 
 def _count(session: Session, params: SearchParams, provinces: Provinces, day: date, policy: Policy,
-           product_ids: list[int] | None) -> Statistics:  # fmt: skip
+           product_ids: Sequence[int] | None) -> Statistics:  # fmt: skip
     """One grouped query (plus a distinct count of products) over the filtered certificates."""
     where = filters_sql.conditions(params, provinces)
     if product_ids is not None:
@@ -125,11 +126,6 @@ def _count(session: Session, params: SearchParams, provinces: Provinces, day: da
     return stats
 
 
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
-
-
 def compute(
     session: Session, params: SearchParams, provinces: Provinces, day: date, policy: Policy
 ) -> Statistics:
@@ -142,7 +138,7 @@ def compute(
         return _count(session, params, provinces, day, policy, None)
     ids = run(params, today=day, limit=EVERY_MATCH).ids
     stats = Statistics()
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids), CHUNK):
         stats.add(_count(session, params, provinces, day, policy, chunk))
     return stats
 
